@@ -1,0 +1,38 @@
+/**
+ * The one error type users see. Every problem a user can cause (a corrupt
+ * file, a bad argument, an adapter that matches nothing) becomes a
+ * ModelFuseError whose message is a single line naming the file and the
+ * problem. Front ends print `message` and hide the stack unless debugging;
+ * anything that is not a ModelFuseError is a bug and is shown as one.
+ */
+export class ModelFuseError extends Error {
+  /** Exit code for the CLI: 2 = bad input or usage (1 is reserved for "verification failed"). */
+  readonly exitCode: number;
+  constructor(message: string, options?: { exitCode?: number; cause?: unknown }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = 'ModelFuseError';
+    this.exitCode = options?.exitCode ?? 2;
+  }
+}
+
+/** A problem with one named file: the message always starts with the path. */
+export function fileError(path: string, problem: string, cause?: unknown): ModelFuseError {
+  return new ModelFuseError(`${path}: ${problem}`, { cause });
+}
+
+/** Thrown when the user (or the host) cancels a long operation. */
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'CancelledError';
+  }
+}
+
+/** Cooperative cancellation: long loops call `throwIfCancelled()` between tensors. */
+export interface CancelToken {
+  readonly cancelled: boolean;
+}
+
+export function throwIfCancelled(token?: CancelToken): void {
+  if (token?.cancelled) throw new CancelledError();
+}

@@ -1,0 +1,142 @@
+/**
+ * A loaded ONNX model: the decoded proto, the file buffer its `raw_data`
+ * views point into, and lazy access to external data. Loading validates
+ * everything a hostile or broken file could get wrong (not protobuf, not a
+ * model, tensor lengths that do not match their shapes, external data that
+ * escapes the folder or is missing) and reports it as one ModelFuseError
+ * naming the file.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileError, ModelFuseError } from '../errors';
+import { onnx, toNumber, type ITensorProto } from './proto';
+import { bytesToFloat64, dtypeName, dtypeSize, isNumericType } from './dtypes';
+import { ExternalDataReader } from './externalData';
+import { embeddedBytes, expectedByteLength, isExternal, storedByteLength, tensorDims, tensorElementCount } from './tensors';
+import { forEachTensor } from './walk';
+
+/** protobuf cannot hold more than 2 GiB; a bigger .onnx file is not a valid model. */
+const MAX_PROTO_BYTES = 2 ** 31 - 1;
+
+export class OnnxModel {
+  private constructor(
+    readonly path: string,
+    readonly proto: onnx.ModelProto,
+    /** The file's bytes; embedded raw_data are views into it, so it lives as long as the model. */
+    readonly fileBytes: Buffer,
+    readonly external: ExternalDataReader,
+  ) {}
+
+  static load(modelPath: string): OnnxModel {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(modelPath);
+    } catch {
+      throw fileError(modelPath, 'file not found');
+    }
+    if (!stat.isFile()) throw fileError(modelPath, 'not a file');
+    if (stat.size === 0) throw fileError(modelPath, 'file is empty');
+    if (stat.size > MAX_PROTO_BYTES) throw fileError(modelPath, `file is ${stat.size} bytes; an ONNX protobuf cannot exceed 2 GiB (large weights belong in external data)`);
+    const bytes = fs.readFileSync(modelPath);
+    return OnnxModel.fromBytes(modelPath, bytes);
+  }
+
+  /** Decodes and validates bytes that came from `modelPath` (used by load and by tests). */
+  static fromBytes(modelPath: string, bytes: Buffer): OnnxModel {
+    let proto: onnx.ModelProto;
+    try {
+      proto = onnx.ModelProto.decode(bytes);
+    } catch (err) {
+      throw fileError(modelPath, `not a valid ONNX model (protobuf decoding failed: ${shortReason(err)})`);
+    }
+    const model = new OnnxModel(modelPath, proto, bytes, new ExternalDataReader(modelPath));
+    try {
+      model.validate();
+    } catch (err) {
+      model.close();
+      if (err instanceof ModelFuseError) throw err;
+      throw fileError(modelPath, `not a valid ONNX model (${shortReason(err)})`);
+    }
+    return model;
+  }
+
+  get graph(): onnx.GraphProto {
+    return this.proto.graph as onnx.GraphProto;
+  }
+
+  /** The opset version imported for a domain ('' = the default ONNX domain), 0 if none. */
+  opset(domain = ''): number {
+    const d = domain === 'ai.onnx' ? '' : domain;
+    for (const o of this.proto.opset_import ?? []) {
+      if ((o.domain ?? '') === d || (d === '' && o.domain === 'ai.onnx')) return toNumber(o.version);
+    }
+    return 0;
+  }
+
+  /** A tensor's bytes: a view for embedded data, read from disk for external data. */
+  tensorBytes(t: ITensorProto): Uint8Array {
+    if (isExternal(t)) return this.external.read(t, expectedByteLength(t));
+    const b = embeddedBytes(t);
+    if (!b) throw fileError(this.path, `tensor '${t.name}': cannot read ${dtypeName(t.data_type ?? 0)} data`);
+    return b;
+  }
+
+  /** A tensor's values as float64, for arithmetic and statistics. */
+  tensorValues(t: ITensorProto): Float64Array {
+    const dtype = t.data_type ?? 0;
+    if (!isNumericType(dtype)) throw fileError(this.path, `tensor '${t.name}': ${dtypeName(dtype)} values cannot be used numerically`);
+    return bytesToFloat64(this.tensorBytes(t), dtype, tensorElementCount(t));
+  }
+
+  close(): void {
+    this.external.close();
+  }
+
+  private validate(): void {
+    const p = this.proto;
+    if (!p.graph) throw fileError(this.path, 'not an ONNX model (it has no graph)');
+    if (!p.ir_version || toNumber(p.ir_version) <= 0) throw fileError(this.path, 'not an ONNX model (no ir_version)');
+    if ((p.opset_import ?? []).length === 0 && toNumber(p.ir_version) >= 3) throw fileError(this.path, 'not an ONNX model (no opset_import)');
+    forEachTensor(p, ({ tensor, where }) => this.validateTensor(tensor, where));
+  }
+
+  private validateTensor(t: ITensorProto, where: string): void {
+    const name = `tensor '${t.name ?? ''}' (${where})`;
+    let dims: number[];
+    try {
+      dims = tensorDims(t);
+    } catch {
+      throw fileError(this.path, `${name}: a dimension is out of range`);
+    }
+    let count = 1;
+    for (const d of dims) {
+      if (d < 0) throw fileError(this.path, `${name}: negative dimension ${d}`);
+      count *= d;
+    }
+    const size = dtypeSize(t.data_type ?? 0);
+    if (!Number.isSafeInteger(count) || (size !== undefined && count * size > Number.MAX_SAFE_INTEGER)) {
+      throw fileError(this.path, `${name}: absurd shape [${dims.join(', ')}]`);
+    }
+    if (size === undefined) return; // strings and sub-byte types: nothing to check cheaply
+    const expected = count * size;
+    if (isExternal(t)) {
+      this.external.check(t, expected);
+      return;
+    }
+    const stored = storedByteLength(t) ?? 0;
+    if (stored !== expected) {
+      throw fileError(this.path, `${name}: holds ${stored} bytes but ${dtypeName(t.data_type ?? 0)}[${dims.join(', ')}] needs ${expected}`);
+    }
+  }
+}
+
+function shortReason(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0].slice(0, 200);
+}
+
+/** Human-readable path of a model for messages (relative to cwd when shorter). */
+export function displayPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && rel.length < p.length ? rel : p;
+}

@@ -1,0 +1,103 @@
+/**
+ * Writes a model atomically. Tensors that were external in the input stay
+ * external in the output, copied one at a time into `OUT.onnx.data` beside
+ * the output (so a multi-GB model needs memory for one tensor, not all); if
+ * the embedded weights would push the protobuf past 2 GiB, large tensors are
+ * moved to external data too. The input is never modified.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { onnx, type ITensorProto } from './proto';
+import type { OnnxModel } from './model';
+import { isExternal } from './tensors';
+import { forEachTensor } from './walk';
+import { checkOutputPath, writeAtomically } from '../io/atomicWrite';
+import { fileError } from '../errors';
+
+export interface SaveOptions {
+  /** Replace an existing output (never the input unless this is set). */
+  force?: boolean;
+  /** Embedded bytes above which large tensors go to external data (default: just under protobuf's 2 GiB). */
+  embeddedLimit?: number;
+  /** Tensors at least this big are the ones moved out when the limit is passed (default 1 KiB). */
+  externalizeMinBytes?: number;
+}
+
+const DEFAULT_EMBEDDED_LIMIT = 2 ** 31 - 64 * 2 ** 20; // leave room for the graph itself
+const ALIGN = 64;
+
+export interface SaveResult {
+  output: string;
+  externalData: string | null;
+  bytes: number;
+}
+
+export async function saveModel(model: OnnxModel, output: string, options: SaveOptions = {}): Promise<SaveResult> {
+  checkOutputPath(output, [model.path], options.force ?? false);
+  const graph = model.proto.graph;
+  if (!graph) throw fileError(model.path, 'model has no graph');
+
+  // Nested external tensors (inside Constant attributes, subgraphs) are rare; we write only top-level ones.
+  forEachTensor(model.proto, ({ tensor, topLevelInitializer, where }) => {
+    if (!topLevelInitializer && isExternal(tensor)) {
+      throw fileError(model.path, `tensor '${tensor.name}' (${where}) uses external data outside the top-level initializers, which ModelFuse cannot rewrite yet`);
+    }
+  });
+
+  const initializers = graph.initializer ?? [];
+  const limit = options.embeddedLimit ?? DEFAULT_EMBEDDED_LIMIT;
+  const minBytes = options.externalizeMinBytes ?? 1024;
+  let embedded = 0;
+  for (const t of initializers) if (!isExternal(t)) embedded += t.raw_data?.length ?? 0;
+  const moveOut = (t: ITensorProto): boolean =>
+    isExternal(t) || (embedded > limit && (t.raw_data?.length ?? 0) >= minBytes);
+  const needsDataFile = initializers.some(moveOut);
+
+  const dataName = `${path.basename(output)}.data`;
+  const dataPath = path.join(path.dirname(path.resolve(output)), dataName);
+  if (needsDataFile && !options.force && fs.existsSync(dataPath)) {
+    throw fileError(dataPath, 'external data file exists (use --force to replace it)');
+  }
+
+  return writeAtomically(async (files) => {
+    let outInitializers: ITensorProto[] = initializers;
+    if (needsDataFile) {
+      const dataTemp = files.add(dataPath);
+      const fd = fs.openSync(dataTemp, 'w');
+      try {
+        let offset = 0;
+        outInitializers = initializers.map((t) => {
+          if (!moveOut(t)) return t;
+          const bytes = model.tensorBytes(t);
+          const pad = (ALIGN - (offset % ALIGN)) % ALIGN;
+          if (pad) fs.writeSync(fd, Buffer.alloc(pad), 0, pad, offset);
+          offset += pad;
+          writeFully(fd, bytes, offset);
+          const copy = onnx.TensorProto.create({ ...t });
+          delete (copy as Partial<onnx.TensorProto>).raw_data;
+          copy.data_location = onnx.TensorProto.DataLocation.EXTERNAL;
+          copy.external_data = [
+            { key: 'location', value: dataName },
+            { key: 'offset', value: String(offset) },
+            { key: 'length', value: String(bytes.length) },
+          ].map((e) => onnx.StringStringEntryProto.create(e));
+          offset += bytes.length;
+          return copy;
+        });
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    const outGraph = onnx.GraphProto.create({ ...graph, initializer: outInitializers as onnx.TensorProto[] });
+    const outModel = onnx.ModelProto.create({ ...model.proto, graph: outGraph });
+    const bytes = onnx.ModelProto.encode(outModel).finish();
+    const modelTemp = files.add(output);
+    fs.writeFileSync(modelTemp, bytes);
+    return { output, externalData: needsDataFile ? dataPath : null, bytes: bytes.length };
+  });
+}
+
+function writeFully(fd: number, bytes: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
+}

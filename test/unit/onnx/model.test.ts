@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { OnnxModel } from '../../../extension/engine/onnx/model';
+import { saveModel } from '../../../extension/engine/onnx/save';
+import { onnx } from '../../../extension/engine/onnx/proto';
+import { fixture, FUSION_CASES, tempDir } from '../helpers/fixtures';
+
+test('every fixture loads, with opset and raw_data kept as views on the file buffer', () => {
+  for (const c of FUSION_CASES) {
+    const m = OnnxModel.load(fixture(c, 'model.onnx'));
+    assert.ok(m.opset() >= 9, `${c}: opset`);
+    const embedded = m.graph.initializer.find((t) => t.raw_data && t.raw_data.length > 0);
+    if (embedded) assert.equal(embedded.raw_data.buffer, m.fileBytes.buffer, `${c}: raw_data must be a view, not a copy`);
+    m.close();
+  }
+});
+
+test('round trip of an unmodified model is byte-identical after re-encoding', async () => {
+  const dir = tempDir();
+  for (const c of FUSION_CASES) {
+    const m = OnnxModel.load(fixture(c, 'model.onnx'));
+    const out = path.join(dir, `${c}.onnx`);
+    await saveModel(m, out);
+    const again = OnnxModel.load(out);
+    const a = onnx.ModelProto.encode(m.proto).finish();
+    const b = onnx.ModelProto.encode(again.proto).finish();
+    if (!c.includes('dynamo')) assert.deepEqual(Buffer.from(b), fs.readFileSync(fixture(c, 'model.onnx')), `${c}: output bytes equal the input bytes`);
+    else assert.ok(fs.existsSync(out + '.data'), 'external data stays external');
+    assert.equal(a.length > 0, true);
+    for (const t of m.graph.initializer) {
+      const u = again.graph.initializer.find((x) => x.name === t.name)!;
+      assert.deepEqual(Buffer.from(again.tensorBytes(u)), Buffer.from(m.tensorBytes(t)), `${c}: ${t.name}`);
+    }
+    m.close();
+    again.close();
+  }
+});
