@@ -12,7 +12,7 @@ test('every fixture loads, with opset and raw_data kept as views on the file buf
     const m = OnnxModel.load(fixture(c, 'model.onnx'));
     assert.ok(m.opset() >= 9, `${c}: opset`);
     const embedded = m.graph.initializer.find((t) => t.raw_data && t.raw_data.length > 0);
-    if (embedded) assert.equal(embedded.raw_data.buffer, m.fileBytes.buffer, `${c}: raw_data must be a view, not a copy`);
+    if (embedded) assert.equal(embedded.raw_data!.buffer, m.fileBytes.buffer, `${c}: raw_data must be a view, not a copy`);
     m.close();
   }
 });
