@@ -1,0 +1,121 @@
+/** The overview of an ONNX model: header, summary, inputs/outputs, fusible sequences, operator histogram. */
+import type { CandidateJson } from '../../extension/engine/fusion/candidate';
+import { candidateLabel, isFusibleInOnnx, whyNotFusible, type OnnxOverview, type ValueSummary } from '../../extension/protocol/modelOverview';
+import type { OverviewActions } from '../../extension/protocol/webviewProtocol';
+import { h, type Child } from '../shared/dom';
+import { bytes, exact, shape, shortCount } from '../shared/format';
+import type { HostActions } from './actions';
+
+export function renderOnnx(o: OnnxOverview, state: OverviewActions, actions: HostActions): HTMLElement {
+  const defaultOpset = o.opsets.find((s) => s.domain === 'ai.onnx')?.version;
+  const producer = [o.producer.name, o.producer.version].filter(Boolean).join(' ') || 'unknown producer';
+  return h('main', { class: 'overview' },
+    h('header', { class: 'title-row' },
+      h('h1', { title: o.file.path }, o.file.name),
+      h('vscode-badge', { attrs: { variant: 'counter' } }, 'ONNX'),
+    ),
+    h('div', { class: 'subtitle' },
+      `${producer} · IR ${o.irVersion} · opset ${defaultOpset ?? '—'}`,
+      o.opsets.length > 1 ? ` (+ ${o.opsets.filter((s) => s.domain !== 'ai.onnx').map((s) => `${s.domain} ${s.version}`).join(', ')})` : '',
+      o.graphName ? ` · graph “${o.graphName}”` : '',
+    ),
+    summaryCards([
+      ['Parameters', shortCount(o.parameters.count), `${exact(o.parameters.count)} elements in ${exact(o.parameters.tensors)} initializers`],
+      ['Weights', bytes(o.parameters.bytes), `${exact(o.parameters.bytes)} bytes${o.parameters.externalBytes ? `, ${bytes(o.parameters.externalBytes)} in external data` : ''}`],
+      ['Nodes', exact(o.nodeCount), `${o.operators.length} operator types`],
+      ['Fusible', String(o.candidates.filter(isFusibleInOnnx).length), `${o.candidates.length} sequences found, ${o.candidates.filter(isFusibleInOnnx).length} can be folded`],
+      ['File', bytes(o.file.bytes), `${exact(o.file.bytes)} bytes on disk`],
+    ]),
+    section('Fusible sequences', sequencesSection(o, state, actions)),
+    h('div', { class: 'two-columns' },
+      section('Inputs', valueTable(o.inputs)),
+      section('Outputs', valueTable(o.outputs)),
+    ),
+    section(`Operators (${o.operators.length})`, operatorHistogram(o)),
+  );
+}
+
+function summaryCards(cards: [label: string, value: string, title: string][]): HTMLElement {
+  return h('div', { class: 'cards' }, ...cards.map(([label, value, title]) => h('div', { class: 'card', title }, h('div', { class: 'card-value' }, value), h('div', { class: 'card-label' }, label))));
+}
+
+export function section(title: string, ...body: Child[]): HTMLElement {
+  return h('section', null, h('h2', null, title), ...body);
+}
+
+function valueTable(values: ValueSummary[]): HTMLElement {
+  if (values.length === 0) return h('p', { class: 'muted' }, 'none');
+  return h('table', { class: 'data' },
+    h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Type'), h('th', null, 'Shape'))),
+    h('tbody', null, ...values.map((v) => h('tr', null, h('td', { class: 'mono' }, v.name), h('td', null, v.dtype), h('td', { class: 'mono' }, shape(v.shape))))),
+  );
+}
+
+function operatorHistogram(o: OnnxOverview): HTMLElement {
+  const max = Math.max(1, ...o.operators.map((x) => x.count));
+  return h('div', { class: 'histogram' },
+    ...o.operators.map((x) =>
+      h('div', { class: 'bar-row', title: `${x.op}: ${x.count} node${x.count === 1 ? '' : 's'}` },
+        h('span', { class: 'bar-label mono' }, x.op),
+        h('span', { class: 'bar-track' }, h('span', { class: 'bar', style: { width: `${(100 * x.count) / max}%` } })),
+        h('span', { class: 'bar-count' }, String(x.count)),
+      ),
+    ),
+  );
+}
+
+function sequencesSection(o: OnnxOverview, state: OverviewActions, actions: HostActions): HTMLElement {
+  if (o.scanProblem) return h('p', { class: 'warning-text' }, `The scan for fusible sequences failed: ${o.scanProblem}`);
+  if (o.candidates.length === 0) return h('p', { class: 'muted' }, 'No fusible sequences: nothing in this graph matches conv+bn, conv+bn+relu, linear+bn, conv+add/mul or matmul+add.');
+
+  const disabled = state.busy !== null || state.fuseDisabledReason !== null;
+  const selected = new Set<string>();
+  const fusible = o.candidates.filter(isFusibleInOnnx);
+  const fuseSelectedButton = h('vscode-button', { attrs: { disabled: true }, on: { click: () => actions.call('fuse', { candidateIds: [...selected] }) } }, 'Fuse selected');
+  const refreshSelection = () => {
+    fuseSelectedButton.textContent = selected.size ? `Fuse selected (${selected.size})` : 'Fuse selected';
+    fuseSelectedButton.toggleAttribute('disabled', disabled || selected.size === 0);
+  };
+
+  const rows = o.candidates.map((c) => candidateRow(c, disabled, actions, (on) => {
+    if (on) selected.add(c.id);
+    else selected.delete(c.id);
+    refreshSelection();
+  }));
+
+  return h('div', null,
+    state.fuseDisabledReason ? h('div', { class: 'banner' }, state.fuseDisabledReason) : null,
+    state.busy ? h('div', { class: 'banner busy' }, h('vscode-progress-ring', { class: 'small' }), state.busy) : null,
+    h('div', { class: 'button-row' },
+      fuseSelectedButton,
+      h('vscode-button', { attrs: { disabled: disabled || fusible.length === 0 }, on: { click: () => actions.call('fuseAllSafe', {}) } }, `Fuse all safe (${fusible.length})`),
+      h('vscode-button', { attrs: { secondary: true }, on: { click: () => actions.call('copyFuseList', {}) } }, 'Copy PyTorch fuse list'),
+    ),
+    h('table', { class: 'data sequences' },
+      h('thead', null, h('tr', null, h('th', { class: 'check' }, ''), h('th', null, 'Pattern'), h('th', null, 'Modules'), h('th', null, 'Status'), h('th', null, ''))),
+      h('tbody', null, ...rows),
+    ),
+  );
+}
+
+function candidateRow(c: CandidateJson, disabled: boolean, actions: HostActions, onToggle: (on: boolean) => void): HTMLElement {
+  const reason = whyNotFusible(c);
+  const checkbox = h('vscode-checkbox', { attrs: { disabled: disabled || reason !== null, 'aria-label': `Select ${c.pattern} ${candidateLabel(c)}` } });
+  checkbox.addEventListener('change', () => onToggle((checkbox as unknown as { checked: boolean }).checked));
+  const status: Child[] = [];
+  if (c.blocked !== null) status.push(h('span', { class: 'status blocked', title: c.blocked }, `Blocked: ${c.blocked}`));
+  else if (!c.folds) status.push(h('span', { class: 'status grouping', title: reason ?? '' }, 'Grouping only (PyTorch)'));
+  else status.push(h('span', { class: 'status ok' }, 'Folds exactly'));
+  for (const w of c.warnings) status.push(h('div', { class: 'status warning', title: w }, `⚠ ${w}`));
+  const nodes = c.nodes.join(', ');
+  return h('tr', { class: c.blocked !== null ? 'row-blocked' : '' },
+    h('td', { class: 'check' }, checkbox),
+    h('td', null, h('span', { class: 'pattern' }, c.pattern)),
+    h('td', { class: 'mono', title: `nodes: ${nodes}` }, candidateLabel(c)),
+    h('td', null, ...status),
+    h('td', { class: 'row-action' },
+      reason === null ? h('vscode-button', { attrs: { disabled, secondary: true }, on: { click: () => actions.call('fuse', { candidateIds: [c.id] }) } }, 'Fuse') : null,
+      h('vscode-button', { attrs: { secondary: true, title: 'Show in the ModelFuse side panel' }, on: { click: () => actions.call('reveal', { candidateId: c.id }) } }, 'Reveal'),
+    ),
+  );
+}
