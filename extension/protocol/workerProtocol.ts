@@ -1,0 +1,343 @@
+/**
+ * The one module of message types between a host (the VS Code extension host
+ * or the CLI) and the ONNX Runtime worker, a child process. Both sides import
+ * it; nothing here imports Node, VS Code or ONNX Runtime, so it can be bundled
+ * anywhere.
+ *
+ * The conversation:
+ *   worker → host  `ready`     once, after start: protocol version and the methods it serves
+ *   host → worker  `request`   { id, method, params }; ids are unique per worker process
+ *   worker → host  `progress`  { id, message, done?, total? } any number, while the request runs
+ *   host → worker  `cancel`    { id }; the handler stops at its next check and answers `cancelled`
+ *   worker → host  `response`  { id, result } or { id, error: { message, code, exitCode? } }, exactly once
+ *
+ * Messages travel over Node's IPC channel with `serialization: 'advanced'`
+ * (the V8 structured-clone format), so typed arrays (matmul operands and
+ * results) cross as binary, not as JSON number lists.
+ *
+ * Methods and their parameter/result types are listed in `WorkerMethods`.
+ * Another module adds its own method with TypeScript module augmentation (see
+ * the README section in extension/worker/registry.ts), so the client's
+ * `request()` is typed for it without editing this file.
+ */
+
+import { CancelledError, ModelFuseError } from '../engine/errors';
+
+export const WORKER_PROTOCOL_VERSION = 1;
+
+// ---------------------------------------------------------------- envelopes
+
+export interface ReadyMessage {
+  type: 'ready';
+  protocol: number;
+  pid: number;
+  /** Every method the worker has a handler for (built-in and registered). */
+  methods: string[];
+}
+
+export interface RequestMessage {
+  type: 'request';
+  id: number;
+  method: string;
+  params: unknown;
+}
+
+export interface CancelMessage {
+  type: 'cancel';
+  id: number;
+}
+
+export interface ProgressMessage {
+  type: 'progress';
+  id: number;
+  message: string;
+  /** Units done so far and the total, when the handler knows them (for a progress bar). */
+  done?: number;
+  total?: number;
+}
+
+export interface ResponseMessage {
+  type: 'response';
+  id: number;
+  result?: unknown;
+  error?: WorkerErrorPayload;
+}
+
+/**
+ * Why a request failed:
+ * - `user`: bad input (a corrupt model, a wrong shape): a one-line ModelFuseError, `exitCode` for the CLI;
+ * - `cancelled`: the host cancelled it;
+ * - `unknown-method`: no handler for the method;
+ * - `bad-request`: the envelope or params were malformed (a host bug);
+ * - `internal`: any other exception in the worker (a worker bug);
+ * - `crashed`: made by the CLIENT when the worker process died with the request in flight.
+ */
+export type WorkerErrorCode = 'user' | 'cancelled' | 'unknown-method' | 'bad-request' | 'internal' | 'crashed';
+
+export interface WorkerErrorPayload {
+  message: string;
+  code: WorkerErrorCode;
+  /** For `user` errors: the CLI exit code (2 = bad input). */
+  exitCode?: number;
+}
+
+export type HostToWorker = RequestMessage | CancelMessage;
+export type WorkerToHost = ReadyMessage | ProgressMessage | ResponseMessage;
+
+// ---------------------------------------------------------------- methods
+
+export type OrtOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+export interface VerifyParams {
+  /** The reference model (usually the original) and the model under test (usually the fused one). */
+  modelA: string;
+  modelB: string;
+  /** A safetensors file with one tensor per model input, named `<input>` or `input.<input>`. Without it: seeded random inputs. */
+  inputs?: string;
+  /** Shapes for random inputs, by input name; dynamic dimensions default to 1. */
+  shapes?: Record<string, number[]>;
+  /** Integer inputs are drawn uniformly from [lo, hi); default [0, 10). */
+  intRange?: [number, number];
+  /** PRNG seed for random inputs (default 0). */
+  seed?: number;
+  /** Tolerances, as numpy.allclose: |a−b| ≤ atol + rtol·|b|. Defaults 1e-4 and 1e-3. */
+  atol?: number;
+  rtol?: number;
+  /** Timed runs per model and optimization level (median reported); 0 skips latency. Default 20. */
+  runs?: number;
+  /** Untimed runs before timing (default 2). */
+  warmups?: number;
+}
+
+/** Statistics of one output; numbers are null when the output could not be compared (see `reason`). */
+export interface OutputReport {
+  max_abs: number | null;
+  mean_abs: number | null;
+  median_abs: number | null;
+  p99_abs: number | null;
+  max_rel: number | null;
+  mean_rel: number | null;
+  median_rel: number | null;
+  p99_rel: number | null;
+  cosine: number | null;
+  passed: boolean;
+  /** Why it failed (missing output, shape mismatch, elements over tolerance, NaN/Inf mismatches). */
+  reason?: string;
+  /** Element type and shape in A (and in B when they differ). */
+  dtype: string;
+  shape: number[];
+  dtype_b?: string;
+  shape_b?: number[];
+  elements: number;
+  /** Elements outside atol + rtol·|b|, NaN/Inf mismatches included. */
+  mismatched: number;
+  /** Elements where one model gives NaN/±Inf and the other does not give the same value. */
+  nonfinite_mismatched: number;
+}
+
+export interface LatencyPair {
+  /** Median wall time of one session.run, in milliseconds, at ORT optimization `disabled` and `all`. */
+  disabled: number;
+  all: number;
+}
+
+export interface InputTensorDescription {
+  dtype: string;
+  shape: number[];
+  /** `normal(0,1)`, `uniform integers [0, 10)`, `bernoulli(0.5)`, or `file tensor 'input.x'`. */
+  values: string;
+}
+
+export interface InputsDescription {
+  source: 'random' | 'file';
+  /** random: the seed; file: the path. */
+  seed?: number;
+  int_range?: [number, number];
+  file?: string;
+  tensors: Record<string, InputTensorDescription>;
+}
+
+export interface VerifyReport {
+  passed: boolean;
+  a: string;
+  b: string;
+  tolerance: { atol: number; rtol: number };
+  outputs: Record<string, OutputReport>;
+  /** null when latency was skipped (runs = 0). */
+  latency_ms: { runs: number; warmups: number; a: LatencyPair; b: LatencyPair } | null;
+  inputs: InputsDescription;
+}
+
+export interface OptimizeParams {
+  model: string;
+  output: string;
+  level: 'basic' | 'extended';
+  /** Replace an existing output file. */
+  force?: boolean;
+}
+
+export interface OptimizeResult {
+  output: string;
+  /** Written beside the output when the input kept its weights in external data, else null. */
+  externalData: string | null;
+  level: 'basic' | 'extended';
+  nodesBefore: number;
+  nodesAfter: number;
+  /** Operators of non-ONNX domains in the output (`com.microsoft::FusedConv` → count): these run only on ONNX Runtime. */
+  nonStandardOps: Record<string, number>;
+}
+
+export interface LatencyParams {
+  model: string;
+  level?: OrtOptimizationLevel;
+  runs?: number;
+  warmups?: number;
+  shapes?: Record<string, number[]>;
+  intRange?: [number, number];
+  seed?: number;
+}
+
+export interface LatencyResult {
+  model: string;
+  level: OrtOptimizationLevel;
+  runs: number;
+  median_ms: number;
+  min_ms: number;
+  max_ms: number;
+}
+
+/** C[m×n] = A[m×k] · B[k×n], row-major float32, computed by ONNX Runtime's MatMul (multi-threaded MLAS). */
+export interface MatmulParams {
+  a: Float32Array;
+  b: Float32Array;
+  m: number;
+  k: number;
+  n: number;
+}
+
+export interface MatmulResult {
+  c: Float32Array;
+}
+
+/** The generic envelope for engine calls that have no typed method of their own. */
+export interface EngineParams {
+  kind: string;
+  params: unknown;
+}
+
+export interface PingResult {
+  pid: number;
+  methods: string[];
+  /** ONNX Runtime version, once it has been loaded in this worker; null before. */
+  ortVersion: string | null;
+  threads: number;
+}
+
+/**
+ * Method name → params and result. Extend it from another module with:
+ *   declare module '<path>/protocol/workerProtocol' {
+ *     interface WorkerMethods { scan: { params: ScanParams; result: ScanResult } }
+ *   }
+ */
+export interface WorkerMethods {
+  verify: { params: VerifyParams; result: VerifyReport };
+  optimize: { params: OptimizeParams; result: OptimizeResult };
+  latency: { params: LatencyParams; result: LatencyResult };
+  matmul: { params: MatmulParams; result: MatmulResult };
+  engine: { params: EngineParams; result: unknown };
+  ping: { params: Record<string, never>; result: PingResult };
+  /** Exists only when the worker was started with MODELFUSE_WORKER_DEBUG=1: aborts the process (crash tests). */
+  debugCrash: { params: { how?: 'abort' | 'exit' }; result: never };
+  /** Exists only with MODELFUSE_WORKER_DEBUG=1: sleeps in small steps, honouring cancel (cancel tests). */
+  debugSleep: { params: { ms: number; steps?: number }; result: { slept: number } };
+}
+
+export type WorkerMethod = keyof WorkerMethods;
+export type ParamsOf<M extends WorkerMethod> = WorkerMethods[M]['params'];
+export type ResultOf<M extends WorkerMethod> = WorkerMethods[M]['result'];
+
+/** Environment variable that enables the debug methods in the worker. */
+export const WORKER_DEBUG_ENV = 'MODELFUSE_WORKER_DEBUG';
+/** Environment variable carrying the ORT intra-op thread count to the worker (0 = ORT's default). */
+export const WORKER_THREADS_ENV = 'MODELFUSE_ORT_THREADS';
+
+// ---------------------------------------------------------------- validation
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
+}
+
+const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** Checks a message the worker received; anything else is dropped (a host bug, never user input). */
+export function isHostToWorker(msg: unknown): msg is HostToWorker {
+  if (!isObject(msg) || !isId(msg.id)) return false;
+  if (msg.type === 'cancel') return true;
+  return msg.type === 'request' && typeof msg.method === 'string';
+}
+
+/** Checks a message the host received from the worker. */
+export function isWorkerToHost(msg: unknown): msg is WorkerToHost {
+  if (!isObject(msg)) return false;
+  switch (msg.type) {
+    case 'ready':
+      return typeof msg.protocol === 'number' && Array.isArray(msg.methods);
+    case 'progress':
+      return isId(msg.id) && typeof msg.message === 'string';
+    case 'response':
+      return isId(msg.id) && (msg.error === undefined || (isObject(msg.error) && typeof msg.error.message === 'string' && typeof msg.error.code === 'string'));
+    default:
+      return false;
+  }
+}
+
+// ---------------------------------------------------------------- errors across the boundary
+
+/**
+ * A request failed for a reason that is not the user's input: a bug in a
+ * handler, an unknown method, or a crashed worker. `code` says which.
+ */
+export class WorkerRequestError extends Error {
+  constructor(message: string, readonly code: WorkerErrorCode) {
+    super(message);
+    this.name = 'WorkerRequestError';
+  }
+}
+
+/**
+ * The worker process died (a native crash in ONNX Runtime, out of memory, a
+ * kill) while requests were in flight. A ModelFuseError so that front ends
+ * show it as one line; exit code 3, as it is not the user's input.
+ */
+export class WorkerCrashedError extends ModelFuseError {
+  readonly code = 'crashed' as const;
+  constructor(message: string) {
+    super(message, { exitCode: 3 });
+    this.name = 'WorkerCrashedError';
+  }
+}
+
+/** Worker side: what an exception thrown by a handler becomes on the wire. */
+export function errorToPayload(err: unknown): WorkerErrorPayload {
+  if (err instanceof CancelledError) return { message: 'cancelled', code: 'cancelled' };
+  if (err instanceof ModelFuseError) return { message: err.message, code: 'user', exitCode: err.exitCode };
+  if (err instanceof WorkerRequestError) return { message: err.message, code: err.code };
+  const message = err instanceof Error ? err.message : String(err);
+  return { message: message.split('\n')[0], code: 'internal' };
+}
+
+/** Host side: the payload back into the exception callers catch (ModelFuseError, CancelledError, or WorkerRequestError). */
+export function payloadToError(p: WorkerErrorPayload, method: string): Error {
+  switch (p.code) {
+    case 'user':
+      return new ModelFuseError(p.message, { exitCode: p.exitCode ?? 2 });
+    case 'cancelled':
+      return new CancelledError();
+    case 'crashed':
+      return new WorkerCrashedError(p.message);
+    case 'internal':
+      return new WorkerRequestError(`internal error in the worker's '${method}' handler: ${p.message}`, 'internal');
+    default:
+      return new WorkerRequestError(p.message, p.code);
+  }
+}

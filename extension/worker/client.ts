@@ -1,0 +1,333 @@
+/**
+ * The host side of the ONNX Runtime worker: used by the CLI and the VS Code
+ * extension host alike. The worker is a CHILD PROCESS (dist/worker.js, forked
+ * with an IPC channel), started on the first request and reused; a native
+ * crash inside ONNX Runtime kills only it. When it dies, every request in
+ * flight is rejected with WorkerCrashedError ("the ONNX Runtime worker
+ * crashed (…); it will be restarted") and the next request starts a new one.
+ *
+ *   const client = new WorkerClient({ threads: 4 });
+ *   const report = await client.request('verify', { modelA, modelB }, { onProgress: (p) => log(p.message), token });
+ *   await client.dispose();
+ *
+ * While no request is in flight the child and its pipes are unref'd, so a CLI
+ * that forgets `dispose()` still exits (the worker then sees the channel close
+ * and exits too).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CancelledError, ModelFuseError } from '../engine/errors';
+import {
+  isWorkerToHost,
+  payloadToError,
+  WORKER_PROTOCOL_VERSION,
+  WORKER_THREADS_ENV,
+  WorkerCrashedError,
+  WorkerRequestError,
+  type HostToWorker,
+  type ParamsOf,
+  type ReadyMessage,
+  type ResultOf,
+  type WorkerMethod,
+} from '../protocol/workerProtocol';
+
+export interface WorkerClientOptions {
+  /** The worker bundle; default: worker.js beside this bundle (dist/), or dist/worker.js when running from sources. */
+  workerPath?: string;
+  /** ONNX Runtime intra-op threads per session; 0 or undefined = ORT's default (one per physical core). */
+  threads?: number;
+  /** Extra environment for the worker (added to process.env). */
+  env?: Record<string, string | undefined>;
+  /** The Node binary; default process.execPath (inside VS Code: Electron run as Node, see ELECTRON_RUN_AS_NODE). */
+  execPath?: string;
+  /** Node flags for the worker, e.g. ['--max-old-space-size=8192']; default none (the host's own flags, such as --inspect, are NOT inherited). */
+  execArgv?: string[];
+  /** Receives the worker's stderr, line by line (ORT's native messages, worker bug reports). */
+  onLog?: (line: string) => void;
+  /** How long the worker may take to say `ready` (ms, default 30 000). */
+  startTimeoutMs?: number;
+}
+
+export interface Progress {
+  message: string;
+  done?: number;
+  total?: number;
+}
+
+/** A VS Code CancellationToken, or an AbortSignal. */
+export type CancellationLike =
+  | AbortSignal
+  | { readonly isCancellationRequested: boolean; onCancellationRequested(listener: (e: unknown) => unknown): { dispose(): unknown } };
+
+export interface RequestOptions {
+  onProgress?: (p: Progress) => void;
+  /** Cancelling sends `cancel`; the promise then rejects with CancelledError once the worker has stopped the request. */
+  token?: CancellationLike;
+}
+
+interface Pending {
+  child: ChildProcess;
+  method: string;
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  onProgress?: (p: Progress) => void;
+  unhook(): void;
+}
+
+const STDERR_LINES_KEPT = 8;
+
+/** worker.js beside the running bundle (dist/cli.js, dist/extension.js), else the repository's dist/ when running from TypeScript sources. */
+export function defaultWorkerPath(): string {
+  const candidates = [path.join(__dirname, 'worker.js'), path.resolve(__dirname, '../../dist/worker.js')];
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) throw new ModelFuseError(`the ONNX Runtime worker bundle is missing (looked for ${candidates.join(' and ')}); run \`npm run build\``);
+  return found;
+}
+
+export class WorkerClient {
+  private child: ChildProcess | undefined;
+  private starting: Promise<{ child: ChildProcess; ready: ReadyMessage }> | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private disposed = false;
+  private readonly stopping = new WeakSet<ChildProcess>();
+  private readonly crashListeners = new Set<(message: string) => void>();
+  private readonly stderrTail: string[] = [];
+
+  constructor(private readonly options: WorkerClientOptions = {}) {
+    if (options.threads !== undefined && (!Number.isSafeInteger(options.threads) || options.threads < 0)) {
+      throw new ModelFuseError(`worker thread count must be a non-negative integer, not ${options.threads}`);
+    }
+  }
+
+  /** The worker's process id while it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  /** Called with the crash message whenever the worker dies unexpectedly (for an Output channel). */
+  onDidCrash(listener: (message: string) => void): { dispose(): void } {
+    this.crashListeners.add(listener);
+    return { dispose: () => this.crashListeners.delete(listener) };
+  }
+
+  /** Starts the worker if it is not running; resolves with its ready handshake. */
+  async start(): Promise<ReadyMessage> {
+    return (await this.ensureStarted()).ready;
+  }
+
+  async request<M extends WorkerMethod>(method: M, params: ParamsOf<M>, options: RequestOptions = {}): Promise<ResultOf<M>> {
+    if (this.disposed) throw new WorkerRequestError('the ONNX Runtime worker client was disposed', 'bad-request');
+    const { token } = options;
+    if (isCancelled(token)) throw new CancelledError();
+    const { child } = await this.ensureStarted();
+    if (isCancelled(token)) throw new CancelledError();
+    const id = ++this.nextId;
+    return new Promise<ResultOf<M>>((resolve, reject) => {
+      const unhook = hookCancellation(token, () => {
+        if (this.pending.has(id)) this.post(child, { type: 'cancel', id });
+      });
+      this.pending.set(id, { child, method, resolve: resolve as (v: unknown) => void, reject, onProgress: options.onProgress, unhook });
+      this.updateRef(child);
+      try {
+        child.send({ type: 'request', id, method, params } satisfies HostToWorker);
+      } catch (err) {
+        // Synchronous failures are ours: params that cannot be cloned (functions, class instances with natives).
+        this.settle(id, undefined, new WorkerRequestError(`cannot send '${method}' to the worker: ${(err as Error).message}`, 'bad-request'));
+      }
+    });
+  }
+
+  /** Stops the worker; requests in flight are rejected. The client can not be used afterwards. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    await this.stop();
+  }
+
+  /** Stops the worker (requests in flight are rejected); the next request starts a new one. */
+  async stop(): Promise<void> {
+    const starting = this.starting;
+    const child = this.child;
+    this.child = undefined;
+    this.starting = undefined;
+    const target = child ?? (await starting?.then((s) => s.child).catch(() => undefined));
+    if (!target || target.exitCode !== null || target.signalCode !== null) return;
+    this.stopping.add(target);
+    const exited = new Promise<void>((r) => target.once('close', () => r()));
+    // Closing the channel makes the worker exit by itself; kill as a fallback if it hangs in native code.
+    if (target.connected) target.disconnect();
+    const timer = setTimeout(() => target.kill('SIGKILL'), 2000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private ensureStarted(): Promise<{ child: ChildProcess; ready: ReadyMessage }> {
+    if (!this.starting) {
+      this.starting = this.spawn();
+      this.starting.catch(() => (this.starting = undefined));
+    }
+    return this.starting;
+  }
+
+  private spawn(): Promise<{ child: ChildProcess; ready: ReadyMessage }> {
+    const workerPath = this.options.workerPath ?? defaultWorkerPath();
+    if (!fs.existsSync(workerPath)) {
+      return Promise.reject(new ModelFuseError(`the ONNX Runtime worker bundle is missing (${workerPath}); run \`npm run build\``));
+    }
+    this.stderrTail.length = 0;
+    const child = fork(workerPath, [], {
+      execPath: this.options.execPath ?? process.execPath,
+      execArgv: this.options.execArgv ?? [],
+      env: {
+        ...process.env,
+        // Inside VS Code process.execPath is Electron; this makes it behave as plain Node.
+        ELECTRON_RUN_AS_NODE: '1',
+        [WORKER_THREADS_ENV]: String(this.options.threads ?? 0),
+        ...this.options.env,
+      },
+      serialization: 'advanced', // structured clone: typed arrays cross as binary
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    this.child = child;
+    this.captureOutput(child);
+
+    return new Promise((resolve, reject) => {
+      let ready: ReadyMessage | undefined;
+      const timeout = this.options.startTimeoutMs ?? 30_000;
+      const timer = setTimeout(() => {
+        reject(new WorkerCrashedError(`the ONNX Runtime worker did not start within ${timeout} ms${this.stderrSummary()}`));
+        child.kill('SIGKILL');
+      }, timeout);
+      child.on('message', (msg: unknown) => {
+        if (!isWorkerToHost(msg)) {
+          this.options.onLog?.(`modelfuse: ignoring malformed message from the worker: ${JSON.stringify(msg)?.slice(0, 200)}`);
+          return;
+        }
+        if (msg.type === 'ready') {
+          clearTimeout(timer);
+          if (msg.protocol !== WORKER_PROTOCOL_VERSION) {
+            reject(new WorkerCrashedError(`the ONNX Runtime worker at ${workerPath} speaks protocol ${msg.protocol}, this host ${WORKER_PROTOCOL_VERSION}; rebuild with \`npm run build\``));
+            child.kill();
+            return;
+          }
+          ready = msg;
+          this.updateRef(child);
+          resolve({ child, ready: msg });
+        } else if (msg.type === 'progress') {
+          const p = this.pending.get(msg.id);
+          if (p?.onProgress) {
+            try {
+              p.onProgress({ message: msg.message, done: msg.done, total: msg.total });
+            } catch {
+              // a throwing progress listener must not break the protocol
+            }
+          }
+        } else {
+          this.settle(msg.id, msg.result, msg.error ? payloadToError(msg.error, this.pending.get(msg.id)?.method ?? '?') : undefined);
+        }
+      });
+      child.on('error', (err) => this.options.onLog?.(`modelfuse: worker process error: ${err.message}`));
+      // 'close', not 'exit': it comes after the stderr pipe drained, so the crash message can quote the worker's last words.
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        if (this.child === child) {
+          this.child = undefined;
+          this.starting = undefined;
+        }
+        const how = signal ? `killed by ${signal}` : `exit code ${code}`;
+        if (this.stopping.has(child)) {
+          this.rejectAll(child, () => new WorkerRequestError('the ONNX Runtime worker was stopped before the request finished', 'crashed'));
+          return;
+        }
+        if (!ready) {
+          reject(new WorkerCrashedError(`the ONNX Runtime worker failed to start (${how}${this.stderrSummary()})`));
+          return;
+        }
+        const message = `the ONNX Runtime worker crashed (${how}${this.stderrSummary()}); it will be restarted`;
+        for (const l of this.crashListeners) l(message);
+        this.rejectAll(child, () => new WorkerCrashedError(message));
+      });
+    });
+  }
+
+  private captureOutput(child: ChildProcess): void {
+    const onLine = (line: string) => {
+      if (!line.trim()) return;
+      this.stderrTail.push(line);
+      if (this.stderrTail.length > STDERR_LINES_KEPT) this.stderrTail.shift();
+      this.options.onLog?.(line);
+    };
+    for (const stream of [child.stdout, child.stderr]) {
+      let buf = '';
+      stream?.setEncoding('utf8');
+      stream?.on('data', (chunk: string) => {
+        buf += chunk;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          onLine(buf.slice(0, nl));
+          buf = buf.slice(nl + 1);
+        }
+      });
+      stream?.on('end', () => buf && onLine(buf));
+    }
+  }
+
+  /** The last line the worker printed, for crash messages (a native abort usually says why). */
+  private stderrSummary(): string {
+    // Skip stack-trace lines (JS "at …", V8's numbered native frames and "----- … -----" banners).
+    const last = this.stderrTail.filter((l) => !/^\s*(at |\d+: |-----)/.test(l)).pop();
+    return last ? `; last output: ${JSON.stringify(last.trim().slice(0, 300))}` : '';
+  }
+
+  private settle(id: number, result: unknown, error: Error | undefined): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    p.unhook();
+    this.updateRef(p.child);
+    if (error) p.reject(error);
+    else p.resolve(result);
+  }
+
+  private rejectAll(child: ChildProcess, makeError: () => Error): void {
+    for (const [id, p] of [...this.pending]) if (p.child === child) this.settle(id, undefined, makeError());
+  }
+
+  private post(child: ChildProcess, msg: HostToWorker): void {
+    if (child.connected) child.send(msg, (err) => err && this.options.onLog?.(`modelfuse: could not send to the worker: ${err.message}`));
+  }
+
+  /** Keep the host alive only while a request is in flight (see the module comment). */
+  private updateRef(child: ChildProcess): void {
+    const busy = [...this.pending.values()].some((p) => p.child === child);
+    type Refable = { ref?(): void; unref?(): void } | null | undefined;
+    // The pipes are net.Sockets at run time, which can be (un)ref'd; their static type is only Readable.
+    const handles: Refable[] = [child, child.channel as Refable, child.stdout as Refable, child.stderr as Refable];
+    for (const h of handles) {
+      if (busy) h?.ref?.();
+      else h?.unref?.();
+    }
+  }
+}
+
+function isCancelled(token: CancellationLike | undefined): boolean {
+  if (!token) return false;
+  return 'aborted' in token ? token.aborted : token.isCancellationRequested;
+}
+
+function hookCancellation(token: CancellationLike | undefined, onCancel: () => void): () => void {
+  if (!token) return () => undefined;
+  if ('aborted' in token) {
+    token.addEventListener('abort', onCancel, { once: true });
+    return () => token.removeEventListener('abort', onCancel);
+  }
+  const d = token.onCancellationRequested(onCancel);
+  return () => d.dispose();
+}

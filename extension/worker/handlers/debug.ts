@@ -1,0 +1,25 @@
+/**
+ * Test-only methods, registered only when the worker runs with
+ * MODELFUSE_WORKER_DEBUG=1: `debugCrash` kills the process the way a native
+ * crash in ONNX Runtime would (abort → SIGABRT), `debugSleep` is a long
+ * request that honours cancel between steps.
+ */
+import { WORKER_DEBUG_ENV } from '../../protocol/workerProtocol';
+import { registerHandler } from '../registry';
+
+if (process.env[WORKER_DEBUG_ENV] === '1') {
+  registerHandler('debugCrash', ({ how }) => {
+    if (how === 'exit') process.exit(70);
+    process.abort();
+  });
+  registerHandler('debugSleep', async ({ ms, steps = 10 }, ctx) => {
+    const step = ms / steps;
+    for (let i = 0; i < steps; i++) {
+      ctx.throwIfCancelled();
+      ctx.progress(`sleeping (${i + 1}/${steps})`, i, steps);
+      await new Promise((r) => setTimeout(r, step));
+    }
+    ctx.throwIfCancelled();
+    return { slept: ms };
+  });
+}

@@ -1,0 +1,12 @@
+/**
+ * Every handler module the worker bundle contains. A new request kind is a
+ * file in this folder that calls `registerHandler` (see ../registry.ts) plus
+ * one import line here.
+ */
+import './ping';
+import './verify';
+import './optimize';
+import './latency';
+import './matmul';
+import './engine';
+import './debug';

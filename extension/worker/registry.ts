@@ -1,0 +1,77 @@
+/**
+ * The worker's handler registry: method name → function. Every request kind,
+ * built-in or not, is a handler registered here, so other parts of the
+ * engine add theirs in their own files without touching the worker core.
+ *
+ * ## Adding a request kind (e.g. `scan`)
+ * 1. Declare its types where your code lives, by augmenting the protocol:
+ *    ```ts
+ *    declare module '../../protocol/workerProtocol' {
+ *      interface WorkerMethods { scan: { params: ScanParams; result: ScanResult } }
+ *    }
+ *    ```
+ *    (results must be structured-cloneable: plain objects, arrays, typed arrays; no class instances or functions.)
+ * 2. Create `extension/worker/handlers/scan.ts`:
+ *    ```ts
+ *    import { registerHandler } from '../registry';
+ *    registerHandler('scan', async (params, ctx) => {
+ *      ctx.progress('reading model');          // → onProgress on the host
+ *      ctx.throwIfCancelled();                 // between units of work
+ *      return runScan(params.model, { token: ctx.token });
+ *    });
+ *    ```
+ * 3. Add `import './scan';` to `extension/worker/handlers/index.ts` (the only shared line).
+ * 4. Call it from the host: `await client.request('scan', { model }, { onProgress, token })`.
+ *    Without step 1 the untyped envelope works too: `client.request('engine', { kind: 'scan', params })`.
+ *
+ * Throw `ModelFuseError` (or `fileError(path, problem)`) for anything the user
+ * caused: the host receives the same one-line message and exit code.
+ * `CancelledError` becomes a cancellation; anything else is reported as an
+ * internal error of the handler.
+ */
+import { CancelledError, type CancelToken } from '../engine/errors';
+import type { WorkerMethod, WorkerMethods } from '../protocol/workerProtocol';
+
+export interface HandlerContext {
+  /** The request id (for logs). */
+  readonly id: number;
+  /** Becomes cancelled when the host sends `cancel` for this request; pass it to engine code that takes a CancelToken. */
+  readonly token: CancelToken;
+  /** Throws CancelledError if the host cancelled. */
+  throwIfCancelled(): void;
+  /** Sends a progress message to the host ("running A (3/20)"). */
+  progress(message: string, done?: number, total?: number): void;
+}
+
+export type Handler<P = unknown, R = unknown> = (params: P, ctx: HandlerContext) => Promise<R> | R;
+
+const handlers = new Map<string, Handler>();
+
+export function registerHandler<M extends WorkerMethod>(
+  method: M,
+  fn: Handler<WorkerMethods[M]['params'], WorkerMethods[M]['result']>,
+): void;
+export function registerHandler(method: string, fn: Handler): void;
+export function registerHandler(method: string, fn: Handler): void {
+  if (handlers.has(method)) throw new Error(`worker handler '${method}' is registered twice`);
+  handlers.set(method, fn as Handler);
+}
+
+export function getHandler(method: string): Handler | undefined {
+  return handlers.get(method);
+}
+
+export function registeredMethods(): string[] {
+  return [...handlers.keys()].sort();
+}
+
+/** A CancelToken the worker flips when `cancel` arrives. */
+export class RequestCancellation implements CancelToken {
+  cancelled = false;
+  cancel(): void {
+    this.cancelled = true;
+  }
+  throwIfCancelled(): void {
+    if (this.cancelled) throw new CancelledError();
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Entry of the ONNX Runtime worker (bundled to dist/worker.js), run as a
+ * child process by WorkerClient so that a native crash in ONNX Runtime kills
+ * only this process. It answers requests over the IPC channel with the
+ * handlers in the registry, concurrently, and exits when the parent goes away.
+ */
+import {
+  errorToPayload,
+  isHostToWorker,
+  WORKER_PROTOCOL_VERSION,
+  WORKER_THREADS_ENV,
+  WorkerRequestError,
+  type RequestMessage,
+  type WorkerToHost,
+} from '../protocol/workerProtocol';
+import { getHandler, registeredMethods, RequestCancellation } from './registry';
+import { setIntraOpThreads } from './ort/runtime';
+import './handlers/index';
+
+function send(msg: WorkerToHost): void {
+  // The channel may be gone if the parent died; there is nobody left to tell.
+  if (process.connected) process.send!(msg);
+}
+
+const running = new Map<number, RequestCancellation>();
+
+async function handle(req: RequestMessage): Promise<void> {
+  const cancellation = new RequestCancellation();
+  running.set(req.id, cancellation);
+  try {
+    const handler = getHandler(req.method);
+    if (!handler) {
+      throw new WorkerRequestError(`the worker has no '${req.method}' method (it has: ${registeredMethods().join(', ')})`, 'unknown-method');
+    }
+    const result = await handler(req.params, {
+      id: req.id,
+      token: cancellation,
+      throwIfCancelled: () => cancellation.throwIfCancelled(),
+      progress: (message, done, total) => {
+        if (!cancellation.cancelled) send({ type: 'progress', id: req.id, message, ...(done !== undefined ? { done } : {}), ...(total !== undefined ? { total } : {}) });
+      },
+    });
+    send({ type: 'response', id: req.id, result });
+  } catch (err) {
+    const error = errorToPayload(err);
+    if (error.code === 'internal' && err instanceof Error) process.stderr.write(`modelfuse worker: ${req.method} failed: ${err.stack}\n`);
+    send({ type: 'response', id: req.id, error });
+  } finally {
+    running.delete(req.id);
+  }
+}
+
+function main(): void {
+  if (!process.send) {
+    process.stderr.write('modelfuse worker: must be started by WorkerClient (child_process.fork with an IPC channel)\n');
+    process.exit(2);
+  }
+  const threads = Number(process.env[WORKER_THREADS_ENV] ?? '0');
+  setIntraOpThreads(Number.isSafeInteger(threads) && threads >= 0 ? threads : 0);
+
+  process.on('message', (msg: unknown) => {
+    if (!isHostToWorker(msg)) {
+      process.stderr.write(`modelfuse worker: ignoring malformed message ${JSON.stringify(msg)?.slice(0, 200)}\n`);
+      return;
+    }
+    if (msg.type === 'cancel') {
+      running.get(msg.id)?.cancel();
+      return;
+    }
+    void handle(msg);
+  });
+  // The parent exited or disposed the client: nothing left to serve.
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'ready', protocol: WORKER_PROTOCOL_VERSION, pid: process.pid, methods: registeredMethods() });
+}
+
+main();
