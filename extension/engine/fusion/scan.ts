@@ -1,0 +1,186 @@
+/**
+ * `scan`: the fusible sequences of a model. Runs every registered pattern
+ * detector (patterns/index.ts), keeps the longest non-overlapping matches,
+ * names the PyTorch modules of each (graph/moduleTree.ts) and warns about
+ * groups that contain a module called from several places.
+ *
+ * Overlaps: among candidates that can be fused (not blocked), a node belongs
+ * to at most one; the longer sequence wins (conv-bn-relu over conv-bn and
+ * bn-relu), then the one that folds, then the earlier family in the
+ * registry. Blocked candidates are reported alongside so the user learns why
+ * a longer sequence is not offered (e.g. conv-bn-relu blocked, bn-relu fine),
+ * unless a fusable candidate already covers all their nodes.
+ *
+ * Scan reads no tensor data: shapes come from dims, so scanning a model with
+ * gigabytes of external weights reads only the .onnx file.
+ */
+import * as fs from 'node:fs';
+import type { OnnxModel } from '../onnx/model';
+import { isFloatType } from '../onnx/dtypes';
+import { externalRef } from '../onnx/externalData';
+import { isExternal, tensorDims } from '../onnx/tensors';
+import { GraphIndex } from '../graph/graphIndex';
+import { buildModuleTree, type ModuleTree } from '../graph/moduleTree';
+import type { Candidate } from './candidate';
+import { PATTERN_DETECTORS } from './patterns/index';
+import { Ranks } from './ranks';
+import type { Node, PatternDetector, PatternMatch, ScanContext } from './scanContext';
+
+export interface ModelSummary {
+  /** The model's path as it was opened. */
+  path: string;
+  /** Version of the default ONNX opset. */
+  opset: number;
+  /** `producer_name producer_version`, e.g. "pytorch 2.11.0". */
+  producer: string;
+  /** Nodes of the main graph (not counting subgraphs and functions). */
+  nodes: number;
+  /** Initializers of the main graph. */
+  initializers: number;
+  /** Elements of the floating-point initializers (weights, biases, BatchNorm statistics). */
+  parameters: number;
+  /** Bytes on disk: the .onnx file plus the external data files it references. */
+  bytes: number;
+}
+
+export interface ScanResult {
+  model: ModelSummary;
+  candidates: Candidate[];
+}
+
+/** Everything scan worked out: the result plus the module tree and graph index (the extension shows the tree). */
+export interface ModelAnalysis {
+  scan: ScanResult;
+  tree: ModuleTree;
+  index: GraphIndex;
+}
+
+export function scanModel(model: OnnxModel, detectors: readonly PatternDetector[] = PATTERN_DETECTORS): ScanResult {
+  return analyzeModel(model, detectors).scan;
+}
+
+export function analyzeModel(model: OnnxModel, detectors: readonly PatternDetector[] = PATTERN_DETECTORS): ModelAnalysis {
+  const index = new GraphIndex(model.graph);
+  const tree = buildModuleTree(model, index);
+  const nameCounts = new Map<string, number>();
+  for (const n of model.graph.node ?? []) if (n.name) nameCounts.set(n.name, (nameCounts.get(n.name) ?? 0) + 1);
+  const ctx: ScanContext = {
+    model,
+    index,
+    tree,
+    ranks: new Ranks(model.graph, index),
+    isAddressable: (n) => !!n.name && nameCounts.get(n.name) === 1,
+  };
+  const ranked: RankedMatch[] = [];
+  detectors.forEach((d, family) => d.detect(ctx).forEach((m) => ranked.push({ m, family, seq: ranked.length })));
+  const position = new Map((model.graph.node ?? []).map((n, i) => [n, i] as [Node, number]));
+  const kept = resolveOverlaps(ranked).sort((a, b) => (position.get(a.nodes[0]) ?? 0) - (position.get(b.nodes[0]) ?? 0));
+
+  const ids = new Set<string>();
+  const candidates = kept.map((m) => toCandidate(m, tree, ids));
+  return { scan: { model: summarize(model, index), candidates }, tree, index };
+}
+
+interface RankedMatch {
+  m: PatternMatch;
+  family: number;
+  seq: number;
+}
+
+function resolveOverlaps(all: RankedMatch[]): PatternMatch[] {
+  const sorted = [...all].sort(
+    (a, b) =>
+      Number(a.m.blocked !== null) - Number(b.m.blocked !== null) ||
+      b.m.nodes.length - a.m.nodes.length ||
+      Number(b.m.folds) - Number(a.m.folds) ||
+      a.family - b.family ||
+      a.seq - b.seq,
+  );
+  const fusable = new Map<Node, PatternMatch>();
+  const reported = new Set<Node>();
+  const kept: PatternMatch[] = [];
+  for (const { m } of sorted) {
+    if (m.blocked === null) {
+      if (m.nodes.some((n) => fusable.has(n))) continue;
+      m.nodes.forEach((n) => fusable.set(n, m));
+    } else {
+      if (m.nodes.some((n) => reported.has(n))) continue;
+      const owner = fusable.get(m.nodes[0]);
+      if (owner && m.nodes.every((n) => fusable.get(n) === owner)) continue;
+      m.nodes.forEach((n) => reported.add(n));
+    }
+    kept.push(m);
+  }
+  return kept;
+}
+
+function toCandidate(m: PatternMatch, tree: ModuleTree, ids: Set<string>): Candidate {
+  const names = m.nodes.map((n) => n.name ?? '');
+  const modules = moduleGroup(names, tree);
+  let pattern = m.pattern;
+  const details = m.details ? { ...m.details } : undefined;
+  // A dynamo Conv that already absorbed its BatchNorm, followed by a Relu: in PyTorch terms conv+bn+relu.
+  if (pattern === 'conv-relu' && tree.modulesOf(names[0]).length > 1) {
+    pattern = 'conv-bn-relu';
+    if (details) details.foldedByExporter = true;
+  }
+  const warnings = [...(m.warnings ?? [])];
+  for (const mod of new Set(modules)) {
+    if (mod === null) continue;
+    const sites = tree.callSites(mod);
+    if (sites.length > 1) warnings.push(sharedModuleWarning(mod, sites));
+  }
+  let id = `${pattern}:${names[0]}`;
+  for (let k = 2; ids.has(id); k++) id = `${pattern}:${names[0]}#${k}`;
+  ids.add(id);
+  return { id, pattern, nodes: names, modules, folds: m.folds, blocked: m.blocked, warnings, ...(details ? { details } : {}) };
+}
+
+/**
+ * The PyTorch module group of a sequence: each node's modules in order
+ * (a dynamo Conv with its BN folded in stands for two), consecutive repeats
+ * collapsed (a Linear exported as MatMul + Add is one module), null for a
+ * node with no recoverable module.
+ */
+export function moduleGroup(nodeNames: string[], tree: ModuleTree): (string | null)[] {
+  const out: (string | null)[] = [];
+  for (const n of nodeNames) {
+    const mods = tree.modulesOf(n);
+    if (mods.length === 0) out.push(null);
+    for (const mod of mods) if (out[out.length - 1] !== mod) out.push(mod);
+  }
+  return out;
+}
+
+const SHARED_MODULE = 'shared module';
+
+export function sharedModuleWarning(module: string, sites: string[]): string {
+  const list = sites.slice(0, 4).map((s) => `'${s}'`).join(', ') + (sites.length > 4 ? `, … (${sites.length} in all)` : '');
+  return `${SHARED_MODULE} '${module}' is called from ${sites.length} places (${list}): torch.ao.quantization.fuse_modules on this group would replace '${module}' by Identity at every call, silently breaking the model`;
+}
+
+export function isSharedModuleWarning(w: string): boolean {
+  return w.startsWith(SHARED_MODULE + ' ');
+}
+
+function summarize(model: OnnxModel, index: GraphIndex): ModelSummary {
+  const p = model.proto;
+  let parameters = 0;
+  const externalFiles = new Set<string>();
+  for (const t of model.graph.initializer ?? []) {
+    if (isFloatType(t.data_type ?? 0)) parameters += tensorDims(t).reduce((a, b) => a * b, 1);
+    const ref = isExternal(t) ? externalRef(t) : undefined;
+    if (ref) externalFiles.add(model.external.resolve(ref.location, t.name ?? ''));
+  }
+  let bytes = model.fileBytes.length;
+  for (const f of externalFiles) bytes += fs.statSync(f).size;
+  return {
+    path: model.path,
+    opset: model.opset(),
+    producer: `${p.producer_name ?? ''} ${p.producer_version ?? ''}`.trim(),
+    nodes: (model.graph.node ?? []).length,
+    initializers: index.initializers.size,
+    parameters,
+    bytes,
+  };
+}

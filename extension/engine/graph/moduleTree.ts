@@ -1,0 +1,398 @@
+/**
+ * Recovers the PyTorch module tree of an exported ONNX graph: which
+ * `nn.Module` (by its path, `layer1.0.conv1`) each node came from, how often
+ * each module was called, and how many parameters each holds.
+ *
+ * Exporters leave three kinds of evidence, each unreliable on its own:
+ * - TorchScript node names, `/layer1/layer1.0/conv1/Conv`. Each segment is a
+ *   module scope; a scope entered again gets a `_N` suffix (`/relu_1/Relu` is
+ *   the second call of `relu`). When a container's forward() was never called
+ *   (a loop over `self.blocks` calling `block.conv1` directly), its prefix is
+ *   lost: `blocks.0.conv1` appears as `/conv1_1/Conv`.
+ * - Initializer names, `blocks.0.conv1.weight`: the state-dict key, always the
+ *   full path, but only for nodes with parameters (and shared by tied weights).
+ * - The dynamo exporter's node `metadata_props`: `pkg.torch.onnx.name_scopes`
+ *   (full module paths) and `pkg.torch.onnx.class_hierarchy` (module classes).
+ *   Its optimizer may fold a BatchNorm into the Conv before us; that Conv then
+ *   carries the BN's scope and the Conv's weight: it stands for both modules.
+ *
+ * Rules, in order: dynamo metadata; else a parameter name that agrees with
+ * the node name (or is the node name with a lost container prefix); else the
+ * node name with `_N` call suffixes removed. A tied weight (one initializer
+ * read by nodes of different scopes) never overrides the node's own scope.
+ * Parameter-free modules with a lost prefix (`/relu_1/Relu`) resolve to the
+ * name they were called by; when two calls strip to the same name they are
+ * one module with two call sites. That errs towards reporting a shared module:
+ * a false "shared" warning only keeps a group out of `fuse-list`, while a
+ * missed one would silently break the user's model.
+ */
+import type { OnnxModel } from '../onnx/model';
+import type { onnx } from '../onnx/proto';
+import { isFloatType } from '../onnx/dtypes';
+import { tensorDims } from '../onnx/tensors';
+import { GraphIndex } from './graphIndex';
+
+/** One module in the tree; plain data, so it serialises to JSON for the tree view as is. */
+export interface ModuleTreeNode {
+  /** Full module path (`layer1.0.conv1`); '' for the root (the model itself). */
+  path: string;
+  /** Last path segment (`conv1`, `0`); '' for the root. */
+  name: string;
+  children: ModuleTreeNode[];
+  /** Names of the nodes this module ran directly (not those of its children), in graph order. For the root: nodes of no module. */
+  nodes: string[];
+  /** Distinct op types of `nodes`, in first-seen order. */
+  opTypes: string[];
+  /** Elements of the floating-point initializers held by this module and its descendants. */
+  parameterCount: number;
+  /** How many times forward() of this module was called (0 for containers seen only through their children). */
+  callSites: number;
+  /** The PyTorch class when the exporter recorded it (dynamo), e.g. `torch.nn.modules.conv.Conv2d`. */
+  className?: string;
+}
+
+export interface ModuleTree {
+  /** The module a node belongs to (for nodes standing for several modules: the first, the one owning the weight), null if none. */
+  moduleOf(nodeName: string): string | null;
+  /**
+   * Every module a node stands for, in data-flow order. Usually one; two when
+   * the exporter already folded a BatchNorm into a Conv (`['conv1', 'bn1']`);
+   * empty when no module can be recovered.
+   */
+  modulesOf(nodeName: string): string[];
+  /** One node name per call of the module (the first node of each call), in graph order. */
+  callSites(modulePath: string): string[];
+  /** All nodes of a module (direct ones, not its children's), in graph order. */
+  nodesOf(modulePath: string): string[];
+  /** The module's tree node, or undefined. */
+  find(modulePath: string): ModuleTreeNode | undefined;
+  /** The PyTorch class name the exporter recorded, if any. */
+  classNameOf(modulePath: string): string | undefined;
+  readonly root: ModuleTreeNode;
+  toJSON(): ModuleTreeNode;
+}
+
+/** What we learn about one node. */
+interface NodeModuleInfo {
+  /** Module paths, first the primary one. */
+  modules: string[];
+  /** Identifies one call of the primary module: nodes with the same key come from the same forward() call. */
+  callKey: string | null;
+  /** Module class per module path, when the exporter recorded it. */
+  classes: Map<string, string>;
+}
+
+const TORCHSCRIPT_CALL_SUFFIX = /_(\d+)$/;
+/** torch.export marks the N-th repeated call of a module as `path@N`. */
+const EXPORT_CALL_SUFFIX = /@(\d+)$/;
+/** A state-dict key: dotted identifiers / indices. Generated names (`onnx::MatMul_30`, `/fc/Constant_output_0`) do not match. */
+const STATE_DICT_KEY = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$/;
+/** Single-op module classes: every node of theirs is one call. */
+const ONE_NODE_PER_CALL = new Set(['Relu', 'Conv', 'ConvTranspose', 'Gemm', 'BatchNormalization', 'Sigmoid', 'Tanh', 'LeakyRelu', 'Gelu', 'HardSigmoid', 'HardSwish', 'Softmax', 'MaxPool', 'AveragePool', 'GlobalAveragePool']);
+
+export function buildModuleTree(model: OnnxModel, index: GraphIndex = new GraphIndex(model.graph)): ModuleTree {
+  const nodes = model.graph.node ?? [];
+  const infos = new Map<string, NodeModuleInfo>();
+  const initializerUsers = initializerScopes(nodes, index);
+  const seen = new Set<string>();
+  const named = nodes.filter((n) => n.name && !seen.has(n.name) && !!seen.add(n.name));
+  // TorchScript: all nodes of one scope (`/q_proj/MatMul`, `/q_proj/Add`) are one call of one module. Whichever
+  // node has a parameter whose name agrees with the scope (`layers.0.attn.q_proj.bias`) names it for all of them.
+  const scopePaths = new Map<string, string>();
+  for (const node of named) {
+    const scope = torchScriptScope(node.name ?? '');
+    const p = parameterModule(node, index, initializerUsers);
+    if (scope && p && agrees(p.path, scope) && !scopePaths.has(scopeKey(scope))) scopePaths.set(scopeKey(scope), p.path);
+  }
+  for (const node of named) infos.set(node.name ?? '', nodeModuleInfo(node, index, initializerUsers, scopePaths));
+  return assembleTree(model, index, nodes, infos);
+}
+
+// ---------------------------------------------------------------- evidence
+
+/** For each initializer: the TorchScript scopes (or node names) of the nodes reading it, to tell tied weights from a module called twice. */
+function initializerScopes(nodes: readonly onnx.INodeProto[], index: GraphIndex): Map<string, Set<string>> {
+  const users = new Map<string, Set<string>>();
+  for (const node of nodes) {
+    const scope = torchScriptScope(node.name ?? '');
+    const key = scope ? scope.stripped : (node.name ?? '');
+    for (const inp of node.input ?? []) {
+      if (!inp || !isParameterValue(inp, index)) continue;
+      let s = users.get(inp);
+      if (!s) users.set(inp, (s = new Set()));
+      s.add(key);
+    }
+  }
+  return users;
+}
+
+function nodeModuleInfo(
+  node: onnx.INodeProto,
+  index: GraphIndex,
+  initializerUsers: Map<string, Set<string>>,
+  scopePaths: Map<string, string>,
+): NodeModuleInfo {
+  const classes = new Map<string, string>();
+  const fromParams = parameterModule(node, index, initializerUsers);
+  const dynamo = dynamoScope(node);
+  if (dynamo) {
+    dynamo.classes.forEach((cls, p) => classes.set(p, cls));
+    const callKey = `dynamo:${dynamo.rawPath}`;
+    // The exporter's optimizer folded a BatchNorm into this node: the node carries the BN's scope and the Conv/Linear's weight.
+    if (fromParams && fromParams.path !== dynamo.path && isBatchNormClass(dynamo.classes.get(dynamo.path))) {
+      return { modules: [fromParams.path, dynamo.path], callKey, classes };
+    }
+    return { modules: [dynamo.path], callKey, classes };
+  }
+  const scope = torchScriptScope(node.name ?? '');
+  if (scope) {
+    const callKey = `ts:${scopeKey(scope)}`;
+    // A parameter of another module read directly (F.conv2d(x, self.conv.weight)) names this node only, unless it is a tied weight.
+    if (fromParams && !fromParams.tied && !agrees(fromParams.path, scope)) return { modules: [fromParams.path], callKey, classes };
+    const path = scopePaths.get(scopeKey(scope)) ?? scope.stripped;
+    return { modules: path ? [path] : [], callKey: path ? callKey : null, classes };
+  }
+  if (fromParams) return { modules: [fromParams.path], callKey: null, classes };
+  return { modules: [], callKey: null, classes };
+}
+
+/** A parameter path is the scope's module, possibly with a container prefix the node name lost. */
+function agrees(paramPath: string, scope: TorchScriptScope): boolean {
+  return [scope.raw, scope.stripped].some((p) => p !== '' && (paramPath === p || paramPath.endsWith('.' + p)));
+}
+
+function scopeKey(scope: TorchScriptScope): string {
+  return scope.rawSegments.join('/');
+}
+
+/**
+ * The module owning a node's parameters: the first state-dict-named
+ * initializer input (slot order: weight before bias). `tied` when nodes of
+ * different scopes read it (tied weights), so the node name decides.
+ */
+function parameterModule(node: onnx.INodeProto, index: GraphIndex, users: Map<string, Set<string>>): { path: string; tied: boolean } | undefined {
+  let fallback: { path: string; tied: boolean } | undefined;
+  for (const inp of node.input ?? []) {
+    if (!inp || !isParameterValue(inp, index) || !STATE_DICT_KEY.test(inp)) continue;
+    const path = inp.slice(0, inp.lastIndexOf('.'));
+    const tied = (users.get(inp)?.size ?? 0) > 1;
+    if (!tied) return { path, tied };
+    fallback ??= { path, tied };
+  }
+  return fallback;
+}
+
+/**
+ * An initializer, or a value the TorchScript exporter renamed through an
+ * Identity of one (it de-duplicates equal parameters: `layers.1.norm.bias =
+ * Identity(layers.0.norm.bias)`), so the value still carries a state-dict name.
+ */
+function isParameterValue(value: string, index: GraphIndex): boolean {
+  if (index.initializers.has(value)) return true;
+  const p = index.producer.get(value);
+  return !!p && p.op_type === 'Identity' && !!p.input?.[0] && index.initializers.has(p.input[0]);
+}
+
+interface TorchScriptScope {
+  /** Scope segments as written (`relu_1`). */
+  rawSegments: string[];
+  /** Module path with the call suffixes kept (`relu_1`). */
+  raw: string;
+  /** Module path with `_N` call suffixes removed (`relu`). */
+  stripped: string;
+}
+
+/** `/layer1/layer1.0/conv1/Conv` → layer1.0.conv1. Null for names that are not TorchScript scoped names. */
+function torchScriptScope(nodeName: string): TorchScriptScope | null {
+  if (!nodeName.startsWith('/')) return null;
+  const segments = nodeName.split('/').slice(1, -1); // drop the leading '' and the op name
+  if (segments.length === 0 || segments.some((s) => s === '')) return null;
+  return { rawSegments: segments, raw: joinScopes(segments), stripped: joinScopes(segments.map((s) => s.replace(TORCHSCRIPT_CALL_SUFFIX, ''))) };
+}
+
+/** Scope segments may already hold their parent's path (`layer1`, `layer1.0`): join without repeating it. */
+function joinScopes(segments: string[]): string {
+  let path = '';
+  for (const s of segments) path = path && !s.startsWith(path + '.') ? `${path}.${s}` : s;
+  return path;
+}
+
+interface DynamoScope {
+  path: string;
+  rawPath: string;
+  classes: Map<string, string>;
+}
+
+/** `pkg.torch.onnx.name_scopes` = "['', 'layer1', 'layer1.0', 'relu']": module scopes, then the fx node. */
+function dynamoScope(node: onnx.INodeProto): DynamoScope | null {
+  const props = new Map((node.metadata_props ?? []).map((p) => [p.key ?? '', p.value ?? '']));
+  const scopes = parsePythonStringList(props.get('pkg.torch.onnx.name_scopes'));
+  if (!scopes || scopes.length < 2) return null;
+  const hierarchy = parsePythonStringList(props.get('pkg.torch.onnx.class_hierarchy')) ?? [];
+  const moduleScopes = scopes.slice(0, -1);
+  let rawPath = '';
+  const classes = new Map<string, string>();
+  moduleScopes.forEach((s, i) => {
+    const scope = normaliseDynamoPath(s);
+    // Scopes are normally full paths (`layer1`, `layer1.0`); a relative one is appended to its parent.
+    if (scope) {
+      const nested = rawPath && !stripExportSuffixes(scope).startsWith(stripExportSuffixes(rawPath) + '.');
+      rawPath = nested ? `${rawPath}.${scope}` : scope;
+    }
+    const cls = hierarchy[i];
+    if (cls && rawPath) classes.set(stripExportSuffixes(rawPath), cls);
+  });
+  if (!rawPath) return null;
+  return { path: stripExportSuffixes(rawPath), rawPath, classes };
+}
+
+/** `L['self'].layer1[0].conv1` (strict-mode dynamo) → `layer1.0.conv1`; plain paths are returned as they are. */
+function normaliseDynamoPath(s: string): string {
+  return s
+    .replace(/^L\['self'\]\.?/, '')
+    .replace(/\[(\d+)\]/g, '.$1')
+    .replace(/\['([^']*)'\]/g, '.$1')
+    .replace(/^\./, '');
+}
+
+function stripExportSuffixes(path: string): string {
+  return path.split('.').map((s) => s.replace(EXPORT_CALL_SUFFIX, '')).join('.');
+}
+
+/** Parses a Python repr of a list of strings: `['', 'bn1', "it's"]`. Null if it is not one. */
+function parsePythonStringList(text: string | undefined): string[] | null {
+  if (!text) return null;
+  const t = text.trim();
+  if (!t.startsWith('[') || !t.endsWith(']')) return null;
+  const out: string[] = [];
+  const re = /\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")\s*(,|$)/y;
+  const body = t.slice(1, -1);
+  re.lastIndex = 0;
+  while (re.lastIndex < body.length) {
+    const m = re.exec(body);
+    if (!m) return null;
+    out.push((m[1] ?? m[2]).replace(/\\(.)/g, '$1'));
+    if (m[3] === '') break;
+  }
+  return out;
+}
+
+function isBatchNormClass(cls: string | undefined): boolean {
+  return !!cls && /BatchNorm/i.test(cls);
+}
+
+// ---------------------------------------------------------------- the tree
+
+function assembleTree(model: OnnxModel, index: GraphIndex, nodes: readonly onnx.INodeProto[], infos: Map<string, NodeModuleInfo>): ModuleTree {
+  const root: ModuleTreeNode = { path: '', name: '', children: [], nodes: [], opTypes: [], parameterCount: 0, callSites: 0 };
+  const byPath = new Map<string, ModuleTreeNode>([['', root]]);
+  const calls = new Map<string, string[]>(); // module → first node of each call
+  const callKeys = new Map<string, Set<string>>();
+  const classNames = new Map<string, string>();
+
+  const ensure = (path: string): ModuleTreeNode => {
+    let n = byPath.get(path);
+    if (n) return n;
+    const dot = path.lastIndexOf('.');
+    const parent = ensure(dot < 0 ? '' : path.slice(0, dot));
+    n = { path, name: path.slice(dot + 1), children: [], nodes: [], opTypes: [], parameterCount: 0, callSites: 0 };
+    parent.children.push(n);
+    byPath.set(path, n);
+    return n;
+  };
+
+  for (const node of nodes) {
+    const name = node.name ?? '';
+    const info = name ? infos.get(name) : undefined;
+    const op = node.op_type ?? '';
+    if (!info || info.modules.length === 0) {
+      if (name) root.nodes.push(name);
+      addOnce(root.opTypes, op);
+      continue;
+    }
+    info.classes.forEach((cls, p) => classNames.set(p, cls));
+    for (const [i, path] of info.modules.entries()) {
+      const m = ensure(path);
+      m.nodes.push(name);
+      addOnce(m.opTypes, op);
+      // A call is recognised by its scope key (TorchScript `relu_1`, torch.export `relu@1`); single-op modules count every node.
+      const key = i === 0 && info.callKey ? info.callKey : `node:${name}`;
+      let keys = callKeys.get(path);
+      if (!keys) callKeys.set(path, (keys = new Set()));
+      if (!keys.has(key)) {
+        keys.add(key);
+        const list = calls.get(path) ?? [];
+        list.push(name);
+        calls.set(path, list);
+      }
+    }
+  }
+  // Without TorchScript scopes (dynamo, or parameter names only) a repeated call may carry no suffix. A leaf
+  // module whose nodes are all one single-op kind (nn.ReLU, nn.Conv2d) makes one such node per call.
+  for (const [path, list] of calls) {
+    const m = byPath.get(path)!;
+    if (m.children.length > 0 || m.opTypes.length !== 1 || !ONE_NODE_PER_CALL.has(m.opTypes[0])) continue;
+    if (m.nodes.some((n) => infos.get(n)?.callKey?.startsWith('ts:'))) continue;
+    if (m.nodes.length > list.length) calls.set(path, [...m.nodes]);
+  }
+  for (const [path, list] of calls) byPath.get(path)!.callSites = list.length;
+
+  assignParameters(model, index, infos, ensure, byPath);
+  sumParameters(root);
+  for (const [p, cls] of classNames) {
+    const m = byPath.get(p);
+    if (m) m.className = cls;
+  }
+
+  const tree: ModuleTree = {
+    root,
+    moduleOf: (n) => infos.get(n)?.modules[0] ?? null,
+    modulesOf: (n) => [...(infos.get(n)?.modules ?? [])],
+    callSites: (p) => [...(calls.get(p) ?? [])],
+    nodesOf: (p) => [...(byPath.get(p)?.nodes ?? [])],
+    find: (p) => byPath.get(p),
+    classNameOf: (p) => classNames.get(p),
+    toJSON: () => root,
+  };
+  return tree;
+}
+
+/**
+ * Parameters: a state-dict-named initializer belongs to the module its name
+ * says; a generated name (`onnx::MatMul_30`, the transposed Linear weight)
+ * to the module of the node reading it, if exactly one module does.
+ */
+function assignParameters(
+  model: OnnxModel,
+  index: GraphIndex,
+  infos: Map<string, NodeModuleInfo>,
+  ensure: (p: string) => ModuleTreeNode,
+  byPath: Map<string, ModuleTreeNode>,
+): void {
+  for (const t of model.graph.initializer ?? []) {
+    if (!isFloatType(t.data_type ?? 0)) continue;
+    const name = t.name ?? '';
+    let owner: string | undefined;
+    if (STATE_DICT_KEY.test(name)) {
+      const p = name.slice(0, name.lastIndexOf('.'));
+      // Attach to modules the graph shows (byPath holds their ancestors too) or that a node reads (a tied weight's owner);
+      // an unused stray key would otherwise invent a module.
+      if (byPath.has(p) || index.consumersOf(name).length > 0) owner = p;
+    }
+    if (owner === undefined) {
+      const mods = new Set(index.consumersOf(name).map((c) => infos.get(c.node.name ?? '')?.modules[0]).filter((m): m is string => !!m));
+      if (mods.size === 1) owner = [...mods][0];
+    }
+    const count = tensorDims(t).reduce((a, b) => a * b, 1);
+    (owner !== undefined ? ensure(owner) : byPath.get('')!).parameterCount += count;
+  }
+}
+
+function sumParameters(m: ModuleTreeNode): number {
+  for (const c of m.children) m.parameterCount += sumParameters(c);
+  return m.parameterCount;
+}
+
+function addOnce(list: string[], v: string): void {
+  if (v && !list.includes(v)) list.push(v);
+}
