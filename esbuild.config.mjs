@@ -5,7 +5,7 @@
 //   dist/webview/*.js  UI code for webviews     (browser)
 // onnxruntime-node is a native module: it stays external and ships in node_modules.
 import * as esbuild from 'esbuild';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -23,12 +23,20 @@ const webviewTargets = ['overview', 'diff', 'inspector']
 const builds = [
   ...nodeTargets.map((t) => ({
     ...common, entryPoints: [t.in], outfile: t.out, platform: 'node', target: 'node20', format: 'cjs',
-    external: ['vscode', 'onnxruntime-node', 'web-tree-sitter'],
+    // web-tree-sitter is bundled (its CommonJS build, loaded with require); its wasm files are copied below.
+    external: ['vscode', 'onnxruntime-node'],
   })),
   ...webviewTargets.map((t) => ({
     ...common, entryPoints: [t.in], outfile: t.out, platform: 'browser', target: 'es2022', format: 'iife',
   })),
 ];
+
+// The Python grammar for the CodeLens and tree-sitter's runtime, found next to the bundle at run time
+// (extension/engine/python/treeSitter.ts looks in dist/ first).
+mkdirSync('dist', { recursive: true });
+for (const wasm of ['node_modules/web-tree-sitter/tree-sitter.wasm', 'node_modules/tree-sitter-python/tree-sitter-python.wasm']) {
+  copyFileSync(wasm, `dist/${wasm.split('/').pop()}`);
+}
 
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

@@ -7,9 +7,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Language, Parser } from 'web-tree-sitter';
-import type { Node as SyntaxNode, Tree } from 'web-tree-sitter';
+import type { Language as LanguageType, Node as SyntaxNode, Parser as ParserType, Tree } from 'web-tree-sitter';
 import { ModelFuseError } from '../errors';
+
+// require(), not import: it selects the package's CommonJS build, which esbuild can bundle
+// (the ESM build reads import.meta.url, which is empty in a CommonJS bundle).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Language, Parser } = require('web-tree-sitter') as { Language: typeof LanguageType; Parser: typeof ParserType };
+type Parser = ParserType;
 
 export type { SyntaxNode, Tree };
 
