@@ -5,6 +5,10 @@
  * weights never cross the IPC channel.
  *
  *   ext.overview  { path }  → ModelOverview   (ONNX: + fusible sequences and module tree)
+ *   ext.fuse      { model, output, candidateIds } → FuseFileResult (the fused model is written atomically)
+ *
+ * Verification is a separate `verify` request from the host, so that its
+ * progress and cancellation are their own step.
  */
 import * as path from 'node:path';
 import { fileError, ModelFuseError } from '../../engine/errors';
@@ -12,19 +16,12 @@ import { OnnxModel } from '../../engine/onnx/model';
 import { SafetensorsFile } from '../../engine/safetensors/safetensors';
 import { analyzeModel } from '../../engine/fusion/scan';
 import { toCandidateJson } from '../../engine/fusion/candidate';
-import type { ModelOverview } from '../../protocol/modelOverview';
+import { fuseCandidates } from '../../engine/fusion/fuse';
+import { saveModel } from '../../engine/onnx/save';
+import type { FuseFileResult } from '../../protocol/extensionMethods';
+import '../../protocol/extensionMethods';
 import { registerHandler } from '../registry';
 import { onnxOverview, safetensorsOverview, type ScanContribution } from './modelOverview';
-
-export interface OverviewParams {
-  path: string;
-}
-
-declare module '../../protocol/workerProtocol' {
-  interface WorkerMethods {
-    'ext.overview': { params: OverviewParams; result: ModelOverview };
-  }
-}
 
 registerHandler('ext.overview', async (params, ctx) => {
   const file = requirePath(params?.path, 'ext.overview');
@@ -44,6 +41,52 @@ registerHandler('ext.overview', async (params, ctx) => {
     ctx.throwIfCancelled();
     ctx.progress('finding fusible sequences');
     return onnxOverview(model, scanFor(model));
+  } finally {
+    model.close();
+  }
+});
+
+registerHandler('ext.fuse', async (params, ctx): Promise<FuseFileResult> => {
+  const input = requirePath(params?.model, 'ext.fuse');
+  const output = requirePath(params?.output, 'ext.fuse');
+  const ids = params?.candidateIds;
+  if (!Array.isArray(ids) || ids.length === 0 || !ids.every((i) => typeof i === 'string')) throw new ModelFuseError('ext.fuse: no sequences were selected');
+  ctx.progress('reading the model');
+  const model = OnnxModel.load(input);
+  try {
+    const nodesBefore = model.graph.node?.length ?? 0;
+    const initializersBefore = model.graph.initializer?.length ?? 0;
+    ctx.progress('finding the selected sequences');
+    const { candidates } = analyzeModel(model).scan;
+    ctx.throwIfCancelled();
+    const report = fuseCandidates(model, candidates, {
+      only: ids,
+      cancel: ctx.token,
+      onProgress: (p) => ctx.progress(p.id ? `folding ${p.id}` : 'cleaning up the graph', p.done, p.total),
+    });
+    if (report.applied.length === 0) {
+      // Nothing changed: writing a copy of the input would only mislead.
+      const reasons = report.skipped.map((s) => `${s.id}: ${s.reason}`).join('; ');
+      throw fileError(input, `nothing was fused (${reasons || 'no sequence could be folded'})`);
+    }
+    ctx.throwIfCancelled();
+    ctx.progress(`writing ${path.basename(output)}`);
+    const saved = await saveModel(model, output);
+    return {
+      input,
+      output: saved.output,
+      externalData: saved.externalData,
+      applied: report.applied.map((a) => ({
+        id: a.id, pattern: a.pattern, nodes: a.nodes, modules: a.modules,
+        changedTensors: a.changedTensors.map((t) => ({ role: t.role, node: t.node, before: t.before, after: t.after, storage: t.storage })),
+        removedNodes: a.removedNodes, addedNodes: a.addedNodes,
+      })),
+      skipped: report.skipped,
+      nodesBefore,
+      nodesAfter: model.graph.node?.length ?? 0,
+      initializersBefore,
+      initializersAfter: model.graph.initializer?.length ?? 0,
+    };
   } finally {
     model.close();
   }

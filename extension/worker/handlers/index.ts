@@ -10,3 +10,4 @@ import './latency';
 import './matmul';
 import './engine';
 import './debug';
+import './engineHandlers';

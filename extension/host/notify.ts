@@ -1,0 +1,47 @@
+/**
+ * How the extension reports an outcome: one notification line, the details
+ * in the log. User errors (ModelFuseError: a corrupt file, a refused output)
+ * show their own message; anything else is a bug and says so; a cancel is
+ * logged, not shown as an error.
+ */
+import * as vscode from 'vscode';
+import { CancelledError, ModelFuseError } from '../engine/errors';
+import { RemoteError } from '../protocol/webviewProtocol';
+import { log, showLog } from './log';
+
+const SHOW_LOG = 'Show log';
+
+/** The one line a user sees for an error thrown while doing `what` ("fusing model.onnx"). */
+export function errorLine(what: string, err: unknown): string {
+  if (err instanceof ModelFuseError || err instanceof RemoteError) return err.message;
+  const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  return `Internal error while ${what}: ${message}`;
+}
+
+export function isCancellation(err: unknown): boolean {
+  return err instanceof CancelledError || (err instanceof vscode.CancellationError);
+}
+
+/** Logs the error (with its stack when it is a bug) and shows one notification with "Show log". */
+export async function reportError(what: string, err: unknown): Promise<void> {
+  if (isCancellation(err)) {
+    log().info(`${what}: cancelled`);
+    return;
+  }
+  const line = errorLine(what, err);
+  if (err instanceof ModelFuseError) log().error(`${what}: ${line}`);
+  else log().error(`${what}: ${err instanceof Error && err.stack ? err.stack : line}`);
+  const choice = await vscode.window.showErrorMessage(line, SHOW_LOG);
+  if (choice === SHOW_LOG) showLog();
+}
+
+/** Runs a command body; any error becomes `reportError`. Commands never throw into VS Code (which would show a raw stack). */
+export function guarded<A extends unknown[]>(what: string, body: (...args: A) => Promise<unknown> | unknown): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await body(...args);
+    } catch (err) {
+      await reportError(what, err);
+    }
+  };
+}

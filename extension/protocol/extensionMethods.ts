@@ -1,0 +1,57 @@
+/**
+ * The worker methods the VS Code extension adds (handlers in
+ * extension/worker/handlers/engineHandlers.ts), typed by augmenting the
+ * worker protocol. Types only: the host imports this without pulling in the
+ * engine.
+ */
+import type { ModelOverview } from './modelOverview';
+
+export interface OverviewParams {
+  /** Absolute path of a .onnx or .safetensors file. */
+  path: string;
+}
+
+declare module './workerProtocol' {
+  interface WorkerMethods {
+    'ext.overview': { params: OverviewParams; result: ModelOverview };
+  }
+}
+
+export interface FuseFileParams {
+  /** Absolute path of the model to fuse (never modified). */
+  model: string;
+  /** Absolute path to write; must not exist (the host picks a free name). */
+  output: string;
+  /** Candidate ids from this model's scan (`ModelOverview.candidates[].id`). */
+  candidateIds: string[];
+}
+
+/** One applied fold, as the host shows it (the engine's AppliedFold, minus nothing: it holds names and shapes only). */
+export interface AppliedFoldSummary {
+  id: string;
+  pattern: string;
+  nodes: string[];
+  modules: (string | null)[];
+  changedTensors: { role: string; node: string; before: { name: string; dims: number[]; dtype: string } | null; after: { name: string; dims: number[]; dtype: string }; storage: string }[];
+  removedNodes: string[];
+  addedNodes: string[];
+}
+
+export interface FuseFileResult {
+  input: string;
+  output: string;
+  externalData: string | null;
+  applied: AppliedFoldSummary[];
+  /** Candidates asked for but not fused, each with the reason (blocked, grouping only, refused by its fold). */
+  skipped: { id: string; reason: string }[];
+  nodesBefore: number;
+  nodesAfter: number;
+  initializersBefore: number;
+  initializersAfter: number;
+}
+
+declare module './workerProtocol' {
+  interface WorkerMethods {
+    'ext.fuse': { params: FuseFileParams; result: FuseFileResult };
+  }
+}
