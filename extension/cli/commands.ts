@@ -1,4 +1,6 @@
 /** Every CLI command, in the order `--help` lists them. Add a command by adding its module here. */
 import type { CliCommand } from './command';
+import { scanCommand } from './scanCommand';
+import { fuseListCommand } from './fuseListCommand';
 
-export const COMMANDS: CliCommand[] = [];
+export const COMMANDS: CliCommand[] = [scanCommand, fuseListCommand];

@@ -53,6 +53,7 @@ export interface ModelAnalysis {
   scan: ScanResult;
   tree: ModuleTree;
   index: GraphIndex;
+  ranks: Ranks;
 }
 
 export function scanModel(model: OnnxModel, detectors: readonly PatternDetector[] = PATTERN_DETECTORS): ScanResult {
@@ -64,11 +65,12 @@ export function analyzeModel(model: OnnxModel, detectors: readonly PatternDetect
   const tree = buildModuleTree(model, index);
   const nameCounts = new Map<string, number>();
   for (const n of model.graph.node ?? []) if (n.name) nameCounts.set(n.name, (nameCounts.get(n.name) ?? 0) + 1);
+  const ranks = new Ranks(model.graph, index);
   const ctx: ScanContext = {
     model,
     index,
     tree,
-    ranks: new Ranks(model.graph, index),
+    ranks,
     isAddressable: (n) => !!n.name && nameCounts.get(n.name) === 1,
   };
   const ranked: RankedMatch[] = [];
@@ -78,7 +80,7 @@ export function analyzeModel(model: OnnxModel, detectors: readonly PatternDetect
 
   const ids = new Set<string>();
   const candidates = kept.map((m) => toCandidate(m, tree, ids));
-  return { scan: { model: summarize(model, index), candidates }, tree, index };
+  return { scan: { model: summarize(model, index), candidates }, tree, index, ranks };
 }
 
 interface RankedMatch {

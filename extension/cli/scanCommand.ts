@@ -1,0 +1,91 @@
+/**
+ * `modelfuse scan MODEL [--json]`: the fusible sequences of a model.
+ * `--json` prints exactly one JSON object (the contract other tools read):
+ * { model: { path, opset, producer, nodes, initializers, parameters, bytes },
+ *   candidates: [ { id, pattern, nodes, modules, folds, blocked, warnings } ] }.
+ */
+import { OnnxModel } from '../engine/onnx/model';
+import { analyzeModel, type ScanResult } from '../engine/fusion/scan';
+import type { CliCommand, CliIO } from './command';
+import { COMMON_OPTIONS, parseArgs, requirePositionals } from './args';
+
+const USAGE = 'scan MODEL [--json]';
+
+export const scanCommand: CliCommand = {
+  name: 'scan',
+  usage: USAGE,
+  summary: 'list the fusible sequences (conv+bn, linear+relu, …) with their PyTorch modules',
+  async run(argv: string[], io: CliIO): Promise<number> {
+    const args = parseArgs(argv, COMMON_OPTIONS);
+    const [modelPath] = requirePositionals(args, ['MODEL'], USAGE);
+    const model = OnnxModel.load(modelPath);
+    try {
+      const { scan } = analyzeModel(model);
+      io.out(args.flags.has('json') ? JSON.stringify(scanJson(scan), null, 2) : formatScanTable(scan));
+    } finally {
+      model.close();
+    }
+    return 0;
+  },
+};
+
+/** The `scan --json` object, with exactly the contract's keys in the contract's order. */
+export function scanJson(scan: ScanResult): object {
+  const m = scan.model;
+  return {
+    model: { path: m.path, opset: m.opset, producer: m.producer, nodes: m.nodes, initializers: m.initializers, parameters: m.parameters, bytes: m.bytes },
+    candidates: scan.candidates.map((c) => ({
+      id: c.id, pattern: c.pattern, nodes: c.nodes, modules: c.modules, folds: c.folds, blocked: c.blocked, warnings: c.warnings,
+    })),
+  };
+}
+
+export function formatScanTable(scan: ScanResult): string {
+  const m = scan.model;
+  const lines = [
+    `${m.path}: ${m.producer || 'unknown producer'}, opset ${m.opset}, ${m.nodes} nodes, ${m.initializers} initializers, ` +
+      `${m.parameters.toLocaleString('en-US')} parameters, ${formatBytes(m.bytes)}`,
+    '',
+  ];
+  if (scan.candidates.length === 0) {
+    lines.push('No fusible sequences found.');
+    return lines.join('\n');
+  }
+  const rows = scan.candidates.map((c, i) => [
+    String(i + 1),
+    c.pattern,
+    c.modules.map((x) => x ?? '?').join(' + '),
+    c.blocked ? 'blocked' : c.folds ? 'folds' : c.details?.foldedByExporter ? 'group (exporter folded BN)' : 'group',
+    c.nodes.join(', '),
+  ]);
+  lines.push(...table(['#', 'pattern', 'modules', 'action', 'nodes'], rows));
+  const notes: string[] = [];
+  scan.candidates.forEach((c, i) => {
+    if (c.blocked) notes.push(`  ${i + 1}. blocked: ${c.blocked}`);
+    for (const w of c.warnings) notes.push(`  ${i + 1}. warning: ${w}`);
+  });
+  const fold = scan.candidates.filter((c) => !c.blocked && c.folds).length;
+  const group = scan.candidates.filter((c) => !c.blocked && !c.folds).length;
+  const blocked = scan.candidates.filter((c) => c.blocked).length;
+  lines.push('', `${scan.candidates.length} candidates: ${fold} fold, ${group} grouping only, ${blocked} blocked.`);
+  if (notes.length) lines.push('', ...notes);
+  return lines.join('\n');
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const fmt = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)];
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}

@@ -1,0 +1,176 @@
+/**
+ * `fuse-list`: the groups scan found, as the Python call that fuses them in
+ * the user's PyTorch model, `torch.ao.quantization.fuse_modules(model, [...])`.
+ *
+ * Only groups PyTorch really fuses correctly are listed:
+ * - the module types must be a sequence torch has a fuser method for
+ *   (torch/ao/quantization/fuser_method_mappings.py; e.g. BatchNorm1d + ReLU
+ *   has none and fails with "did not find fuser method");
+ * - no module may be called from several places (fuse_modules would replace
+ *   it by Identity everywhere and silently break the model);
+ * - the group must not be blocked (an intermediate read elsewhere would then
+ *   see the fused result; a BN in training mode is not fused for inference);
+ * - every node must have a recovered module that is a leaf doing just its part.
+ * Everything left out is printed as a Python comment with the reason.
+ */
+import type { ModuleTree } from '../graph/moduleTree';
+import type { GraphIndex } from '../graph/graphIndex';
+import type { Candidate } from './candidate';
+import type { ModelAnalysis } from './scan';
+import { convSpatialDims, type ScanContext } from './scanContext';
+import type { Ranks } from './ranks';
+import type { INodeProto as NodeProto } from '../onnx/proto';
+
+/** Module-type sequences torch.ao.quantization.fuse_modules can fuse (its default fuser methods). */
+const TORCH_FUSER_SEQUENCES = new Set(
+  [
+    ...[1, 2, 3].flatMap((d) => [
+      [`Conv${d}d`, `BatchNorm${d}d`],
+      [`Conv${d}d`, `BatchNorm${d}d`, 'ReLU'],
+      [`Conv${d}d`, 'ReLU'],
+      [`ConvTranspose${d}d`, `BatchNorm${d}d`],
+    ]),
+    ['Linear', 'BatchNorm1d'],
+    ['Linear', 'ReLU'],
+    ['BatchNorm2d', 'ReLU'],
+    ['BatchNorm3d', 'ReLU'],
+  ].map((s) => s.join(',')),
+);
+
+export interface FuseListGroup {
+  modules: string[];
+  /** torch.nn module types, as inferred. */
+  types: string[];
+}
+
+export interface ExcludedGroup {
+  candidate: string;
+  modules: (string | null)[];
+  reason: string;
+}
+
+export interface FuseList {
+  groups: FuseListGroup[];
+  excluded: ExcludedGroup[];
+}
+
+export function buildFuseList(analysis: ModelAnalysis): FuseList {
+  const { tree, index, ranks } = analysis;
+  const groups: FuseListGroup[] = [];
+  const excluded: ExcludedGroup[] = [];
+  const used = new Set<string>();
+  for (const c of analysis.scan.candidates) {
+    if (!isTorchPattern(c)) continue;
+    const verdict = judge(c, tree, index, ranks, used);
+    if ('reason' in verdict) excluded.push({ candidate: c.id, modules: c.modules, reason: verdict.reason });
+    else {
+      groups.push(verdict);
+      verdict.modules.forEach((m) => used.add(m));
+    }
+  }
+  return { groups, excluded };
+}
+
+/** conv-add, conv-mul, matmul-add (and LoRA branches) are ONNX-level folds with no fuse_modules counterpart. */
+function isTorchPattern(c: Candidate): boolean {
+  return ['conv-bn', 'conv-bn-relu', 'conv-relu', 'linear-relu', 'bn-relu', 'linear-bn', 'convtranspose-bn'].includes(c.pattern);
+}
+
+function judge(c: Candidate, tree: ModuleTree, index: GraphIndex, ranks: Ranks, used: Set<string>): FuseListGroup | { reason: string } {
+  if (c.blocked) return { reason: c.blocked };
+  if (c.modules.some((m) => m === null)) {
+    const n = c.nodes.find((name) => tree.modulesOf(name).length === 0);
+    return { reason: `node '${n}' belongs to no module (a functional call such as F.relu cannot be fused by fuse_modules)` };
+  }
+  const modules = c.modules as string[];
+  if (new Set(modules).size !== modules.length) return { reason: `a module appears twice in the group (${modules.join(', ')})` };
+  for (const m of modules) {
+    const sites = tree.callSites(m);
+    if (sites.length > 1) return { reason: `module '${m}' is called from ${sites.length} places; fuse_modules would replace it by Identity everywhere` };
+    if (used.has(m)) return { reason: `module '${m}' is already in another group` };
+    if ((tree.find(m)?.children.length ?? 0) > 0) return { reason: `'${m}' is a container module, not a single layer` };
+  }
+  const types = modules.map((m) => moduleType(m, tree, index, ranks));
+  const unknown = types.findIndex((t) => t.startsWith('?'));
+  if (unknown >= 0) return { reason: `cannot tell the type of module '${modules[unknown]}' (${types[unknown].slice(1)})` };
+  if (!TORCH_FUSER_SEQUENCES.has(types.join(','))) return { reason: `torch has no fuser method for (${types.join(', ')})` };
+  return { modules, types };
+}
+
+/** The torch.nn class of a module: recorded by the exporter, or inferred from its ONNX ops; '?why' when unknown. */
+export function moduleType(path: string, tree: ModuleTree, index: GraphIndex, ranks: Ranks): string {
+  const recorded = tree.classNameOf(path);
+  if (recorded) {
+    const m = /^torch\.nn\.modules\.[a-z_]+\.([A-Za-z0-9]+)$/.exec(recorded);
+    return m ? m[1] : `?its class ${recorded} is not a torch.nn layer fuse_modules knows`;
+  }
+  const nodes = tree.nodesOf(path).map((n) => nodeByName(index, n)).filter((n): n is NodeProto => !!n);
+  const ops = new Set(nodes.map((n) => n.op_type ?? ''));
+  const ctx = { index } as unknown as ScanContext;
+  const only = (...allowed: string[]): boolean => [...ops].every((o) => allowed.includes(o));
+  if (ops.has('Conv') && only('Conv')) {
+    const d = convSpatialDims(ctx, nodes[0]);
+    return d && d >= 1 && d <= 3 ? `Conv${d}d` : '?its Conv weight rank is unknown';
+  }
+  if (ops.has('ConvTranspose') && only('ConvTranspose')) {
+    const d = convSpatialDims(ctx, nodes[0]);
+    return d && d >= 1 && d <= 3 ? `ConvTranspose${d}d` : '?its ConvTranspose weight rank is unknown';
+  }
+  if ((ops.has('Gemm') && only('Gemm')) || (ops.has('MatMul') && only('MatMul', 'Add'))) return 'Linear';
+  if (ops.has('Relu') && only('Relu')) return 'ReLU';
+  if (ops.has('BatchNormalization') && only('BatchNormalization', 'Constant')) {
+    const bn = nodes.find((n) => n.op_type === 'BatchNormalization')!;
+    const r = ranks.rankOf(bn.input?.[0] ?? '');
+    if (r === 2 || r === 3) return 'BatchNorm1d';
+    if (r === 4) return 'BatchNorm2d';
+    if (r === 5) return 'BatchNorm3d';
+    return '?the rank of its input is unknown, so BatchNorm1d/2d/3d cannot be told apart';
+  }
+  // Dynamo: a BN the exporter folded into the Conv has no node of its own; its type follows the Conv's.
+  const host = nodes.find((n) => n.op_type === 'Conv' || n.op_type === 'ConvTranspose');
+  if (host && tree.modulesOf(host.name ?? '')[0] !== path) {
+    const d = convSpatialDims(ctx, host);
+    return d && d >= 1 && d <= 3 ? `BatchNorm${d}d` : '?its Conv weight rank is unknown';
+  }
+  return `?its ops are ${[...ops].join(', ') || 'none'}`;
+}
+
+const nodeMaps = new WeakMap<GraphIndex, Map<string, NodeProto>>();
+
+function nodeByName(index: GraphIndex, name: string): NodeProto | undefined {
+  let map = nodeMaps.get(index);
+  if (!map) {
+    map = new Map();
+    for (const n of index.graph.node ?? []) if (n.name && !map.has(n.name)) map.set(n.name, n);
+    nodeMaps.set(index, map);
+  }
+  return map.get(name);
+}
+
+/** The Python text: the call for the safe groups, the left-out ones as comments. */
+export function formatFuseList(list: FuseList, modelPath: string): string {
+  const lines = [`# fuse_modules groups for ${modelPath} (found by ModelFuse scan)`];
+  if (list.excluded.length) {
+    lines.push('# Left out (not safe or not possible in PyTorch):');
+    for (const e of list.excluded) lines.push(`#   ${pyList(e.modules.map((m) => m ?? 'None'))}: ${e.reason.replace(/\n/g, ' ')}`);
+  }
+  lines.push('# The model must be in eval mode (model.eval()) for fuse_modules to fold BatchNorm.');
+  lines.push('import torch');
+  if (list.groups.length === 0) {
+    lines.push('# No group is safe to fuse.');
+    lines.push('model = torch.ao.quantization.fuse_modules(model, [])');
+  } else {
+    lines.push('model = torch.ao.quantization.fuse_modules(model, [');
+    for (const g of list.groups) lines.push(`    ${pyList(g.modules)},  # ${g.types.join(' + ')}`);
+    lines.push('])');
+  }
+  return lines.join('\n') + '\n';
+}
+
+function pyList(items: string[]): string {
+  return `[${items.map(pyStr).join(', ')}]`;
+}
+
+function pyStr(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}'`;
+}
