@@ -1,0 +1,337 @@
+/**
+ * What a fold works with: the model being fused, an index of its graph kept
+ * up to date through every edit, and the few edit primitives folds need
+ * (read a constant, write a tensor, remove a node, hand an output over,
+ * replace a node). Each primitive also writes the journal the fold returns,
+ * so the diff view can show exactly which tensors changed and how.
+ *
+ * A fold validates everything before its first edit and refuses with
+ * `refuse(reason)` (a FoldRefusal) — so a refused candidate leaves the graph
+ * untouched and is reported as skipped with that reason.
+ */
+import type { Candidate, PatternName } from '../candidate';
+import type { OnnxModel } from '../../onnx/model';
+import { GraphIndex } from '../../graph/graphIndex';
+import { NameAllocator } from '../../graph/cleanup';
+import { onnx, toNumber, type INodeProto, type ITensorProto } from '../../onnx/proto';
+import { dtypeName, float64ToBytes, isFloatType } from '../../onnx/dtypes';
+import { isExternal, makeTensor, tensorDims } from '../../onnx/tensors';
+import { ValueRanks } from './rank';
+
+/** A candidate the fold will not apply, with the reason the user sees. */
+export class FoldRefusal extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'FoldRefusal';
+  }
+}
+
+export function refuse(reason: string): never {
+  throw new FoldRefusal(reason);
+}
+
+export interface TensorInfo {
+  name: string;
+  dims: number[];
+  dtype: string;
+}
+
+/**
+ * How a changed tensor was stored:
+ * - `overwritten`: same name, new values written over the old bytes in memory (the tensor had one reader);
+ * - `replaced`: same name, a new tensor (the old one was stored in typed fields or external data);
+ * - `copied`: the old tensor has other readers, so this node now reads a copy with a new name;
+ * - `added`: there was no tensor (a Conv without bias gets one).
+ */
+export type TensorStorage = 'overwritten' | 'replaced' | 'copied' | 'added';
+
+export interface ChangedTensor {
+  /** What the tensor is for the node, e.g. 'weight', 'bias'. */
+  role: string;
+  /** The node that reads it after the fold. */
+  node: string;
+  before: TensorInfo | null;
+  after: TensorInfo;
+  storage: TensorStorage;
+}
+
+export interface FoldResult {
+  changedTensors: ChangedTensor[];
+  /** Nodes the fold removed (their work now happens inside another node). */
+  removedNodes: string[];
+  /** Nodes the fold created (e.g. a Gemm replacing MatMul + Add). */
+  addedNodes: string[];
+}
+
+/** One exact fold. Register it in folds/index.ts; fuse looks folds up by pattern. */
+export interface Fold {
+  /** The candidate patterns this fold applies. */
+  readonly patterns: readonly PatternName[];
+  /** Applies the fold or throws a FoldRefusal before changing anything. Returns `ctx.takeJournal()`. */
+  apply(ctx: FoldContext, candidate: Candidate): FoldResult;
+}
+
+/** A constant tensor a fold reads (an initializer or a Constant node's value). */
+export interface ConstantValue {
+  /** The value name in the graph. */
+  name: string;
+  tensor: ITensorProto;
+  dims: number[];
+  dtype: number;
+  /** The values as float64 (read on demand: external data is read from disk here). */
+  values(): Float64Array;
+}
+
+export interface FoldContextOptions {
+  /**
+   * Write new values over the old bytes of a tensor that only the folded node
+   * reads, instead of allocating a second copy. The in-memory model then holds
+   * the fused weights (the file on disk is never touched). Default true: it
+   * keeps peak memory near the model's size.
+   */
+  overwriteBuffers?: boolean;
+}
+
+export class FoldContext {
+  readonly index: GraphIndex;
+  readonly names: NameAllocator;
+  readonly ranks: ValueRanks;
+  /** Nodes removed by folds; cleanup drops them from graph.node. */
+  readonly removedNodes = new Set<INodeProto>();
+  /** Values some node stopped reading: cleanup removes them if nothing else does. */
+  readonly released = new Set<string>();
+  private readonly byName = new Map<string, INodeProto[]>();
+  private readonly overwrite: boolean;
+  private journal: FoldResult = emptyJournal();
+
+  constructor(readonly model: OnnxModel, options: FoldContextOptions = {}) {
+    this.index = new GraphIndex(model.graph);
+    this.names = new NameAllocator(model.graph);
+    this.ranks = new ValueRanks(this.index);
+    this.overwrite = options.overwriteBuffers ?? true;
+    for (const n of model.graph.node ?? []) this.addByName(n);
+  }
+
+  get graph(): onnx.GraphProto {
+    return this.model.graph;
+  }
+
+  opset(): number {
+    return this.model.opset('');
+  }
+
+  /** Returns the edits recorded since the last call and starts a new journal. */
+  takeJournal(): FoldResult {
+    const j = this.journal;
+    this.journal = emptyJournal();
+    return j;
+  }
+
+  // ---- reading ----
+
+  /** The live node called `name`; refuses when it is gone (folded already), unknown or ambiguous. */
+  node(name: string): INodeProto {
+    const found = (this.byName.get(name) ?? []).filter((n) => !this.removedNodes.has(n));
+    if (found.length === 1) return found[0];
+    if (found.length > 1) refuse(`node name '${name}' is not unique in the graph`);
+    if (this.byName.has(name)) refuse(`node '${name}' was already folded away by another candidate`);
+    refuse(`node '${name}' does not exist in the graph`);
+  }
+
+  /** The candidate's nodes, checked against the op_types the fold expects at each position. */
+  candidateNodes(candidate: Candidate, expected: readonly (readonly string[])[]): INodeProto[] {
+    if (candidate.nodes.length !== expected.length) {
+      refuse(`expected ${expected.length} nodes (${expected.map((e) => e.join('/')).join(' → ')}), got ${candidate.nodes.length}`);
+    }
+    return candidate.nodes.map((name, i) => {
+      const n = this.node(name);
+      if ((n.domain ?? '') !== '' && n.domain !== 'ai.onnx') refuse(`node '${name}' is in domain '${n.domain}', not the ONNX domain`);
+      if (!expected[i].includes(n.op_type ?? '')) refuse(`node '${name}' is ${n.op_type}, expected ${expected[i].join(' or ')}`);
+      return n;
+    });
+  }
+
+  /** The constant behind a value, or a refusal naming what it is instead. */
+  constant(value: string | null | undefined, what: string): ConstantValue {
+    if (!value) refuse(`${what} is missing`);
+    const tensor = this.index.constantTensor(value);
+    if (!tensor) {
+      if (this.index.initializers.has(value)) refuse(`${what} '${value}' is a graph input with a default: callers may override it at run time`);
+      refuse(`${what} '${value}' is not a constant (it is computed at run time)`);
+    }
+    const dims = tensorDims(tensor);
+    const dtype = tensor.data_type ?? 0;
+    if (!isFloatType(dtype)) refuse(`${what} '${value}' is ${dtypeName(dtype)}; folds compute only with float32/float64/float16/bfloat16 tensors`);
+    return { name: value, tensor, dims, dtype, values: () => this.model.tensorValues(tensor) };
+  }
+
+  /** Refuses unless `value` is read by `reader` alone (no other node, not a graph output, not a subgraph). */
+  requireSoleReader(value: string, reader: INodeProto, what: string): void {
+    if (this.index.soleConsumer(value) === reader) return;
+    const others: string[] = [];
+    for (const c of this.index.consumersOf(value)) if (c.node !== reader) others.push(`node '${c.node.name || c.node.op_type}'`);
+    if (this.index.graphOutputs.has(value)) others.push('a graph output');
+    if (this.index.usedBySubgraphs.has(value)) others.push('a subgraph');
+    refuse(`${what} '${value}' is also read by ${others.length ? others.join(', ') : 'another input of the same node'}; folding would change what they see`);
+  }
+
+  // ---- editing (call only after every check has passed) ----
+
+  /**
+   * Gives `node` new values for its input `slot`, rounded once to `dtype`.
+   * A tensor only this node reads is updated under its own name; a shared one
+   * is copied to a new name (`<old>_fused`) so the other readers keep the old
+   * values; a missing input gets a new tensor named `nameForNew` (made unique).
+   */
+  writeTensor(node: INodeProto, slot: number, role: string, dtype: number, dims: readonly number[], values: ArrayLike<number>, nameForNew: string): ChangedTensor {
+    const current = (node.input ?? [])[slot] || '';
+    const nodeLabel = node.name || node.op_type || '';
+    const after = (name: string): TensorInfo => ({ name, dims: [...dims], dtype: dtypeName(dtype) });
+    const init = current ? this.index.initializers.get(current) : undefined;
+    const soleReader = current !== '' && this.index.useCount(current) === 1 && this.index.consumersOf(current)[0]?.node === node;
+    const before = current ? this.describe(current) : null;
+
+    if (init && soleReader && !this.index.graphInputs.has(current) && !(this.graph.input ?? []).some((i) => i.name === current)) {
+      const sameLayout = (init.data_type ?? 0) === dtype && sameDims(tensorDims(init), dims);
+      if (this.overwrite && sameLayout && !isExternal(init) && init.raw_data && init.raw_data.length > 0) {
+        const bytes = float64ToBytes(values, dtype);
+        if (bytes.length === init.raw_data.length) {
+          init.raw_data.set(bytes);
+          return this.record({ role, node: nodeLabel, before, after: after(current), storage: 'overwritten' });
+        }
+      }
+      const replacement = makeTensor(current, dtype, dims, values);
+      const list = this.graph.initializer;
+      list[list.indexOf(init as onnx.TensorProto)] = replacement;
+      this.index.initializers.set(current, replacement);
+      return this.record({ role, node: nodeLabel, before, after: after(current), storage: 'replaced' });
+    }
+
+    const name = this.names.take(current ? `${current}_fused` : nameForNew);
+    this.addInitializer(makeTensor(name, dtype, dims, values));
+    this.setInput(node, slot, name);
+    return this.record({ role, node: nodeLabel, before, after: after(name), storage: current ? 'copied' : 'added' });
+  }
+
+  /** Points input `slot` of `node` at `value` (padding skipped optional inputs with ''). */
+  setInput(node: INodeProto, slot: number, value: string): void {
+    const inputs = (node.input ??= []);
+    while (inputs.length <= slot) inputs.push('');
+    const old = inputs[slot];
+    if (old) {
+      this.dropConsumer(old, node, slot);
+      this.released.add(old);
+    }
+    inputs[slot] = value;
+    if (value) this.addConsumer(value, node, slot);
+  }
+
+  /** Removes a node from the graph; the values it read become candidates for cleanup. */
+  removeNode(node: INodeProto): void {
+    if (this.removedNodes.has(node)) return;
+    (node.input ?? []).forEach((v, slot) => {
+      if (!v) return;
+      this.dropConsumer(v, node, slot);
+      this.released.add(v);
+    });
+    for (const o of node.output ?? []) {
+      if (this.index.producer.get(o) === node) this.index.producer.delete(o);
+      this.index.constantNodes.delete(o);
+    }
+    this.removedNodes.add(node);
+    this.journal.removedNodes.push(node.name || node.op_type || '');
+  }
+
+  /**
+   * `node` now produces `value` (the output of a node just removed), so every
+   * reader of that value — including a graph output of that name — reads the
+   * fused result without being rewired. The node's old output disappears.
+   */
+  takeOverOutput(node: INodeProto, slot: number, value: string): void {
+    const old = (node.output ?? [])[slot];
+    if (old && this.index.producer.get(old) === node) this.index.producer.delete(old);
+    (node.output ??= [])[slot] = value;
+    this.index.producer.set(value, node);
+  }
+
+  /** Puts `added` where `replaced` stood in the node list (keeping topological order) and removes `replaced`. */
+  replaceNode(replaced: INodeProto, added: onnx.NodeProto): void {
+    const list = this.graph.node;
+    const at = list.indexOf(replaced as onnx.NodeProto);
+    if (at < 0) throw new Error(`internal: node '${replaced.name}' is not in the graph`);
+    for (const o of replaced.output ?? []) if (this.index.producer.get(o) === replaced) this.index.producer.delete(o);
+    this.removeNode(replaced);
+    list.splice(at, 0, added);
+    (added.input ?? []).forEach((v, slot) => v && this.addConsumer(v, added, slot));
+    for (const o of added.output ?? []) if (o) this.index.producer.set(o, added);
+    this.addByName(added);
+    this.journal.addedNodes.push(added.name ?? '');
+  }
+
+  /** A fresh node name derived from `base`. */
+  nodeName(base: string): string {
+    return this.names.take(base);
+  }
+
+  /** Records a tensor change a fold made by other means (e.g. a new node reading an existing tensor). */
+  record(change: ChangedTensor): ChangedTensor {
+    this.journal.changedTensors.push(change);
+    return change;
+  }
+
+  describe(value: string): TensorInfo | null {
+    const t = this.index.initializers.get(value) ?? this.index.constantTensor(value);
+    return t ? { name: value, dims: tensorDims(t), dtype: dtypeName(t.data_type ?? 0) } : null;
+  }
+
+  private addInitializer(t: onnx.TensorProto): void {
+    this.graph.initializer.push(t);
+    this.index.initializers.set(t.name, t);
+    // IR < 4 requires every initializer to be listed among the graph inputs too.
+    if (toNumber(this.model.proto.ir_version) < 4) {
+      this.graph.input.push(onnx.ValueInfoProto.create({
+        name: t.name,
+        type: { tensor_type: { elem_type: t.data_type, shape: { dim: t.dims.map((d) => ({ dim_value: d })) } } },
+      }));
+    }
+  }
+
+  private addConsumer(value: string, node: INodeProto, slot: number): void {
+    let list = this.index.consumers.get(value);
+    if (!list) this.index.consumers.set(value, (list = []));
+    list.push({ node, slot });
+  }
+
+  private dropConsumer(value: string, node: INodeProto, slot: number): void {
+    const list = this.index.consumers.get(value);
+    if (!list) return;
+    const i = list.findIndex((c) => c.node === node && c.slot === slot);
+    if (i >= 0) list.splice(i, 1);
+  }
+
+  private addByName(n: INodeProto): void {
+    if (!n.name) return;
+    const list = this.byName.get(n.name);
+    if (list) list.push(n);
+    else this.byName.set(n.name, [n]);
+  }
+}
+
+function emptyJournal(): FoldResult {
+  return { changedTensors: [], removedNodes: [], addedNodes: [] };
+}
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/**
+ * A tensor name for a new bias: `conv1.weight` → `conv1.bias` (PyTorch's
+ * naming); else the module's `<module>.bias` when scan recovered it (an
+ * exporter-named `onnx::MatMul_30` weight of module `fc3` → `fc3.bias`); else
+ * `<weight>_bias`. NameAllocator makes it unique.
+ */
+export function biasNameFor(weightName: string, module?: string | null): string {
+  if (weightName.endsWith('.weight')) return `${weightName.slice(0, -'.weight'.length)}.bias`;
+  return module ? `${module}.bias` : `${weightName}_bias`;
+}

@@ -1,0 +1,119 @@
+/**
+ * Applies candidates found by `scan` to a model: picks the ones asked for,
+ * runs each one's exact fold, reports what was applied (with every changed
+ * tensor) and what was skipped (with the reason), then removes whatever the
+ * folds left dangling and checks that the graph is still sound.
+ *
+ * The model is changed in memory only; `fuseFile` writes the result to a new
+ * path with `saveModel` (atomic, never over the input).
+ */
+import type { Candidate, PatternName } from './candidate';
+import type { OnnxModel } from '../onnx/model';
+import { ModelFuseError, throwIfCancelled, type CancelToken } from '../errors';
+import { checkGraph, removeDangling, type CleanupReport } from '../graph/cleanup';
+import { FoldContext, FoldRefusal, type FoldContextOptions, type FoldResult } from './folds/foldContext';
+import { foldFor } from './folds/index';
+
+/** Every pattern name `scan` can report (the PatternName union, as a runtime list). */
+const PATTERN_SET: Record<PatternName, true> = {
+  'conv-bn': true, 'conv-bn-relu': true, 'conv-relu': true, 'linear-relu': true, 'bn-relu': true, 'linear-bn': true,
+  'convtranspose-bn': true, 'conv-add': true, 'conv-mul': true, 'matmul-add': true, 'lora-branch': true,
+};
+export const PATTERN_NAMES = Object.keys(PATTERN_SET) as PatternName[];
+
+export interface FuseSelection {
+  /** Only candidates of these patterns (names are checked). */
+  patterns?: readonly string[];
+  /** Only candidates with these ids (ids are checked against the scan). */
+  only?: readonly string[];
+}
+
+export interface FuseOptions extends FuseSelection, FoldContextOptions {
+  cancel?: CancelToken;
+  onProgress?: (progress: { done: number; total: number; id: string }) => void;
+}
+
+export interface AppliedFold extends FoldResult {
+  id: string;
+  pattern: PatternName;
+  nodes: string[];
+  modules: (string | null)[];
+}
+
+export interface SkippedCandidate {
+  id: string;
+  reason: string;
+}
+
+export interface FuseReport {
+  applied: AppliedFold[];
+  skipped: SkippedCandidate[];
+  cleanup: CleanupReport;
+}
+
+/**
+ * The candidates a selection asks for. Without a selection: every candidate
+ * whose pattern has an exact fold. Unknown pattern names or ids are a usage
+ * error (a typo must not silently fuse nothing).
+ */
+export function selectCandidates(candidates: readonly Candidate[], selection: FuseSelection = {}): Candidate[] {
+  const patterns = selection.patterns?.length ? new Set(selection.patterns) : null;
+  const only = selection.only?.length ? new Set(selection.only) : null;
+  for (const p of patterns ?? []) {
+    if (!(p in PATTERN_SET)) throw new ModelFuseError(`unknown pattern '${p}' (known: ${PATTERN_NAMES.join(', ')})`);
+  }
+  for (const id of only ?? []) {
+    if (!candidates.some((c) => c.id === id)) {
+      const known = candidates.slice(0, 8).map((c) => c.id).join(', ');
+      throw new ModelFuseError(`no candidate with id '${id}' in this model (${candidates.length ? `candidates: ${known}${candidates.length > 8 ? ', …' : ''}` : 'scan found none'})`);
+    }
+  }
+  return candidates.filter((c) => {
+    if (patterns && !patterns.has(c.pattern)) return false;
+    if (only && !only.has(c.id)) return false;
+    if (!patterns && !only) return c.folds && foldFor(c.pattern) !== undefined;
+    return true;
+  });
+}
+
+/** Fuses the selected candidates into `model` (in memory). */
+export function fuseCandidates(model: OnnxModel, candidates: readonly Candidate[], options: FuseOptions = {}): FuseReport {
+  const chosen = selectCandidates(candidates, options);
+  const problemsBefore = new Set(checkGraph(model.graph));
+  const ctx = new FoldContext(model, options);
+  const applied: AppliedFold[] = [];
+  const skipped: SkippedCandidate[] = [];
+  chosen.forEach((c, i) => {
+    throwIfCancelled(options.cancel);
+    options.onProgress?.({ done: i, total: chosen.length, id: c.id });
+    const reason = whyNotApplicable(c);
+    if (reason) {
+      skipped.push({ id: c.id, reason });
+      return;
+    }
+    ctx.takeJournal(); // start from an empty journal
+    try {
+      const result = foldFor(c.pattern)!.apply(ctx, c);
+      applied.push({ id: c.id, pattern: c.pattern, nodes: [...c.nodes], modules: [...c.modules], ...result });
+    } catch (err) {
+      if (!(err instanceof FoldRefusal)) throw err;
+      skipped.push({ id: c.id, reason: err.message });
+    }
+  });
+  options.onProgress?.({ done: chosen.length, total: chosen.length, id: '' });
+
+  const cleanup = removeDangling(model.graph, { removedNodes: ctx.removedNodes, seeds: ctx.released });
+  const newProblems = checkGraph(model.graph).filter((p) => !problemsBefore.has(p));
+  if (newProblems.length) {
+    // A fold broke an invariant: a bug, never the user's fault. Nothing has been written.
+    throw new Error(`fusing produced an invalid graph: ${newProblems.slice(0, 3).join('; ')}`);
+  }
+  return { applied, skipped, cleanup };
+}
+
+function whyNotApplicable(c: Candidate): string | null {
+  if (c.blocked) return c.blocked;
+  if (!c.folds) return `${c.pattern} is a grouping for PyTorch's fuse_modules; in ONNX the activation stays a node, so there is nothing to fold`;
+  if (!foldFor(c.pattern)) return `no fold is available for pattern ${c.pattern}`;
+  return null;
+}
