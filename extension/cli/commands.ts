@@ -2,5 +2,7 @@
 import type { CliCommand } from './command';
 import { scanCommand } from './scanCommand';
 import { fuseListCommand } from './fuseListCommand';
+import { verifyCommand } from './verifyCommand';
+import { optimizeCommand } from './optimizeCommand';
 
-export const COMMANDS: CliCommand[] = [scanCommand, fuseListCommand];
+export const COMMANDS: CliCommand[] = [scanCommand, fuseListCommand, verifyCommand, optimizeCommand];

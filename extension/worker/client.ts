@@ -158,7 +158,8 @@ export class WorkerClient {
     const target = child ?? (await starting?.then((s) => s.child).catch(() => undefined));
     if (!target || target.exitCode !== null || target.signalCode !== null) return;
     this.stopping.add(target);
-    const exited = new Promise<void>((r) => target.once('close', () => r()));
+    this.setRef(target, true); // keep the host alive until the worker is really gone
+    const exited = new Promise<void>((r) => target.once('exit', () => r()));
     // Closing the channel makes the worker exit by itself; kill as a fallback if it hangs in native code.
     if (target.connected) target.disconnect();
     const timer = setTimeout(() => target.kill('SIGKILL'), 2000);
@@ -234,8 +235,7 @@ export class WorkerClient {
         }
       });
       child.on('error', (err) => this.options.onLog?.(`modelfuse: worker process error: ${err.message}`));
-      // 'close', not 'exit': it comes after the stderr pipe drained, so the crash message can quote the worker's last words.
-      child.on('close', (code, signal) => {
+      child.on('exit', (code, signal) => void this.afterStderrDrained(child).then(() => {
         clearTimeout(timer);
         if (this.child === child) {
           this.child = undefined;
@@ -253,6 +253,24 @@ export class WorkerClient {
         const message = `the ONNX Runtime worker crashed (${how}${this.stderrSummary()}); it will be restarted`;
         for (const l of this.crashListeners) l(message);
         this.rejectAll(child, () => new WorkerCrashedError(message));
+      }));
+    });
+  }
+
+  /**
+   * After 'exit' the stderr pipe may still hold the worker's last words (a
+   * native abort's reason); wait for it to end, briefly, so the crash message
+   * can quote them. ('close' would wait for it too, but is not emitted at all
+   * when the host's loop has nothing else to do.)
+   */
+  private afterStderrDrained(child: ChildProcess): Promise<void> {
+    const stderr = child.stderr;
+    if (!stderr || stderr.readableEnded || stderr.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 250);
+      stderr.once('close', () => {
+        clearTimeout(timer);
+        resolve();
       });
     });
   }
@@ -306,12 +324,16 @@ export class WorkerClient {
 
   /** Keep the host alive only while a request is in flight (see the module comment). */
   private updateRef(child: ChildProcess): void {
-    const busy = [...this.pending.values()].some((p) => p.child === child);
+    if (this.stopping.has(child)) return;
+    this.setRef(child, [...this.pending.values()].some((p) => p.child === child));
+  }
+
+  private setRef(child: ChildProcess, ref: boolean): void {
     type Refable = { ref?(): void; unref?(): void } | null | undefined;
     // The pipes are net.Sockets at run time, which can be (un)ref'd; their static type is only Readable.
     const handles: Refable[] = [child, child.channel as Refable, child.stdout as Refable, child.stderr as Refable];
     for (const h of handles) {
-      if (busy) h?.ref?.();
+      if (ref) h?.ref?.();
       else h?.unref?.();
     }
   }
