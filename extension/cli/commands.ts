@@ -4,5 +4,6 @@ import { scanCommand } from './scanCommand';
 import { fuseListCommand } from './fuseListCommand';
 import { verifyCommand } from './verifyCommand';
 import { optimizeCommand } from './optimizeCommand';
+import { loraCommand } from './loraCommand';
 
-export const COMMANDS: CliCommand[] = [scanCommand, fuseListCommand, verifyCommand, optimizeCommand];
+export const COMMANDS: CliCommand[] = [scanCommand, fuseListCommand, verifyCommand, optimizeCommand, loraCommand];

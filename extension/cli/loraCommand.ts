@@ -1,0 +1,205 @@
+/**
+ * `modelfuse lora plan BASE --adapter A[=w] … [--json]` shows which base
+ * tensor every adapter module changes, with scale and evidence.
+ * `modelfuse lora BASE --adapter A[=w] … -o OUT [--scale s] [--map F]
+ * [--rank r --alpha a] [--allow-unmatched] [--shared error|untie|all]
+ * [--matmul js|ort] [--verify] [--json] [--force]` merges them.
+ *
+ * Exit codes: 0 merged (or a usable plan), 2 bad input / unusable plan.
+ * `--verify` (ONNX bases) runs base and merged model in the ONNX Runtime
+ * worker and reports how far the outputs moved; that the outputs move is the
+ * point of a merge, so it never fails the command.
+ */
+import { ModelFuseError } from '../engine/errors';
+import { parseAdapterSpec } from '../engine/lora/adapterFormats';
+import { mergeLora, type MergeReport } from '../engine/lora/merge';
+import { JsMatmulBackend, WorkerMatmulBackend, type MatmulBackend } from '../engine/lora/matmul';
+import { assertPlanUsable, buildPlan, type LoraPlan, type PlanOptions, type SharedPolicy } from '../engine/lora/plan';
+import type { VerifyReport } from '../protocol/workerProtocol';
+import { matmulInWorker, verifyInWorker } from '../worker/api';
+import { COMMON_OPTIONS, optValue, parseArgs, type ParsedArgs } from './args';
+import type { CliCommand, CliIO } from './command';
+import { formatNumber, parseVerifyOptions } from './verifyCommand';
+import { withCliWorker } from './workerSession';
+
+const USAGE_PLAN = 'lora plan BASE --adapter A[=w] … [--map F] [--rank r --alpha a] [--scale s] [--shared error|untie|all] [--json]';
+const USAGE_MERGE =
+  'lora BASE --adapter A[=w] … -o OUT [--scale s] [--map F] [--rank r --alpha a] [--allow-unmatched] [--shared error|untie|all] [--matmul js|ort] [--verify] [--json] [--force]';
+
+const PLAN_SPEC = {
+  ...COMMON_OPTIONS,
+  adapter: { value: true, repeat: true },
+  map: { value: true },
+  rank: { value: true },
+  alpha: { value: true },
+  scale: { value: true },
+  shared: { value: true },
+  'allow-unmatched': {},
+};
+
+const MERGE_SPEC = {
+  ...PLAN_SPEC,
+  output: { value: true, short: 'o' },
+  force: {},
+  verify: {},
+  matmul: { value: true },
+  // passed on to the verification (see `verify --help`)
+  inputs: { value: true },
+  'int-range': { value: true },
+  seed: { value: true },
+  atol: { value: true },
+  rtol: { value: true },
+};
+
+function numberOpt(a: ParsedArgs, name: string, check: (n: number) => boolean, what: string): number | undefined {
+  const v = optValue(a, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || !check(n)) throw new ModelFuseError(`--${name} '${v}': expected ${what}`);
+  return n;
+}
+
+function planOptions(a: ParsedArgs): PlanOptions {
+  const shared = optValue(a, 'shared') ?? 'error';
+  if (!['error', 'untie', 'all'].includes(shared)) throw new ModelFuseError(`--shared '${shared}': expected error, untie or all`);
+  return {
+    scale: numberOpt(a, 'scale', () => true, 'a number'),
+    rank: numberOpt(a, 'rank', (n) => Number.isSafeInteger(n) && n > 0, 'a positive integer'),
+    alpha: numberOpt(a, 'alpha', (n) => n !== 0, 'a non-zero number'),
+    mapPath: optValue(a, 'map'),
+    shared: shared as SharedPolicy,
+  };
+}
+
+function adapterSpecs(a: ParsedArgs) {
+  const list = a.values.get('adapter') ?? [];
+  if (list.length === 0) throw new ModelFuseError('no adapter given (use --adapter PATH[=weight], repeatable)');
+  return list.map(parseAdapterSpec);
+}
+
+export const loraCommand: CliCommand = {
+  name: 'lora',
+  usage: `${USAGE_MERGE}\n  modelfuse ${USAGE_PLAN}`,
+  summary: 'merge LoRA adapters (PEFT folder, PEFT or kohya safetensors) into an ONNX or safetensors base; `lora plan` shows the mapping first',
+  async run(argv: string[], io: CliIO): Promise<number> {
+    if (argv[0] === 'plan') return runPlan(argv.slice(1), io);
+    return runMerge(argv, io);
+  },
+};
+
+async function runPlan(argv: string[], io: CliIO): Promise<number> {
+  const a = parseArgs(argv, PLAN_SPEC);
+  if (a.positionals.length !== 1) throw new ModelFuseError(`expected BASE; usage: ${USAGE_PLAN}`);
+  const plan = buildPlan(a.positionals[0], adapterSpecs(a), planOptions(a));
+  try {
+    const usable = plan.errors.length === 0 && (a.flags.has('allow-unmatched') || plan.unmatched.length === 0) && plan.pairs.length > 0;
+    io.out(a.flags.has('json') ? JSON.stringify(planJson(plan, usable), null, 2) : formatPlan(plan, usable));
+    return usable ? 0 : 2;
+  } finally {
+    plan.close();
+  }
+}
+
+async function runMerge(argv: string[], io: CliIO): Promise<number> {
+  const a = parseArgs(argv, MERGE_SPEC);
+  if (a.positionals.length !== 1) throw new ModelFuseError(`expected BASE; usage: ${USAGE_MERGE}`);
+  const output = optValue(a, 'output');
+  if (!output) throw new ModelFuseError(`-o OUT is required; usage: ${USAGE_MERGE}`);
+  const matmul = optValue(a, 'matmul') ?? 'js';
+  if (matmul !== 'js' && matmul !== 'ort') throw new ModelFuseError(`--matmul '${matmul}': expected js or ort`);
+  const verify = a.flags.has('verify');
+  const verifyOptions = parseVerifyOptions(a);
+  const plan = buildPlan(a.positionals[0], adapterSpecs(a), planOptions(a));
+  if (verify && plan.baseKind !== 'onnx') {
+    plan.close();
+    throw new ModelFuseError(`--verify runs the base and merged models in ONNX Runtime; ${a.positionals[0]} is not an ONNX model`);
+  }
+  const done: { report?: MergeReport; verification: VerifyReport | null } = { verification: null };
+  try {
+    assertPlanUsable(plan, a.flags.has('allow-unmatched'));
+    const run = async (backend: MatmulBackend, verifyFn?: () => Promise<VerifyReport>): Promise<void> => {
+      done.report = await mergeLora(plan, output, { force: a.flags.has('force'), backend });
+      plan.close(); // the verification opens the files itself
+      if (verifyFn) done.verification = await verifyFn();
+    };
+    if (matmul === 'ort' || verify) {
+      await withCliWorker(io, { debug: a.flags.has('debug') }, async (client, request) => {
+        const backend = matmul === 'ort' ? new WorkerMatmulBackend((x, y, m, k, n) => matmulInWorker(client, x, y, m, k, n, request)) : new JsMatmulBackend();
+        await run(backend, verify ? () => verifyInWorker(client, plan.basePath, output, verifyOptions, request) : undefined);
+      });
+    } else {
+      await run(new JsMatmulBackend());
+    }
+  } finally {
+    plan.close();
+  }
+  const r = done.report!;
+  const json = { output: r.output, merged: r.merged, unmatched: plan.unmatched, verification: done.verification };
+  io.out(a.flags.has('json') ? JSON.stringify(json, null, 2) : formatMerge(plan, r, done.verification));
+  return 0;
+}
+
+// ---------------------------------------------------------------- output
+
+function planJson(plan: LoraPlan, usable: boolean) {
+  return {
+    base: plan.basePath,
+    base_kind: plan.baseKind,
+    usable,
+    adapters: plan.adapters.map((x) => ({ adapter: x.spec, file: x.weightsPath, format: x.format, weight: x.weight, modules: x.modules.length, config: x.config.source })),
+    pairs: plan.pairs.map((p) => ({
+      adapter: p.adapter, module: p.module, keys: p.keys, kind: p.kind, delta: p.deltaKind, target: p.target, source: p.source !== p.target ? p.source : undefined,
+      shape: p.targetShape, dtype: p.targetDtype, transposed: p.transposed, bias: p.bias ?? null, rank: p.rank, alpha: p.alpha,
+      peft_scale: p.peftScale, weight: p.weight, global_scale: p.globalScale, scale: p.scale, scale_evidence: p.scaleEvidence, dora: p.dora,
+      node: p.node ?? null, shared_with: p.sharedWith ?? [], evidence: p.evidence,
+    })),
+    unmatched: plan.unmatched,
+    errors: plan.errors,
+  };
+}
+
+function formatPlan(plan: LoraPlan, usable: boolean): string {
+  const lines = [`lora plan  base ${plan.basePath} (${plan.baseKind})`];
+  plan.adapters.forEach((x, i) => lines.push(`  adapter ${i + 1}: ${x.spec}  ${x.format}, weight ${x.weight}, ${x.modules.length} module(s), config ${x.config.source}`));
+  lines.push('');
+  for (const p of plan.pairs) {
+    const layout = p.kind === 'replace' ? 'replaced (modules_to_save)' : `${p.deltaKind}${p.transposed ? ', stored transposed' : ''}${p.dora ? ', DoRA' : ''}`;
+    lines.push(`${p.module}  →  ${p.target}  ${p.targetDtype}[${p.targetShape.join(', ')}]  (${layout})`);
+    if (p.kind === 'lora') {
+      lines.push(`    scale ${formatNumber(p.scale)} = weight ${p.weight} × --scale ${p.globalScale} × ${p.scaleEvidence}`);
+      if (p.bias && plan.adapters[p.adapterIndex].modules.find((m) => m.module === p.module)?.bias) lines.push(`    lora_B.bias → ${p.bias}`);
+    }
+    for (const e of p.evidence) lines.push(`    evidence: ${e}`);
+    if (plan.adapters.length > 1) lines.push(`    from ${p.adapter}`);
+  }
+  if (plan.unmatched.length) {
+    lines.push('', `unmatched (${plan.unmatched.length}):`);
+    for (const u of plan.unmatched) {
+      lines.push(`  ${u.adapter} '${u.module}': ${u.reason}`);
+      for (const c of u.candidates ?? []) lines.push(`      candidate: ${c}`);
+    }
+  }
+  if (plan.errors.length) {
+    lines.push('', 'errors:');
+    for (const e of plan.errors) lines.push(`  ${e}`);
+  }
+  lines.push('', usable ? `${plan.pairs.length} tensor change(s) planned` : 'NOT USABLE as is: fix the problems above (--map F, --allow-unmatched, --shared …)');
+  return lines.join('\n');
+}
+
+function formatMerge(plan: LoraPlan, r: MergeReport, v: VerifyReport | null): string {
+  const lines = [`merged into ${r.output}${r.files.length > 1 ? ` (+ ${r.files.filter((f) => f !== r.output).join(', ')})` : ''}`];
+  const w = Math.max(...r.merged.map((m) => m.target.length), 6);
+  lines.push(`  ${'target'.padEnd(w)}  ${'scale'.padStart(9)}  ${'‖ΔW‖'.padStart(10)}  ${'‖ΔW‖/‖W‖'.padStart(10)}  module`);
+  for (const m of r.merged) {
+    lines.push(`  ${m.target.padEnd(w)}  ${formatNumber(m.scale).padStart(9)}  ${formatNumber(m.delta_fro).padStart(10)}  ${formatNumber(m.rel_change).padStart(10)}  ${m.key}${plan.adapters.length > 1 ? `  (${m.adapter})` : ''}`);
+  }
+  if (plan.unmatched.length) lines.push('', `left unmerged (--allow-unmatched): ${plan.unmatched.map((u) => `${u.module} (${u.reason})`).join('; ')}`);
+  if (v) {
+    lines.push('', `verification in ONNX Runtime (base vs merged, same inputs):`);
+    for (const [name, o] of Object.entries(v.outputs)) {
+      lines.push(`  output ${name}: max |Δ| ${formatNumber(o.max_abs)}, max rel ${formatNumber(o.max_rel)}, cosine ${o.cosine === null ? 'n/a' : o.cosine.toFixed(6)}`);
+    }
+  }
+  return lines.join('\n');
+}

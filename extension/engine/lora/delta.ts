@@ -1,0 +1,219 @@
+/**
+ * ΔW for one base tensor and writing the merged result, exactly as PEFT's
+ * `merge_and_unload()` computes it:
+ *
+ * - Linear: ΔW = scale · B·A, [out, in]; stored transposed ([in, out]: ONNX
+ *   MatMul, Gemm transB=0, fan_in_fan_out) it is computed directly as Aᵀ·Bᵀ.
+ * - Conv: lora_A is a k×k conv [r, in, k…], lora_B a 1×1 conv [out, r, 1…]:
+ *   ΔW[o, i, …] = Σ_r B[o, r] · A[r, i, …] (PEFT's conv of Aᵀ with B).
+ * - Embedding: PEFT stores lora_embedding_A [r, num] and lora_embedding_B
+ *   [dim, r]; ΔW = (B·A)ᵀ, [num, dim].
+ * - DoRA: V = W + ΔW, W' = m · V / ‖V‖ with the norm per output row (per output
+ *   channel for conv, over all other axes) — PEFT's `get_weight_norm`.
+ * - Several adapters: applied in the order given, each with scale = its user
+ *   weight × --scale × its own alpha/r (PEFT's set_scale); without DoRA this is
+ *   exactly W + Σ wᵢ·scaleᵢ·Bᵢ·Aᵢ.
+ *
+ * The products are float32; everything after is float64, and the result is
+ * rounded once to the base dtype. Every merged value is checked: a NaN or an
+ * overflow of the base dtype (e.g. float16 above 65504) stops the merge.
+ */
+import { DataType, dtypeName } from '../onnx/dtypes';
+import { float64ToBfloat16Bits, float64ToHalfBits } from './halfFloat';
+import { transpose2d, type MatmulBackend } from './matmul';
+import type { DeltaKind } from './targetTypes';
+
+export interface LoraTerm {
+  kind: DeltaKind;
+  A: Float32Array;
+  aShape: number[];
+  B: Float32Array;
+  bShape: number[];
+  /** Effective factor: user weight × --scale × PEFT's alpha/r. */
+  scale: number;
+  /** DoRA magnitude, one value per output row/channel. */
+  magnitude?: Float32Array;
+}
+
+export interface MergedTensor {
+  /** Little-endian bytes in the base dtype. */
+  bytes: Uint8Array;
+  /** ‖W‖ of the base tensor. */
+  baseNorm: number;
+  /** ‖ΔW‖ contributed by each term (in float64, before the final rounding). */
+  deltaNorms: number[];
+}
+
+/** Values at or above these magnitudes round to infinity in the type (half-way to the next power of two past the max). */
+const OVERFLOW: Record<number, number> = {
+  [DataType.FLOAT]: 3.4028235677973366e38,
+  [DataType.FLOAT16]: 65520,
+  [DataType.BFLOAT16]: 3.3961775292304396e38,
+  [DataType.DOUBLE]: Infinity,
+};
+
+export class NonFiniteError extends Error {
+  constructor(readonly index: number, readonly value: number, readonly dtype: number) {
+    super(`value ${index} is ${Number.isNaN(value) ? 'NaN' : Number.isFinite(value) ? `${value}, beyond ${dtypeName(dtype)}'s range` : value}`);
+  }
+}
+
+/** The product B·A (or what stands for it) in the stored layout of the target, unscaled, float32. */
+export async function loraProduct(term: LoraTerm, transposed: boolean, backend: MatmulBackend): Promise<Float32Array> {
+  const r = term.aShape[0];
+  if (term.kind === 'conv') {
+    if (term.bShape.slice(2).some((d) => d !== 1)) throw new RangeError(`conv lora_B must be 1×1, got [${term.bShape.join(', ')}]`);
+    const out = term.bShape[0];
+    const inK = term.A.length / r;
+    return backend.matmul(term.B, term.A, out, r, inK);
+  }
+  // Linear [out,in] = B·A; embedding [num,dim] = (B·A)ᵀ = Aᵀ·Bᵀ. Transposed storage flips which one is needed.
+  const wantBA = term.kind === 'embedding' ? transposed : !transposed;
+  const m = term.bShape[0];
+  const n = term.aShape[1];
+  if (wantBA) return backend.matmul(term.B, term.A, m, r, n);
+  return backend.matmul(transpose2d(term.A, r, n), transpose2d(term.B, m, r), n, r, m);
+}
+
+/** Output rows of a stored tensor (for the DoRA norm): [rows, cols] with rows = output units unless transposed. */
+function outputAxes(kind: DeltaKind, shape: number[], transposed: boolean): { outCount: number; outStride: number; inCount: number; inStride: number } {
+  const total = shape.reduce((a, b) => a * b, 1);
+  if (kind === 'conv' || !transposed) return { outCount: shape[0], outStride: total / shape[0], inCount: total / shape[0], inStride: 1 };
+  return { outCount: shape[1], outStride: 1, inCount: shape[0], inStride: shape[1] };
+}
+
+/**
+ * Merges `terms` into the base values and encodes the result in `dtype`.
+ * `base` holds the exact base values (float32 for float32/16/bfloat16 bases).
+ */
+export async function mergeTerms(
+  base: Float32Array | Float64Array,
+  shape: number[],
+  dtype: number,
+  transposed: boolean,
+  terms: readonly LoraTerm[],
+  backend: MatmulBackend,
+): Promise<MergedTensor> {
+  const n = base.length;
+  if (terms.length === 1 && !terms[0].magnitude) {
+    const p = await loraProduct(terms[0], transposed, backend);
+    return encodeSingle(base, p, terms[0].scale, dtype);
+  }
+  // General path: a float64 working copy, terms applied in order (DoRA needs the running weight).
+  const cur = Float64Array.from(base);
+  const baseNorm = norm(base);
+  const deltaNorms: number[] = [];
+  for (const t of terms) {
+    const p = await loraProduct(t, transposed, backend);
+    if (!t.magnitude) {
+      let dsq = 0;
+      for (let i = 0; i < n; i++) {
+        const d = t.scale * p[i];
+        cur[i] += d;
+        dsq += d * d;
+      }
+      deltaNorms.push(Math.sqrt(dsq));
+      continue;
+    }
+    const { outCount, outStride, inCount, inStride } = outputAxes(t.kind, shape, transposed);
+    if (t.magnitude.length !== outCount) throw new RangeError(`lora_magnitude_vector has ${t.magnitude.length} values for ${outCount} output rows`);
+    let dsq = 0;
+    for (let o = 0; o < outCount; o++) {
+      let sq = 0;
+      for (let i = 0, at = o * outStride; i < inCount; i++, at += inStride) {
+        const v = cur[at] + t.scale * p[at];
+        sq += v * v;
+      }
+      const factor = t.magnitude[o] / Math.sqrt(sq);
+      for (let i = 0, at = o * outStride; i < inCount; i++, at += inStride) {
+        const next = factor * (cur[at] + t.scale * p[at]);
+        const d = next - cur[at];
+        dsq += d * d;
+        cur[at] = next;
+      }
+    }
+    deltaNorms.push(Math.sqrt(dsq));
+  }
+  return { bytes: encodeChecked(cur, dtype), baseNorm, deltaNorms };
+}
+
+/** W + s·P for one plain LoRA term, encoded in the same pass (the hot loop of big merges). */
+function encodeSingle(base: Float32Array | Float64Array, p: Float32Array, s: number, dtype: number): MergedTensor {
+  const n = base.length;
+  const limit = OVERFLOW[dtype];
+  if (limit === undefined) throw new RangeError(`cannot merge into ${dtypeName(dtype)} tensors`);
+  let wsq = 0;
+  let dsq = 0;
+  let out: Uint8Array;
+  if (dtype === DataType.FLOAT16 || dtype === DataType.BFLOAT16) {
+    const words = new Uint16Array(n);
+    const enc = dtype === DataType.FLOAT16 ? float64ToHalfBits : float64ToBfloat16Bits;
+    for (let i = 0; i < n; i++) {
+      const w = base[i];
+      const d = s * p[i];
+      const v = w + d;
+      if (!(Math.abs(v) < limit)) throw new NonFiniteError(i, v, dtype);
+      wsq += w * w;
+      dsq += d * d;
+      words[i] = enc(v);
+    }
+    out = new Uint8Array(words.buffer);
+  } else {
+    const vals = dtype === DataType.DOUBLE ? new Float64Array(n) : new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const w = base[i];
+      const d = s * p[i];
+      const v = w + d;
+      if (!(Math.abs(v) < limit)) throw new NonFiniteError(i, v, dtype);
+      wsq += w * w;
+      dsq += d * d;
+      vals[i] = v;
+    }
+    out = new Uint8Array(vals.buffer);
+  }
+  return { bytes: out, baseNorm: Math.sqrt(wsq), deltaNorms: [Math.sqrt(dsq)] };
+}
+
+/** Final float64 values → bytes of `dtype`, rounding once, refusing NaN/overflow. */
+export function encodeChecked(values: Float64Array | Float32Array, dtype: number): Uint8Array {
+  const limit = OVERFLOW[dtype];
+  if (limit === undefined) throw new RangeError(`cannot merge into ${dtypeName(dtype)} tensors`);
+  const n = values.length;
+  for (let i = 0; i < n; i++) if (!(Math.abs(values[i]) < limit)) throw new NonFiniteError(i, values[i], dtype);
+  switch (dtype) {
+    case DataType.FLOAT16:
+    case DataType.BFLOAT16: {
+      const words = new Uint16Array(n);
+      const enc = dtype === DataType.FLOAT16 ? float64ToHalfBits : float64ToBfloat16Bits;
+      for (let i = 0; i < n; i++) words[i] = enc(values[i]);
+      return new Uint8Array(words.buffer);
+    }
+    case DataType.DOUBLE:
+      return new Uint8Array(Float64Array.from(values).buffer);
+    default:
+      return new Uint8Array(Float32Array.from(values).buffer);
+  }
+}
+
+export function norm(v: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  return Math.sqrt(s);
+}
+
+/** Bias of lora_bias adapters: b + Σ scaleᵢ · lora_B.biasᵢ. */
+export function mergeBias(base: Float32Array | Float64Array, dtype: number, adds: readonly { bias: Float32Array; scale: number }[]): MergedTensor {
+  const cur = Float64Array.from(base);
+  const deltaNorms: number[] = [];
+  for (const a of adds) {
+    if (a.bias.length !== cur.length) throw new RangeError(`lora_B.bias has ${a.bias.length} values for a bias of ${cur.length}`);
+    let dsq = 0;
+    for (let i = 0; i < cur.length; i++) {
+      const d = a.scale * a.bias[i];
+      cur[i] += d;
+      dsq += d * d;
+    }
+    deltaNorms.push(Math.sqrt(dsq));
+  }
+  return { bytes: encodeChecked(cur, dtype), baseNorm: norm(base), deltaNorms };
+}

@@ -1,0 +1,282 @@
+/**
+ * Walks one low-rank path of a LoRA branch backwards, from the value added to
+ * the base output down to the input `x` it shares with the base layer, the
+ * way exporters emit it:
+ *
+ *   x → [Identity/Dropout, no-op Cast, Reshape/Transpose pairs] → MatMul|Gemm|Conv|Gather (A)
+ *     → … → MatMul|Gemm|Conv (B) → … → Mul/Div by a constant (the scale) → …
+ *
+ * The walk recognises the structure; it records problems (a weight that is
+ * not constant, a Cast that changes precision, a pair it cannot prove to
+ * cancel) instead of giving up, so that `scan` can report a LoRA branch that
+ * cannot be folded together with the reason. It returns undefined only when
+ * the path is not a low-rank branch at all.
+ */
+import type { onnx } from '../../onnx/proto';
+import { dtypeName } from '../../onnx/dtypes';
+import { attrFloat, attrInt, attrInts, type GraphIndex } from '../../graph/graphIndex';
+import type { ConstEvaluator } from './constEval';
+import type { StaticShapes } from './staticShapes';
+
+export type BaseKind = 'MatMul' | 'Gemm' | 'Conv' | 'Gather';
+
+export interface LowRankFactor {
+  op: 'MatMul' | 'Gemm' | 'Conv' | 'Gather';
+  node: onnx.INodeProto;
+  /** The weight value (initializer, Constant, or a constant subgraph such as Transpose(W)). */
+  weight: string;
+  /** Gemm only: the weight is stored [n, k] (transB=1). */
+  transB: boolean;
+}
+
+export interface WalkedBranch {
+  /** Value added to the base output. */
+  output: string;
+  /** The low-rank factors in data-flow order (A then B). */
+  factors: LowRankFactor[];
+  /** Product of every scalar Mul/Div/Gemm-alpha/Neg on the path. */
+  scale: number;
+  /** Constants multiplied per output feature after B (DoRA's magnitude / weight norm), value names. */
+  columnScales: string[];
+  /** Every node of the path, in data-flow order. */
+  nodes: onnx.INodeProto[];
+  /** Values produced on the path before `output`: each must be read only by the next node. */
+  intermediates: string[];
+  /** Reasons this branch must not be folded (empty when foldable). */
+  problems: string[];
+}
+
+interface OpenPair {
+  node: onnx.INodeProto;
+  factorsAtOpen: number;
+}
+
+const MAX_PATH_NODES = 40;
+
+/** A scalar constant value, or undefined. Scalars of rank > 1 may broadcast the result to a higher rank, so they are refused. */
+function scalarOf(consts: ConstEvaluator, value: string): { value: number } | { problem: string } | undefined {
+  const info = consts.info(value);
+  if (!info.ok) return undefined;
+  const dims = info.value.dims;
+  if (dims.reduce((a, b) => a * b, 1) !== 1) return { problem: `'${value}' has shape [${dims.join(', ')}], not a scalar` };
+  if (dims.length > 1) return { problem: `scale constant '${value}' has shape [${dims.join(', ')}], which can broadcast the branch to a higher rank` };
+  const r = consts.evaluate(value);
+  return r.ok ? { value: r.value.array.data[0] } : undefined;
+}
+
+export function walkBranch(
+  index: GraphIndex,
+  consts: ConstEvaluator,
+  shapes: StaticShapes,
+  start: string,
+  x: string,
+  base: BaseKind,
+  baseDtype: number,
+): WalkedBranch | undefined {
+  const nodes: onnx.INodeProto[] = [];
+  const problems: string[] = [];
+  const factors: LowRankFactor[] = [];
+  const columnScales: string[] = [];
+  const casts: onnx.INodeProto[] = [];
+  const pairs: OpenPair[] = [];
+  let scale = 1;
+  let cur = start;
+
+  while (cur !== x) {
+    const node = index.producer.get(cur);
+    if (!node || (node.domain ?? '') !== '' || nodes.length >= MAX_PATH_NODES) return undefined;
+    const ins = node.input ?? [];
+    const op = node.op_type ?? '';
+    nodes.unshift(node);
+    let next: string | undefined;
+    switch (op) {
+      case 'Identity':
+        next = ins[0];
+        break;
+      case 'Dropout': {
+        // Dropout in inference mode is the identity; a training_mode input that is not constant false is not.
+        const training = ins[2] ? consts.evaluate(ins[2]) : undefined;
+        if (training && (!training.ok || training.value.array.data[0] !== 0)) problems.push(`Dropout '${node.name}' may run in training mode`);
+        next = ins[0];
+        break;
+      }
+      case 'Cast':
+        casts.push(node);
+        next = ins[0];
+        break;
+      case 'Neg':
+        scale = -scale;
+        next = ins[0];
+        break;
+      case 'Mul': {
+        const c0 = consts.info(ins[0]).ok;
+        const c1 = consts.info(ins[1]).ok;
+        if (c0 === c1) return undefined; // both variable (not a scale) or both constant (not on the path)
+        const constIn = c0 ? ins[0] : ins[1];
+        next = c0 ? ins[1] : ins[0];
+        const sc = scalarOf(consts, constIn);
+        if (sc && 'value' in sc) scale *= sc.value;
+        else if (factors.length === 0 && base !== 'Conv' && isColumnVector(consts, constIn)) columnScales.push(constIn);
+        else problems.push(sc && 'problem' in sc ? sc.problem : `Mul by '${constIn}' is not a scale`);
+        break;
+      }
+      case 'Div': {
+        if (!consts.info(ins[1]).ok || consts.info(ins[0]).ok) return undefined;
+        const sc = scalarOf(consts, ins[1]);
+        if (sc && 'value' in sc) scale /= sc.value;
+        else problems.push(sc && 'problem' in sc ? sc.problem : `Div by '${ins[1]}' is not a scale`);
+        next = ins[0];
+        break;
+      }
+      case 'MatMul':
+      case 'Gemm':
+      case 'Conv': {
+        if (op === 'Gemm') {
+          if (attrInt(node, 'transA', 0) !== 0) return undefined;
+          scale *= attrFloat(node, 'alpha', 1);
+          if (ins[2]) problems.push(`the low-rank Gemm '${node.name}' adds a bias (lora_bias), which this fold does not merge`);
+        }
+        if (op === 'Conv' && ins[2]) problems.push(`the low-rank Conv '${node.name}' adds a bias (lora_bias), which this fold does not merge`);
+        if (consts.info(ins[0]).ok) return undefined; // the constant is the left operand: not a layer applied to x
+        factors.unshift({ op, node, weight: ins[1], transB: op === 'Gemm' && attrInt(node, 'transB', 0) === 1 });
+        next = ins[0];
+        break;
+      }
+      case 'Gather': {
+        // The embedding LoRA: Gather(Aᵀ, ids) reads the same ids as the base embedding.
+        if (ins[1] !== x || attrInt(node, 'axis', 0) !== 0) return undefined;
+        factors.unshift({ op, node, weight: ins[0], transB: false });
+        next = ins[1];
+        break;
+      }
+      case 'Transpose':
+      case 'Reshape': {
+        // Walking backwards, the closing half of a pair comes first; it waits on the stack for its opening half.
+        const top = pairs[pairs.length - 1];
+        const verdict = top && top.node.op_type === op
+          ? (op === 'Transpose' ? transposePairProblem(node, top, factors.length, base) : reshapePairProblem(index, consts, shapes, node, top, factors.length, base))
+          : 'no-pair';
+        if (verdict === 'no-pair') pairs.push({ node, factorsAtOpen: factors.length });
+        else {
+          pairs.pop();
+          if (verdict !== null) problems.push(verdict);
+        }
+        next = ins[0];
+        break;
+      }
+      default:
+        return undefined;
+    }
+    if (!next) return undefined;
+    cur = next;
+    if (factors.length > 2) return undefined;
+  }
+
+  if (!factorsFit(base, factors)) return undefined;
+  for (const p of pairs) problems.push(`${p.node.op_type} '${p.node.name}' in the branch is not undone by a matching ${p.node.op_type}`);
+  for (const c of casts) {
+    const to = attrInt(c, 'to', 0);
+    if (to !== baseDtype) problems.push(`Cast '${c.name}' to ${dtypeName(to)} inside the branch changes the precision (the base computes in ${dtypeName(baseDtype)})`);
+  }
+  const intermediates: string[] = [];
+  for (const n of nodes) for (const o of n.output ?? []) if (o && o !== start) intermediates.push(o);
+  return { output: start, factors, scale, columnScales, nodes, intermediates, problems };
+}
+
+/** A LoRA branch has exactly two factors of the base's kind: A then B. */
+function factorsFit(base: BaseKind, factors: LowRankFactor[]): boolean {
+  if (factors.length !== 2) return false;
+  const [a, b] = factors.map((f) => f.op);
+  const linear = (o: string): boolean => o === 'MatMul' || o === 'Gemm';
+  switch (base) {
+    case 'MatMul':
+    case 'Gemm':
+      return linear(a) && linear(b);
+    case 'Conv':
+      return a === 'Conv' && b === 'Conv';
+    case 'Gather':
+      return a === 'Gather' && linear(b);
+  }
+}
+
+function isColumnVector(consts: ConstEvaluator, value: string): boolean {
+  const r = consts.info(value);
+  if (!r.ok) return false;
+  const d = r.value.dims;
+  // [out] or [1, out]: a per-feature factor on the last axis that cannot raise the rank of a ≥2-D activation
+  return d.length === 1 || (d.length === 2 && d[0] === 1);
+}
+
+/**
+ * A Transpose pair cancels when the permutations compose to the identity.
+ * With a MatMul between them it must also leave the last (feature) axis in
+ * place, since the MatMul acts on that axis. Conv branches accept only
+ * directly adjacent pairs.
+ */
+function transposePairProblem(opening: onnx.INodeProto, closing: OpenPair, factorsNow: number, base: BaseKind): string | null | 'no-pair' {
+  const p1 = attrInts(opening, 'perm');
+  const p2 = attrInts(closing.node, 'perm');
+  if (!p1 || !p2 || p1.length !== p2.length) return 'no-pair';
+  // applying p1 then p2: out[i] = in[p1[p2[i]]]
+  if (!p2.every((v, i) => p1[v] === i)) return 'no-pair';
+  const between = factorsNow - closing.factorsAtOpen;
+  if (between === 0) return null;
+  const last = p1.length - 1;
+  if (base === 'Conv' || p1[last] !== last) {
+    return `Transpose pair '${opening.name}'/'${closing.node.name}' moves the axis the low-rank layer acts on`;
+  }
+  return null;
+}
+
+/**
+ * A Reshape pair cancels when the second restores the shape the first
+ * received. Proven either from the graph itself (the target shape is
+ * `Shape(v)` of the first Reshape's input) or from static shapes; with a
+ * MatMul between them, both must keep the feature axis last and explicit.
+ */
+function reshapePairProblem(
+  index: GraphIndex,
+  consts: ConstEvaluator,
+  shapes: StaticShapes,
+  opening: onnx.INodeProto,
+  closing: OpenPair,
+  factorsNow: number,
+  base: BaseKind,
+): string | null | 'no-pair' {
+  const v = opening.input?.[0] ?? '';
+  const closingShape = closing.node.input?.[1] ?? '';
+  const between = factorsNow - closing.factorsAtOpen;
+  const cannot = `cannot prove that Reshape '${closing.node.name}' restores the shape before Reshape '${opening.name}'`;
+  const shapeProducer = index.producer.get(closingShape);
+  if (between === 0 && shapeProducer?.op_type === 'Shape' && shapeProducer.input?.[0] === v && !shapeProducer.attribute?.length) return null;
+  const t1 = consts.evaluate(opening.input?.[1] ?? '');
+  const t2 = consts.evaluate(closingShape);
+  const vShape = shapes.shapeOf(v);
+  if (!t1.ok || !t2.ok || !vShape) return cannot;
+  const s1 = Array.from(t1.value.array.data);
+  const s2 = Array.from(t2.value.array.data);
+  if (between === 0) {
+    const mid = shapes.shapeOf(opening.output?.[0] ?? '');
+    const restored = mid ? resolveAgainst(mid, s2) : undefined;
+    return restored && restored.length === vShape.length && restored.every((d, i) => d === vShape[i]) ? null : cannot;
+  }
+  if (base === 'Conv') return `Reshape pair '${opening.name}'/'${closing.node.name}' around a Conv`;
+  // Feature-preserving: only leading dims reshaped, restored exactly; the feature dims explicit.
+  const featureIn = vShape[vShape.length - 1];
+  const lead1 = s1.slice(0, -1);
+  const lead2 = s2.slice(0, -1);
+  const leadV = vShape.slice(0, -1);
+  const leadCount = leadV.reduce((a, b) => a * b, 1);
+  const lead1Ok = s1[s1.length - 1] === featureIn && lead1.every((d) => d > 0 || d === -1) && lead1.filter((d) => d === -1).length <= 1 &&
+    (lead1.includes(-1) ? leadCount % lead1.filter((d) => d > 0).reduce((a, b) => a * b, 1) === 0 : lead1.reduce((a, b) => a * b, 1) === leadCount);
+  const lead2Ok = s2[s2.length - 1] > 0 && lead2.length === leadV.length && lead2.every((d, i) => d === leadV[i]);
+  return lead1Ok && lead2Ok ? null : cannot;
+}
+
+function resolveAgainst(input: number[], target: number[]): number[] | undefined {
+  const total = input.reduce((a, b) => a * b, 1);
+  const out = target.map((d, i) => (d === 0 ? input[i] : d));
+  const known = out.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  if (out.filter((d) => d === -1).length > 1) return undefined;
+  return out.map((d) => (d === -1 ? total / known : d));
+}

@@ -1,0 +1,177 @@
+/**
+ * The numbers of a LoRA fold, in float64: the base weight with every branch
+ * added, in the base weight's own layout, and (for DoRA) the bias. Rounding to
+ * the base dtype happens once, when the caller writes the tensors.
+ *
+ *   MatMul  W [in, out]           W' = W ⊙ f + Σ s · Aᵀ·Bᵀ
+ *   Gemm    W [in, out] / [out, in] (transB), alpha: the product divided by alpha
+ *   Gather  E [num, dim]          E' = E ⊙ f + Σ s · Aᵀ[num, r]·Bᵀ[r, dim]
+ *   Conv    W [out, in/g, k…]     W'[o,i,k] = W + Σ s · Σ_r B[o,r] · A[r,i,k]  (groups respected)
+ *
+ * f = 1 + Σ c per output feature is DoRA's rescaling of the base output; the
+ * bias then changes by Σ c ⊙ (b − b₂), zero when b₂ is the bias itself.
+ */
+import { attrFloat, attrInt } from '../../graph/graphIndex';
+import { matmul2d, transpose, type NdArray } from './ndarray';
+import { factorInOut, outFeatures, type LoraContext, type LoraMatch } from './match';
+
+export interface FoldedTensors {
+  weight: NdArray;
+  weightDtype: number;
+  /** New bias values (one per output feature) when DoRA terms changed it, else null. */
+  bias: { values: Float64Array; dtype: number } | null;
+  /** ‖ΔW‖_F and ‖W‖_F in the base layout, for reports. */
+  deltaNorm: number;
+  weightNorm: number;
+}
+
+function mustEvaluate(ctx: LoraContext, value: string): { array: NdArray; dtype: number } {
+  const r = ctx.consts.evaluate(value);
+  if (!r.ok) throw new Error(`internal: '${value}' was checked constant but cannot be evaluated: ${r.why}`);
+  return r.value;
+}
+
+/** One value per output feature from a scalar or an [out] / [1, out] constant. */
+function perFeature(ctx: LoraContext, value: string, out: number): Float64Array {
+  const a = mustEvaluate(ctx, value).array.data;
+  return a.length === 1 ? new Float64Array(out).fill(a[0]) : Float64Array.from(a);
+}
+
+export function computeFoldedWeights(ctx: LoraContext, m: LoraMatch): FoldedTensors {
+  const w = mustEvaluate(ctx, m.weight);
+  const out = outFeatures(m, w.array.dims);
+  const newWeight = m.base === 'Conv' ? convWeight(ctx, m, w.array) : linearWeight(ctx, m, w.array, out);
+  let dn = 0;
+  let wn = 0;
+  for (let i = 0; i < w.array.data.length; i++) {
+    const d = newWeight.data[i] - w.array.data[i];
+    dn += d * d;
+    wn += w.array.data[i] * w.array.data[i];
+  }
+  return { weight: newWeight, weightDtype: w.dtype, bias: doraBias(ctx, m, out), deltaNorm: Math.sqrt(dn), weightNorm: Math.sqrt(wn) };
+}
+
+/** Σ sign·c per output feature over DoRA terms, plus one: the factor on the base weight. */
+function baseFactor(ctx: LoraContext, m: LoraMatch, out: number): Float64Array {
+  const f = new Float64Array(out).fill(1);
+  for (const t of m.baseTerms) {
+    const c = perFeature(ctx, t.factor, out);
+    for (let o = 0; o < out; o++) f[o] += t.sign * c[o];
+  }
+  return f;
+}
+
+function linearWeight(ctx: LoraContext, m: LoraMatch, w: NdArray, out: number): NdArray {
+  const gemmTransposed = m.base === 'Gemm' && attrInt(m.baseNode, 'transB', 0) === 1;
+  const alpha = m.base === 'Gemm' ? attrFloat(m.baseNode, 'alpha', 1) : 1;
+  const inF = gemmTransposed ? w.dims[1] : w.dims[0];
+  // Σ over branches of s · colScale ⊙ (Aᵀ · Bᵀ), in x·M orientation [in, out].
+  const delta = new Float64Array(inF * out);
+  for (const b of m.branches) {
+    const [fa, fb] = b.factors;
+    const a = orient(mustEvaluate(ctx, fa.weight).array, fa.op, fa.transB);
+    const bm = orient(mustEvaluate(ctx, fb.weight).array, fb.op, fb.transB);
+    const r = a.dims[1];
+    const product = matmul2d(a.data, bm.data, inF, r, out);
+    const col = new Float64Array(out).fill(b.scale / alpha);
+    for (const c of b.columnScales) {
+      const v = perFeature(ctx, c, out);
+      for (let o = 0; o < out; o++) col[o] *= v[o];
+    }
+    for (let i = 0; i < inF; i++) {
+      const row = i * out;
+      for (let o = 0; o < out; o++) delta[row + o] += product[row + o] * col[o];
+    }
+  }
+  const f = baseFactor(ctx, m, out);
+  const result = new Float64Array(w.data.length);
+  if (gemmTransposed) {
+    // W [out, in]
+    for (let o = 0; o < out; o++) for (let i = 0; i < inF; i++) result[o * inF + i] = w.data[o * inF + i] * f[o] + delta[i * out + o];
+  } else {
+    for (let i = 0; i < inF; i++) for (let o = 0; o < out; o++) result[i * out + o] = w.data[i * out + o] * f[o] + delta[i * out + o];
+  }
+  return { dims: [...w.dims], data: result };
+}
+
+/** A factor as the matrix M with `h · M` = what the node computes ([in, out]). */
+function orient(a: NdArray, op: string, transB: boolean): NdArray {
+  const io = factorInOut(op, transB, a.dims);
+  if (!io) throw new Error(`internal: low-rank weight of shape [${a.dims.join(', ')}]`);
+  return op === 'Gemm' && transB ? transpose(a, [1, 0]) : a;
+}
+
+function convWeight(ctx: LoraContext, m: LoraMatch, w: NdArray): NdArray {
+  const result = Float64Array.from(w.data);
+  const out = w.dims[0];
+  const inPerG = w.dims[1];
+  const kernel = w.dims.slice(2).reduce((x, y) => x * y, 1);
+  const g = attrInt(m.baseNode, 'group', 1);
+  const outPerG = out / g;
+  for (const b of m.branches) {
+    const [fa, fb] = b.factors;
+    const a = mustEvaluate(ctx, fa.weight).array; // [r, in/ga, k…]
+    const bw = mustEvaluate(ctx, fb.weight).array; // [out, r/gb, 1…]
+    const ga = attrInt(fa.node, 'group', 1);
+    const gb = attrInt(fb.node, 'group', 1);
+    const r = a.dims[0];
+    const inPerA = a.dims[1];
+    const rPerB = bw.dims[1];
+    const outPerB = out / gb;
+    const rPerA = r / ga;
+    for (let o = 0; o < out; o++) {
+      const baseStart = Math.floor(o / outPerG) * inPerG; // first input channel of o's base group
+      const bGroup = Math.floor(o / outPerB);
+      for (let rl = 0; rl < rPerB; rl++) {
+        const rr = bGroup * rPerB + rl;
+        const coeff = b.scale * bw.data[o * rPerB + rl];
+        if (coeff === 0) continue;
+        const inStart = Math.floor(rr / rPerA) * inPerA - baseStart; // where A's group lands inside o's base group
+        for (let ia = 0; ia < inPerA; ia++) {
+          const dst = (o * inPerG + inStart + ia) * kernel;
+          const src = (rr * inPerA + ia) * kernel;
+          for (let k = 0; k < kernel; k++) result[dst + k] += coeff * a.data[src + k];
+        }
+      }
+    }
+  }
+  return { dims: [...w.dims], data: result };
+}
+
+/**
+ * The bias after DoRA terms: base + Σ c ⊙ (base − b₂) has bias b + Σ c ⊙ (b − b₂).
+ * Null when nothing changes it (no term reads the biased output, or b₂ = b).
+ */
+function doraBias(ctx: LoraContext, m: LoraMatch, out: number): { values: Float64Array; dtype: number } | null {
+  const terms = m.baseTerms.filter((t) => t.readsBiased);
+  if (terms.length === 0) return null;
+  const biasValue = biasValueOf(m);
+  const b = biasValue ? perFeature(ctx, biasValue, out) : new Float64Array(out);
+  const beta = m.base === 'Gemm' ? attrFloat(m.baseNode, 'beta', 1) : 1;
+  const effective = b.map((v) => v * beta);
+  const next = Float64Array.from(effective);
+  let changed = false;
+  for (const t of terms) {
+    if (t.subtracted === biasValue) continue; // c ⊙ (b − b) = 0: DoRA's own form
+    const c = perFeature(ctx, t.factor, out);
+    const b2 = t.subtracted ? perFeature(ctx, t.subtracted, out) : new Float64Array(out);
+    for (let o = 0; o < out; o++) {
+      const d = t.sign * c[o] * (effective[o] - b2[o]);
+      next[o] += d;
+      if (d !== 0) changed = true;
+    }
+  }
+  if (!changed) return null;
+  const dtype = biasValue ? mustEvaluate(ctx, biasValue).dtype : mustEvaluate(ctx, m.weight).dtype;
+  return { values: next.map((v) => v / beta), dtype };
+}
+
+/** The bias value of the base layer: the MatMul's bias Add constant, the Gemm's C, the Conv's B. */
+export function biasValueOf(m: LoraMatch): string | null {
+  if (m.biasAdd) {
+    const raw = m.baseNode.output?.[0];
+    return (m.biasAdd.input ?? []).find((v) => v !== raw) ?? null;
+  }
+  if (m.base === 'Gemm' || m.base === 'Conv') return m.baseNode.input?.[2] || null;
+  return null;
+}

@@ -1,0 +1,371 @@
+/**
+ * Executes a plan: reads, merges and writes one tensor at a time.
+ *
+ * - Before any output file is opened, every adapter tensor the plan uses is
+ *   checked for NaN/Inf (a broken adapter stops with its key).
+ * - Merged values are checked as they are computed (NaN, or an overflow of the
+ *   base dtype); a bad one aborts the atomic write, so the output never
+ *   appears and the temporaries are removed.
+ * - safetensors: the output has the base's tensors in the base's order and
+ *   metadata; a sharded base gives sharded output (same shard file names,
+ *   beside the output index) and a new index. The header is known from shapes
+ *   alone, so tensors stream through: memory holds one tensor and its product.
+ * - ONNX: changed initializers are replaced by new TensorProto objects (the
+ *   loaded file's raw_data views are never written into); tensors that were
+ *   external stay external — their merged bytes wait in a scratch file beside
+ *   the output until `saveModel` copies them, so memory stays bounded too.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { throwIfCancelled, ModelFuseError, type CancelToken } from '../errors';
+import { checkOutputPath, tempPathFor, writeAtomically } from '../io/atomicWrite';
+import { isFloatType } from '../onnx/dtypes';
+import { onnx, type ITensorProto } from '../onnx/proto';
+import { isExternal, tensorDims } from '../onnx/tensors';
+import { saveModel } from '../onnx/save';
+import type { OnnxModel } from '../onnx/model';
+import { safetensorsDtypeToOnnx, type SafetensorsDtype } from '../safetensors/safetensors';
+import type { LoadedAdapter, TensorRef } from './adapterFormats';
+import { decodeFloatTensor } from './halfFloat';
+import { mergeBias, mergeTerms, NonFiniteError, norm, encodeChecked, type LoraTerm, type MergedTensor } from './delta';
+import { JsMatmulBackend, type MatmulBackend } from './matmul';
+import { initializerBehind, type LoraPlan, type PlanPair } from './plan';
+
+export interface MergeOptions {
+  force?: boolean;
+  backend?: MatmulBackend;
+  cancel?: CancelToken;
+  /** Called after each merged tensor. */
+  onProgress?(done: number, total: number, tensor: string): void;
+}
+
+export interface MergedRow {
+  adapter: string;
+  /** The module as the adapter names it. */
+  key: string;
+  target: string;
+  /** The factor in front of B·A (weight × --scale × alpha/r); 1 for modules_to_save. */
+  scale: number;
+  delta_fro: number;
+  rel_change: number;
+}
+
+export interface MergeReport {
+  output: string;
+  /** Every file written (shards, external data). */
+  files: string[];
+  merged: MergedRow[];
+  tensorsWritten: number;
+}
+
+/** What happens to one base tensor. */
+interface TensorWork {
+  /** Tensor read. */
+  source: string;
+  lora: PlanPair[];
+  biasOf: PlanPair[];
+  replace?: { pair: PlanPair; ref: TensorRef };
+}
+
+export function collectWork(plan: LoraPlan): Map<string, TensorWork> {
+  const work = new Map<string, TensorWork>();
+  const get = (target: string, source: string): TensorWork => {
+    let w = work.get(target);
+    if (!w) work.set(target, (w = { source, lora: [], biasOf: [] }));
+    return w;
+  };
+  for (const p of plan.pairs) {
+    if (p.kind === 'replace') {
+      const m = plan.adapters[p.adapterIndex].modules.find((x) => x.module === p.module)!;
+      for (const [param, target] of Object.entries(p.replacements ?? {})) get(target, target).replace = { pair: p, ref: m.replacements![param] };
+      continue;
+    }
+    get(p.target, p.source).lora.push(p);
+    const m = plan.adapters[p.adapterIndex].modules.find((x) => x.module === p.module)!;
+    if (m.bias && p.bias) get(p.bias, p.bias).biasOf.push(p);
+  }
+  return work;
+}
+
+/** Every adapter tensor the plan reads must be finite: checked before any output exists. */
+export function preflightAdapters(plan: LoraPlan): void {
+  for (const p of plan.pairs) {
+    const a = plan.adapters[p.adapterIndex];
+    const m = a.modules.find((x) => x.module === p.module)!;
+    const refs = [m.A, m.B, m.bias, m.magnitude, ...Object.values(m.replacements ?? {})].filter((r): r is TensorRef => !!r);
+    for (const r of refs) {
+      const v = a.read(r);
+      for (let i = 0; i < v.length; i++) {
+        if (!Number.isFinite(v[i])) throw new ModelFuseError(`${a.weightsPath}: '${r.key}' contains ${Number.isNaN(v[i]) ? 'NaN' : 'Inf'} (value ${i}); the adapter is broken, nothing was written`);
+      }
+    }
+  }
+}
+
+class Merger {
+  readonly rows: MergedRow[] = [];
+  constructor(private readonly plan: LoraPlan, private readonly backend: MatmulBackend) {}
+
+  private read(a: LoadedAdapter, ref: TensorRef): Float32Array {
+    return a.read(ref);
+  }
+
+  private term(p: PlanPair): LoraTerm {
+    const a = this.plan.adapters[p.adapterIndex];
+    const m = a.modules.find((x) => x.module === p.module)!;
+    return {
+      kind: p.deltaKind, A: this.read(a, m.A!), aShape: m.A!.shape, B: this.read(a, m.B!), bShape: m.B!.shape, scale: p.scale,
+      magnitude: m.magnitude ? this.read(a, m.magnitude) : undefined,
+    };
+  }
+
+  /** Merged bytes of one tensor, given its base bytes. */
+  async merge(name: string, w: TensorWork, baseBytes: Uint8Array, dtype: number, shape: number[]): Promise<Uint8Array> {
+    if (!isFloatType(dtype)) throw new ModelFuseError(`${this.plan.basePath}: tensor '${w.source}' is not a float tensor and cannot be merged into`);
+    const count = shape.reduce((x, y) => x * y, 1);
+    const base = decodeFloatTensor(baseBytes, dtype, count);
+    try {
+      if (w.replace) {
+        const { pair, ref } = w.replace;
+        const a = this.plan.adapters[pair.adapterIndex];
+        const values = a.read(ref);
+        const bytes = encodeChecked(values, dtype);
+        let dsq = 0;
+        for (let i = 0; i < count; i++) dsq += (values[i] - base[i]) ** 2;
+        this.row(pair, name, 1, Math.sqrt(dsq), norm(base));
+        return bytes;
+      }
+      let result: MergedTensor | undefined;
+      let current: Uint8Array = baseBytes;
+      if (w.lora.length) {
+        const transposed = w.lora[0].transposed;
+        if (w.lora.some((p) => p.transposed !== transposed)) throw new ModelFuseError(`${this.plan.basePath}: tensor '${name}' is matched with two different layouts`);
+        result = await mergeTerms(base, shape, dtype, transposed, w.lora.map((p) => this.term(p)), this.backend);
+        w.lora.forEach((p, i) => this.row(p, name, p.scale, result!.deltaNorms[i], result!.baseNorm));
+        current = result.bytes;
+      }
+      if (w.biasOf.length) {
+        const adds = w.biasOf.map((p) => {
+          const a = this.plan.adapters[p.adapterIndex];
+          const m = a.modules.find((x) => x.module === p.module)!;
+          return { bias: a.read(m.bias!), scale: p.scale };
+        });
+        const b = mergeBias(decodeFloatTensor(current, dtype, count), dtype, adds);
+        w.biasOf.forEach((p, i) => this.row(p, name, p.scale, b.deltaNorms[i], b.baseNorm));
+        current = b.bytes;
+      }
+      return current;
+    } catch (err) {
+      if (err instanceof NonFiniteError) {
+        const from = w.replace ? [w.replace.pair] : [...w.lora, ...w.biasOf];
+        throw new ModelFuseError(
+          `${this.plan.basePath}: merged tensor '${name}' ${err.message} (from ${[...new Set(from.map((p) => `${p.adapter} '${p.module}'`))].join(', ')}); nothing was written`,
+        );
+      }
+      throw err;
+    }
+  }
+
+  private row(p: PlanPair, target: string, scale: number, deltaFro: number, baseFro: number): void {
+    this.rows.push({ adapter: p.adapter, key: p.module, target, scale, delta_fro: deltaFro, rel_change: baseFro > 0 ? deltaFro / baseFro : deltaFro > 0 ? Infinity : 0 });
+  }
+}
+
+/** Runs the plan and writes `output` (same format as the base). */
+export async function mergeLora(plan: LoraPlan, output: string, options: MergeOptions = {}): Promise<MergeReport> {
+  preflightAdapters(plan);
+  const backend = options.backend ?? new JsMatmulBackend();
+  const merger = new Merger(plan, backend);
+  const work = collectWork(plan);
+  const report = plan.baseKind === 'onnx' ? await mergeOnnx(plan, work, merger, output, options) : await mergeSafetensors(plan, work, merger, output, options);
+  const order = new Map(plan.pairs.map((p, i) => [`${p.adapter}\u0000${p.module}`, i]));
+  report.merged = merger.rows.sort((a, b) => (order.get(`${a.adapter}\u0000${a.key}`) ?? 0) - (order.get(`${b.adapter}\u0000${b.key}`) ?? 0));
+  return report;
+}
+
+// ---------------------------------------------------------------- safetensors
+
+async function mergeSafetensors(plan: LoraPlan, work: Map<string, TensorWork>, merger: Merger, output: string, options: MergeOptions): Promise<MergeReport> {
+  const base = plan.safetensors!;
+  const sharded = base.index !== null;
+  if (sharded && !output.endsWith('.json')) throw new ModelFuseError(`${output}: the base is sharded (${path.basename(plan.basePath)}); the output must be an index .json too`);
+  if (!sharded && !output.toLowerCase().endsWith('.safetensors')) throw new ModelFuseError(`${output}: output of a safetensors merge must end in .safetensors`);
+  const inputs = [plan.basePath, ...base.shards.map((s) => s.path)];
+  checkOutputPath(output, inputs, options.force ?? false);
+  const outDir = path.dirname(path.resolve(output));
+  const shardOutputs = sharded ? base.shards.map((s) => path.join(outDir, path.basename(s.path))) : [output];
+  if (sharded) for (const s of shardOutputs) checkOutputPath(s, inputs, options.force ?? false);
+  const total = work.size;
+  let done = 0;
+  let written = 0;
+  return writeAtomically(async (files) => {
+    for (let si = 0; si < base.shards.length; si++) {
+      const shard = base.shards[si];
+      const temp = files.add(shardOutputs[si]);
+      const fd = fs.openSync(temp, 'w');
+      try {
+        const entries = [...shard.entries.values()].sort((a, b) => a.begin - b.begin);
+        await writeSafetensorsStream(
+          fd,
+          entries.map((e) => ({
+            name: e.name,
+            dtype: e.dtype,
+            shape: e.shape,
+            bytes: async (): Promise<Uint8Array> => {
+              throwIfCancelled(options.cancel);
+              const raw = shard.readBytes(e.name);
+              written++;
+              const w = work.get(e.name);
+              if (!w) return raw;
+              const merged = await merger.merge(e.name, w, raw, safetensorsDtypeToOnnx(e.dtype), e.shape);
+              options.onProgress?.(++done, total, e.name);
+              return merged;
+            },
+          })),
+          shard.metadata,
+        );
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    if (sharded) {
+      const idx = { ...base.index!, weight_map: { ...base.index!.weight_map } };
+      const tempIndex = files.add(output);
+      fs.writeFileSync(tempIndex, JSON.stringify(idx, null, 2) + '\n');
+    }
+    return { output, files: sharded ? [...shardOutputs, output] : [output], merged: [], tensorsWritten: written };
+  });
+}
+
+export interface StreamEntry {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  bytes: () => Promise<Uint8Array>;
+}
+
+const ST_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1, U16: 2, U32: 4, U64: 8, F8_E4M3: 1, F8_E5M2: 1 };
+
+/**
+ * The async twin of safetensors.ts's `writeSafetensorsToFd` (same header
+ * layout, 8-byte aligned): tensors here come from an async producer (the
+ * product may be computed by the onnxruntime worker), which a synchronous
+ * `bytes()` callback cannot await.
+ */
+export async function writeSafetensorsStream(fd: number, entries: readonly StreamEntry[], metadata?: Record<string, string>): Promise<number> {
+  const header: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const e of entries) {
+    const len = e.shape.reduce((a, b) => a * b, 1) * ST_BYTES[e.dtype];
+    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + len] };
+    offset += len;
+  }
+  let json = Buffer.from(JSON.stringify(header), 'utf8');
+  const pad = (8 - (json.length % 8)) % 8;
+  if (pad) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  let pos = writeAll(fd, len, 0);
+  pos += writeAll(fd, json, pos);
+  for (const e of entries) {
+    const b = await e.bytes();
+    const expected = e.shape.reduce((a, c) => a * c, 1) * ST_BYTES[e.dtype];
+    if (b.length !== expected) throw new RangeError(`tensor '${e.name}': ${b.length} bytes, expected ${expected}`);
+    pos += writeAll(fd, b, pos);
+  }
+  return pos;
+}
+
+function writeAll(fd: number, b: Uint8Array, position: number): number {
+  let done = 0;
+  while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done, position + done);
+  return b.length;
+}
+
+// ---------------------------------------------------------------- ONNX
+
+async function mergeOnnx(plan: LoraPlan, work: Map<string, TensorWork>, merger: Merger, output: string, options: MergeOptions): Promise<MergeReport> {
+  const model = plan.onnx!;
+  if (!output.toLowerCase().endsWith('.onnx')) throw new ModelFuseError(`${output}: output of an ONNX merge must end in .onnx`);
+  checkOutputPath(output, [model.path], options.force ?? false);
+  const graph = model.graph;
+  const initializers = [...(graph.initializer ?? [])];
+  const indexOf = new Map(initializers.map((t, i) => [t.name ?? '', i]));
+  const scratchPath = `${tempPathFor(output)}.scratch`;
+  let scratchFd: number | undefined;
+  let scratchEnd = 0;
+  const scratch = new Map<ITensorProto, { offset: number; length: number }>();
+  const removedIdentities = new Set<string>();
+  let done = 0;
+  try {
+    for (const [name, w] of work) {
+      throwIfCancelled(options.cancel);
+      const src = initializerBehind(model, w.source);
+      if (!src) throw new ModelFuseError(`${model.path}: '${w.source}' is not backed by an initializer`);
+      const dtype = src.data_type ?? 0;
+      const dims = tensorDims(src);
+      const merged = await merger.merge(name, w, model.tensorBytes(src), dtype, dims);
+      let t: onnx.TensorProto;
+      if (isExternal(src)) {
+        // Keep it external: park the bytes in the scratch file; the save reads them back one at a time.
+        if (scratchFd === undefined) scratchFd = fs.openSync(scratchPath, 'w+');
+        writeAll(scratchFd, merged, scratchEnd);
+        t = onnx.TensorProto.create({ name, data_type: dtype, dims: [...dims], data_location: onnx.TensorProto.DataLocation.EXTERNAL, external_data: src.external_data ?? [] });
+        scratch.set(t, { offset: scratchEnd, length: merged.length });
+        scratchEnd += merged.length;
+      } else {
+        t = onnx.TensorProto.create({ name, data_type: dtype, dims: [...dims], raw_data: merged });
+      }
+      const at = indexOf.get(name);
+      if (at !== undefined) {
+        initializers[at] = t;
+      } else {
+        // A new initializer: an untied copy, or a value that an Identity produced from a shared initializer.
+        indexOf.set(name, initializers.length);
+        initializers.push(t);
+        removedIdentities.add(name);
+      }
+      options.onProgress?.(++done, work.size, name);
+    }
+    for (const p of plan.pairs) if (p.untie) rewire(model, p.untie.node, p.untie.from, p.target);
+    graph.node = (graph.node ?? []).filter((n) => !(n.op_type === 'Identity' && removedIdentities.has(n.output?.[0] ?? '')));
+    graph.initializer = initializers as onnx.TensorProto[];
+    const view = Object.create(model) as OnnxModel;
+    view.tensorBytes = (t: ITensorProto): Uint8Array => {
+      const s = scratch.get(t);
+      if (!s) return model.tensorBytes(t);
+      const buf = Buffer.allocUnsafe(s.length);
+      let got = 0;
+      while (got < s.length) got += fs.readSync(scratchFd!, buf, got, s.length - got, s.offset + got);
+      return buf;
+    };
+    const saved = await saveModel(view, output, { force: options.force });
+    return { output, files: saved.externalData ? [output, saved.externalData] : [output], merged: [], tensorsWritten: initializers.length };
+  } finally {
+    if (scratchFd !== undefined) fs.closeSync(scratchFd);
+    fs.rmSync(scratchPath, { force: true });
+  }
+}
+
+/** Points `node`'s read of `from` (directly or through its Transpose) at `to`. */
+function rewire(model: OnnxModel, nodeName: string, from: string, to: string): void {
+  const nodes = model.graph.node ?? [];
+  const node = nodes.find((n, i) => (n.name || `${n.op_type}#${i}`) === nodeName);
+  if (!node) throw new ModelFuseError(`${model.path}: node '${nodeName}' not found while untying '${from}'`);
+  const ins = node.input ?? [];
+  const slot = ins.indexOf(from);
+  if (slot >= 0) {
+    ins[slot] = to;
+    return;
+  }
+  for (const v of ins) {
+    const t = nodes.find((n) => n.output?.includes(v) && n.op_type === 'Transpose' && n.input?.[0] === from);
+    if (t) {
+      t.input![0] = to;
+      return;
+    }
+  }
+  throw new ModelFuseError(`${model.path}: node '${nodeName}' does not read '${from}'`);
+}
+

@@ -1,0 +1,350 @@
+/**
+ * The merge plan: which base tensor every adapted module changes, with what
+ * scale and why (the evidence), before a single byte is written. `lora plan`
+ * prints it; `lora` executes it. A plan with unmatched or ambiguous modules is
+ * an error listing them (unless --allow-unmatched), so a merge never silently
+ * does less than the adapter says.
+ *
+ * `--map mapping.json` overrides matching: `{ "<module or adapter key>": "<base tensor>" | null }`
+ * (null = leave that module out on purpose; it is still listed as unmatched).
+ *
+ * Shared ONNX initializers (one tensor read by nodes of different modules:
+ * tied embedding/lm_head, or the TorchScript exporter deduplicating equal
+ * weights) are never changed silently: `shared: 'error'` (default) refuses and
+ * lists the readers; `'untie'` gives the adapted node its own merged copy and
+ * leaves the other readers on the base weights; `'all'` merges into the shared
+ * tensor, every reader sees the change once — what PyTorch does for tied
+ * parameters. One adapter never adds two deltas to one tensor unless 'all'
+ * says the tensor is deliberately shared.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileError, ModelFuseError } from '../errors';
+import { OnnxModel } from '../onnx/model';
+import { dtypeName } from '../onnx/dtypes';
+import { safetensorsDtypeToOnnx } from '../safetensors/safetensors';
+import { tensorDims } from '../onnx/tensors';
+import { loadAdapter, type AdapterOptions, type AdapterSpec, type LoadedAdapter, type AdapterModule } from './adapterFormats';
+import { findWeightUses, matchOnnx, storedDeltaShape } from './onnxTargets';
+import { matchSafetensors, SafetensorsBase } from './safetensorsTargets';
+import { deltaKindOf, fmtShape, sameShape, torchWeightShape, type DeltaKind, type ModuleRequest, type TargetMatch, type TargetResolution } from './targetTypes';
+
+export type SharedPolicy = 'error' | 'untie' | 'all';
+
+export interface PlanOptions extends AdapterOptions {
+  /** Global factor on every delta (diffusers' lora_scale). */
+  scale?: number;
+  /** Path of a mapping JSON overriding matches. */
+  mapPath?: string;
+  shared?: SharedPolicy;
+}
+
+export interface PlanPair {
+  adapterIndex: number;
+  /** The adapter as given on the command line. */
+  adapter: string;
+  module: string;
+  /** The adapter keys of this module. */
+  keys: string[];
+  kind: 'lora' | 'replace';
+  deltaKind: DeltaKind;
+  /** Base tensor read (ONNX: the initializer behind the node's input). */
+  source: string;
+  /** Tensor written (differs from `source` when a shared initializer is untied). */
+  target: string;
+  targetShape: number[];
+  targetDtype: string;
+  transposed: boolean;
+  bias?: string;
+  /** For modules_to_save: parameter → base tensor. */
+  replacements?: Record<string, string>;
+  rank: number;
+  alpha: number;
+  /** PEFT's alpha/r (or alpha/√r). */
+  peftScale: number;
+  /** User weight of this adapter. */
+  weight: number;
+  globalScale: number;
+  /** weight × globalScale × peftScale: the factor in front of B·A. */
+  scale: number;
+  scaleEvidence: string;
+  dora: boolean;
+  evidence: string[];
+  /** ONNX: the node whose weight this is, and the nodes that share it. */
+  node?: string;
+  sharedWith?: string[];
+  /** ONNX untie: which node input to rewire to the new tensor. */
+  untie?: { node: string; from: string };
+}
+
+export interface UnmatchedModule {
+  adapter: string;
+  module: string;
+  keys: string[];
+  reason: string;
+  candidates?: string[];
+}
+
+export interface LoraPlan {
+  basePath: string;
+  baseKind: 'onnx' | 'safetensors';
+  adapters: LoadedAdapter[];
+  pairs: PlanPair[];
+  unmatched: UnmatchedModule[];
+  /** Problems that make the plan unusable even with --allow-unmatched (shape mismatches, double deltas). */
+  errors: string[];
+  /** Open base handles, for the merge. */
+  onnx?: OnnxModel;
+  safetensors?: SafetensorsBase;
+  close(): void;
+}
+
+export function baseKindOf(p: string): 'onnx' | 'safetensors' {
+  const lower = p.toLowerCase();
+  if (lower.endsWith('.onnx')) return 'onnx';
+  if (lower.endsWith('.safetensors') || lower.endsWith('.safetensors.index.json') || lower.endsWith('.index.json')) return 'safetensors';
+  throw fileError(p, 'base must be .onnx, .safetensors or a sharded model.safetensors.index.json');
+}
+
+/** Loads base and adapters and matches them. The caller closes the plan. */
+export function buildPlan(basePath: string, specs: readonly AdapterSpec[], options: PlanOptions = {}): LoraPlan {
+  if (specs.length === 0) throw new ModelFuseError('no adapter given (use --adapter PATH[=weight])');
+  const baseKind = baseKindOf(basePath);
+  const adapters: LoadedAdapter[] = [];
+  let onnx: OnnxModel | undefined;
+  let st: SafetensorsBase | undefined;
+  const close = (): void => {
+    for (const a of adapters) a.close();
+    onnx?.close();
+    st?.close();
+  };
+  try {
+    for (const s of specs) {
+      if (!Number.isFinite(s.weight)) throw new ModelFuseError(`--adapter ${s.path}: weight must be a number`);
+      adapters.push(loadAdapter(s, options));
+    }
+    if (baseKind === 'onnx') onnx = OnnxModel.load(basePath);
+    else st = SafetensorsBase.open(basePath);
+    const plan: LoraPlan = { basePath, baseKind, adapters, pairs: [], unmatched: [], errors: [], onnx, safetensors: st, close };
+    fillPlan(plan, options);
+    return plan;
+  } catch (err) {
+    close();
+    throw err;
+  }
+}
+
+function fillPlan(plan: LoraPlan, options: PlanOptions): void {
+  const requests: ModuleRequest[] = [];
+  plan.adapters.forEach((a, adapterIndex) => {
+    for (const module of a.modules) {
+      requests.push({ id: requests.length, adapterIndex, module, deltaKind: deltaKindOf(module), fanInFanOut: a.fanInFanOut });
+    }
+  });
+  const map = options.mapPath ? readMap(options.mapPath, requests) : new Map<number, string | null>();
+  const auto = plan.onnx ? matchOnnx(plan.onnx, requests.filter((r) => !map.has(r.id))) : matchSafetensors(plan.safetensors!, requests.filter((r) => !map.has(r.id)));
+  for (const [id, target] of map) {
+    const req = requests[id];
+    if (target === null) auto.set(id, { reason: `left out by --map ${options.mapPath}` });
+    else auto.set(id, mappedResolution(plan, req, target, options.mapPath!));
+  }
+  const globalScale = options.scale ?? 1;
+  for (const req of requests) {
+    const a = plan.adapters[req.adapterIndex];
+    const res = auto.get(req.id) as TargetResolution;
+    const m = req.module;
+    if (!res.match) {
+      plan.unmatched.push({
+        adapter: a.spec, module: m.module, keys: m.keys,
+        reason: res.reason ?? `ambiguous: ${res.candidates!.length} candidates`,
+        candidates: res.candidates?.map((c) => `${c.target}${c.node ? ` (${c.node})` : ''}`),
+      });
+      continue;
+    }
+    const t = res.match;
+    const dtype = plan.onnx ? onnxDtypeOf(plan.onnx, t.target) : planDtype(plan.safetensors!.tensors.get(t.target)!.dtype);
+    const pair: PlanPair = {
+      adapterIndex: req.adapterIndex, adapter: a.spec, module: m.module, keys: m.keys, kind: m.kind, deltaKind: req.deltaKind,
+      source: t.target, target: t.target, targetShape: t.shape, targetDtype: dtype, transposed: t.transposed, bias: t.bias,
+      replacements: t.replacements, rank: m.rank, alpha: m.alpha, peftScale: m.scale, weight: a.weight, globalScale,
+      scale: a.weight * globalScale * m.scale, scaleEvidence: m.scaleEvidence, dora: !!m.magnitude, evidence: t.evidence,
+      node: t.node, sharedWith: t.sharedWith,
+    };
+    checkShapes(plan, req, pair);
+    plan.pairs.push(pair);
+  }
+  applySharedPolicy(plan, options.shared ?? 'error');
+  checkDoubleDeltas(plan, options.shared ?? 'error');
+}
+
+function onnxDtypeOf(model: OnnxModel, value: string): string {
+  const init = initializerBehind(model, value);
+  return dtypeName(init?.data_type ?? 0);
+}
+
+/** The initializer holding a value (through Identity nodes). */
+export function initializerBehind(model: OnnxModel, value: string): import('../onnx/proto').ITensorProto | undefined {
+  const inits = new Map((model.graph.initializer ?? []).map((t) => [t.name ?? '', t]));
+  let v = value;
+  for (let hops = 0; hops < 8; hops++) {
+    const t = inits.get(v);
+    if (t) return t;
+    const p = (model.graph.node ?? []).find((n) => n.output?.includes(v));
+    if (!p || p.op_type !== 'Identity') return undefined;
+    v = p.input?.[0] ?? '';
+  }
+  return undefined;
+}
+
+function checkShapes(plan: LoraPlan, req: ModuleRequest, pair: PlanPair): void {
+  const m = req.module;
+  const a = plan.adapters[req.adapterIndex];
+  if (m.kind === 'replace') {
+    for (const [param, target] of Object.entries(pair.replacements ?? {})) {
+      const ref = m.replacements![param];
+      const shape = targetShape(plan, target);
+      if (!sameShape(ref.shape, shape)) {
+        plan.errors.push(`shape mismatch: ${a.weightsPath} '${ref.key}' is ${fmtShape(ref.shape)} but base tensor '${target}' is ${fmtShape(shape)}`);
+      }
+    }
+    return;
+  }
+  const expected = plan.onnx ? storedDeltaShape(req, { kind: pair.deltaKind === 'conv' ? 'conv' : 'linear', transposed: pair.transposed }) : torchWeightShape(req);
+  if (!expected || !sameShape(expected, pair.targetShape)) {
+    const hint = expected && expected.length === 2 && sameShape([expected[1], expected[0]], pair.targetShape)
+      ? plan.onnx ? '' : ' (it looks transposed: is fan_in_fan_out missing from the adapter config?)' : '';
+    plan.errors.push(
+      `shape mismatch: ${a.weightsPath} module '${m.module}' (lora_A ${fmtShape(m.A!.shape)}, lora_B ${fmtShape(m.B!.shape)}) makes a delta of ${expected ? fmtShape(expected) : 'unknown shape'} but base tensor '${pair.target}' is ${fmtShape(pair.targetShape)}${hint}`,
+    );
+  }
+  if (m.magnitude) {
+    const outs = pair.deltaKind === 'conv' || !pair.transposed ? pair.targetShape[0] : pair.targetShape[1];
+    const count = m.magnitude.shape.reduce((x, y) => x * y, 1);
+    if (count !== outs) plan.errors.push(`shape mismatch: ${a.weightsPath} '${m.magnitude.key}' ${fmtShape(m.magnitude.shape)} has ${count} values but '${pair.target}' has ${outs} output rows`);
+  }
+  if (m.bias) {
+    if (!pair.bias) {
+      plan.errors.push(`${a.weightsPath} '${m.bias.key}': lora_bias needs a bias in the base layer, and '${pair.target}' has none`);
+    } else {
+      const shape = targetShape(plan, pair.bias);
+      if (!sameShape(m.bias.shape, shape)) plan.errors.push(`shape mismatch: ${a.weightsPath} '${m.bias.key}' is ${fmtShape(m.bias.shape)} but base bias '${pair.bias}' is ${fmtShape(shape)}`);
+    }
+  }
+}
+
+function targetShape(plan: LoraPlan, name: string): number[] {
+  if (plan.safetensors) return plan.safetensors.tensors.get(name)?.shape ?? [];
+  const t = initializerBehind(plan.onnx!, name);
+  return t ? tensorDims(t) : [];
+}
+
+function applySharedPolicy(plan: LoraPlan, policy: SharedPolicy): void {
+  for (const pair of plan.pairs) {
+    if (!pair.sharedWith?.length) continue;
+    const init = initializerBehind(plan.onnx!, pair.source)!;
+    // An Identity output is the module's own parameter name: writing it as an initializer unties by itself.
+    if (init.name !== pair.source) continue;
+    if (policy === 'all') {
+      pair.evidence.push(`shared with ${pair.sharedWith.join(', ')}: merged in place, every reader sees it (--shared all)`);
+    } else if (policy === 'untie') {
+      pair.target = `${pair.source}.lora_merged.${pair.node!.replace(/[^A-Za-z0-9_.]/g, '_').replace(/^_+/, '')}`;
+      pair.untie = { node: pair.node!, from: pair.source };
+      pair.evidence.push(`shared with ${pair.sharedWith.join(', ')}: '${pair.node}' gets its own copy '${pair.target}', the others keep the base (--shared untie)`);
+    } else {
+      plan.errors.push(
+        `initializer '${pair.source}' (module '${pair.module}', node '${pair.node}') is also read by ${pair.sharedWith.join(', ')} (tied weights or exporter deduplication): pass --shared untie to merge only into '${pair.node}', or --shared all to change every reader`,
+      );
+    }
+  }
+}
+
+function checkDoubleDeltas(plan: LoraPlan, policy: SharedPolicy): void {
+  const seen = new Map<string, PlanPair>();
+  for (const p of plan.pairs) {
+    for (const t of p.kind === 'replace' ? Object.values(p.replacements ?? {}) : [p.target]) {
+      const k = `${p.adapterIndex}\u0000${t}`;
+      const prev = seen.get(k);
+      if (prev && !(policy === 'all' && p.kind === 'lora' && prev.kind === 'lora')) {
+        plan.errors.push(`tensor '${t}' would be changed twice by ${p.adapter} (modules '${prev.module}' and '${p.module}'); use --map to pick one`);
+      }
+      seen.set(k, p);
+    }
+  }
+  const replaced = new Map<string, PlanPair>();
+  for (const p of plan.pairs) if (p.kind === 'replace') for (const t of Object.values(p.replacements ?? {})) replaced.set(t, p);
+  for (const p of plan.pairs) {
+    if (p.kind !== 'lora') continue;
+    const r = replaced.get(p.target);
+    if (r) plan.errors.push(`tensor '${p.target}' is both replaced (modules_to_save of ${r.adapter}) and LoRA-adapted by ${p.adapter}`);
+  }
+}
+
+/** --map JSON: keys are module names or adapter keys, values a base tensor name or null. */
+function readMap(mapPath: string, requests: readonly ModuleRequest[]): Map<number, string | null> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(mapPath, 'utf8'));
+  } catch (err) {
+    throw fileError(mapPath, fs.existsSync(mapPath) ? `not valid JSON (${(err as Error).message.split('\n')[0]})` : 'file not found');
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw fileError(mapPath, 'must be a JSON object { "<adapter module or key>": "<base tensor>" | null }');
+  const out = new Map<number, string | null>();
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (value !== null && typeof value !== 'string') throw fileError(mapPath, `'${key}': value must be a base tensor name or null, got ${JSON.stringify(value)}`);
+    const hits = requests.filter((r) => r.module.module === key || r.module.keys.includes(key) || `base_model.model.${r.module.module}` === key);
+    if (hits.length === 0) throw fileError(mapPath, `'${key}' is not a module or key of any adapter`);
+    for (const h of hits) out.set(h.id, value as string | null);
+  }
+  return out;
+}
+
+function mappedResolution(plan: LoraPlan, req: ModuleRequest, target: string, mapPath: string): TargetResolution {
+  const evidence = [`--map ${path.basename(mapPath)}`];
+  if (req.module.kind === 'replace') {
+    const params = Object.keys(req.module.replacements ?? {});
+    if (params.length !== 1) throw fileError(mapPath, `'${req.module.module}' replaces several tensors (${params.join(', ')}); map modules_to_save by name instead`);
+    const shape = targetShape(plan, target);
+    if (!shape.length && !(plan.safetensors?.tensors.has(target) ?? initializerBehind(plan.onnx!, target))) throw fileError(mapPath, `'${target}' is not a tensor of the base`);
+    return { match: { target, shape, transposed: false, replacements: { [params[0]]: target }, evidence } };
+  }
+  if (plan.safetensors) {
+    const info = plan.safetensors.tensors.get(target);
+    if (!info) throw fileError(mapPath, `'${target}' is not a tensor of ${plan.basePath}`);
+    const mod = target.replace(/\.[^.]+$/, '');
+    const bias = plan.safetensors.tensors.has(`${mod}.bias`) && mod !== target ? `${mod}.bias` : undefined;
+    return { match: { target, shape: info.shape, transposed: req.deltaKind === 'linear' && req.fanInFanOut, bias, evidence } };
+  }
+  const uses = findWeightUses(plan.onnx!).filter((u) => u.value === target || u.initializer === target);
+  if (uses.length === 0) {
+    throw fileError(mapPath, `'${target}' is not a weight read by a MatMul, Gemm, Conv or Gather node of ${plan.basePath}`);
+  }
+  const layouts = new Set(uses.map((u) => u.transposed));
+  if (layouts.size > 1) throw fileError(mapPath, `'${target}' is read both as [out, in] and transposed; map the module to a tensor with one layout`);
+  const u = uses[0];
+  const all = findWeightUses(plan.onnx!).filter((o) => o.initializer === u.initializer && !uses.includes(o));
+  const match: TargetMatch = { target: u.value, shape: u.shape, transposed: u.transposed, bias: u.bias, node: u.nodeName, evidence: [...evidence, `${u.node.op_type} '${u.nodeName}' reads it${u.transposed ? ' transposed' : ''}`] };
+  if (all.length) match.sharedWith = all.map((o) => o.nodeName);
+  return { match };
+}
+
+/** Throws the plan's problems as one error (listing them), unless only unmatched modules remain and they are allowed. */
+export function assertPlanUsable(plan: LoraPlan, allowUnmatched: boolean): void {
+  const lines = [...plan.errors];
+  if (!allowUnmatched && plan.unmatched.length) {
+    for (const u of plan.unmatched) lines.push(`unmatched: ${u.adapter} module '${u.module}': ${u.reason}${u.candidates?.length ? ` [candidates: ${u.candidates.join('; ')}]` : ''}`);
+    lines.push('(use `lora plan` to see the evidence, --map FILE to pair modules by hand, or --allow-unmatched to merge the rest)');
+  }
+  if (lines.length) throw new ModelFuseError(`${plan.basePath}: cannot merge: ${lines.join(' | ')}`);
+  if (plan.pairs.length === 0) throw new ModelFuseError(`${plan.basePath}: nothing to merge (no adapter module matched a base tensor)`);
+}
+
+/** dtype name of a safetensors/ONNX dtype string, for plan output. */
+export function planDtype(d: string): string {
+  try {
+    return dtypeName(safetensorsDtypeToOnnx(d));
+  } catch {
+    return d;
+  }
+}
+
+export type { AdapterModule };
