@@ -56,6 +56,15 @@ export interface OnnxOverview {
   candidates: CandidateJson[];
   scanProblem: string | null;
   modules: ModuleTreeNode | null;
+  /** The `torch.ao.quantization.fuse_modules` call for the groups PyTorch can fuse safely (null when the scan failed). */
+  fuseList: FuseListSummary | null;
+}
+
+export interface FuseListSummary {
+  /** Python text: the call, with left-out groups as comments. */
+  python: string;
+  groups: string[][];
+  excluded: { modules: (string | null)[]; reason: string }[];
 }
 
 export interface SafetensorsTensorSummary {

@@ -17,6 +17,7 @@ import { SafetensorsFile } from '../../engine/safetensors/safetensors';
 import { analyzeModel } from '../../engine/fusion/scan';
 import { toCandidateJson } from '../../engine/fusion/candidate';
 import { fuseCandidates } from '../../engine/fusion/fuse';
+import { buildFuseList, formatFuseList } from '../../engine/fusion/fuseList';
 import { saveModel } from '../../engine/onnx/save';
 import type { FuseFileResult } from '../../protocol/extensionMethods';
 import '../../protocol/extensionMethods';
@@ -100,10 +101,20 @@ registerHandler('ext.fuse', async (params, ctx): Promise<FuseFileResult> => {
 function scanFor(model: OnnxModel): ScanContribution {
   try {
     const analysis = analyzeModel(model);
-    return { candidates: analysis.scan.candidates.map(toCandidateJson), modules: analysis.tree.toJSON(), problem: null };
+    const list = buildFuseList(analysis);
+    return {
+      candidates: analysis.scan.candidates.map(toCandidateJson),
+      modules: analysis.tree.toJSON(),
+      fuseList: {
+        python: formatFuseList(list, path.basename(model.path)),
+        groups: list.groups.map((g) => g.modules),
+        excluded: list.excluded.map((e) => ({ modules: e.modules, reason: e.reason })),
+      },
+      problem: null,
+    };
   } catch (err) {
     const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    return { candidates: [], modules: null, problem: err instanceof ModelFuseError ? message : `internal error in the scan: ${message}` };
+    return { candidates: [], modules: null, fuseList: null, problem: err instanceof ModelFuseError ? message : `internal error in the scan: ${message}` };
   }
 }
 

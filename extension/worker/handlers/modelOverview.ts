@@ -14,6 +14,7 @@ import type { SafetensorsFile } from '../../engine/safetensors/safetensors';
 import type { CandidateJson } from '../../engine/fusion/candidate';
 import type {
   FileSummary,
+  FuseListSummary,
   ModuleTreeNode,
   OnnxOverview,
   OperatorCount,
@@ -31,6 +32,7 @@ export function fileSummary(filePath: string): FileSummary {
 export interface ScanContribution {
   candidates: CandidateJson[];
   modules: ModuleTreeNode | null;
+  fuseList: FuseListSummary | null;
   problem: string | null;
 }
 
@@ -53,6 +55,7 @@ export function onnxOverview(model: OnnxModel, scan: ScanContribution): OnnxOver
     candidates: scan.candidates,
     scanProblem: scan.problem,
     modules: scan.modules,
+    fuseList: scan.fuseList,
   };
 }
 

@@ -9,7 +9,7 @@ import { SafetensorsFile } from '../../../extension/engine/safetensors/safetenso
 import { onnxOverview, safetensorsOverview, loraAdapterShape } from '../../../extension/worker/handlers/modelOverview';
 import { fixture, tempDir } from '../helpers/fixtures';
 
-const noScan = { candidates: [], modules: null, problem: null };
+const noScan = { candidates: [], modules: null, fuseList: null, problem: null };
 
 function valueInfo(name: string, elem: number, dims: (number | string)[]): onnx.ValueInfoProto {
   return onnx.ValueInfoProto.create({
@@ -83,7 +83,7 @@ test('the overview carries the scan result through unchanged', () => {
   const model = OnnxModel.load(fixture('zoo_resstyle', 'model.onnx'));
   try {
     const candidates = [{ id: 'conv-bn:c', pattern: 'conv-bn' as const, nodes: ['c', 'b'], modules: ['conv1', 'bn1'], folds: true, blocked: null, warnings: [] }];
-    const o = onnxOverview(model, { candidates, modules: null, problem: 'x' });
+    const o = onnxOverview(model, { candidates, modules: null, fuseList: null, problem: 'x' });
     assert.deepEqual(o.candidates, candidates);
     assert.equal(o.scanProblem, 'x');
   } finally {

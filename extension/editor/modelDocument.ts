@@ -1,0 +1,115 @@
+/**
+ * One open model file (.onnx or .safetensors): its overview as the worker
+ * computed it, or the progress of that computation, or why it failed. Read
+ * only — ModelFuse never edits a model in place; results are new files. The
+ * overview is recomputed when the file changes on disk.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { ModelOverview, OverviewLoadProgress } from '../protocol/modelOverview';
+import '../protocol/extensionMethods';
+import { workerRequest } from '../host/workerHost';
+import { errorLine, isCancellation } from '../host/notify';
+import { log } from '../host/log';
+
+export type DocumentState =
+  | { phase: 'loading'; progress: OverviewLoadProgress }
+  | { phase: 'ready'; overview: ModelOverview }
+  | { phase: 'error'; message: string };
+
+export class ModelDocument implements vscode.CustomDocument {
+  private _state: DocumentState = { phase: 'loading', progress: { message: 'starting the worker', fraction: null } };
+  private _busy: string | null = null;
+  private loading: vscode.CancellationTokenSource | undefined;
+  private readonly changed = new vscode.EventEmitter<void>();
+  private readonly disposed = new vscode.EventEmitter<void>();
+  private readonly watcher: vscode.FileSystemWatcher;
+  /** Fires whenever `state` or `busy` changes. */
+  readonly onDidChange = this.changed.event;
+  readonly onDidDispose = this.disposed.event;
+
+  constructor(readonly uri: vscode.Uri) {
+    // Watch the one file: a re-export or a `git checkout` must not leave a stale overview.
+    this.watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(uri.fsPath)), path.basename(uri.fsPath)));
+    this.watcher.onDidChange(() => this.reload());
+    this.watcher.onDidCreate(() => this.reload());
+    this.watcher.onDidDelete(() => this.setState({ phase: 'error', message: `${uri.fsPath}: the file was deleted` }));
+  }
+
+  get path(): string {
+    return this.uri.fsPath;
+  }
+
+  get fileName(): string {
+    return path.basename(this.uri.fsPath);
+  }
+
+  get state(): DocumentState {
+    return this._state;
+  }
+
+  get overview(): ModelOverview | undefined {
+    return this._state.phase === 'ready' ? this._state.overview : undefined;
+  }
+
+  /** A running operation on this model ("Fusing 3 sequences…"); the editor disables its buttons meanwhile. */
+  get busy(): string | null {
+    return this._busy;
+  }
+
+  /** Marks the document busy while `work` runs. */
+  async whileBusy<T>(label: string, work: () => Promise<T>): Promise<T> {
+    this._busy = label;
+    this.changed.fire();
+    try {
+      return await work();
+    } finally {
+      this._busy = null;
+      this.changed.fire();
+    }
+  }
+
+  /** (Re)computes the overview in the worker; the previous load, if still running, is cancelled. */
+  reload(): Promise<void> {
+    this.loading?.cancel();
+    const cts = new vscode.CancellationTokenSource();
+    this.loading = cts;
+    this.setState({ phase: 'loading', progress: { message: 'starting the worker', fraction: null } });
+    const started = Date.now();
+    return workerRequest('ext.overview', { path: this.path }, {
+      token: cts.token,
+      onProgress: (p) => {
+        if (this.loading !== cts) return;
+        this.setState({ phase: 'loading', progress: { message: p.message, fraction: p.total ? (p.done ?? 0) / p.total : null } });
+      },
+    }).then(
+      (overview) => {
+        if (this.loading !== cts) return;
+        log().info(`opened ${this.path} in ${Date.now() - started} ms${overview.kind === 'onnx' ? `: ${overview.nodeCount} nodes, ${overview.candidates.length} fusible sequences` : `: ${overview.tensors.length} tensors`}`);
+        this.setState({ phase: 'ready', overview });
+      },
+      (err) => {
+        if (this.loading !== cts || isCancellation(err)) return;
+        const message = errorLine(`reading ${this.path}`, err);
+        log().error(`cannot open ${this.path}: ${message}`);
+        this.setState({ phase: 'error', message });
+      },
+    ).finally(() => {
+      if (this.loading === cts) this.loading = undefined;
+      cts.dispose();
+    });
+  }
+
+  dispose(): void {
+    this.loading?.cancel();
+    this.watcher.dispose();
+    this.disposed.fire();
+    this.changed.dispose();
+    this.disposed.dispose();
+  }
+
+  private setState(state: DocumentState): void {
+    this._state = state;
+    this.changed.fire();
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * How modules and fusible sequences look in the ModelFuse side panel: label,
+ * description, tooltip, icon and context value per item. Pure (no `vscode`),
+ * so what users see is unit-tested; the TreeDataProviders only wrap it.
+ */
+import type { CandidateJson } from '../engine/fusion/candidate';
+import type { ModuleTreeNode } from '../engine/graph/moduleTree';
+import { candidateLabel, isFusibleInOnnx, whyNotFusible } from '../protocol/modelOverview';
+import { exact, shortCount } from '../../webview/shared/format';
+
+/** Codicon names; the providers turn them into ThemeIcons with theme colours. */
+export type ItemIcon = 'symbol-module' | 'symbol-class' | 'zap' | 'circle-slash' | 'symbol-operator' | 'warning' | 'debug-stackframe-dot';
+
+export interface ItemModel {
+  label: string;
+  description: string;
+  /** Markdown. */
+  tooltip: string;
+  icon: ItemIcon;
+  /** Colour of the icon: a theme colour id, or null for the default. */
+  iconColor: 'list.warningForeground' | 'disabledForeground' | 'charts.green' | null;
+  /** `when` clauses in package.json match on this (`viewItem =~ /^sequence/`). */
+  contextValue: string;
+  expandable: boolean;
+}
+
+/** The root's children, plus a pseudo-module for nodes that belong to no module (when there are any). */
+export function topLevelModules(root: ModuleTreeNode): ModuleTreeNode[] {
+  const kids = [...root.children];
+  if (root.nodes.length > 0) kids.push({ ...root, name: '(top level)', children: [], parameterCount: 0 });
+  return kids;
+}
+
+export function moduleItem(m: ModuleTreeNode, candidates: readonly CandidateJson[]): ItemModel {
+  const inSequences = candidates.filter((c) => c.modules.some((p) => p !== null && (p === m.path || p.startsWith(`${m.path}.`))));
+  const direct = candidates.filter((c) => c.modules.includes(m.path));
+  const shared = m.callSites > 1;
+  const parts: string[] = [];
+  if (m.opTypes.length) parts.push(m.opTypes.join(', '));
+  if (m.parameterCount > 0) parts.push(`${shortCount(m.parameterCount)} params`);
+  if (shared) parts.push(`called ${m.callSites}×`);
+  const isLeaf = m.children.length === 0;
+  const tooltip = [
+    `**${m.path || '(top level)'}**${m.className ? ` — \`${m.className}\`` : ''}`,
+    '',
+    m.opTypes.length ? `Operators: ${m.opTypes.map((o) => `\`${o}\``).join(', ')} (${m.nodes.length} node${m.nodes.length === 1 ? '' : 's'})` : 'No operators of its own',
+    `Parameters: ${exact(m.parameterCount)}`,
+    shared ? `\n$(warning) Called from ${m.callSites} places in forward(): passing it to \`fuse_modules\` would replace it by Identity at every call.` : '',
+    direct.length ? `\nIn ${direct.length} fusible sequence${direct.length === 1 ? '' : 's'}: ${direct.map((c) => `\`${c.pattern}\``).join(', ')}` : '',
+  ].filter((l) => l !== '').join('  \n');
+  return {
+    label: m.name || '(top level)',
+    description: parts.join(' · '),
+    tooltip,
+    icon: shared ? 'warning' : isLeaf ? 'symbol-operator' : 'symbol-module',
+    iconColor: shared ? 'list.warningForeground' : null,
+    contextValue: inSequences.some(isFusibleInOnnx) ? 'module.fusible' : 'module',
+    expandable: !isLeaf,
+  };
+}
+
+export function sequenceItem(c: CandidateJson): ItemModel {
+  const reason = whyNotFusible(c);
+  const label = candidateLabel(c);
+  const description = c.blocked !== null ? `blocked: ${c.blocked}` : !c.folds ? 'grouping only (PyTorch)' : c.warnings.length ? 'folds exactly · shared module' : 'folds exactly';
+  const tooltip = [
+    `**${c.pattern}** — ${label}`,
+    '',
+    `Nodes: ${c.nodes.map((n) => `\`${n}\``).join(' → ')}`,
+    c.blocked !== null ? `\n$(circle-slash) **Blocked:** ${c.blocked}` : reason ? `\n${reason}` : '\n$(check) Folds exactly into one node',
+    ...c.warnings.map((w) => `\n$(warning) ${w}`),
+  ].join('  \n');
+  return {
+    label: c.pattern,
+    description: `${label} — ${description}`,
+    tooltip,
+    icon: c.warnings.length ? 'warning' : c.blocked !== null ? 'circle-slash' : c.folds ? 'zap' : 'debug-stackframe-dot',
+    iconColor: c.warnings.length ? 'list.warningForeground' : c.blocked !== null || !c.folds ? 'disabledForeground' : 'charts.green',
+    contextValue: reason === null ? 'sequence.fusible' : c.blocked !== null ? 'sequence.blocked' : 'sequence.grouping',
+    expandable: false,
+  };
+}
