@@ -82,7 +82,9 @@ export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): nu
 function cosineFromSums(dot: number, na: number, nb: number): number {
   if (na === 0 && nb === 0) return 1;
   if (na === 0 || nb === 0) return 0;
-  const c = dot / (Math.sqrt(na) * Math.sqrt(nb));
+  // One square root of the product is exact more often (|x|·|−x| gives exactly −1); split it only if the product overflows.
+  const prod = na * nb;
+  const c = dot / (Number.isFinite(prod) ? Math.sqrt(prod) : Math.sqrt(na) * Math.sqrt(nb));
   return Math.max(-1, Math.min(1, c)); // rounding can push |c| a hair past 1
 }
 
