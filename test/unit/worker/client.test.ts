@@ -1,0 +1,186 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CancelledError, ModelFuseError } from '../../../extension/engine/errors';
+import { WorkerCrashedError, WorkerRequestError } from '../../../extension/protocol/workerProtocol';
+import { WorkerClient } from '../../../extension/worker/client';
+import { matmulInWorker } from '../../../extension/worker/api';
+import { fixture, tempDir } from '../helpers/fixtures';
+import { testBundles } from './bundles';
+
+const MODEL = fixture('zoo_conv_bn_relu', 'model.onnx');
+
+function newClient(extra: ConstructorParameters<typeof WorkerClient>[0] = {}): WorkerClient {
+  return new WorkerClient({ workerPath: testBundles().worker, env: { MODELFUSE_WORKER_DEBUG: '1' }, threads: 1, ...extra });
+}
+
+test('the worker starts on first need, answers the ready handshake and is reused', async () => {
+  const client = newClient();
+  try {
+    assert.equal(client.running, false, 'nothing runs before the first request');
+    const first = await client.request('ping', {});
+    assert.notEqual(first.pid, process.pid, 'the worker is another process');
+    assert.ok(first.methods.includes('verify') && first.methods.includes('debugCrash'));
+    assert.equal(first.threads, 1);
+    const second = await client.request('ping', {});
+    assert.equal(second.pid, first.pid, 'same process for the next request');
+    assert.equal(client.pid, first.pid);
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('a native crash (abort) rejects every request in flight with a clear error; the next request gets a new worker', async () => {
+  const client = newClient();
+  const crashes: string[] = [];
+  client.onDidCrash((m) => crashes.push(m));
+  try {
+    const before = await client.request('ping', {});
+    const sleeping = client.request('debugSleep', { ms: 60_000, steps: 600 });
+    const crash = client.request('debugCrash', {});
+    await assert.rejects(crash, (e: Error) => {
+      assert.ok(e instanceof WorkerCrashedError, String(e));
+      assert.match(e.message, /^the ONNX Runtime worker crashed \(killed by SIGABRT.*\); it will be restarted$/);
+      return true;
+    });
+    await assert.rejects(sleeping, WorkerCrashedError, 'the other request in flight is rejected too');
+    assert.equal(crashes.length, 1);
+    // this very process (the "host") is alive and the client still works
+    const after = await client.request('ping', {});
+    assert.notEqual(after.pid, before.pid, 'a new worker process');
+    const report = await client.request('verify', { modelA: MODEL, modelB: MODEL, runs: 0 });
+    assert.equal(report.passed, true, 'the restarted worker runs ONNX Runtime');
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('a worker that exits with a code is reported with that code', async () => {
+  const client = newClient();
+  try {
+    await assert.rejects(client.request('debugCrash', { how: 'exit' }), /the ONNX Runtime worker crashed \(exit code 70\); it will be restarted/);
+    assert.equal((await client.request('ping', {})).pid, client.pid);
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('cancel: the handler stops between steps, the promise rejects with CancelledError, the worker lives on', async () => {
+  const client = newClient();
+  try {
+    const { pid } = await client.request('ping', {});
+    const abort = new AbortController();
+    const progress: string[] = [];
+    const p = client.request('debugSleep', { ms: 60_000, steps: 600 }, {
+      token: abort.signal,
+      onProgress: (m) => {
+        progress.push(m.message);
+        abort.abort();
+      },
+    });
+    await assert.rejects(p, CancelledError);
+    assert.equal(progress[0], 'sleeping (1/600)');
+    assert.ok(progress.length < 5, `stopped promptly after ${progress.length} steps`);
+    assert.equal((await client.request('ping', {})).pid, pid, 'same worker after a cancel');
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('cancel a real verify between timed runs, with a VS Code style token', async () => {
+  const client = newClient();
+  try {
+    let cancel = () => {};
+    const token = {
+      isCancellationRequested: false,
+      onCancellationRequested(listener: (e: unknown) => unknown) {
+        cancel = () => {
+          token.isCancellationRequested = true;
+          listener(undefined);
+        };
+        return { dispose: () => (cancel = () => {}) };
+      },
+    };
+    const seen: string[] = [];
+    const p = client.request('verify', { modelA: MODEL, modelB: MODEL, runs: 1_000_000 }, {
+      token,
+      onProgress: (m) => {
+        seen.push(m.message);
+        if (m.message.startsWith('running A at ORT level disabled')) cancel();
+      },
+    });
+    await assert.rejects(p, CancelledError);
+    assert.ok(seen.includes('running A at ORT level disabled (1/1000000)'), seen.join(' | '));
+    assert.ok(!seen.some((s) => s.includes('(100/1000000)')), 'stopped long before the end');
+    await assert.rejects(client.request('ping', {}, { token }), CancelledError, 'an already-cancelled token is refused at once');
+  } finally {
+    await client.dispose();
+  }
+});
+
+test("user errors arrive as one-line ModelFuseErrors naming the file; unknown methods are the caller's bug", async () => {
+  const client = newClient();
+  const dir = tempDir();
+  const corrupt = path.join(dir, 'corrupt.onnx');
+  fs.writeFileSync(corrupt, Buffer.from('this is not a protobuf model at all'));
+  try {
+    await assert.rejects(client.request('verify', { modelA: path.join(dir, 'missing.onnx'), modelB: MODEL }), (e: Error) => {
+      assert.ok(e instanceof ModelFuseError);
+      assert.equal(e.message, `${path.join(dir, 'missing.onnx')}: file not found`);
+      return true;
+    });
+    await assert.rejects(client.request('verify', { modelA: MODEL, modelB: corrupt }), (e: Error) => {
+      assert.ok(e instanceof ModelFuseError);
+      assert.match(e.message, /corrupt\.onnx: ONNX Runtime cannot load this model: /);
+      assert.ok(!e.message.includes('\n'), 'one line');
+      return true;
+    });
+    await assert.rejects(client.request('nope' as 'ping', {}), (e: Error) => e instanceof WorkerRequestError && e.code === 'unknown-method' && /no 'nope' method/.test(e.message));
+    const viaEnvelope = (await client.request('engine', { kind: 'ping', params: {} })) as { pid: number };
+    assert.equal(viaEnvelope.pid, client.pid, 'the engine envelope dispatches to registered handlers');
+    await assert.rejects(client.request('engine', { kind: 'nope', params: {} }), /the worker has no 'nope' handler/);
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('matmul: ONNX Runtime MatMul matches a float64 reference; operands cross as typed arrays', async () => {
+  const client = newClient();
+  try {
+    const [m, k, n] = [37, 19, 23];
+    const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37));
+    const b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i * 0.11));
+    const c = await matmulInWorker(client, a, b, m, k, n);
+    assert.ok(c instanceof Float32Array && c.length === m * n);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let ref = 0;
+        for (let t = 0; t < k; t++) ref += a[i * k + t] * b[t * n + j];
+        assert.ok(Math.abs(c[i * n + j] - ref) <= 1e-5 * Math.max(1, Math.abs(ref)), `C[${i},${j}] = ${c[i * n + j]}, expected ${ref}`);
+      }
+    }
+    await assert.rejects(matmulInWorker(client, a, b, m, k + 1, n), /matmul: A must be a Float32Array of 37×20/);
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('dispose rejects what is in flight and refuses new requests', async () => {
+  const client = newClient();
+  const p = client.request('debugSleep', { ms: 60_000, steps: 600 });
+  await client.start();
+  await client.dispose();
+  await assert.rejects(p, /the ONNX Runtime worker was stopped before the request finished/);
+  await assert.rejects(client.request('ping', {}), /disposed/);
+});
+
+test('a worker that dies before saying ready is reported with its last words', async () => {
+  const dir = tempDir();
+  const bad = path.join(dir, 'bad-worker.js');
+  fs.writeFileSync(bad, "process.stderr.write('Error: cannot find module onnxruntime_binding.node\\n'); process.exit(3);\n");
+  const client = new WorkerClient({ workerPath: bad });
+  await assert.rejects(client.request('ping', {}), /the ONNX Runtime worker failed to start \(exit code 3; last output: "Error: cannot find module onnxruntime_binding.node"\)/);
+  await client.dispose();
+  await assert.rejects(new WorkerClient({ workerPath: path.join(dir, 'none.js') }).request('ping', {}), /worker bundle is missing .*none\.js.*npm run build/);
+});
