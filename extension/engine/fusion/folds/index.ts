@@ -12,6 +12,7 @@ import { linearBnFold } from './linearBn';
 import { convAddFold } from './convAdd';
 import { convMulFold } from './convMul';
 import { matmulAddFold } from './matmulAdd';
+import { loraBranchFold } from './loraBranch';
 
 export const FOLDS: readonly Fold[] = [
   convBnFold,
@@ -20,6 +21,7 @@ export const FOLDS: readonly Fold[] = [
   convAddFold,
   convMulFold,
   matmulAddFold,
+  loraBranchFold,
 ];
 
 export function foldFor(pattern: PatternName): Fold | undefined {

@@ -9,6 +9,7 @@ import { linearBnDetector } from './linearBn';
 import { constantFoldDetector } from './constantFolds';
 import { activationDetector } from './activation';
 import { exporterFoldedDetector } from './exporterFolded';
+import { loraBranchDetector } from './loraBranch';
 
 export type { PatternDetector, PatternMatch, ScanContext } from '../scanContext';
 
@@ -18,4 +19,5 @@ export const PATTERN_DETECTORS: PatternDetector[] = [
   constantFoldDetector,
   activationDetector,
   exporterFoldedDetector,
+  loraBranchDetector,
 ];
