@@ -1,0 +1,122 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { OnnxModel } from '../../../extension/engine/onnx/model';
+import { buildModuleTree, type ModuleTreeNode } from '../../../extension/engine/graph/moduleTree';
+import { tensorDims } from '../../../extension/engine/onnx/tensors';
+import { fixture } from '../helpers/fixtures';
+import { buildModel } from './build';
+
+function load(name: string, file = 'model.onnx') {
+  const model = OnnxModel.load(fixture(name, file));
+  const tree = buildModuleTree(model);
+  model.close();
+  return { model, tree };
+}
+
+function walk(n: ModuleTreeNode, visit: (n: ModuleTreeNode) => void): void {
+  visit(n);
+  n.children.forEach((c) => walk(c, visit));
+}
+
+test('resstyle: parameter names restore container prefixes the node names lost', () => {
+  const { tree } = load('zoo_resstyle');
+  assert.equal(tree.moduleOf('/conv1_1/Conv'), 'blocks.0.conv1');
+  assert.equal(tree.moduleOf('/bn1_2/BatchNormalization'), 'blocks.1.bn1');
+  assert.equal(tree.moduleOf('/conv2/Conv'), 'blocks.0.conv2');
+  assert.equal(tree.moduleOf('/head/head.1/BatchNormalization'), 'head.1');
+  assert.equal(tree.moduleOf('/conv1/Conv'), 'conv1');
+});
+
+test('resstyle: the shared relu is one module with five call sites', () => {
+  const { tree } = load('zoo_resstyle');
+  for (const n of ['/relu/Relu', '/relu_1/Relu', '/relu_4/Relu']) assert.equal(tree.moduleOf(n), 'relu');
+  assert.deepEqual(tree.callSites('relu'), ['/relu/Relu', '/relu_1/Relu', '/relu_2/Relu', '/relu_3/Relu', '/relu_4/Relu']);
+  assert.equal(tree.callSites('blocks.0.conv1').length, 1);
+  assert.equal(tree.find('relu')?.callSites, 5);
+});
+
+test('resstyle: the tree nests containers, counts parameters, and is plain JSON', () => {
+  const { model, tree } = load('zoo_resstyle');
+  const blocks = tree.root.children.find((c) => c.path === 'blocks');
+  assert.deepEqual(blocks?.children.map((c) => c.path), ['blocks.0', 'blocks.1']);
+  assert.deepEqual(blocks?.children[0].children.map((c) => c.name), ['conv1', 'bn1', 'conv2', 'bn2']);
+  const total = model.graph.initializer.reduce((a, t) => a + tensorDims(t).reduce((x, y) => x * y, 1), 0);
+  assert.equal(tree.root.parameterCount, total);
+  assert.equal(tree.find('blocks.0.conv1')?.parameterCount, 16 * 16 * 9);
+  assert.equal(tree.find('blocks.0.bn1')?.parameterCount, 4 * 16);
+  assert.deepEqual(tree.root.nodes, ['/Add', '/Add_1'], 'residual Adds have no module and keep their node name');
+  assert.deepEqual(JSON.parse(JSON.stringify(tree)), tree.root);
+  let count = 0;
+  walk(tree.root, (n) => count += n.nodes.length);
+  assert.equal(count, model.graph.node.length, 'every node appears exactly once');
+});
+
+test('dynamo: name_scopes give modules; a Conv with its BN folded by the exporter stands for both', () => {
+  const { tree } = load('zoo_conv_bn_relu_dynamo');
+  assert.deepEqual(tree.modulesOf('node_Conv_25'), ['conv1', 'bn1']);
+  assert.equal(tree.moduleOf('node_Conv_25'), 'conv1');
+  assert.deepEqual(tree.modulesOf('node_relu'), ['relu1']);
+  assert.deepEqual(tree.modulesOf('node_conv2d_2'), ['conv3']);
+  assert.equal(tree.classNameOf('bn2'), 'torch.nn.modules.batchnorm.BatchNorm2d');
+  assert.equal(tree.find('relu3')?.className, 'torch.nn.modules.activation.ReLU');
+});
+
+test('transformer export: MatMul with a generated weight name joins its bias Add in the same scope', () => {
+  const { tree } = load('lora_linear_qv', 'base.onnx');
+  assert.equal(tree.moduleOf('/q_proj/MatMul'), 'layers.0.attn.q_proj');
+  assert.equal(tree.moduleOf('/q_proj/Add'), 'layers.0.attn.q_proj');
+  assert.equal(tree.moduleOf('/q_proj_1/MatMul'), 'layers.1.attn.q_proj');
+  assert.equal(tree.callSites('layers.0.attn.q_proj').length, 1);
+  assert.equal(tree.find('layers.0.attn.q_proj')?.parameterCount, 32 * 32 + 32, 'the onnx::MatMul_ weight counts for its module');
+});
+
+test('functional ops and unnamed scopes: no module, node name kept', () => {
+  const { tree } = load('lora_conv', 'base.onnx');
+  assert.equal(tree.moduleOf('/Relu'), null);
+  assert.deepEqual(tree.modulesOf('/Relu'), []);
+  assert.ok(tree.root.nodes.includes('/Relu'));
+  assert.equal(tree.moduleOf('/pool/GlobalAveragePool'), 'pool');
+});
+
+test('dynamo metadata: strict-mode paths, @N repeated calls, relative scopes', () => {
+  const meta = (scopes: string, classes: string) => [
+    { key: 'pkg.torch.onnx.name_scopes', value: scopes },
+    { key: 'pkg.torch.onnx.class_hierarchy', value: classes },
+  ];
+  const model = buildModel({
+    inputs: [{ name: 'x', dims: [2, 4] }],
+    outputs: ['z'],
+    nodes: [
+      { op: 'Relu', name: 'n1', in: ['x'], out: ['a'] },
+      { op: 'Relu', name: 'n2', in: ['a'], out: ['b'] },
+      { op: 'Relu', name: 'n3', in: ['b'], out: ['z'] },
+    ],
+  });
+  const [n1, n2, n3] = model.graph.node;
+  n1.metadata_props = meta(`['', "L['self'].enc[0].act", 'relu']`, `['M', 'torch.nn.modules.container.Sequential', 'aten.relu']`);
+  n2.metadata_props = meta(`['', 'enc.0.act@1', 'relu_1']`, `['M', 'torch.nn.modules.activation.ReLU', 'aten.relu']`);
+  n3.metadata_props = meta(`['', 'dec', 'act', 'relu_2']`, `['M', 'X', 'torch.nn.modules.activation.ReLU', 'aten.relu']`);
+  const tree = buildModuleTree(model);
+  assert.equal(tree.moduleOf('n1'), 'enc.0.act');
+  assert.equal(tree.moduleOf('n2'), 'enc.0.act');
+  assert.equal(tree.moduleOf('n3'), 'dec.act');
+  assert.deepEqual(tree.callSites('enc.0.act'), ['n1', 'n2']);
+  assert.equal(tree.classNameOf('dec.act'), 'torch.nn.modules.activation.ReLU');
+});
+
+test('tied weights: a weight read by two scopes does not move a node into the other module', () => {
+  const model = buildModel({
+    inputs: [{ name: 'ids', dims: [2, 3] }],
+    outputs: ['y'],
+    inits: [{ name: 'embed.weight', dims: [10, 4] }],
+    nodes: [
+      { op: 'Gather', name: '/embed/Gather', in: ['embed.weight', 'ids'], out: ['e'] },
+      { op: 'Transpose', name: '/head/Transpose', in: ['embed.weight'], out: ['wt'], attrs: { perm: [1, 0] } },
+      { op: 'MatMul', name: '/head/MatMul', in: ['e', 'wt'], out: ['y'] },
+    ],
+  });
+  const tree = buildModuleTree(model);
+  assert.equal(tree.moduleOf('/embed/Gather'), 'embed');
+  assert.equal(tree.moduleOf('/head/Transpose'), 'head');
+  assert.equal(tree.callSites('embed').length, 1);
+});
