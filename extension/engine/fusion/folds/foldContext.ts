@@ -16,7 +16,7 @@ import { NameAllocator } from '../../graph/cleanup';
 import { onnx, toNumber, type INodeProto, type ITensorProto } from '../../onnx/proto';
 import { dtypeName, float64ToBytes, isFloatType } from '../../onnx/dtypes';
 import { isExternal, makeTensor, tensorDims } from '../../onnx/tensors';
-import { ValueRanks } from './rank';
+import { Ranks } from '../ranks';
 
 /** A candidate the fold will not apply, with the reason the user sees. */
 export class FoldRefusal extends Error {
@@ -95,7 +95,8 @@ export interface FoldContextOptions {
 export class FoldContext {
   readonly index: GraphIndex;
   readonly names: NameAllocator;
-  readonly ranks: ValueRanks;
+  /** Ranks known from declared shapes and simple propagation (the same ones scan uses). */
+  readonly ranks: Ranks;
   /** Nodes removed by folds; cleanup drops them from graph.node. */
   readonly removedNodes = new Set<INodeProto>();
   /** Values some node stopped reading: cleanup removes them if nothing else does. */
@@ -107,7 +108,7 @@ export class FoldContext {
   constructor(readonly model: OnnxModel, options: FoldContextOptions = {}) {
     this.index = new GraphIndex(model.graph);
     this.names = new NameAllocator(model.graph);
-    this.ranks = new ValueRanks(this.index);
+    this.ranks = new Ranks(model.graph, this.index);
     this.overwrite = options.overwriteBuffers ?? true;
     for (const n of model.graph.node ?? []) this.addByName(n);
   }

@@ -18,7 +18,7 @@ export function scaleLinearWeight(w: Float64Array, dims: readonly number[], outA
 
 /** Refuses unless `value` is known to be 2-D (where a linear layer's features are the last axis and BN's channel axis alike). */
 export function requireMatrix(ctx: FoldContext, value: string, what: string): void {
-  const rank = ctx.ranks.rank(value);
+  const rank = ctx.ranks.rankOf(value);
   if (rank === 2) return;
   if (rank === undefined) refuse(`the rank of ${what} '${value}' is unknown (the model declares no shape for it); this fold is exact only for 2-D inputs`);
   refuse(`${what} '${value}' is ${rank}-D; this fold is exact only for 2-D inputs`);
