@@ -1,0 +1,147 @@
+/**
+ * Shared pieces of the lora-branch tests: a tiny graph writer on top of the
+ * fusion tests' model builder, scan + fuse of a model in memory, and an ONNX
+ * Runtime runner that also takes int64 inputs (embedding ids).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { buildModel, randn, type AttrValue, type ModelSpec, type NodeSpec, type TensorSpec, type ValueSpec } from '../fusion/helpers/build';
+import { DataType, onnx } from '../../../extension/engine/onnx/proto';
+import { float16FromBits, float64ToBytes } from '../../../extension/engine/onnx/dtypes';
+import { OnnxModel } from '../../../extension/engine/onnx/model';
+import { scanModel } from '../../../extension/engine/fusion/scan';
+import { fuseCandidates, type FuseReport } from '../../../extension/engine/fusion/fuse';
+import type { Candidate } from '../../../extension/engine/fusion/candidate';
+import { tempDir } from '../helpers/fixtures';
+
+export { randn, DataType };
+
+/** Builds a graph node by node; outputs are named after the node. */
+export class GraphSpec {
+  readonly nodes: NodeSpec[] = [];
+  readonly initializers: TensorSpec[] = [];
+  readonly constants: TensorSpec[] = [];
+  private seed = 1;
+
+  constructor(readonly dtype: number = DataType.FLOAT) {}
+
+  op(op: string, name: string, inputs: string[], attrs?: Record<string, AttrValue>, outputs = 1): string {
+    const outs = Array.from({ length: outputs }, (_, i) => (i === 0 ? `${name}_out` : `${name}_out${i}`));
+    this.nodes.push({ op, name, inputs, outputs: outs, attrs });
+    return outs[0];
+  }
+
+  /** A float initializer with seeded normal values (scaled), returned values in float64. */
+  weight(name: string, dims: number[], scale = 0.3, dtype = this.dtype): Float64Array {
+    const values = randn(dims.reduce((a, b) => a * b, 1), this.seed++ * 7919, scale);
+    const rounded = roundTo(values, dtype);
+    this.initializers.push({ name, dims, values: rounded, dtype });
+    return rounded;
+  }
+
+  init(name: string, dims: number[], values: ArrayLike<number>, dtype = this.dtype): string {
+    this.initializers.push({ name, dims, values, dtype });
+    return name;
+  }
+
+  constant(name: string, dims: number[], values: ArrayLike<number>, dtype = this.dtype): string {
+    this.constants.push({ name, dims, values, dtype });
+    return name;
+  }
+
+  model(inputs: ValueSpec[], outputs: ValueSpec[], extra: Partial<ModelSpec> = {}): Uint8Array {
+    return buildModel({ inputs, outputs, nodes: this.nodes, initializers: this.initializers, constants: this.constants, ...extra });
+  }
+}
+
+/** Values as the dtype stores them (what the model really holds). */
+export function roundTo(values: Float64Array, dtype: number): Float64Array {
+  if (dtype === DataType.DOUBLE) return values;
+  const bytes = float64ToBytes(values, dtype);
+  if (dtype === DataType.FLOAT) return Float64Array.from(new Float32Array(bytes.buffer));
+  return Float64Array.from(new Uint16Array(bytes.buffer), float16FromBits);
+}
+
+export interface Folded {
+  candidates: Candidate[];
+  report: FuseReport;
+  model: OnnxModel;
+  bytes: Uint8Array;
+}
+
+/** scan + fuse (every default fold) in memory; `bytes` is the fused model. */
+export function scanAndFuse(bytes: Uint8Array, name = 'model.onnx'): Folded {
+  const dir = tempDir('lora-branch-');
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, bytes);
+  const model = OnnxModel.load(file);
+  const candidates = scanModel(model).candidates;
+  const report = fuseCandidates(model, candidates);
+  return { candidates, report, model, bytes: onnx.ModelProto.encode(model.proto).finish() };
+}
+
+export function loraCandidates(candidates: Candidate[]): Candidate[] {
+  return candidates.filter((c) => c.pattern === 'lora-branch');
+}
+
+export interface Feed {
+  dims: number[];
+  values: ArrayLike<number>;
+  dtype?: number;
+}
+
+/** Runs model bytes in ONNX Runtime (optimizations off, so ORT's own fusions hide nothing); outputs as float64. */
+export async function run(bytes: Uint8Array, feeds: Record<string, Feed>): Promise<Record<string, Float64Array>> {
+  const session = await ort.InferenceSession.create(Buffer.from(bytes), { graphOptimizationLevel: 'disabled' });
+  try {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, f] of Object.entries(feeds)) {
+      const dtype = f.dtype ?? DataType.FLOAT;
+      if (dtype === DataType.INT64) {
+        ortFeeds[name] = new ort.Tensor('int64', BigInt64Array.from(Array.from(f.values, (v) => BigInt(v))), f.dims);
+        continue;
+      }
+      const raw = float64ToBytes(f.values, dtype);
+      const data = dtype === DataType.FLOAT ? new Float32Array(raw.buffer) : new Uint16Array(raw.buffer);
+      ortFeeds[name] = new ort.Tensor(dtype === DataType.FLOAT ? 'float32' : 'float16', data, f.dims);
+    }
+    const results = await session.run(ortFeeds);
+    const out: Record<string, Float64Array> = {};
+    for (const [name, t] of Object.entries(results)) {
+      const data = t.data as ArrayLike<number>;
+      out[name] = t.type === 'float16' ? Float64Array.from(data as Uint16Array, float16FromBits) : Float64Array.from(data);
+    }
+    return out;
+  } finally {
+    await session.release();
+  }
+}
+
+export function opCount(bytesOrModel: Uint8Array | OnnxModel, ...ops: string[]): number {
+  const graph = bytesOrModel instanceof OnnxModel ? bytesOrModel.graph : onnx.ModelProto.decode(bytesOrModel).graph!;
+  return (graph.node ?? []).filter((n) => ops.includes(n.op_type ?? '')).length;
+}
+
+export function initializer(model: OnnxModel, name: string): Float64Array {
+  const t = model.graph.initializer.find((x) => x.name === name);
+  if (!t) throw new Error(`no initializer '${name}' (have ${model.graph.initializer.map((x) => x.name).join(', ')})`);
+  return model.tensorValues(t);
+}
+
+/** [m,k]·[k,n] in float64, the plain way (an independent reference for the fold's own product). */
+export function refMatmul(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number): Float64Array {
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
+    out[i * n + j] = s;
+  }
+  return out;
+}
+
+export function transpose2(a: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j];
+  return out;
+}
