@@ -55,3 +55,64 @@ declare module './workerProtocol' {
     'ext.fuse': { params: FuseFileParams; result: FuseFileResult };
   }
 }
+
+export interface LoraAdapterArg {
+  /** A PEFT adapter folder or an adapter .safetensors file. */
+  path: string;
+  /** Multiplies this adapter's delta (1 = as trained). */
+  weight: number;
+}
+
+export interface LoraPlanParams {
+  base: string;
+  adapters: LoraAdapterArg[];
+}
+
+/** One adapter module → base tensor pairing, as shown for confirmation. */
+export interface LoraPairSummary {
+  adapter: string;
+  module: string;
+  target: string;
+  targetShape: number[];
+  targetDtype: string;
+  kind: 'lora' | 'replace';
+  rank: number;
+  alpha: number;
+  /** weight × alpha/r: the factor in front of B·A. */
+  scale: number;
+  /** Why this tensor (the matching evidence), one line each. */
+  evidence: string[];
+  /** Other nodes reading the same initializer (ONNX), if any. */
+  sharedWith: string[];
+}
+
+export interface LoraPlanResult {
+  base: string;
+  baseKind: 'onnx' | 'safetensors';
+  adapters: { path: string; format: string; weight: number; modules: number }[];
+  pairs: LoraPairSummary[];
+  unmatched: { adapter: string; module: string; reason: string; candidates: string[] }[];
+  /** Problems that make a merge impossible (shape mismatches, a tensor changed twice). */
+  errors: string[];
+}
+
+export interface LoraMergeParams extends LoraPlanParams {
+  output: string;
+  /** Merge the matched modules even though some are unmatched (the user confirmed it). */
+  allowUnmatched: boolean;
+}
+
+export interface LoraMergeResult {
+  base: string;
+  output: string;
+  files: string[];
+  merged: { adapter: string; key: string; target: string; scale: number; delta_fro: number; rel_change: number }[];
+  tensorsWritten: number;
+}
+
+declare module './workerProtocol' {
+  interface WorkerMethods {
+    'ext.loraPlan': { params: LoraPlanParams; result: LoraPlanResult };
+    'ext.loraMerge': { params: LoraMergeParams; result: LoraMergeResult };
+  }
+}

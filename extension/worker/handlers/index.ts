@@ -11,3 +11,5 @@ import './matmul';
 import './engine';
 import './debug';
 import './engineHandlers';
+import './loraHandlers';
+import './paramDiff';
