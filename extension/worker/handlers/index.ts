@@ -13,3 +13,4 @@ import './debug';
 import './engineHandlers';
 import './loraHandlers';
 import './paramDiff';
+import './paramDiff';

@@ -1,0 +1,97 @@
+/**
+ * The parameters of one module, summarised for the inspector: shape, dtype,
+ * range, mean, standard deviation, L2 norm, zeros, NaN/Inf, and a histogram.
+ * A module's own tensors come first, then those of its submodules (capped:
+ * a whole transformer block has hundreds).
+ */
+import { dtypeName } from '../onnx/dtypes';
+import { sharedHistogram, DEFAULT_BINS } from './histogram';
+import type { ParamSource } from './paramSource';
+
+export const MAX_INSPECTED_TENSORS = 64;
+
+export interface ParamStats {
+  name: string;
+  /** The module owning it (the inspected one or a submodule). */
+  module: string | null;
+  shape: number[];
+  dtype: string;
+  elements: number;
+  min: number | null;
+  max: number | null;
+  mean: number | null;
+  std: number | null;
+  l2: number;
+  zeros: number;
+  nonFinite: number;
+  histogram: { min: number; max: number; counts: number[] };
+}
+
+export interface ModuleInspection {
+  path: string;
+  module: string;
+  tensors: ParamStats[];
+  /** Tensors of the module and its submodules that were left out (over MAX_INSPECTED_TENSORS). */
+  omitted: number;
+  parameters: number;
+}
+
+export function inspectModule(source: ParamSource, module: string, bins = DEFAULT_BINS): ModuleInspection {
+  const own: string[] = [];
+  const nested: string[] = [];
+  for (const name of source.names()) {
+    const m = source.moduleOf(name);
+    if (m === (module === '' ? null : module)) own.push(name);
+    else if (module !== '' && m !== null && m.startsWith(`${module}.`)) nested.push(name);
+  }
+  const natural = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
+  // PyTorch's order within a module: weight, bias, then the rest (running_mean, …).
+  const roleRank = (n: string) => (n.endsWith('.weight') || n === 'weight' ? 0 : n.endsWith('.bias') || n === 'bias' ? 1 : 2);
+  own.sort((a, b) => roleRank(a) - roleRank(b) || natural(a, b));
+  const all = [...own, ...nested.sort(natural)];
+  const shown = all.slice(0, MAX_INSPECTED_TENSORS);
+  let parameters = 0;
+  for (const n of all) parameters += source.info(n)!.dims.reduce((x, d) => x * d, 1);
+  return { path: source.path, module, tensors: shown.map((n) => paramStats(source, n, bins)), omitted: all.length - shown.length, parameters };
+}
+
+export function paramStats(source: ParamSource, name: string, bins = DEFAULT_BINS): ParamStats {
+  const info = source.info(name)!;
+  const v = source.values(name);
+  let min = Infinity;
+  let max = -Infinity;
+  let sum = 0;
+  let sq = 0;
+  let finite = 0;
+  let zeros = 0;
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if (x === 0) zeros++;
+    if (!Number.isFinite(x)) continue;
+    finite++;
+    if (x < min) min = x;
+    if (x > max) max = x;
+    sum += x;
+    sq += x * x;
+  }
+  const mean = finite ? sum / finite : null;
+  // Two-pass variance: the one-pass formula cancels catastrophically for weights far from zero.
+  let m2 = 0;
+  if (mean !== null) for (let i = 0; i < v.length; i++) if (Number.isFinite(v[i])) m2 += (v[i] - mean) ** 2;
+  const h = sharedHistogram(v, [], bins);
+  return {
+    name,
+    module: source.moduleOf(name),
+    shape: info.dims,
+    dtype: dtypeName(info.dtype),
+    elements: v.length,
+    min: finite ? min : null,
+    max: finite ? max : null,
+    mean,
+    std: finite ? Math.sqrt(m2 / finite) : null,
+    l2: Math.sqrt(sq),
+    zeros,
+    nonFinite: v.length - finite,
+    histogram: { min: h.min, max: h.max, counts: h.before },
+  };
+}
