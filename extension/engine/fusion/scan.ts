@@ -175,7 +175,7 @@ function summarize(model: OnnxModel, index: GraphIndex): ModelSummary {
     if (ref) externalFiles.add(model.external.resolve(ref.location, t.name ?? ''));
   }
   let bytes = model.fileBytes.length;
-  for (const f of externalFiles) bytes += fs.statSync(f).size;
+  for (const f of externalFiles) bytes += fileSize(f);
   return {
     path: model.path,
     opset: model.opset(),
@@ -185,4 +185,13 @@ function summarize(model: OnnxModel, index: GraphIndex): ModelSummary {
     parameters,
     bytes,
   };
+}
+
+/** Size of an external data file; 0 if it vanished since loading (the size is informative only). */
+function fileSize(f: string): number {
+  try {
+    return fs.statSync(f).size;
+  } catch {
+    return 0;
+  }
 }

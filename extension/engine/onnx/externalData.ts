@@ -98,7 +98,13 @@ export class ExternalDataReader {
     const real = this.resolve(location, tensorName);
     let entry = this.fds.get(real);
     if (!entry) {
-      const fd = fs.openSync(real, 'r');
+      let fd: number;
+      try {
+        // O_NONBLOCK: a FIFO planted as the data file must not hang the open (it is then refused as not a file).
+        fd = fs.openSync(real, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+      } catch (err) {
+        throw fileError(this.modelPath, `tensor '${tensorName}': cannot open external data '${location}' (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
       const st = fs.fstatSync(fd);
       if (!st.isFile()) {
         fs.closeSync(fd);

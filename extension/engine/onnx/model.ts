@@ -31,13 +31,19 @@ export class OnnxModel {
     let stat: fs.Stats;
     try {
       stat = fs.statSync(modelPath);
-    } catch {
-      throw fileError(modelPath, 'file not found');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw fileError(modelPath, code === 'ENOENT' || code === 'ENOTDIR' ? 'file not found' : `cannot access the file (${code ?? 'error'})`);
     }
     if (!stat.isFile()) throw fileError(modelPath, 'not a file');
     if (stat.size === 0) throw fileError(modelPath, 'file is empty');
     if (stat.size > MAX_PROTO_BYTES) throw fileError(modelPath, `file is ${stat.size} bytes; an ONNX protobuf cannot exceed 2 GiB (large weights belong in external data)`);
-    const bytes = fs.readFileSync(modelPath);
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(modelPath);
+    } catch (err) {
+      throw fileError(modelPath, `cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
     return OnnxModel.fromBytes(modelPath, bytes);
   }
 

@@ -78,18 +78,18 @@ test('absurd protobuf lengths and shapes', () => {
   // field 7 (graph), length-delimited, claiming ~34 GB
   expectFailure(write('biglen.onnx', Buffer.from([0x08, 0x08, 0x3a, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x00])), /not a valid ONNX model/);
   const m = onnx.ModelProto.decode(good);
-  m.graph!.initializer[0].dims = [2 ** 40, 2 ** 40];
+  m.graph!.initializer![0].dims = [2 ** 40, 2 ** 40];
   expectFailure(write('bigdims.onnx', onnx.ModelProto.encode(m).finish()), /absurd shape|out of range/);
 });
 
 test('raw_data whose length does not match dims × dtype', () => {
   const m = onnx.ModelProto.decode(good);
-  const t = m.graph!.initializer[1];
-  t.raw_data = t.raw_data.subarray(0, t.raw_data.length - 4);
+  const t = m.graph!.initializer![1];
+  t.raw_data = t.raw_data!.subarray(0, t.raw_data!.length - 4);
   const line = expectFailure(write('short_raw.onnx', onnx.ModelProto.encode(m).finish()), /holds 28 bytes but float32\[8\] needs 32/);
   assert.ok(line.includes(`'${t.name}'`), line);
   const m2 = onnx.ModelProto.decode(good);
-  m2.graph!.initializer[0].data_type = DataType.DOUBLE;
+  m2.graph!.initializer![0].data_type = DataType.DOUBLE;
   expectFailure(write('wrong_dtype.onnx', onnx.ModelProto.encode(m2).finish()), /needs \d+/);
 });
 
@@ -99,7 +99,7 @@ function externalCase(name: string, edit: (t: onnx.ITensorProto, folder: string)
   fs.mkdirSync(folder, { recursive: true });
   const m = onnx.ModelProto.decode(fs.readFileSync(fixture('zoo_conv_bn_relu_dynamo', 'model.onnx')));
   if (withData) fs.copyFileSync(fixture('zoo_conv_bn_relu_dynamo', 'model.onnx.data'), path.join(folder, 'model.onnx.data'));
-  edit(m.graph!.initializer.find((t) => t.data_location === 1)!, folder);
+  edit(m.graph!.initializer!.find((t) => t.data_location === 1)!, folder);
   const p = path.join(folder, 'model.onnx');
   fs.writeFileSync(p, onnx.ModelProto.encode(m).finish());
   return p;
@@ -114,6 +114,13 @@ test('missing or short external data', () => {
     externalCase('short_data', (_t, folder) => fs.truncateSync(path.join(folder, 'model.onnx.data'), 100)),
     /external file 'model.onnx.data' is too short/,
   );
+  if (process.platform !== 'win32') {
+    // A FIFO in place of the data file must be refused, not block the open forever.
+    const fifo = externalCase('fifo', (_t, folder) => {
+      assert.equal(spawnSync('mkfifo', [path.join(folder, 'model.onnx.data')]).status, 0);
+    }, false);
+    expectFailure(fifo, /external data 'model.onnx.data' is not a file/);
+  }
 });
 
 test('external data that escapes the model folder is refused', () => {

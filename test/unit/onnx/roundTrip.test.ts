@@ -92,12 +92,12 @@ test('a model with functions, metadata, docs, value_info, sparse initializers, s
 
   const again = OnnxModel.load(out);
   const g = again.graph;
-  assert.equal(again.proto.functions[0].doc_string, 'a local function');
-  assert.equal(again.proto.training_info[0].update_binding[0].value, 'w_new');
-  assert.equal(g.sparse_initializer[0].values?.name, 'sp');
-  assert.equal(g.node[0].attribute[0].g?.initializer[0].name, 'then_c');
-  assert.equal(g.node[0].metadata_props[0].value, "['', 'gate', 'where']");
-  assert.equal(String(g.node[2].attribute[0].ints[0]), '9223372036854775807', 'INT64_MAX stays exact');
+  assert.equal(again.proto.functions![0].doc_string, 'a local function');
+  assert.equal(again.proto.training_info![0].update_binding![0].value, 'w_new');
+  assert.equal(g.sparse_initializer![0].values?.name, 'sp');
+  assert.equal(g.node![0].attribute![0].g?.initializer?.[0].name, 'then_c');
+  assert.equal(g.node![0].metadata_props![0].value, "['', 'gate', 'where']");
+  assert.equal(String(g.node![2].attribute![0].ints![0]), '9223372036854775807', 'INT64_MAX stays exact');
   again.close();
 });
 

@@ -1,0 +1,87 @@
+/**
+ * Fuzzing the loader and scan in-process: thousands of seeded mutations of
+ * the fixture models (bit flips, truncations, inserted bytes, overwritten
+ * varints). Every outcome must be a successful scan or a ModelFuseError — any
+ * other exception is a crash a user would see as "internal error". A run that
+ * hangs fails by the test runner's timeout.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { ModelFuseError } from '../../../extension/engine/errors';
+import { OnnxModel } from '../../../extension/engine/onnx/model';
+import { analyzeModel } from '../../../extension/engine/fusion/scan';
+import { buildFuseList } from '../../../extension/engine/fusion/fuseList';
+import { fixture, FUSION_CASES } from '../helpers/fixtures';
+
+const MODELS = [...FUSION_CASES.map((c) => fixture(c, 'model.onnx')), fixture('lora_linear_qv', 'base.onnx'), fixture('lora_conv', 'peft_unmerged.onnx')];
+const PER_MODEL = 1500;
+
+/** mulberry32: small, fast, seedable. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function mutate(src: Buffer, r: () => number): { bytes: Buffer; how: string } {
+  const pos = Math.floor(r() * src.length);
+  switch (Math.floor(r() * 4)) {
+    case 0: {
+      const b = Buffer.from(src);
+      const flips = 1 + Math.floor(r() * 8);
+      for (let i = 0; i < flips; i++) {
+        const p = Math.floor(r() * b.length);
+        b[p] ^= 1 << Math.floor(r() * 8);
+      }
+      return { bytes: b, how: `${flips} bit flips` };
+    }
+    case 1:
+      return { bytes: src.subarray(0, pos), how: `truncated at ${pos}` };
+    case 2: {
+      const ins = Buffer.from(Array.from({ length: 1 + Math.floor(r() * 16) }, () => Math.floor(r() * 256)));
+      return { bytes: Buffer.concat([src.subarray(0, pos), ins, src.subarray(pos)]), how: `${ins.length} bytes inserted at ${pos}` };
+    }
+    default: {
+      // A large varint where a length or number was: the classic absurd-length attack.
+      const big = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]);
+      return { bytes: Buffer.concat([src.subarray(0, pos), big, src.subarray(Math.min(src.length, pos + 1))]), how: `big varint at ${pos}` };
+    }
+  }
+}
+
+test(`fuzz: ${MODELS.length * PER_MODEL} mutated models load and scan, or fail with a ModelFuseError`, () => {
+  let ok = 0;
+  let refused = 0;
+  for (const [mi, file] of MODELS.entries()) {
+    const src = fs.readFileSync(file);
+    const r = rng(1000 + mi);
+    for (let i = 0; i < PER_MODEL; i++) {
+      const { bytes, how } = mutate(src, r);
+      let model: OnnxModel | undefined;
+      try {
+        model = OnnxModel.fromBytes(file, bytes);
+        const analysis = analyzeModel(model);
+        buildFuseList(analysis);
+        JSON.stringify(analysis.scan);
+        JSON.stringify(analysis.tree);
+        ok++;
+      } catch (err) {
+        if (!(err instanceof ModelFuseError)) {
+          assert.fail(`${file}, mutation ${i} (${how}): ${err instanceof Error ? err.stack : String(err)}`);
+        }
+        assert.doesNotMatch(err.message, /\n/, 'one line');
+        refused++;
+      } finally {
+        model?.close();
+      }
+    }
+  }
+  console.log(`fuzz: ${ok} scanned, ${refused} refused`);
+  // Both outcomes must actually occur, or the mutations are not testing anything.
+  assert.ok(ok > 100 && refused > 100, `ok ${ok}, refused ${refused}`);
+});
