@@ -27,6 +27,14 @@ const QUIET_SETTINGS = {
   'window.commandCenter': false,
 };
 
+/** Workspace Trust on, folders open in Restricted Mode without the modal question. */
+const TRUST_SETTINGS = {
+  'security.workspace.trust.enabled': true,
+  'security.workspace.trust.startupPrompt': 'never',
+  'security.workspace.trust.banner': 'always',
+  'security.workspace.trust.emptyWindow': false,
+};
+
 function serverEnv(dirs) {
   const env = {
     ...process.env,
@@ -67,7 +75,7 @@ export async function startCodeServer({ name, baseDir, vsixPath, workspaceTrust,
   mkdirSync(path.join(dirs.userData, 'User'), { recursive: true });
   writeFileSync(
     path.join(dirs.userData, 'User', 'settings.json'),
-    JSON.stringify({ ...QUIET_SETTINGS, 'security.workspace.trust.enabled': workspaceTrust, ...settings }, null, 2),
+    JSON.stringify({ ...QUIET_SETTINGS, ...(workspaceTrust ? TRUST_SETTINGS : { 'security.workspace.trust.enabled': false }), ...settings }, null, 2),
   );
   // No password, no TLS: the server listens on loopback only and the browser is ours.
   writeFileSync(dirs.config, 'auth: none\ncert: false\n');

@@ -1,0 +1,59 @@
+// ModelFuse-specific steps shared by the scenarios: opening a model in its custom editor, the
+// ModelFuse side bar, and looking at the server's processes for the ONNX Runtime worker.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { waitFor } from './poll.mjs';
+import { activeTabTitle, clickActivity, findWebview, revealInExplorer, UI_TIMEOUT, WORK_TIMEOUT } from './workbench.mjs';
+
+/** Visible text of a webview's document (light DOM; vscode-elements slot their text there). */
+export async function webviewText(frame) {
+  return (await frame.locator('body').innerText({ timeout: UI_TIMEOUT })).replace(/[ \t]+/g, ' ');
+}
+
+/**
+ * Clicks `relativePath` in the Explorer and returns the custom editor's webview once its text
+ * matches `ready` (the overview is computed in the worker, so it arrives after a progress state).
+ */
+export async function openModelFromExplorer(page, relativePath, ready = /fusible/i, timeoutMs = WORK_TIMEOUT) {
+  const row = await revealInExplorer(page, relativePath);
+  await row.click();
+  const name = relativePath.split('/').at(-1);
+  await waitFor(`an editor tab for ${name}`, async () => (await activeTabTitle(page)).includes(name));
+  return findWebview(page, `the ModelFuse editor of ${name} to show ${ready}`, async (frame) => ready.test(await webviewText(frame)), timeoutMs);
+}
+
+/** Opens the ModelFuse activity-bar container. */
+export async function showModelFuseSideBar(page) {
+  await clickActivity(page, /^ModelFuse/);
+}
+
+/** The body of a side-bar view (pane) by its title, e.g. "Fusible Sequences". */
+export function viewPane(page, title) {
+  return page.locator('.pane').filter({ has: page.locator('.pane-header', { hasText: title }) }).first();
+}
+
+/** Expands a collapsed side-bar view (pane) by its title. */
+export async function expandPane(page, title) {
+  const header = page.locator('.pane-header', { hasText: title }).first();
+  await header.waitFor({ timeout: UI_TIMEOUT });
+  if ((await header.getAttribute('aria-expanded')) === 'false') await header.click();
+}
+
+/** Tree rows of a view (only the rendered ones; our trees are small). */
+export function viewRows(page, title) {
+  return viewPane(page, title).locator('.monaco-list-row');
+}
+
+/**
+ * ModelFuse ONNX Runtime worker processes (dist/worker.js of the installed extension) that run
+ * under this code-server: "nothing executes" in an untrusted workspace is checked against this.
+ */
+export function workerProcesses(server) {
+  const lines = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n');
+  return lines.filter((line) => line.includes(server.dirs.extensions) && /dist\/worker\.js/.test(line));
+}
+
+/** Waits until `file` exists on disk (written atomically by the extension). */
+export async function waitForFile(file, timeoutMs = WORK_TIMEOUT) {
+  await waitFor(`${file} to be written`, () => existsSync(file), { timeoutMs });
+}

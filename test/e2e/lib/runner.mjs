@@ -1,0 +1,52 @@
+// Runs scenarios one after another, each in a fresh browser context (no client state carried
+// over), with its own time limit, and always takes a screenshot, also when the scenario failed.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { newIsolatedContext } from './browser.mjs';
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${Math.round(ms / 1000)} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function screenshotPath(resultsDir, scenario) {
+  const slug = scenario.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+  return path.join(resultsDir, `${String(scenario.id).padStart(2, '0')}-${slug}.png`);
+}
+
+/** Runs one scenario; returns { scenario, passed, error, ms, screenshot }. */
+export async function runScenario(scenario, { browser, resultsDir, blockedRequests, makeContext }) {
+  mkdirSync(resultsDir, { recursive: true });
+  const started = Date.now();
+  const screenshot = screenshotPath(resultsDir, scenario);
+  const context = await newIsolatedContext(browser, blockedRequests);
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('pageerror', (error) => consoleErrors.push(error.message));
+  let error = null;
+  try {
+    await withTimeout(scenario.run({ page, ...makeContext(page) }), scenario.timeoutMs ?? 240_000, `scenario ${scenario.id}`);
+  } catch (caught) {
+    error = caught;
+  }
+  try {
+    await page.screenshot({ path: screenshot, timeout: 15_000 });
+  } catch (caught) {
+    console.error(`  (screenshot failed: ${caught.message.split('\n')[0]})`);
+  }
+  await context.close().catch(() => {});
+  return { scenario, passed: !error, error, ms: Date.now() - started, screenshot, consoleErrors };
+}
+
+export function printResult(result) {
+  const seconds = (result.ms / 1000).toFixed(1);
+  const mark = result.passed ? 'PASS' : 'FAIL';
+  console.log(`${mark} ${result.scenario.id}. ${result.scenario.name} (${seconds} s) → ${result.screenshot}`);
+  if (!result.passed) {
+    const message = result.error?.stack ?? String(result.error);
+    console.log(message.split('\n').slice(0, 12).map((line) => `     ${line}`).join('\n'));
+  }
+}

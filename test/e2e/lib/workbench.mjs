@@ -1,0 +1,143 @@
+// What a user does in the VS Code workbench, expressed against its DOM: the Explorer, the command
+// palette, context menus, notifications, editors and webviews. Every step waits on visible state.
+import { waitFor } from './poll.mjs';
+
+export const UI_TIMEOUT = 30_000;
+/** Work that runs ONNX Runtime (worker start, fold, verification) on a 2-core machine. */
+export const WORK_TIMEOUT = 120_000;
+
+/** Loads the workbench for a folder and waits until the Explorer shows its files. */
+export async function openWorkbench(page, url) {
+  await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 90_000 });
+  await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+  await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 90_000 });
+}
+
+/** The Explorer row of a file or folder, by its (unique in our workspaces) name. */
+export function explorerRow(page, name) {
+  return page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"]`);
+}
+
+/** Shows the Explorer and expands the folders of `relativePath`; returns the row of its last part. */
+export async function revealInExplorer(page, relativePath) {
+  await showExplorer(page);
+  const parts = relativePath.split('/');
+  for (const folder of parts.slice(0, -1)) {
+    const row = explorerRow(page, folder);
+    await row.waitFor({ timeout: UI_TIMEOUT });
+    if ((await row.getAttribute('aria-expanded')) !== 'true') await row.click();
+    await waitFor(`folder ${folder} to expand`, async () => (await row.getAttribute('aria-expanded')) === 'true');
+  }
+  const row = explorerRow(page, parts.at(-1));
+  await row.waitFor({ timeout: UI_TIMEOUT });
+  return row;
+}
+
+export async function showExplorer(page) {
+  const explorer = page.locator('.explorer-folders-view');
+  if (!(await explorer.isVisible())) await clickActivity(page, /^Explorer/);
+  await explorer.waitFor({ timeout: UI_TIMEOUT });
+}
+
+/** Clicks an activity-bar entry (Explorer, ModelFuse, …) by its accessible name. */
+export async function clickActivity(page, name) {
+  await page.locator('.activitybar').getByRole('tab', { name }).first().click({ timeout: UI_TIMEOUT });
+}
+
+/** Runs a command from the palette by its title as shown there ("ModelFuse: Fuse all safe sequences"). */
+export async function runCommand(page, title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.waitFor({ timeout: UI_TIMEOUT });
+  await input.fill(`>${title}`);
+  const item = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
+  await item.waitFor({ timeout: UI_TIMEOUT });
+  await item.click();
+}
+
+/** Picks an entry in the open quick pick / input box. */
+export async function pickQuickItem(page, text) {
+  const item = page.locator('.quick-input-widget .monaco-list-row', { hasText: text }).first();
+  await item.waitFor({ timeout: UI_TIMEOUT });
+  await item.click();
+}
+
+/** Right-clicks `target` and chooses `label` in the context menu (rendered in a shadow root). */
+export async function contextMenu(page, target, label) {
+  await target.click({ button: 'right' });
+  const entry = page.locator('.context-view .monaco-menu .action-item', { hasText: label }).first();
+  await entry.waitFor({ timeout: UI_TIMEOUT });
+  await entry.click();
+}
+
+/**
+ * Records every notification toast that appears from now on (text and whether it shows a progress
+ * bar), so a quick progress notification is not missed between two polls.
+ */
+export async function recordNotifications(page) {
+  await page.evaluate(() => {
+    const seen = (window.__modelfuseToasts = []);
+    const snapshot = () => {
+      for (const toast of document.querySelectorAll('.notifications-toasts .notification-toast')) {
+        const text = toast.innerText.replace(/\s+/g, ' ').trim();
+        const progress = !!toast.querySelector('.monaco-progress-container.active, .monaco-progress-container.infinite, .monaco-progress-container.discrete');
+        if (text && !seen.some((entry) => entry.text === text && entry.progress === progress)) seen.push({ text, progress });
+      }
+    };
+    new MutationObserver(snapshot).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    snapshot();
+  });
+}
+
+export async function recordedNotifications(page) {
+  return page.evaluate(() => window.__modelfuseToasts ?? []);
+}
+
+/** Waits for a notification toast whose text matches `pattern`; returns its locator. */
+export async function waitForNotification(page, pattern, timeoutMs = UI_TIMEOUT) {
+  const toast = page.locator('.notifications-toasts .notification-toast').filter({ hasText: pattern }).first();
+  await toast.waitFor({ timeout: timeoutMs });
+  return toast;
+}
+
+/** Texts of all visible notification toasts (for error messages). */
+export async function visibleNotifications(page) {
+  return page.locator('.notifications-toasts .notification-toast').allInnerTexts();
+}
+
+/** Clicks a button (action) of a notification toast. */
+export async function clickNotificationAction(toast, label) {
+  await toast.hover();
+  await toast.locator('.monaco-button, a.monaco-button', { hasText: label }).first().click({ timeout: UI_TIMEOUT });
+}
+
+/** The active editor tab's label ("resstyle.onnx"; the tab renders name and extension apart). */
+export async function activeTabTitle(page) {
+  const tab = page.locator('.editor-group-container.active .tabs-container .tab.active').first();
+  return (await tab.innerText({ timeout: UI_TIMEOUT })).replace(/\s+/g, '');
+}
+
+/**
+ * Webviews in VS Code for the Web are two nested iframes: the outer `iframe.webview` host and the
+ * inner `#active-frame` holding the extension's HTML. Returns the inner frame of the first webview
+ * whose content satisfies `isIt(frameLocator)`.
+ */
+export async function findWebview(page, what, isIt, timeoutMs = UI_TIMEOUT) {
+  return waitFor(
+    what,
+    async () => {
+      const names = await page.locator('iframe.webview').evaluateAll((frames) => frames.map((frame) => frame.name));
+      for (const name of names.reverse()) {
+        const inner = page.frameLocator(`iframe.webview[name="${name}"]`).frameLocator('iframe#active-frame');
+        if (await isIt(inner)) return inner;
+      }
+      return false;
+    },
+    { timeoutMs },
+  );
+}
+
+/** Text of the visible lines of the active text editor. */
+export async function editorText(page) {
+  return page.locator('.editor-group-container.active .monaco-editor .view-lines').first().innerText();
+}

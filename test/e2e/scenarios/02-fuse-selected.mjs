@@ -1,0 +1,69 @@
+// The ModelFuse side bar lists the model's modules and fusible sequences; the user selects two
+// sequences, right-clicks "Fuse Selected Modules", sees progress, and gets a verified fused model
+// beside the original, visible in the Explorer.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  expandPane,
+  openModelFromExplorer,
+  showModelFuseSideBar,
+  viewRows,
+  waitForFile,
+  workerProcesses,
+} from '../lib/modelfuse.mjs';
+import { check, waitFor } from '../lib/poll.mjs';
+import {
+  contextMenu,
+  recordedNotifications,
+  recordNotifications,
+  revealInExplorer,
+  UI_TIMEOUT,
+  waitForNotification,
+  WORK_TIMEOUT,
+} from '../lib/workbench.mjs';
+
+export default {
+  id: 2,
+  name: 'ModelFuse view: multi-select two sequences and Fuse Selected Modules',
+  server: 'trusted',
+  async run({ page, openWorkspace, workspace, server }) {
+    await openWorkspace();
+    await openModelFromExplorer(page, 'resnet/resstyle.onnx');
+    await showModelFuseSideBar(page);
+
+    await expandPane(page, 'Modules');
+    const modules = viewRows(page, 'Modules');
+    await waitFor('the Modules view to list the model', async () => (await modules.allInnerTexts()).join('\n').match(/blocks|head|conv1/));
+
+    await expandPane(page, 'Fusible Sequences');
+    const sequences = viewRows(page, 'Fusible Sequences');
+    const first = sequences.filter({ hasText: 'blocks.0.conv2' }).first();
+    const second = sequences.filter({ hasText: 'head.0' }).first();
+    await first.waitFor({ timeout: UI_TIMEOUT });
+    await second.waitFor({ timeout: UI_TIMEOUT });
+
+    await first.click();
+    await second.click({ modifiers: ['Control'] });
+    await waitFor('both sequences to be selected', async () =>
+      (await first.getAttribute('aria-selected')) === 'true' && (await second.getAttribute('aria-selected')) === 'true',
+    );
+
+    await recordNotifications(page);
+    await contextMenu(page, second, /Fuse Selected Modules/i);
+
+    const fused = path.join(path.dirname(workspace.model), 'resstyle.fused.onnx');
+    const result = await waitForNotification(page, /resstyle\.fused\.onnx|fused/i, WORK_TIMEOUT);
+    const summary = (await result.innerText()).replace(/\s+/g, ' ');
+    check(!/error|fail/i.test(summary), `the fuse reported a problem: ${summary}`);
+    check(/verif/i.test(summary), `the summary does not report the verification: ${summary}`);
+    const seen = await recordedNotifications(page);
+    check(seen.some((toast) => toast.progress), `no progress notification was shown (saw: ${JSON.stringify(seen)})`);
+
+    await waitForFile(fused);
+    await revealInExplorer(page, 'resnet/resstyle.fused.onnx');
+    check(existsSync(workspace.model), 'the original model is gone');
+    check(!readFileSync(fused).equals(readFileSync(workspace.model)), 'the fused model is identical to the original');
+    // Positive control for scenario 7: verification ran in the ONNX Runtime worker process.
+    check(workerProcesses(server).length > 0, 'no ModelFuse worker process runs after fusing and verifying');
+  },
+};

@@ -1,0 +1,57 @@
+// In an untrusted (Restricted Mode) workspace ModelFuse shows models but executes nothing: no
+// ONNX Runtime worker starts and no file is written, whatever the user tries.
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { openModelFromExplorer, webviewText, workerProcesses } from '../lib/modelfuse.mjs';
+import { check, waitFor } from '../lib/poll.mjs';
+import { recordedNotifications, recordNotifications, UI_TIMEOUT } from '../lib/workbench.mjs';
+
+function filesUnder(dir) {
+  return readdirSync(dir, { recursive: true }).sort();
+}
+
+export default {
+  id: 7,
+  name: 'untrusted workspace: models are shown, nothing executes',
+  server: 'untrusted',
+  async run({ page, openWorkspace, workspace, server }) {
+    const before = filesUnder(workspace.root);
+    await openWorkspace();
+    await page.locator('.statusbar', { hasText: /Restricted Mode/i }).waitFor({ timeout: UI_TIMEOUT });
+
+    // Viewing works (parsing happens without ONNX Runtime).
+    const editor = await openModelFromExplorer(page, 'resnet/resstyle.onnx');
+    const text = await webviewText(editor);
+    check(text.includes('blocks.0.conv2'), 'the overview shows no sequences in an untrusted workspace');
+
+    // Try to fuse the way a user would: the palette. The command must be unavailable or refuse.
+    await recordNotifications(page);
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await input.waitFor({ timeout: UI_TIMEOUT });
+    await input.fill('>ModelFuse: Fuse All Safe Sequences');
+    const entry = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Fuse All Safe Sequences' }).first();
+    const offered = await waitFor('the palette to show its matches', async () => {
+      if (await entry.isVisible()) return 'offered';
+      const listed = await page.locator('.quick-input-widget .monaco-list-row').count();
+      return (listed > 0 || (await page.locator('.quick-input-widget', { hasText: /No matching/i }).isVisible())) && 'not offered';
+    }) === 'offered';
+    if (offered) await entry.click();
+    else await page.keyboard.press('Escape');
+
+    // Sync point: the extension host handles requests in order, so once another model's overview
+    // has rendered, a fuse started by the attempt above would have started its worker by now.
+    const second = await openModelFromExplorer(page, 'lora/base.onnx', /base\.onnx|q_proj|param/i);
+    const reasons = [text, await webviewText(second), ...(await recordedNotifications(page)).map((toast) => toast.text)];
+    check(
+      !offered || reasons.some((shown) => /trust/i.test(shown)),
+      `the fuse command ran in an untrusted workspace without saying why it is refused (saw: ${JSON.stringify(await recordedNotifications(page))})`,
+    );
+
+    // Nothing executed: no worker process, no new file anywhere in the workspace.
+    check(workerProcesses(server).length === 0, `an ONNX Runtime worker runs in an untrusted workspace: ${workerProcesses(server).join('; ')}`);
+    const after = filesUnder(workspace.root);
+    check(JSON.stringify(after) === JSON.stringify(before), `files were written in an untrusted workspace: ${after.filter((f) => !before.includes(f)).join(', ')}`);
+    check(!existsSync(path.join(path.dirname(workspace.model), 'resstyle.fused.onnx')), 'a fused model was written');
+  },
+};
