@@ -37,10 +37,10 @@ function verifyJson(...args: string[]): { code: number; report: VerifyReport; st
 async function perturbedCopy(name: string, factor: number): Promise<string> {
   const m = OnnxModel.load(MODEL);
   const conv = m.graph.node.find((n) => n.op_type === 'Conv')!;
-  const w = m.graph.initializer.find((t) => t.name === conv.input[1])!;
+  const w = m.graph.initializer.find((t) => t.name === conv.input![1])!;
   const values = m.tensorValues(w);
   values[0] *= factor;
-  m.graph.initializer[m.graph.initializer.indexOf(w)] = makeTensor(w.name, w.data_type, tensorDims(w), values);
+  m.graph.initializer[m.graph.initializer.indexOf(w)] = makeTensor(w.name!, w.data_type!, tensorDims(w), values);
   const out = path.join(dir, name);
   await saveModel(m, out);
   m.close();
