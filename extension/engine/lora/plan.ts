@@ -314,14 +314,15 @@ function mappedResolution(plan: LoraPlan, req: ModuleRequest, target: string, ma
     const bias = plan.safetensors.tensors.has(`${mod}.bias`) && mod !== target ? `${mod}.bias` : undefined;
     return { match: { target, shape: info.shape, transposed: req.deltaKind === 'linear' && req.fanInFanOut, bias, evidence } };
   }
-  const uses = findWeightUses(plan.onnx!).filter((u) => u.value === target || u.initializer === target);
+  const allUses = findWeightUses(plan.onnx!);
+  const uses = allUses.filter((u) => u.value === target || u.initializer === target);
   if (uses.length === 0) {
     throw fileError(mapPath, `'${target}' is not a weight read by a MatMul, Gemm, Conv or Gather node of ${plan.basePath}`);
   }
   const layouts = new Set(uses.map((u) => u.transposed));
   if (layouts.size > 1) throw fileError(mapPath, `'${target}' is read both as [out, in] and transposed; map the module to a tensor with one layout`);
   const u = uses[0];
-  const all = findWeightUses(plan.onnx!).filter((o) => o.initializer === u.initializer && !uses.includes(o));
+  const all = allUses.filter((o) => o.initializer === u.initializer && !uses.includes(o));
   const match: TargetMatch = { target: u.value, shape: u.shape, transposed: u.transposed, bias: u.bias, node: u.nodeName, evidence: [...evidence, `${u.node.op_type} '${u.nodeName}' reads it${u.transposed ? ' transposed' : ''}`] };
   if (all.length) match.sharedWith = all.map((o) => o.nodeName);
   return { match };
