@@ -145,3 +145,20 @@ export function transpose2(a: ArrayLike<number>, rows: number, cols: number): Fl
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j];
   return out;
 }
+
+/**
+ * max |a − b| / max |b|: how far two float32 runs of the same function drift
+ * apart relative to the output's scale. The unmerged graph rounds B·A·x in
+ * steps and the merged one rounds W'·x, so entries that cancel to nearly zero
+ * differ by a few ulps of the larger terms, not of the tiny result.
+ */
+export function scaledDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}
