@@ -179,7 +179,8 @@ test('a shared initializer is refused by default; --shared untie gives the adapt
   assert.notEqual(newName, 'onnx::Gemm_1');
   close(initValues(untied, newName), merged);
   assert.deepEqual(Array.from(initValues(untied, 'onnx::Gemm_1')), Array.from(Float32Array.from(built.weights['onnx::Gemm_1'].values)));
-  const [base, ut] = [await run(built.file), await runWithZ(built.file), await runWithZ(untied)].slice(1);
+  const base = await runWithZ(built.file);
+  const ut = await runWithZ(untied);
   assert.deepEqual(Array.from(ut.z), Array.from(base.z), 'the other reader keeps the base weights');
   assert.ok(relErr(ut.h1, base.h1, 1e-3) > 1e-3, 'the adapted reader changed');
 
