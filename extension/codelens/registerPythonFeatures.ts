@@ -1,0 +1,34 @@
+/**
+ * Everything ModelFuse does in Python files, registered in one call from
+ * activate(): the analysis cache, the CodeLens provider, its commands and the
+ * "Python Sequences" view. Nothing runs until a Python document is shown.
+ */
+import * as vscode from 'vscode';
+import { guarded } from '../host/notify';
+import { PythonSequencesView } from '../views/pythonSequencesView';
+import { FusionCodeLensProvider, PYTHON_COMMANDS, type ClassTarget } from './fusionCodeLensProvider';
+import { PythonAnalysisCache } from './pythonAnalysisCache';
+import { copyFuseModules, currentClass, insertFuseModel, showUnsafe } from './pythonCommands';
+
+export function registerPythonFeatures(context: vscode.ExtensionContext): { cache: PythonAnalysisCache; view: PythonSequencesView } {
+  const cache = new PythonAnalysisCache(context.extensionUri);
+  const lenses = new FusionCodeLensProvider(cache);
+  const view = new PythonSequencesView(cache);
+  context.subscriptions.push(
+    cache,
+    lenses,
+    view,
+    vscode.languages.registerCodeLensProvider({ language: 'python' }, lenses),
+    vscode.commands.registerCommand(PYTHON_COMMANDS.insertFuseModel, guarded('inserting fuse_model()', (t: ClassTarget) => insertFuseModel(cache, t))),
+    vscode.commands.registerCommand(PYTHON_COMMANDS.copyFuseModules, guarded('copying the fuse_modules call', (t: ClassTarget) => copyFuseModules(cache, t))),
+    vscode.commands.registerCommand(PYTHON_COMMANDS.showUnsafe, guarded('showing unsafe groups', (t: ClassTarget) => showUnsafe(cache, t))),
+    vscode.commands.registerCommand(
+      PYTHON_COMMANDS.showSequences,
+      guarded('showing the sequences', async (t: ClassTarget) => {
+        const { document, cls } = await currentClass(cache, t);
+        await view.revealClass(document, cls.name, cls.line);
+      }),
+    ),
+  );
+  return { cache, view };
+}
