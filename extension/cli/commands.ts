@@ -2,8 +2,9 @@
 import type { CliCommand } from './command';
 import { scanCommand } from './scanCommand';
 import { fuseListCommand } from './fuseListCommand';
+import { fuseCommand } from './fuseCommand';
 import { verifyCommand } from './verifyCommand';
 import { optimizeCommand } from './optimizeCommand';
 import { loraCommand } from './loraCommand';
 
-export const COMMANDS: CliCommand[] = [scanCommand, fuseListCommand, verifyCommand, optimizeCommand, loraCommand];
+export const COMMANDS: CliCommand[] = [scanCommand, fuseListCommand, fuseCommand, verifyCommand, optimizeCommand, loraCommand];

@@ -7,12 +7,19 @@
  * The model is changed in memory only; `fuseFile` writes the result to a new
  * path with `saveModel` (atomic, never over the input).
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Candidate, PatternName } from './candidate';
-import type { OnnxModel } from '../onnx/model';
-import { ModelFuseError, throwIfCancelled, type CancelToken } from '../errors';
+import { OnnxModel } from '../onnx/model';
+import { saveModel } from '../onnx/save';
+import { checkOutputPath } from '../io/atomicWrite';
+import { externalRef } from '../onnx/externalData';
+import { isExternal } from '../onnx/tensors';
+import { fileError, ModelFuseError, throwIfCancelled, type CancelToken } from '../errors';
 import { checkGraph, removeDangling, type CleanupReport } from '../graph/cleanup';
 import { FoldContext, FoldRefusal, type FoldContextOptions, type FoldResult } from './folds/foldContext';
 import { foldFor } from './folds/index';
+import { scanModel } from './scan';
 
 /** Every pattern name `scan` can report (the PatternName union, as a runtime list). */
 const PATTERN_SET: Record<PatternName, true> = {
@@ -113,7 +120,86 @@ export function fuseCandidates(model: OnnxModel, candidates: readonly Candidate[
 
 function whyNotApplicable(c: Candidate): string | null {
   if (c.blocked) return c.blocked;
+  if (!c.folds && c.details?.foldedByExporter) return 'the exporter already folded this BatchNormalization into the Conv; nothing is left to fold';
   if (!c.folds) return `${c.pattern} is a grouping for PyTorch's fuse_modules; in ONNX the activation stays a node, so there is nothing to fold`;
   if (!foldFor(c.pattern)) return `no fold is available for pattern ${c.pattern}`;
   return null;
+}
+
+export interface FuseFileOptions extends FuseOptions {
+  /** Replace an existing output file (never needed for, and never allowing, writing over the input without it). */
+  force?: boolean;
+}
+
+export interface FuseFileResult extends FuseReport {
+  input: string;
+  output: string;
+  /** The external-data file written beside the output, or null. */
+  externalData: string | null;
+  nodesBefore: number;
+  nodesAfter: number;
+  initializersBefore: number;
+  initializersAfter: number;
+}
+
+/**
+ * Scans `input`, fuses the selected candidates and writes the result to
+ * `output` (atomically; the input is never modified). When nothing could be
+ * fused the output is still written, unchanged, so pipelines get their file;
+ * `applied` is then empty and `skipped` says why.
+ */
+export async function fuseModelFile(input: string, output: string, options: FuseFileOptions = {}): Promise<FuseFileResult> {
+  refuseInPlace(input, output);
+  checkOutputPath(output, [input], options.force ?? false); // fail before the heavy work, not after
+  const model = OnnxModel.load(input);
+  try {
+    for (const file of externalFiles(model)) {
+      // Even with --force: the fused model would replace weights the input model still points at.
+      if (sameFile(file, output) || sameFile(file, `${output}.data`)) throw fileError(output, `would overwrite '${file}', which holds the input model's weights`);
+    }
+    const nodesBefore = model.graph.node?.length ?? 0;
+    const initializersBefore = model.graph.initializer?.length ?? 0;
+    const { candidates } = scanModel(model);
+    throwIfCancelled(options.cancel);
+    const report = fuseCandidates(model, candidates, options);
+    throwIfCancelled(options.cancel);
+    const saved = await saveModel(model, output, { force: options.force });
+    return {
+      ...report,
+      input,
+      output: saved.output,
+      externalData: saved.externalData,
+      nodesBefore,
+      nodesAfter: model.graph.node?.length ?? 0,
+      initializersBefore,
+      initializersAfter: model.graph.initializer?.length ?? 0,
+    };
+  } finally {
+    model.close();
+  }
+}
+
+/** fuse never writes over its input, not even with --force: a failed or wrong fuse must leave the original intact. */
+function refuseInPlace(input: string, output: string): void {
+  if (sameFile(input, output)) throw fileError(output, 'is the input model; fuse never writes over its input (choose a new file)');
+}
+
+function sameFile(a: string, b: string): boolean {
+  if (path.resolve(a) === path.resolve(b)) return true;
+  try {
+    const sa = fs.statSync(a);
+    const sb = fs.statSync(b);
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false;
+  }
+}
+
+function externalFiles(model: OnnxModel): string[] {
+  const files = new Set<string>();
+  for (const t of model.graph.initializer ?? []) {
+    const ref = isExternal(t) ? externalRef(t) : undefined;
+    if (ref) files.add(model.external.resolve(ref.location, t.name ?? ''));
+  }
+  return [...files];
 }
