@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { maxRelDiff } from '../helpers/fixtures';
-import { DataType, initializer, loraCandidates, opCount, run, scaledDiff, scanAndFuse } from './helpers';
+import { DataType, GraphSpec, initializer, loraCandidates, opCount, randn, run, scaledDiff, scanAndFuse } from './helpers';
 import { buildLinearCase, type LinearCase } from './linearModels';
 
 async function checkFolds(c: LinearCase, expectDetails: Record<string, unknown>, outputTolerance = 1e-6): Promise<void> {
@@ -68,3 +68,55 @@ test('Identity, Dropout, no-op Cast, Transpose and Reshape pairs on the path', (
 
 test('float16 model: computed in float64, rounded once to float16', () =>
   checkFolds({ base: 'MatMul', bias: true, dtype: DataType.FLOAT16, adapters: [{ r: 4, scale: { op: 'Mul', s: 2 } }] }, { rank: 4, scale: 2 }, 2e-3));
+
+test('Reshape to 2-D around Gemm low-rank layers (the aten.linear decomposition) folds when the shapes are static', async () => {
+  const g = new GraphSpec();
+  const W = g.weight('w', [8, 6]);
+  const A = g.weight('lora_A', [2, 8]); // Gemm transB=1: [r, in]
+  const B = g.weight('lora_B', [6, 2]);
+  const base = g.op('MatMul', 'base', ['x', 'w']);
+  let h = g.op('Reshape', 'flat', ['x', g.constant('flat_shape', [2], [-1, 8], DataType.INT64)]);
+  h = g.op('Gemm', 'A', [h, 'lora_A'], { transB: 1 });
+  h = g.op('Gemm', 'B', [h, 'lora_B'], { transB: 1, alpha: { float: 0.5 } });
+  h = g.op('Reshape', 'unflat', [h, g.constant('back_shape', [3], [2, 3, 6], DataType.INT64)]);
+  const y = g.op('Add', 'add', [base, h]);
+  const bytes = g.model([{ name: 'x', dims: [2, 3, 8] }], [{ name: y }]);
+  const feeds = { x: { dims: [2, 3, 8], values: randn(48, 3) } };
+  const before = await run(bytes, feeds);
+  const { candidates, model, bytes: fused } = scanAndFuse(bytes);
+  const [c] = loraCandidates(candidates);
+  assert.equal(c.blocked, null);
+  assert.equal(c.details?.scale, 0.5, 'Gemm alpha is part of the scale');
+  assert.equal(opCount(model, 'Reshape', 'Gemm'), 0);
+  const expected = W.map((v, k) => {
+    const [i, o] = [Math.floor(k / 6), k % 6];
+    let acc = 0;
+    for (let r = 0; r < 2; r++) acc += A[r * 8 + i] * B[o * 2 + r];
+    return v + 0.5 * acc;
+  });
+  assert.ok(maxRelDiff(initializer(model, 'w'), expected, 1e-30) <= 2 ** -24);
+  const after = await run(fused, feeds);
+  assert.ok(scaledDiff(after[y], before[y]) < 1e-6);
+});
+
+test('a base weight shared with another layer is copied, the other layer keeps the original', async () => {
+  const g = new GraphSpec();
+  const W = g.weight('shared.weight', [8, 8]);
+  g.weight('lora_A', [8, 2]);
+  g.weight('lora_B', [2, 8]);
+  const base = g.op('MatMul', 'base', ['x', 'shared.weight']);
+  const h = g.op('MatMul', 'B', [g.op('MatMul', 'A', ['x', 'lora_A']), 'lora_B']);
+  const merged = g.op('Add', 'add', [base, h]);
+  const y = g.op('MatMul', 'tied', [merged, 'shared.weight']);
+  const bytes = g.model([{ name: 'x', dims: [3, 8] }], [{ name: y }]);
+  const feeds = { x: { dims: [3, 8], values: randn(24, 8) } };
+  const before = await run(bytes, feeds);
+  const { model, bytes: fused, report } = scanAndFuse(bytes);
+  const change = report.applied.find((a) => a.pattern === 'lora-branch')?.changedTensors[0];
+  assert.equal(change?.storage, 'copied');
+  assert.deepEqual(initializer(model, 'shared.weight'), W, 'original untouched');
+  assert.equal(model.graph.node.find((n) => n.name === 'tied')?.input?.[1], 'shared.weight');
+  assert.equal(model.graph.node.find((n) => n.name === 'base')?.input?.[1], change?.after.name);
+  const after = await run(fused, feeds);
+  assert.ok(scaledDiff(after[y], before[y]) < 1e-6);
+});

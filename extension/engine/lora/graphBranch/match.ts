@@ -106,6 +106,8 @@ export function matchLoraAt(ctx: LoraContext, baseNode: onnx.INodeProto): LoraMa
   const parse = (value: string, sign: number, depth: number): TermSum | undefined => {
     if (depth > 8) return undefined;
     const b = walkBranch(index, consts, ctx.shapes, value, x, base, baseDtype);
+    // Two runtime operands (attention's Q·Kᵀ) are not a LoRA branch; one constant factor is enough to report one.
+    if (b && b.factors.every((f) => !consts.info(f.weight).ok)) return undefined;
     if (b) {
       b.scale *= sign;
       return { branches: [b], baseTerms: [], sumNodes: [] };
