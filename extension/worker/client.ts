@@ -93,7 +93,6 @@ export class WorkerClient {
   private disposed = false;
   private readonly stopping = new WeakSet<ChildProcess>();
   private readonly crashListeners = new Set<(message: string) => void>();
-  private readonly stderrTail: string[] = [];
 
   constructor(private readonly options: WorkerClientOptions = {}) {
     if (options.threads !== undefined && (!Number.isSafeInteger(options.threads) || options.threads < 0)) {
@@ -125,7 +124,12 @@ export class WorkerClient {
     if (this.disposed) throw new WorkerRequestError('the ONNX Runtime worker client was disposed', 'bad-request');
     const { token } = options;
     if (isCancelled(token)) throw new CancelledError();
-    const { child } = await this.ensureStarted();
+    let { child } = await this.ensureStarted();
+    if (!child.connected) {
+      // it died between its start and now (its exit is still being processed): use a fresh one
+      this.forget(child);
+      ({ child } = await this.ensureStarted());
+    }
     if (isCancelled(token)) throw new CancelledError();
     const id = ++this.nextId;
     return new Promise<ResultOf<M>>((resolve, reject) => {
@@ -135,7 +139,9 @@ export class WorkerClient {
       this.pending.set(id, { child, method, resolve: resolve as (v: unknown) => void, reject, onProgress: options.onProgress, unhook });
       this.updateRef(child);
       try {
-        child.send({ type: 'request', id, method, params } satisfies HostToWorker);
+        child.send({ type: 'request', id, method, params } satisfies HostToWorker, (err: Error | null) => {
+          if (err) this.settle(id, undefined, new WorkerCrashedError(`could not send '${method}' to the ONNX Runtime worker (${err.message}); it will be restarted`));
+        });
       } catch (err) {
         // Synchronous failures are ours: params that cannot be cloned (functions, class instances with natives).
         this.settle(id, undefined, new WorkerRequestError(`cannot send '${method}' to the worker: ${(err as Error).message}`, 'bad-request'));
@@ -171,8 +177,11 @@ export class WorkerClient {
 
   private ensureStarted(): Promise<{ child: ChildProcess; ready: ReadyMessage }> {
     if (!this.starting) {
-      this.starting = this.spawn();
-      this.starting.catch(() => (this.starting = undefined));
+      const starting = this.spawn();
+      this.starting = starting;
+      starting.catch(() => {
+        if (this.starting === starting) this.starting = undefined;
+      });
     }
     return this.starting;
   }
@@ -182,7 +191,6 @@ export class WorkerClient {
     if (!fs.existsSync(workerPath)) {
       return Promise.reject(new ModelFuseError(`the ONNX Runtime worker bundle is missing (${workerPath}); run \`npm run build\``));
     }
-    this.stderrTail.length = 0;
     const child = fork(workerPath, [], {
       execPath: this.options.execPath ?? process.execPath,
       execArgv: this.options.execArgv ?? [],
@@ -197,13 +205,13 @@ export class WorkerClient {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.child = child;
-    this.captureOutput(child);
+    const tail = this.captureOutput(child);
 
     return new Promise((resolve, reject) => {
       let ready: ReadyMessage | undefined;
       const timeout = this.options.startTimeoutMs ?? 30_000;
       const timer = setTimeout(() => {
-        reject(new WorkerCrashedError(`the ONNX Runtime worker did not start within ${timeout} ms${this.stderrSummary()}`));
+        reject(new WorkerCrashedError(`the ONNX Runtime worker did not start within ${timeout} ms${stderrSummary(tail)}`));
         child.kill('SIGKILL');
       }, timeout);
       child.on('message', (msg: unknown) => {
@@ -234,27 +242,42 @@ export class WorkerClient {
           this.settle(msg.id, msg.result, msg.error ? payloadToError(msg.error, this.pending.get(msg.id)?.method ?? '?') : undefined);
         }
       });
-      child.on('error', (err) => this.options.onLog?.(`modelfuse: worker process error: ${err.message}`));
-      child.on('exit', (code, signal) => void this.afterStderrDrained(child).then(() => {
-        clearTimeout(timer);
-        if (this.child === child) {
-          this.child = undefined;
-          this.starting = undefined;
-        }
-        const how = signal ? `killed by ${signal}` : `exit code ${code}`;
-        if (this.stopping.has(child)) {
-          this.rejectAll(child, () => new WorkerRequestError('the ONNX Runtime worker was stopped before the request finished', 'crashed'));
-          return;
-        }
+      child.on('error', (err) => {
+        // fork itself failed (e.g. the Node binary cannot be executed): there may be no 'exit' to wait for
+        this.options.onLog?.(`modelfuse: worker process error: ${err.message}`);
         if (!ready) {
-          reject(new WorkerCrashedError(`the ONNX Runtime worker failed to start (${how}${this.stderrSummary()})`));
-          return;
+          clearTimeout(timer);
+          this.forget(child);
+          reject(new WorkerCrashedError(`the ONNX Runtime worker could not be started: ${err.message}`));
         }
-        const message = `the ONNX Runtime worker crashed (${how}${this.stderrSummary()}); it will be restarted`;
-        for (const l of this.crashListeners) l(message);
-        this.rejectAll(child, () => new WorkerCrashedError(message));
-      }));
+      });
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer);
+        // Forget it at once, so a request made while we wait for its last words goes to a new worker.
+        this.forget(child);
+        void this.afterStderrDrained(child).then(() => {
+          const how = signal ? `killed by ${signal}` : `exit code ${code}`;
+          if (this.stopping.has(child)) {
+            this.rejectAll(child, () => new WorkerRequestError('the ONNX Runtime worker was stopped before the request finished', 'crashed'));
+            return;
+          }
+          if (!ready) {
+            reject(new WorkerCrashedError(`the ONNX Runtime worker failed to start (${how}${stderrSummary(tail)})`));
+            return;
+          }
+          const message = `the ONNX Runtime worker crashed (${how}${stderrSummary(tail)}); it will be restarted`;
+          for (const l of this.crashListeners) l(message);
+          this.rejectAll(child, () => new WorkerCrashedError(message));
+        });
+      });
     });
+  }
+
+  private forget(child: ChildProcess): void {
+    if (this.child === child) {
+      this.child = undefined;
+      this.starting = undefined;
+    }
   }
 
   /**
@@ -275,11 +298,13 @@ export class WorkerClient {
     });
   }
 
-  private captureOutput(child: ChildProcess): void {
+  /** Forwards the worker's output to onLog and keeps its last lines (returned) for crash messages. */
+  private captureOutput(child: ChildProcess): string[] {
+    const tail: string[] = [];
     const onLine = (line: string) => {
       if (!line.trim()) return;
-      this.stderrTail.push(line);
-      if (this.stderrTail.length > STDERR_LINES_KEPT) this.stderrTail.shift();
+      tail.push(line);
+      if (tail.length > STDERR_LINES_KEPT) tail.shift();
       this.options.onLog?.(line);
     };
     for (const stream of [child.stdout, child.stderr]) {
@@ -295,13 +320,7 @@ export class WorkerClient {
       });
       stream?.on('end', () => buf && onLine(buf));
     }
-  }
-
-  /** The last line the worker printed, for crash messages (a native abort usually says why). */
-  private stderrSummary(): string {
-    // Skip stack-trace lines (JS "at …", V8's numbered native frames and "----- … -----" banners).
-    const last = this.stderrTail.filter((l) => !/^\s*(at |\d+: |-----)/.test(l)).pop();
-    return last ? `; last output: ${JSON.stringify(last.trim().slice(0, 300))}` : '';
+    return tail;
   }
 
   private settle(id: number, result: unknown, error: Error | undefined): void {
@@ -337,6 +356,13 @@ export class WorkerClient {
       else h?.unref?.();
     }
   }
+}
+
+/** The last line the worker printed, for crash messages (a native abort usually says why). */
+function stderrSummary(tail: readonly string[]): string {
+  // Skip stack-trace lines (JS "at …", V8's numbered native frames and "----- … -----" banners).
+  const last = tail.filter((l) => !/^\s*(at |\d+: |-----)/.test(l)).pop();
+  return last ? `; last output: ${JSON.stringify(last.trim().slice(0, 300))}` : '';
 }
 
 function isCancelled(token: CancellationLike | undefined): boolean {
