@@ -5,10 +5,13 @@
  * Generated models go to .bench/ (gitignored). Pass names to run a subset:
  * `npm run bench -- scan lora`.
  */
+import { runLoraBench } from './loraBench';
+
 type Bench = { name: string; run: () => Promise<void> };
 
 const BENCHES: Bench[] = [
   // Each bench module registers itself here with one line.
+  { name: 'lora', run: runLoraBench },
 ];
 
 async function main(): Promise<void> {

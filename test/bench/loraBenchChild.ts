@@ -1,0 +1,100 @@
+/**
+ * One LoRA-bench measurement in a fresh process (so its peak RSS is its own):
+ *   readwrite BASE OUT            — read every tensor and write it to OUT, unchanged (the physical floor)
+ *   reference BASE ADAPTER OUT    — a plain merge: per tensor, decode, W[i,j] += s·Σₖ B[i,k]·A[k,j] in a
+ *                                   tight triple loop, encode, write (what one writes without thinking about speed)
+ *   merge BASE ADAPTER OUT js|ort — `modelfuse lora`: buildPlan + mergeLora with the JS kernel or ONNX Runtime's MatMul in the worker
+ * Prints one JSON line: { ms, maxRss (bytes), tensors }.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { SafetensorsFile, writeSafetensorsToFd, safetensorsDtypeToOnnx } from '../../extension/engine/safetensors/safetensors';
+import { decodeFloatTensor, encodeFloatTensor } from '../../extension/engine/lora/halfFloat';
+import { buildPlan, assertPlanUsable } from '../../extension/engine/lora/plan';
+import { mergeLora } from '../../extension/engine/lora/merge';
+import { JsMatmulBackend, WorkerMatmulBackend, type MatmulBackend } from '../../extension/engine/lora/matmul';
+import { WorkerClient } from '../../extension/worker/client';
+import { matmulInWorker } from '../../extension/worker/api';
+
+function copyAll(base: string, out: string, transform?: (name: string, bytes: Buffer, dtype: number, shape: number[]) => Uint8Array): number {
+  const f = SafetensorsFile.open(base);
+  const fd = fs.openSync(out, 'w');
+  try {
+    const entries = [...f.entries.values()].sort((a, b) => a.begin - b.begin);
+    writeSafetensorsToFd(
+      fd,
+      entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, bytes: () => (transform ? transform(e.name, f.readBytes(e.name), safetensorsDtypeToOnnx(e.dtype), e.shape) : f.readBytes(e.name)) })),
+      f.metadata,
+    );
+    return entries.length;
+  } finally {
+    fs.closeSync(fd);
+    f.close();
+  }
+}
+
+function referenceMerge(base: string, adapterDir: string, out: string): number {
+  const cfg = JSON.parse(fs.readFileSync(path.join(adapterDir, 'adapter_config.json'), 'utf8'));
+  const s = cfg.lora_alpha / cfg.r;
+  const ad = SafetensorsFile.open(path.join(adapterDir, 'adapter_model.safetensors'));
+  try {
+    return copyAll(base, out, (name, bytes, dtype, shape) => {
+      const mod = name.replace(/\.weight$/, '');
+      const aKey = `base_model.model.${mod}.lora_A.weight`;
+      if (!ad.entries.has(aKey)) return bytes;
+      const A = Float32Array.from(ad.readFloat64(aKey));
+      const B = Float32Array.from(ad.readFloat64(`base_model.model.${mod}.lora_B.weight`));
+      const [m, n] = shape;
+      const k = A.length / n;
+      const W = decodeFloatTensor(bytes, dtype, m * n);
+      const merged = new Float64Array(m * n);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let acc = 0;
+          for (let t = 0; t < k; t++) acc += B[i * k + t] * A[t * n + j];
+          merged[i * n + j] = W[i * n + j] + s * acc;
+        }
+      }
+      return encodeFloatTensor(merged, dtype);
+    });
+  } finally {
+    ad.close();
+  }
+}
+
+async function engineMerge(base: string, adapterDir: string, out: string, which: string): Promise<number> {
+  const plan = buildPlan(base, [{ path: adapterDir, weight: 1 }]);
+  let client: WorkerClient | undefined;
+  try {
+    assertPlanUsable(plan, false);
+    let backend: MatmulBackend = new JsMatmulBackend();
+    if (which === 'ort') {
+      const c = new WorkerClient({ workerPath: path.resolve(__dirname, '../dist/worker.js') });
+      client = c;
+      backend = new WorkerMatmulBackend((a, b, m, k, n) => matmulInWorker(c, a, b, m, k, n));
+    }
+    const report = await mergeLora(plan, out, { backend, force: true });
+    return report.merged.length;
+  } finally {
+    plan.close();
+    await client?.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const [mode, ...args] = process.argv.slice(2);
+  const t0 = performance.now();
+  let tensors: number;
+  if (mode === 'readwrite') tensors = copyAll(args[0], args[1]);
+  else if (mode === 'reference') tensors = referenceMerge(args[0], args[1], args[2]);
+  else if (mode === 'merge') tensors = await engineMerge(args[0], args[1], args[2], args[3] ?? 'js');
+  else throw new Error(`unknown mode ${mode}`);
+  const ms = performance.now() - t0;
+  process.stdout.write(JSON.stringify({ ms, maxRss: process.resourceUsage().maxRSS * 1024, tensors }) + '\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(String(err?.stack ?? err) + '\n');
+  process.exit(1);
+});
