@@ -46,7 +46,7 @@ for (const name of Object.keys(EXPECTED)) {
       for (const op of LAYER_OPS) assert.equal(opCount(model, op), opCount(base, op), `${op} nodes after the fold vs base.onnx`);
       assert.equal(loraCandidates(scanAndFuse(bytes).candidates).length, 0, 'a second scan finds no branch');
 
-      const inputName = model.graph.input[0].name;
+      const inputName = model.graph.input[0].name ?? '';
       const out = await run(bytes, { [inputName]: inputFeed(io, inputName) });
       const expected = io.readFloat64('merged_output.y');
       // Relative per element; entries within 1e-3 of zero are compared against 1e-3 (PyTorch's own merged and
