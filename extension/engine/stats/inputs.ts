@@ -58,7 +58,7 @@ function isDynamic(d: number | string | null): boolean {
 }
 
 export function formatDims(dims: readonly (number | string | null)[]): string {
-  return `[${dims.map((d) => (d === null || (typeof d === 'number' && d < 0) ? '?' : String(d))).join(', ')}]`;
+  return `[${dims.map((d) => (d === null || d === '' || (typeof d === 'number' && d < 0) ? '?' : String(d))).join(', ')}]`;
 }
 
 // ---------------------------------------------------------------- option parsing

@@ -75,7 +75,10 @@ export async function createSession(modelPath: string, level: OrtOptimizationLev
   try {
     return await o.InferenceSession.create(modelPath, sessionOptions(level, extra));
   } catch (err) {
-    throw fileError(modelPath, `ONNX Runtime cannot load this model: ${ortReason(err)}`, err);
+    const reason = ortReason(err);
+    // onnxruntime-node's JS API has no bfloat16 tensors, so a model with bfloat16 inputs or outputs cannot be opened at all.
+    const hint = /Unsupported data type: 16\b/.test(reason) ? ' (a bfloat16 graph input or output: onnxruntime-node cannot exchange bfloat16 tensors)' : '';
+    throw fileError(modelPath, `ONNX Runtime cannot load this model: ${reason}${hint}`, err);
   }
 }
 

@@ -188,3 +188,23 @@ test('bad input: one line on stderr naming the problem, exit 2', () => {
     assert.match(lines[0], expected);
   }
 });
+
+test('float16 models are fed float16 inputs and compared; bfloat16 I/O is refused with the reason', () => {
+  const f16 = (name: string, op: string) => writeTinyModel(path.join(dir, name), {
+    inputs: [{ name: 'x', dims: [4, 8], dtype: DataType.FLOAT16 }], outputs: [{ name: 'y', dims: [4, 8], dtype: DataType.FLOAT16 }], nodes: [{ op, inputs: ['x'], outputs: ['y'] }],
+  });
+  const relu = f16('relu16.onnx', 'Relu');
+  const same = verifyJson(relu, relu, '--runs', '0');
+  assert.equal(same.code, 0);
+  assert.equal(same.report.inputs.tensors.x.dtype, 'float16');
+  assert.equal(same.report.outputs.y.dtype, 'float16');
+  const neg = verifyJson(relu, f16('neg16.onnx', 'Neg'), '--runs', '0');
+  assert.equal(neg.code, 1);
+  assert.ok(neg.report.outputs.y.cosine! < 0, 'Relu(x) and -x point apart');
+  const bf16 = writeTinyModel(path.join(dir, 'bf16.onnx'), {
+    inputs: [{ name: 'x', dims: [2], dtype: DataType.BFLOAT16 }], outputs: [{ name: 'y', dims: [2], dtype: DataType.BFLOAT16 }], nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }],
+  });
+  const r = cli('verify', bf16, bf16, '--runs', '0');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /bf16\.onnx: ONNX Runtime cannot load this model: .*onnxruntime-node cannot exchange bfloat16 tensors/);
+});
