@@ -5,12 +5,14 @@
  * Generated models go to .bench/ (gitignored). Pass names to run a subset:
  * `npm run bench -- scan lora`.
  */
+import { runScanBench } from './scanBench';
 import { runLoraBench } from './loraBench';
 
 type Bench = { name: string; run: () => Promise<void> };
 
 const BENCHES: Bench[] = [
   // Each bench module registers itself here with one line.
+  { name: 'scan', run: runScanBench },
   { name: 'lora', run: runLoraBench },
 ];
 

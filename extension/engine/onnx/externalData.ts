@@ -30,6 +30,8 @@ export function externalRef(t: ITensorProto): ExternalRef | undefined {
 /** Opens and reads the external files of one model, confined to its folder. */
 export class ExternalDataReader {
   private readonly fds = new Map<string, { fd: number; size: number }>();
+  /** location → resolved real path: models reference one data file from hundreds of tensors. */
+  private readonly resolved = new Map<string, string>();
   private readonly realDir: string;
 
   constructor(readonly modelPath: string) {
@@ -74,6 +76,8 @@ export class ExternalDataReader {
 
   /** Resolves a location safely; exported for writers that copy external data. */
   resolve(location: string, tensorName: string): string {
+    const known = this.resolved.get(location);
+    if (known !== undefined) return known;
     if (!location) throw fileError(this.modelPath, `tensor '${tensorName}': external data has no location`);
     if (path.isAbsolute(location) || /^[a-zA-Z]:[\\/]/.test(location) || location.includes('\0')) {
       throw fileError(this.modelPath, `tensor '${tensorName}': external data location '${location}' is absolute; only paths inside the model's folder are allowed`);
@@ -91,6 +95,7 @@ export class ExternalDataReader {
     if (!isInside(this.realDir, real)) {
       throw fileError(this.modelPath, `tensor '${tensorName}': external data location '${location}' links outside the model's folder`);
     }
+    this.resolved.set(location, real);
     return real;
   }
 

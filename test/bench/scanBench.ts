@@ -1,0 +1,100 @@
+/**
+ * Scan benchmark: how close `scan` gets to the cost of just reading the file.
+ * Two generated models (in .bench/, regenerated only when missing):
+ *   - resnet50: torchvision ResNet-50 shape, ~100 MB of embedded float32 weights;
+ *   - resnet50x5-external: 5× wider, ~2.5 GB of weights in external data
+ *     (a sparse file), so only its small .onnx should be read.
+ * Each operation runs in a fresh child process (median of RUNS), so the peak
+ * RSS is that operation's own. Targets from issue 2: scan ≤ 1.5× readFile of
+ * the .onnx, peak RSS ≤ 1.5× the .onnx size, external weights never read.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import * as esbuild from 'esbuild';
+import { generateResnet50, type GeneratedModel } from './resnetGenerator';
+
+const ROOT = path.resolve(__dirname, '../..');
+const BENCH_DIR = path.join(ROOT, '.bench');
+const RUNS = 7;
+const GENERATOR_VERSION = 1;
+
+interface Measurement {
+  ms: number;
+  loadMs: number;
+  maxRss: number;
+  rssBefore: number;
+  bytesRead: number | null;
+  candidates: number;
+}
+
+function buildChild(): string {
+  const out = path.join(BENCH_DIR, 'scanBenchChild.js');
+  esbuild.buildSync({
+    entryPoints: [path.join(__dirname, 'scanBenchChild.ts')], outfile: out, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning',
+    external: ['onnxruntime-node'],
+  });
+  return out;
+}
+
+/** Runs the modes interleaved (A B C A B C …) so load from other processes on the machine hits all of them alike; medians. */
+function measureAll(child: string, modes: string[], file: string): Record<string, Measurement> {
+  const runs = new Map<string, Measurement[]>(modes.map((m) => [m, []]));
+  for (let i = 0; i < RUNS; i++) {
+    for (const mode of modes) {
+      const r = spawnSync(process.execPath, [child, mode, file], { encoding: 'utf8', maxBuffer: 1 << 20 });
+      if (r.status !== 0) throw new Error(`bench child ${mode} ${file} failed: ${r.stderr}`);
+      runs.get(mode)!.push(JSON.parse(r.stdout.trim()) as Measurement);
+    }
+  }
+  const out: Record<string, Measurement> = {};
+  for (const [mode, list] of runs) {
+    const med = (f: (m: Measurement) => number): number => list.map(f).sort((a, b) => a - b)[Math.floor(list.length / 2)];
+    out[mode] = { ms: med((m) => m.ms), loadMs: med((m) => m.loadMs), maxRss: med((m) => m.maxRss), rssBefore: med((m) => m.rssBefore), bytesRead: list[0].bytesRead, candidates: list[0].candidates };
+  }
+  return out;
+}
+
+function model(name: string, width: number, external: boolean): GeneratedModel & { cached: boolean } {
+  const stamp = path.join(BENCH_DIR, `${name}.json`);
+  if (fs.existsSync(stamp)) {
+    const info = JSON.parse(fs.readFileSync(stamp, 'utf8')) as GeneratedModel & { version: number };
+    if (info.version === GENERATOR_VERSION && fs.existsSync(info.onnxPath) && (!info.dataPath || fs.existsSync(info.dataPath))) return { ...info, cached: true };
+  }
+  const info = generateResnet50(BENCH_DIR, name, width, external);
+  fs.writeFileSync(stamp, JSON.stringify({ ...info, version: GENERATOR_VERSION }));
+  return { ...info, cached: false };
+}
+
+const MB = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
+
+export async function runScanBench(): Promise<void> {
+  fs.mkdirSync(BENCH_DIR, { recursive: true });
+  const child = buildChild();
+  const cases = [model('resnet50', 1, false), model('resnet50x5-external', 5, true)];
+  for (const m of cases) {
+    const onnxBytes = fs.statSync(m.onnxPath).size;
+    const dataBytes = m.dataPath ? fs.statSync(m.dataPath).size : 0;
+    const all = measureAll(child, ['readFile', 'readFileSync', 'scan'], m.onnxPath);
+    const [readAsync, readSync, scan] = [all.readFile, all.readFileSync, all.scan];
+    const extra = scan.maxRss - scan.rssBefore;
+    console.log(`\n${path.basename(m.onnxPath)}: ${(m.parameters / 1e6).toFixed(1)} M parameters; .onnx ${MB(onnxBytes)}${m.dataPath ? `, external data ${MB(dataBytes)} (sparse)` : ''}${m.cached ? ' (cached in .bench/)' : ''}`);
+    console.log(`  fs.readFile .onnx      ${readAsync.ms.toFixed(1).padStart(8)} ms   peak RSS ${MB(readAsync.maxRss)}`);
+    console.log(`  fs.readFileSync .onnx  ${readSync.ms.toFixed(1).padStart(8)} ms   peak RSS ${MB(readSync.maxRss)}`);
+    console.log(`  scan (load + scan)     ${scan.ms.toFixed(1).padStart(8)} ms   peak RSS ${MB(scan.maxRss)} (node alone before loading: ${MB(scan.rssBefore)}), ${scan.candidates} candidates`);
+    console.log(`    of which load         ${scan.loadMs.toFixed(1).padStart(8)} ms   (read + decode + validate)`);
+    console.log(`  scan / readFile        ${(scan.ms / readAsync.ms).toFixed(2)}×   (target ≤ 1.5×)`);
+    console.log(`  scan / readFileSync    ${(scan.ms / readSync.ms).toFixed(2)}×`);
+    console.log(`  peak RSS / .onnx size  ${(scan.maxRss / onnxBytes).toFixed(2)}× total, ${(extra / onnxBytes).toFixed(2)}× above node's own baseline   (target ≤ 1.5×)`);
+    if (scan.bytesRead !== null) {
+      console.log(`  bytes read by scan     ${scan.bytesRead.toLocaleString('en-US')} (the .onnx is ${onnxBytes.toLocaleString('en-US')}${m.dataPath ? `; external data ${dataBytes.toLocaleString('en-US')} never read` : ''})`);
+    }
+  }
+}
+
+if (require.main === module) {
+  runScanBench().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
