@@ -41,7 +41,21 @@ export function guarded<A extends unknown[]>(what: string, body: (...args: A) =>
     try {
       await body(...args);
     } catch (err) {
-      await reportError(what, err);
+      // Not awaited: the command is over; the notification stays until the user dismisses it.
+      void reportError(what, err);
+    }
+  };
+}
+
+/** Like `guarded`, but re-throws after reporting (for webview requests, whose page shows the error inline as well). Cancellation is not an error. */
+export function guardedRethrow<A extends unknown[]>(what: string, body: (...args: A) => Promise<unknown> | unknown): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await body(...args);
+    } catch (err) {
+      if (isCancellation(err)) return;
+      void reportError(what, err);
+      throw new Error(errorLine(what, err));
     }
   };
 }

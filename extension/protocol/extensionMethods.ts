@@ -116,3 +116,12 @@ declare module './workerProtocol' {
     'ext.loraMerge': { params: LoraMergeParams; result: LoraMergeResult };
   }
 }
+
+/**
+ * What a fuse or merge produced, as passed to `modelfuse.showDiff` (the
+ * parameter-diff panel) and written to the JSON report when that panel is
+ * not installed: the two model files to compare plus the worker's reports.
+ */
+export type ModelChangeOutcome =
+  | { kind: 'fuse'; before: string; after: string; fuse: FuseFileResult; verification: import('./workerProtocol').VerifyReport | null }
+  | { kind: 'lora-merge'; before: string; after: string; merge: LoraMergeResult; plan: LoraPlanResult; verification: import('./workerProtocol').VerifyReport | null };

@@ -1,0 +1,36 @@
+/**
+ * The VS Code entry point. Activation is cheap and lazy: it registers the
+ * custom editor, the side-panel views and the commands, and nothing else —
+ * no model is read and no native module is loaded here. ONNX Runtime lives
+ * only in the worker process, started by the first request that needs it.
+ */
+import * as vscode from 'vscode';
+import { ModelEditorProvider } from './editor/modelEditorProvider';
+import { ModelRegistry } from './editor/modelRegistry';
+import { ModelTreeViews } from './views/modelTreeViews';
+import { overviewCommands, registerCommands } from './commands/index';
+import type { CommandContext } from './commands/commandContext';
+import { disposeLog, log } from './host/log';
+import { disposeWorker, initWorkerHost } from './host/workerHost';
+
+export function activate(context: vscode.ExtensionContext): void {
+  log().info(`ModelFuse ${context.extension.packageJSON.version ?? ''} activated (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'NOT trusted: viewing only'})`);
+  initWorkerHost(context);
+  const registry = new ModelRegistry();
+  const views = new ModelTreeViews(registry);
+  const ctx: CommandContext = { registry, views, extensionUri: context.extensionUri };
+  context.subscriptions.push(
+    registry,
+    views,
+    ModelEditorProvider.register(context, registry, overviewCommands(ctx)),
+    ...registerCommands(ctx),
+    // Trust granted while models are open: the editors' buttons come alive.
+    vscode.workspace.onDidGrantWorkspaceTrust(() => log().info('workspace trusted: fuse and merge are enabled')),
+    { dispose: disposeLog },
+  );
+  void vscode.commands.executeCommand('setContext', 'modelfuse.hasModel', false);
+}
+
+export async function deactivate(): Promise<void> {
+  await disposeWorker();
+}
