@@ -111,7 +111,26 @@ export function walkBranch(
       case 'Mul': {
         const c0 = consts.info(ins[0]).ok;
         const c1 = consts.info(ins[1]).ok;
-        if (c0 === c1) return undefined; // both variable (not a scale) or both constant (not on the path)
+        if (c0 && c1) return undefined; // a constant is not on a path from x
+        if (!c0 && !c1) {
+          // DoRA's m/‖W+ΔW‖ computed from a run-time value: still a LoRA branch (reported, not folded) if the other operand is one.
+          if (factors.length > 0 || pairs.length > 0 || base === 'Conv') return undefined;
+          for (const [path, factor] of [[ins[0], ins[1]], [ins[1], ins[0]]]) {
+            const rest = walkBranch(index, consts, shapes, path, x, base, baseDtype);
+            if (!rest) continue;
+            problems.push(...castProblems(casts, baseDtype));
+            return {
+              output: start,
+              factors: rest.factors,
+              scale: scale * rest.scale,
+              columnScales: [...rest.columnScales, ...columnScales, factor],
+              nodes: [...rest.nodes, ...nodes],
+              intermediates: [...rest.intermediates, rest.output, ...intermediatesOf(nodes, start)],
+              problems: [...rest.problems, ...problems],
+            };
+          }
+          return undefined;
+        }
         const constIn = c0 ? ins[0] : ins[1];
         next = c0 ? ins[1] : ins[0];
         const sc = scalarOf(consts, constIn);
@@ -174,13 +193,19 @@ export function walkBranch(
 
   if (!factorsFit(base, factors)) return undefined;
   for (const p of pairs) problems.push(`${p.node.op_type} '${p.node.name}' in the branch is not undone by a matching ${p.node.op_type}`);
-  for (const c of casts) {
-    const to = attrInt(c, 'to', 0);
-    if (to !== baseDtype) problems.push(`Cast '${c.name}' to ${dtypeName(to)} inside the branch changes the precision (the base computes in ${dtypeName(baseDtype)})`);
-  }
-  const intermediates: string[] = [];
-  for (const n of nodes) for (const o of n.output ?? []) if (o && o !== start) intermediates.push(o);
-  return { output: start, factors, scale, columnScales, nodes, intermediates, problems };
+  problems.push(...castProblems(casts, baseDtype));
+  return { output: start, factors, scale, columnScales, nodes, intermediates: intermediatesOf(nodes, start), problems };
+}
+
+function castProblems(casts: onnx.INodeProto[], baseDtype: number): string[] {
+  return casts
+    .filter((c) => attrInt(c, 'to', 0) !== baseDtype)
+    .map((c) => `Cast '${c.name}' to ${dtypeName(attrInt(c, 'to', 0))} inside the branch changes the precision (the base computes in ${dtypeName(baseDtype)})`);
+}
+
+/** First outputs of the path's nodes except its end: each must be read only by the next node. */
+function intermediatesOf(nodes: onnx.INodeProto[], end: string): string[] {
+  return nodes.map((n) => n.output?.[0] ?? '').filter((o) => o && o !== end);
 }
 
 /** A LoRA branch has exactly two factors of the base's kind: A then B. */
