@@ -64,15 +64,21 @@ function node(b: Builder, op: string, name: string, inputs: string[], attrs: onn
   return out;
 }
 
+/** TorchScript names a scope by the module's attribute name, or by its full path inside a Sequential (`downsample.0`). */
+function scopeName(path: string): string {
+  const parts = path.split('.');
+  return /^\d+$/.test(parts[parts.length - 1]) ? parts.slice(-2).join('.') : parts[parts.length - 1];
+}
+
 function convBn(b: Builder, scope: string, convPath: string, bnPath: string, x: string, cin: number, cout: number, k: number, stride: number): string {
   const w = param(b, `${convPath}.weight`, [cout, cin, k, k]);
   const pad = Math.floor(k / 2);
-  const c = node(b, 'Conv', `${scope}/${convPath.split('.').pop()}/Conv`, [x, w], [
+  const c = node(b, 'Conv', `${scope}/${scopeName(convPath)}/Conv`, [x, w], [
     ints('dilations', [1, 1]), int('group', 1), ints('kernel_shape', [k, k]), ints('pads', [pad, pad, pad, pad]), ints('strides', [stride, stride]),
   ]);
   const bnParams = ['weight', 'bias', 'running_mean', 'running_var'].map((p) => param(b, `${bnPath}.${p}`, [cout]));
   b.convBnPairs++;
-  return node(b, 'BatchNormalization', `${scope}/${bnPath.split('.').pop()}/BatchNormalization`, [c, ...bnParams], [float('epsilon', 1e-5), float('momentum', 0.9)]);
+  return node(b, 'BatchNormalization', `${scope}/${scopeName(bnPath)}/BatchNormalization`, [c, ...bnParams], [float('epsilon', 1e-5), float('momentum', 0.9)]);
 }
 
 export function generateResnet50(dir: string, name: string, width: number, external: boolean): GeneratedModel {

@@ -17,7 +17,7 @@ import { generateResnet50, type GeneratedModel } from './resnetGenerator';
 const ROOT = path.resolve(__dirname, '../..');
 const BENCH_DIR = path.join(ROOT, '.bench');
 const RUNS = 7;
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 
 interface Measurement {
   ms: number;

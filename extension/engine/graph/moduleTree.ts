@@ -226,9 +226,10 @@ interface DynamoScope {
 /** `pkg.torch.onnx.name_scopes` = "['', 'layer1', 'layer1.0', 'relu']": module scopes, then the fx node. */
 function dynamoScope(node: onnx.INodeProto): DynamoScope | null {
   const props = new Map((node.metadata_props ?? []).map((p) => [p.key ?? '', p.value ?? '']));
-  const scopes = parsePythonStringList(props.get('pkg.torch.onnx.name_scopes'));
+  let scopes = parsePythonStringList(props.get('pkg.torch.onnx.name_scopes'));
+  let hierarchy = parsePythonStringList(props.get('pkg.torch.onnx.class_hierarchy')) ?? [];
+  if (!scopes) ({ scopes, hierarchy } = parseNamespace(props.get('namespace')));
   if (!scopes || scopes.length < 2) return null;
-  const hierarchy = parsePythonStringList(props.get('pkg.torch.onnx.class_hierarchy')) ?? [];
   const moduleScopes = scopes.slice(0, -1);
   let rawPath = '';
   const classes = new Map<string, string>();
@@ -244,6 +245,20 @@ function dynamoScope(node: onnx.INodeProto): DynamoScope | null {
   });
   if (!rawPath) return null;
   return { path: stripExportSuffixes(rawPath), rawPath, classes };
+}
+
+/**
+ * The older `namespace` form of the same information:
+ * ": __main__.Net/layer1: torch.nn.Sequential/layer1.0: torchvision.Bottleneck/relu: aten.relu.default"
+ * (module paths never contain '/'; each segment is `path: class`, the last one the fx node).
+ */
+function parseNamespace(text: string | undefined): { scopes: string[] | null; hierarchy: string[] } {
+  if (!text || !text.includes(': ')) return { scopes: null, hierarchy: [] };
+  const segments = text.split('/').map((seg) => {
+    const i = seg.indexOf(': ');
+    return i < 0 ? [seg, ''] : [seg.slice(0, i), seg.slice(i + 2)];
+  });
+  return { scopes: segments.map((s) => s[0]), hierarchy: segments.map((s) => s[1]) };
 }
 
 /** `L['self'].layer1[0].conv1` (strict-mode dynamo) → `layer1.0.conv1`; plain paths are returned as they are. */

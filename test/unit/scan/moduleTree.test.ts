@@ -104,6 +104,17 @@ test('dynamo metadata: strict-mode paths, @N repeated calls, relative scopes', (
   assert.equal(tree.classNameOf('dec.act'), 'torch.nn.modules.activation.ReLU');
 });
 
+test('dynamo metadata without name_scopes: the namespace string is read instead', () => {
+  const model = buildModel({ inputs: [{ name: 'x', dims: [2, 4] }], outputs: ['y'], nodes: [{ op: 'Relu', name: 'node_relu', in: ['x'], out: ['y'] }] });
+  model.graph.node[0].metadata_props = [
+    { key: 'namespace', value: ': __main__.Net/layer1: torch.nn.modules.container.Sequential/layer1.0: tv.Bottleneck/layer1.0.relu: torch.nn.modules.activation.ReLU/relu: aten.relu.default' },
+  ];
+  const tree = buildModuleTree(model);
+  assert.equal(tree.moduleOf('node_relu'), 'layer1.0.relu');
+  assert.equal(tree.classNameOf('layer1.0.relu'), 'torch.nn.modules.activation.ReLU');
+  assert.deepEqual(tree.root.children.map((c) => c.path), ['layer1']);
+});
+
 test('tied weights: a weight read by two scopes does not move a node into the other module', () => {
   const model = buildModel({
     inputs: [{ name: 'ids', dims: [2, 3] }],
