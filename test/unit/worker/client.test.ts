@@ -56,6 +56,27 @@ test('a native crash (abort) rejects every request in flight with a clear error;
   }
 });
 
+test('a worker killed in the middle of an ONNX Runtime verify (as by the OOM killer) fails that request only', async () => {
+  const client = newClient();
+  try {
+    let killed = false;
+    const p = client.request('verify', { modelA: MODEL, modelB: MODEL, runs: 1_000_000 }, {
+      onProgress: (m) => {
+        if (!killed && m.message.startsWith('running A at ORT level disabled')) {
+          killed = true;
+          process.kill(client.pid!, 'SIGKILL');
+        }
+      },
+    });
+    await assert.rejects(p, /^WorkerCrashedError: the ONNX Runtime worker crashed \(killed by SIGKILL\); it will be restarted$/);
+    const report = await client.request('verify', { modelA: MODEL, modelB: MODEL, runs: 1 });
+    assert.equal(report.passed, true);
+    assert.ok(report.latency_ms!.a.disabled > 0);
+  } finally {
+    await client.dispose();
+  }
+});
+
 test('a worker that exits with a code is reported with that code', async () => {
   const client = newClient();
   try {
