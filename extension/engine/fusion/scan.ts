@@ -127,7 +127,8 @@ function toCandidate(m: PatternMatch, tree: ModuleTree, ids: Set<string>): Candi
     if (details) details.foldedByExporter = true;
   }
   const warnings = [...(m.warnings ?? [])];
-  for (const mod of new Set(modules)) {
+  // The shared-module trap is fuse_modules'; ONNX-level folds (conv-add, matmul-add, lora-branch) do not replace modules.
+  if (TORCH_GROUP_PATTERNS.has(pattern)) for (const mod of new Set(modules)) {
     if (mod === null) continue;
     const sites = tree.callSites(mod);
     if (sites.length > 1) warnings.push(sharedModuleWarning(mod, sites));
@@ -155,6 +156,7 @@ export function moduleGroup(nodeNames: string[], tree: ModuleTree): (string | nu
 }
 
 const SHARED_MODULE = 'shared module';
+const TORCH_GROUP_PATTERNS = new Set<string>(['conv-bn', 'conv-bn-relu', 'conv-relu', 'linear-relu', 'bn-relu', 'linear-bn', 'convtranspose-bn']);
 
 export function sharedModuleWarning(module: string, sites: string[]): string {
   const list = sites.slice(0, 4).map((s) => `'${s}'`).join(', ') + (sites.length > 4 ? `, … (${sites.length} in all)` : '');

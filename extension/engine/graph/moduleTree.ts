@@ -104,6 +104,7 @@ export function buildModuleTree(model: OnnxModel, index: GraphIndex = new GraphI
     const p = parameterModule(node, index, initializerUsers);
     if (scope && p && agrees(p.path, scope) && !scopePaths.has(scopeKey(scope))) scopePaths.set(scopeKey(scope), p.path);
   }
+  inferParentScopes(scopePaths);
   for (const node of named) infos.set(node.name ?? '', nodeModuleInfo(node, index, initializerUsers, scopePaths));
   return assembleTree(model, index, nodes, infos);
 }
@@ -156,9 +157,47 @@ function nodeModuleInfo(
   return { modules: [], callKey: null, classes };
 }
 
-/** A parameter path is the scope's module, possibly with a container prefix the node name lost. */
+/**
+ * A parameter path is the scope's module when the scope's path segments appear
+ * in it, in order, ending at the same segment: the node name may have lost
+ * containers that were never called (`blocks.0.` before `conv1`, or
+ * `layers.0.attn.` inside `model.….q_proj`).
+ */
 function agrees(paramPath: string, scope: TorchScriptScope): boolean {
-  return [scope.raw, scope.stripped].some((p) => p !== '' && (paramPath === p || paramPath.endsWith('.' + p)));
+  const have = paramPath.split('.');
+  return [scope.raw, scope.stripped].some((p) => p !== '' && isSubsequenceEndingTogether(p.split('.'), have));
+}
+
+function isSubsequenceEndingTogether(want: string[], have: string[]): boolean {
+  if (want.length === 0 || want[want.length - 1] !== have[have.length - 1]) return false;
+  let j = 0;
+  for (const seg of have) if (j < want.length && seg === want[j]) j++;
+  return j === want.length;
+}
+
+/**
+ * A scope without parameters of its own (`/model/q_proj/Mul`) takes its path
+ * from its resolved child scopes (`/model/q_proj/base_layer` →
+ * `….q_proj.base_layer`), but only when all children agree on it.
+ */
+function inferParentScopes(scopePaths: Map<string, string>): void {
+  const proposals = new Map<string, Set<string>>();
+  const keys = [...scopePaths.keys()].sort((a, b) => b.split('/').length - a.split('/').length);
+  for (const key of keys) {
+    const segs = key.split('/');
+    if (segs.length < 2) continue;
+    const child = segs[segs.length - 1].replace(TORCHSCRIPT_CALL_SUFFIX, '');
+    const path = scopePaths.get(key)!;
+    if (!path.endsWith('.' + child)) continue;
+    const parentKey = segs.slice(0, -1).join('/');
+    const parentPath = path.slice(0, -(child.length + 1));
+    const parentScope = torchScriptScope(`/${parentKey}/op`);
+    if (!parentScope || !agrees(parentPath, parentScope)) continue;
+    let set = proposals.get(parentKey);
+    if (!set) proposals.set(parentKey, (set = new Set()));
+    set.add(parentPath);
+  }
+  for (const [key, paths] of proposals) if (!scopePaths.has(key) && paths.size === 1) scopePaths.set(key, [...paths][0]);
 }
 
 function scopeKey(scope: TorchScriptScope): string {

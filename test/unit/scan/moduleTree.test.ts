@@ -70,6 +70,29 @@ test('transformer export: MatMul with a generated weight name joins its bias Add
   assert.equal(tree.find('layers.0.attn.q_proj')?.parameterCount, 32 * 32 + 32, 'the onnx::MatMul_ weight counts for its module');
 });
 
+test('PEFT export: containers lost in the middle of the path are restored from parameter names', () => {
+  const { tree } = load('lora_linear_qv', 'peft_unmerged.onnx');
+  assert.equal(tree.moduleOf('/model/q_proj/base_layer/MatMul'), 'base_model.model.layers.0.attn.q_proj.base_layer');
+  assert.equal(tree.moduleOf('/model/q_proj/base_layer/Add'), 'base_model.model.layers.0.attn.q_proj.base_layer');
+  assert.equal(tree.moduleOf('/model/q_proj/base_layer_1/MatMul'), 'base_model.model.layers.1.attn.q_proj.base_layer');
+  assert.equal(tree.callSites('base_model.model.layers.0.attn.q_proj.base_layer').length, 1);
+});
+
+test('a scope without parameters takes its path from its children when they agree', () => {
+  const model = buildModel({
+    inputs: [{ name: 'x', dims: [2, 4] }],
+    outputs: ['y'],
+    inits: [{ name: 'enc.layers.0.block.proj.weight', dims: [4, 4] }],
+    nodes: [
+      { op: 'Gemm', name: '/block/proj/Gemm', in: ['x', 'enc.layers.0.block.proj.weight'], out: ['p'], attrs: { transB: 1 } },
+      { op: 'Relu', name: '/block/Relu', in: ['p'], out: ['y'] },
+    ],
+  });
+  const tree = buildModuleTree(model);
+  assert.equal(tree.moduleOf('/block/proj/Gemm'), 'enc.layers.0.block.proj');
+  assert.equal(tree.moduleOf('/block/Relu'), 'enc.layers.0.block', 'functional relu inside the block container');
+});
+
 test('functional ops and unnamed scopes: no module, node name kept', () => {
   const { tree } = load('lora_conv', 'base.onnx');
   assert.equal(tree.moduleOf('/Relu'), null);
