@@ -11,6 +11,14 @@
  * a longer sequence is not offered (e.g. conv-bn-relu blocked, bn-relu fine),
  * unless a fusable candidate already covers all their nodes.
  *
+ * Shared initializers never block a fold: a fold only reads the BN / bias /
+ * scale constants, and a weight that other nodes also read (tied weights, a
+ * module called twice) is copied for the folded node rather than changed in
+ * place. Scan reports such sharing in `details.sharedWeight` and a warning,
+ * because the copy grows the model and unties the weight. A shared *module*
+ * is different: it only matters for PyTorch's fuse_modules, and gets the
+ * shared-module warning (and is left out of fuse-list).
+ *
  * Scan reads no tensor data: shapes come from dims, so scanning a model with
  * gigabytes of external weights reads only the .onnx file.
  */
