@@ -208,3 +208,26 @@ test('float16 models are fed float16 inputs and compared; bfloat16 I/O is refuse
   assert.equal(r.code, 2);
   assert.match(r.stderr, /bf16\.onnx: ONNX Runtime cannot load this model: .*onnxruntime-node cannot exchange bfloat16 tensors/);
 });
+
+test('Ctrl-C cancels a running verify: exit 130, "cancelled", and no worker left behind', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+  const { spawn } = await import('node:child_process');
+  const proc = spawn(process.execPath, [testBundles().cli, 'verify', MODEL, MODEL, '--runs', '100000000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  // The SIGINT handler is installed before the worker is forked: once the worker exists, Ctrl-C is ours to handle.
+  const children = () => {
+    try {
+      return fs.readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  let workers: number[] = [];
+  while ((workers = children()).length === 0) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 300)); // let it get into the timed runs (either way the answer is the same)
+  proc.kill('SIGINT');
+  assert.equal(await exited, 130, stderr);
+  assert.equal(stderr.trim(), 'modelfuse verify: cancelled');
+  for (const pid of workers) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} is gone`);
+});
