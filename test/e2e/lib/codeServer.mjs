@@ -42,6 +42,8 @@ function serverEnv(dirs) {
     XDG_CONFIG_HOME: dirs.xdgConfig,
     XDG_DATA_HOME: dirs.xdgData,
     XDG_CACHE_HOME: dirs.xdgCache,
+    // No extension gallery: the workbench would otherwise query open-vsx.org for recommendations.
+    EXTENSIONS_GALLERY: '{}',
   };
   // Nothing of the calling Node (tsx loaders, inspector) may leak into the server's Node 24.
   delete env.NODE_OPTIONS;

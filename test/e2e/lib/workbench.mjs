@@ -44,15 +44,33 @@ export async function clickActivity(page, name) {
   await page.locator('.activitybar').getByRole('tab', { name }).first().click({ timeout: UI_TIMEOUT });
 }
 
-/** Runs a command from the palette by its title as shown there ("ModelFuse: Fuse all safe sequences"). */
+/** Runs a command from the palette by its title as shown there ("ModelFuse: Fuse All Safe Sequences"). */
 export async function runCommand(page, title) {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget .quick-input-box input');
-  await input.waitFor({ timeout: UI_TIMEOUT });
-  await input.fill(`>${title}`);
-  const item = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
-  await item.waitFor({ timeout: UI_TIMEOUT });
+  const item = await typeInPalette(page, `>${title}`, title);
   await item.click();
+}
+
+/**
+ * Opens the command palette (F1), types `text`, and returns the row showing `rowText`. Typing right
+ * after the palette opens can be lost while the widget sets itself up, so the value is checked and
+ * typed again; and the palette lists the commands known when it opened, so while extensions are
+ * still being registered it is closed and opened again.
+ */
+export async function typeInPalette(page, text, rowText) {
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  const item = page.locator('.quick-input-widget .monaco-list-row', { hasText: rowText }).first();
+  const noMatch = page.locator('.quick-input-widget .monaco-list-row', { hasText: /^No matching/ });
+  await waitFor(`"${rowText}" in the command palette`, async () => {
+    if (!(await input.isVisible())) {
+      await page.keyboard.press('F1');
+      await input.waitFor({ timeout: UI_TIMEOUT });
+    }
+    if ((await input.inputValue()) !== text) await input.fill(text);
+    if (await item.isVisible()) return true;
+    if (await noMatch.isVisible()) await page.keyboard.press('Escape');
+    return false;
+  });
+  return item;
 }
 
 /** Picks an entry in the open quick pick / input box. */
@@ -62,12 +80,22 @@ export async function pickQuickItem(page, text) {
   await item.click();
 }
 
-/** Right-clicks `target` and chooses `label` in the context menu (rendered in a shadow root). */
+/**
+ * Right-clicks `target` and chooses `label` in the context menu. The menu ignores a click that comes
+ * too soon after it opened (so the opening right-click cannot choose an entry), so the entry is
+ * focused by hovering and chosen with Enter, which the menu always honours.
+ */
 export async function contextMenu(page, target, label) {
   await target.click({ button: 'right' });
-  const entry = page.locator('.context-view .monaco-menu .action-item', { hasText: label }).first();
+  const menu = page.locator('.context-view .monaco-menu');
+  const entry = menu.locator('.action-item', { hasText: label }).first();
   await entry.waitFor({ timeout: UI_TIMEOUT });
-  await entry.click();
+  await waitFor(`the context-menu entry ${label} to take focus`, async () => {
+    await entry.hover();
+    return /\bfocused\b/.test((await entry.getAttribute('class')) ?? '');
+  });
+  await page.keyboard.press('Enter');
+  await menu.waitFor({ state: 'hidden', timeout: UI_TIMEOUT });
 }
 
 /**
