@@ -8,8 +8,9 @@ import * as assert from 'node:assert/strict';
 import { tempDir } from '../helpers/fixtures';
 import { DataType } from '../../../extension/engine/onnx/proto';
 import { bfloat16FromBits, float16FromBits, float64ToBytes, numElements } from '../../../extension/engine/onnx/dtypes';
-import type { OnnxModel } from '../../../extension/engine/onnx/model';
-import { candidate, countOps, initializerValues, positive, randn, writeModel, type ModelSpec, type TensorSpec } from './helpers/build';
+import { buildModel, candidate, countOps, initializerValues, positive, randn, writeModel, type ModelSpec, type TensorSpec } from './helpers/build';
+import { OnnxModel } from '../../../extension/engine/onnx/model';
+import { fuseCandidates } from '../../../extension/engine/fusion/fuse';
 import { fuseAndCompare, fuseFileWith } from './helpers/fuseHelpers';
 import { relativeToMax } from './helpers/numbers';
 
@@ -312,4 +313,24 @@ test('graph outputs in the middle of a sequence: a Conv output that is a graph o
   const conv = ok.model.graph.node!.find((n) => n.name === 'conv')!;
   assert.equal(conv.output![0], 'b', 'the Conv now produces the BN output under its name');
   ok.model.close();
+});
+
+test('float32 weights edited in place give the same bits whatever the alignment of the loaded bytes, and with overwriting off', () => {
+  const o: ConvBnOptions = { input: [1, 4, 6, 6], weight: [8, 4, 3, 3], bias: true, seed: 11 };
+  const bytes = buildModel(convBnSpec(o));
+  const results: string[] = [];
+  for (const shift of [0, 1, 2, 3]) {
+    for (const overwriteBuffers of [true, false]) {
+      // The same model bytes placed at offset `shift` of a buffer: raw_data views get every alignment mod 4.
+      const holder = Buffer.alloc(bytes.length + shift);
+      holder.set(bytes, shift);
+      const model = OnnxModel.fromBytes('aligned.onnx', holder.subarray(shift));
+      const report = fuseCandidates(model, [candidate('conv-bn', ['conv', 'bn'])], { overwriteBuffers });
+      assert.equal(report.applied[0].changedTensors[0].storage, overwriteBuffers ? 'overwritten' : 'replaced');
+      assertFoldedExactly(`shift ${shift}`, model, o);
+      const conv = model.graph.node!.find((n) => n.name === 'conv')!;
+      results.push(Buffer.from(model.tensorBytes(model.graph.initializer!.find((t) => t.name === conv.input![1])!)).toString('hex'));
+    }
+  }
+  assert.equal(new Set(results).size, 1);
 });

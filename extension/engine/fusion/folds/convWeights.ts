@@ -57,13 +57,7 @@ export function foldAffineIntoConv(ctx: FoldContext, conv: INodeProto, layout: C
   if (affine.scale && affine.scale.length !== outChannels) throw new Error('internal: scale length');
   if (affine.shift && affine.shift.length !== outChannels) throw new Error('internal: shift length');
 
-  // Compute everything first: nothing below can refuse, so the graph is never left half-edited.
-  let newWeight: Float64Array | null = null;
-  if (affine.scale) {
-    newWeight = weight.values();
-    if (conv.op_type === 'ConvTranspose') scaleConvTransposeWeight(newWeight, weight.dims, layout.groups, affine.scale);
-    else scaleConvWeight(newWeight, outChannels, affine.scale);
-  }
+  // Nothing below can refuse: every check happened in convLayout and in the caller, so the graph is never left half-edited.
   let newBias: Float64Array | null = null;
   if (bias || affine.shift) {
     newBias = bias ? bias.values() : new Float64Array(outChannels);
@@ -71,12 +65,18 @@ export function foldAffineIntoConv(ctx: FoldContext, conv: INodeProto, layout: C
       newBias[o] = newBias[o] * (affine.scale ? affine.scale[o] : 1) + (affine.shift ? affine.shift[o] : 0);
     }
   }
-  if (newWeight) ctx.writeTensor(conv, 1, 'weight', weight.dtype, weight.dims, newWeight, `${weight.name}_fused`);
+  const scale = affine.scale;
+  if (scale) {
+    ctx.updateTensor(conv, 1, 'weight', weight, (w) => {
+      if (conv.op_type === 'ConvTranspose') scaleConvTransposeWeight(w, weight.dims, layout.groups, scale);
+      else scaleConvWeight(w, outChannels, scale);
+    }, `${weight.name}_fused`);
+  }
   if (newBias) ctx.writeTensor(conv, 2, 'bias', weight.dtype, [outChannels], newBias, biasNameFor(weight.name, module));
 }
 
 /** Conv weight [Cout, …]: every element of output channel o is multiplied by scale[o]. */
-export function scaleConvWeight(w: Float64Array, outChannels: number, scale: Float64Array): void {
+export function scaleConvWeight(w: Float32Array | Float64Array, outChannels: number, scale: Float64Array): void {
   const per = w.length / outChannels;
   for (let o = 0; o < outChannels; o++) {
     const s = scale[o];
@@ -86,7 +86,7 @@ export function scaleConvWeight(w: Float64Array, outChannels: number, scale: Flo
 }
 
 /** ConvTranspose weight [Cin, Cout/groups, k…]: W[r, j, …] belongs to output channel (r div Cin/groups)·(Cout/groups) + j. */
-export function scaleConvTransposeWeight(w: Float64Array, dims: readonly number[], groups: number, scale: Float64Array): void {
+export function scaleConvTransposeWeight(w: Float32Array | Float64Array, dims: readonly number[], groups: number, scale: Float64Array): void {
   const inChannels = dims[0];
   const outPerGroup = dims[1];
   const inPerGroup = inChannels / groups;

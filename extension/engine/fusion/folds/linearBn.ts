@@ -38,12 +38,10 @@ function foldIntoGemm(ctx: FoldContext, candidate: Candidate): FoldResult {
   const affine = batchNormAffine(ctx, bn, features);
   const scale = affine.scale!;
 
-  const w = weight.values();
-  scaleLinearWeight(w, weight.dims, transB ? 0 : 1, scale);
   // The new C is beta·C·s + t, read with beta = 1. With beta = 0 the Gemm ignores C (even inf/NaN in it): C' = t.
   const newBias = linearBias(beta !== 0 ? bias : null, features, affine, beta, `Gemm '${gemm.name}' C`);
 
-  ctx.writeTensor(gemm, 1, 'weight', weight.dtype, weight.dims, w, `${weight.name}_fused`);
+  ctx.updateTensor(gemm, 1, 'weight', weight, (w) => scaleLinearWeight(w, weight.dims, transB ? 0 : 1, scale), `${weight.name}_fused`);
   ctx.writeTensor(gemm, 2, 'bias', weight.dtype, newBias.dims, newBias.values, biasNameFor(weight.name, candidate.modules[0]));
   if (beta !== 1) setFloatAttribute(gemm, 'beta', 1);
   const bnOut = bn.output![0];
@@ -77,8 +75,6 @@ function foldIntoMatMul(ctx: FoldContext, candidate: Candidate): FoldResult {
   const affine = batchNormAffine(ctx, bn, features);
   const perFeatureBias = bias ? perChannelConstant(bias, 2, 1, features, `bias of Add '${add!.name}'`) : null;
 
-  const w = weight.values();
-  scaleLinearWeight(w, weight.dims, 1, affine.scale!);
   const newBias = new Float64Array(features);
   for (let n = 0; n < features; n++) newBias[n] = (perFeatureBias ? perFeatureBias[n] * affine.scale![n] : 0) + affine.shift![n];
 
@@ -86,7 +82,7 @@ function foldIntoMatMul(ctx: FoldContext, candidate: Candidate): FoldResult {
   ctx.removeNode(matmul);
   if (add) ctx.removeNode(add);
   ctx.replaceNode(bn, gemm);
-  ctx.writeTensor(gemm, 1, 'weight', weight.dtype, weight.dims, w, `${weight.name}_fused`);
+  ctx.updateTensor(gemm, 1, 'weight', weight, (w) => scaleLinearWeight(w, weight.dims, 1, affine.scale!), `${weight.name}_fused`);
   ctx.writeTensor(gemm, 2, 'bias', weight.dtype, [features], newBias, biasNameFor(weight.name, candidate.modules[0]));
   return ctx.takeJournal();
 }

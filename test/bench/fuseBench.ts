@@ -1,0 +1,109 @@
+/**
+ * Fuse benchmark on the generated ~100 MB ResNet-50 (53 Conv+BN pairs,
+ * the generator of the scan bench, reused): `modelfuse fuse` next to
+ *   - reading + writing the same file (the floor of any tool that rewrites it),
+ *   - ONNX Runtime building a session at `basic` with optimizedModelFilePath
+ *     (its own offline Conv+BN folding; the baseline users compare against).
+ * Each operation runs in a fresh child process, median of RUNS, with its
+ * peak RSS. Targets from issue 3: fuse ≤ 2× read+write; fuse faster than
+ * ORT's offline basic optimization; peak RSS ≤ 2× the model size.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import * as esbuild from 'esbuild';
+import { generateResnet50, type GeneratedModel } from './resnetGenerator';
+import { OnnxModel } from '../../extension/engine/onnx/model';
+
+const ROOT = path.resolve(__dirname, '../..');
+const BENCH_DIR = path.join(ROOT, '.bench');
+const RUNS = 3;
+
+interface Measurement {
+  ms: number;
+  maxRss: number;
+  rssBefore: number;
+  applied: number;
+  phases: Record<string, number>;
+}
+
+function buildChild(): string {
+  const out = path.join(BENCH_DIR, 'fuseBenchChild.js');
+  esbuild.buildSync({
+    entryPoints: [path.join(__dirname, 'fuseBenchChild.ts')], outfile: out, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning',
+    external: ['onnxruntime-node'],
+  });
+  return out;
+}
+
+function measure(child: string, mode: string, input: string, output: string): Measurement {
+  const runs: Measurement[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    fs.rmSync(output, { force: true });
+    fs.rmSync(`${output}.data`, { force: true });
+    const r = spawnSync(process.execPath, [child, mode, input, output], { encoding: 'utf8', maxBuffer: 1 << 20, cwd: ROOT });
+    if (r.status !== 0) throw new Error(`bench child ${mode} ${input} failed: ${r.stderr}`);
+    runs.push(JSON.parse(r.stdout.trim()) as Measurement);
+  }
+  const med = (f: (m: Measurement) => number): number => runs.map(f).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+  const phases: Record<string, number> = {};
+  for (const k of Object.keys(runs[0].phases)) phases[k] = med((m) => m.phases[k]);
+  return { ms: med((m) => m.ms), maxRss: med((m) => m.maxRss), rssBefore: med((m) => m.rssBefore), applied: runs[0].applied, phases };
+}
+
+/** The scan bench's ResNet-50 in .bench/ when it is there (same generator, same file), else generated here. */
+function resnet50(): GeneratedModel {
+  const stamp = path.join(BENCH_DIR, 'resnet50.json');
+  if (fs.existsSync(stamp)) {
+    const info = JSON.parse(fs.readFileSync(stamp, 'utf8')) as GeneratedModel;
+    if (fs.existsSync(info.onnxPath)) return info;
+  }
+  const info = generateResnet50(BENCH_DIR, 'resnet50', 1, false);
+  fs.writeFileSync(stamp, JSON.stringify({ ...info, version: 1 }));
+  return info;
+}
+
+const MB = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
+const ms = (n: number): string => `${n.toFixed(0).padStart(7)} ms`;
+
+export async function runFuseBench(): Promise<void> {
+  fs.mkdirSync(BENCH_DIR, { recursive: true });
+  const child = buildChild();
+  const m = resnet50();
+  const size = fs.statSync(m.onnxPath).size;
+  const out = (name: string): string => path.join(BENCH_DIR, `fusebench-${name}.onnx`);
+
+  const copy = measure(child, 'readwrite', m.onnxPath, out('copy'));
+  const fuse = measure(child, 'fuse', m.onnxPath, out('fused'));
+  const phases = measure(child, 'fuse-phases', m.onnxPath, out('phases'));
+  const ort = measure(child, 'ort-basic', m.onnxPath, out('ort-basic'));
+  const fusedNodes = countBatchNorms(out('fused'));
+
+  console.log(`\n${path.basename(m.onnxPath)}: ${(m.parameters / 1e6).toFixed(1)} M parameters, ${m.convBnPairs} Conv+BN pairs, ${MB(size)} (median of ${RUNS} runs, each in a fresh process)`);
+  console.log(`  read + write the file      ${ms(copy.ms)}   peak RSS ${MB(copy.maxRss)}`);
+  console.log(`  modelfuse fuse             ${ms(fuse.ms)}   peak RSS ${MB(fuse.maxRss)} (node alone: ${MB(fuse.rssBefore)}), ${fuse.applied} folds applied, ${fusedNodes} BatchNormalization left`);
+  console.log(`    phases: ${Object.entries(phases.phases).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')}`);
+  console.log(`  ORT session, basic + optimizedModelFilePath ${ms(ort.ms)}   peak RSS ${MB(ort.maxRss)}`);
+  console.log(`  fuse / (read + write)      ${(fuse.ms / copy.ms).toFixed(2)}×   (target ≤ 2×)`);
+  console.log(`  fuse / ORT basic           ${(fuse.ms / ort.ms).toFixed(2)}×   (target < 1×)`);
+  console.log(`  fuse peak RSS / model size ${(fuse.maxRss / size).toFixed(2)}× total, ${((fuse.maxRss - fuse.rssBefore) / size).toFixed(2)}× above node's own baseline   (target ≤ 2×)`);
+  for (const name of ['copy', 'fused', 'phases', 'ort-basic']) {
+    fs.rmSync(out(name), { force: true });
+    fs.rmSync(`${out(name)}.data`, { force: true });
+  }
+}
+
+function countBatchNorms(file: string): number {
+  // Loaded in this process after the measurements: a sanity check, not part of any timing.
+  const model = OnnxModel.load(file);
+  const n = (model.graph.node ?? []).filter((x) => x.op_type === 'BatchNormalization').length;
+  model.close();
+  return n;
+}
+
+if (require.main === module) {
+  runFuseBench().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

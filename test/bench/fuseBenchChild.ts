@@ -1,0 +1,70 @@
+/**
+ * One fuse-bench measurement in a fresh process (so peak RSS is this
+ * operation's alone). Modes:
+ *   readwrite IN OUT  — readFileSync IN + writeFileSync OUT: the physical floor of any rewrite
+ *   fuse IN OUT       — fuseModelFile: load + scan + fold + atomic save, exactly `modelfuse fuse`
+ *   ort-basic IN OUT  — ONNX Runtime session at `basic` with optimizedModelFilePath = OUT
+ * Prints one JSON line: wall time, peak RSS (VmHWM), RSS before starting, and
+ * for fuse the time of each phase.
+ */
+import * as fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { OnnxModel } from '../../extension/engine/onnx/model';
+import { saveModel } from '../../extension/engine/onnx/save';
+import { scanModel } from '../../extension/engine/fusion/scan';
+import { fuseCandidates, fuseModelFile } from '../../extension/engine/fusion/fuse';
+
+/** Peak RSS: VmHWM (ru_maxrss survives execve on Linux, so a child would report its parent's peak). */
+function peakRss(): number {
+  try {
+    const m = /VmHWM:\s*(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+async function main(): Promise<void> {
+  const [mode, input, output] = process.argv.slice(2);
+  const rssBefore = process.memoryUsage().rss;
+  const phases: Record<string, number> = {};
+  const t0 = performance.now();
+  let applied = 0;
+  if (mode === 'readwrite') {
+    fs.writeFileSync(output, fs.readFileSync(input));
+  } else if (mode === 'fuse') {
+    applied = (await fuseModelFile(input, output, { force: true })).applied.length;
+  } else if (mode === 'fuse-phases') {
+    // The same work as fuseModelFile, timed phase by phase.
+    let t = performance.now();
+    const lap = (name: string): void => {
+      const now = performance.now();
+      phases[name] = now - t;
+      t = now;
+    };
+    const model = OnnxModel.load(input);
+    lap('load');
+    const { candidates } = scanModel(model);
+    lap('scan');
+    applied = fuseCandidates(model, candidates).applied.length;
+    lap('fold');
+    await saveModel(model, output, { force: true });
+    lap('save');
+    model.close();
+  } else if (mode === 'ort-basic') {
+    // Required lazily so the other modes do not pay for loading the native module.
+    const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(input, { graphOptimizationLevel: 'basic', optimizedModelFilePath: output, intraOpNumThreads: 1 });
+    await session.release();
+  } else {
+    throw new Error(`unknown mode ${mode}`);
+  }
+  const ms = performance.now() - t0;
+  process.stdout.write(JSON.stringify({ ms, maxRss: peakRss(), rssBefore, applied, phases }) + '\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(String(err?.stack ?? err) + '\n');
+  process.exit(1);
+});
