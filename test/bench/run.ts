@@ -7,6 +7,7 @@
  */
 import { runScanBench } from './scanBench';
 import { runLoraBench } from './loraBench';
+import { runFuseBench } from './fuseBench';
 
 type Bench = { name: string; run: () => Promise<void> };
 
@@ -14,6 +15,7 @@ const BENCHES: Bench[] = [
   // Each bench module registers itself here with one line.
   { name: 'scan', run: runScanBench },
   { name: 'lora', run: runLoraBench },
+  { name: 'fuse', run: runFuseBench },
 ];
 
 async function main(): Promise<void> {
