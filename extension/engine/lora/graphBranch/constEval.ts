@@ -37,13 +37,52 @@ const MAX_DEPTH = 64;
 export class ConstEvaluator {
   private readonly memo = new Map<string, ConstResult>();
   private readonly infoMemo = new Map<string, ConstInfoResult>();
+  private readonly constMemo = new Map<string, Constness>();
 
   constructor(private readonly model: OnnxModel, private readonly index: GraphIndex) {}
 
+  /**
+   * Whether a value is constant, decided from the graph's structure alone:
+   * no tensor is read. Values on the model's data path fail at the first
+   * graph input they reach, so asking about them is cheap and never
+   * evaluates (or reads) a weight on the way.
+   */
+  constness(value: string, depth = 0): Constness {
+    const known = this.constMemo.get(value);
+    if (known) return known;
+    const result = this.computeConstness(value, depth);
+    this.constMemo.set(value, result);
+    return result;
+  }
+
+  private computeConstness(value: string, depth: number): Constness {
+    if (this.index.constantTensor(value)) return { ok: true };
+    if (this.index.graphInputs.has(value) || this.index.initializers.has(value)) {
+      return { ok: false, why: `'${value}' is a graph input (set at run time)` };
+    }
+    const node = this.index.producer.get(value);
+    if (!node) return { ok: false, why: `'${value}' has no producer` };
+    if (depth > MAX_DEPTH) return { ok: false, why: `'${value}' is computed by a chain too deep to evaluate` };
+    const inputs = (node.input ?? []).filter((i) => i);
+    // Graph inputs first: the common non-constant case is decided without recursing.
+    const runtime = inputs.find((i) => this.index.graphInputs.has(i));
+    if (runtime) return { ok: false, why: `'${runtime}' is a graph input (set at run time)` };
+    for (const inp of inputs) {
+      const r = this.constness(inp, depth + 1);
+      if (!r.ok) return r;
+    }
+    if ((node.domain ?? '') !== '' || !EVALUATED.has(node.op_type ?? '')) {
+      return { ok: false, why: `'${value}' is computed by ${node.op_type} '${node.name ?? ''}', which ModelFuse does not evaluate` };
+    }
+    return { ok: true };
+  }
+
+  /** A constant value in float64 (reads and computes it), or why it is not constant. */
   evaluate(value: string, depth = 0): ConstResult {
     const known = this.memo.get(value);
     if (known) return known;
-    const result = this.compute(value, depth);
+    const c = this.constness(value, depth);
+    const result = c.ok ? this.compute(value, depth) : c;
     this.memo.set(value, result);
     return result;
   }
@@ -56,7 +95,8 @@ export class ConstEvaluator {
   info(value: string, depth = 0): ConstInfoResult {
     const known = this.infoMemo.get(value);
     if (known) return known;
-    const result = this.computeInfo(value, depth);
+    const c = this.constness(value, depth);
+    const result = c.ok ? this.computeInfo(value, depth) : c;
     this.infoMemo.set(value, result);
     return result;
   }
@@ -67,7 +107,7 @@ export class ConstEvaluator {
     const t = this.index.constantTensor(value);
     if (t) return { ok: true, value: { dims: tensorDims(t), dtype: t.data_type ?? 0 } };
     const node = this.index.producer.get(value);
-    if (node && (node.domain ?? '') === '' && SHAPE_ONLY.has(node.op_type ?? '') && depth <= MAX_DEPTH) {
+    if (node && SHAPE_ONLY.has(node.op_type ?? '') && depth <= MAX_DEPTH) {
       const inner = this.info(node.input?.[0] ?? '', depth + 1);
       if (!inner.ok) return inner;
       if (node.op_type === 'Cast') return { ok: true, value: { dims: inner.value.dims, dtype: attrInt(node, 'to', 0) } };
@@ -89,12 +129,8 @@ export class ConstEvaluator {
       if (!isNumericType(dtype)) return { ok: false, why: `'${value}' is not numeric` };
       return { ok: true, value: { array: ndarray(tensorDims(t), this.model.tensorValues(t)), dtype } };
     }
-    if (this.index.graphInputs.has(value) || this.index.initializers.has(value)) {
-      return { ok: false, why: `'${value}' is a graph input (set at run time)` };
-    }
     const node = this.index.producer.get(value);
     if (!node) return { ok: false, why: `'${value}' has no producer` };
-    if (depth > MAX_DEPTH) return { ok: false, why: `'${value}' is computed by a chain too deep to evaluate` };
     const inputs: ConstValue[] = [];
     for (const inp of node.input ?? []) {
       if (!inp) continue;
@@ -110,6 +146,8 @@ export class ConstEvaluator {
     }
   }
 }
+
+export type Constness = { ok: true } | { ok: false; why: string };
 
 const BINARY: Record<string, (x: number, y: number) => number> = {
   Add: (x, y) => x + y,
@@ -128,6 +166,12 @@ const UNARY: Record<string, (x: number) => number> = {
   Reciprocal: (x) => 1 / x,
   Abs: Math.abs,
 };
+
+/** Every op evalNode knows (the constness check refuses others without reading anything). */
+const EVALUATED = new Set([
+  ...Object.keys(BINARY), ...Object.keys(UNARY), 'Cast', 'Transpose', 'Reshape', 'Unsqueeze', 'Squeeze', 'Flatten', 'MatMul', 'Shape', 'EyeLike',
+  'ReduceSum', 'ReduceL2', 'ReduceSumSquare',
+]);
 
 /** One node on constant inputs; undefined for ops we do not evaluate. */
 function evalNode(node: onnx.INodeProto, inputs: ConstValue[]): ConstValue | undefined {

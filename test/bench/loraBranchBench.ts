@@ -1,0 +1,188 @@
+/**
+ * lora-branch benchmark: a generated transformer-like model with an unmerged
+ * LoRA branch on every projection (default 48 layers × q/k/v/o, 1024 wide,
+ * rank 16: 192 branches, ~800 MB of float32 weights), as an unmerged PEFT
+ * export leaves it. Measures scan + fold time next to loading and saving the
+ * file, and ONNX Runtime latency before and after the fold (median of runs,
+ * graph optimizations off and at `all`), and checks the outputs still agree.
+ *
+ * Sizes can be changed for a quick run: LORA_BENCH_LAYERS, LORA_BENCH_DIM,
+ * LORA_BENCH_RANK, LORA_BENCH_TOKENS, LORA_BENCH_RUNS.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { AttributeType, DataType, onnx } from '../../extension/engine/onnx/proto';
+import { OnnxModel } from '../../extension/engine/onnx/model';
+import { saveModel } from '../../extension/engine/onnx/save';
+import { scanModel } from '../../extension/engine/fusion/scan';
+import { fuseCandidates } from '../../extension/engine/fusion/fuse';
+
+const ROOT = path.resolve(__dirname, '../..');
+const BENCH_DIR = path.join(ROOT, '.bench');
+
+const env = (name: string, dflt: number): number => (process.env[name] ? Number(process.env[name]) : dflt);
+const LAYERS = env('LORA_BENCH_LAYERS', 48);
+const DIM = env('LORA_BENCH_DIM', 1024);
+const RANK = env('LORA_BENCH_RANK', 16);
+const TOKENS = env('LORA_BENCH_TOKENS', 32);
+const RUNS = env('LORA_BENCH_RUNS', 9);
+const PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
+
+/** Uniform values in [-a, a] from a seeded xorshift, straight into float32 bytes (fast enough for ~200M values). */
+function uniformBytes(count: number, a: number, seed: number): Uint8Array {
+  const out = new Float32Array(count);
+  let s = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < count; i++) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    out[i] = ((s / 4294967296) * 2 - 1) * a;
+  }
+  return new Uint8Array(out.buffer);
+}
+
+function tensor(name: string, dims: number[], raw: Uint8Array, dtype: number = DataType.FLOAT): onnx.TensorProto {
+  return onnx.TensorProto.create({ name, dims, data_type: dtype, raw_data: raw });
+}
+
+function node(op: string, name: string, inputs: string[], attrs: onnx.IAttributeProto[] = []): onnx.NodeProto {
+  return onnx.NodeProto.create({ op_type: op, name, input: inputs, output: [`${name}_output_0`], attribute: attrs });
+}
+
+/** The model an unmerged PEFT export of LAYERS blocks gives: per projection MatMul + bias Add + A, B, Mul, Add. */
+function generate(file: string): void {
+  const nodes: onnx.NodeProto[] = [];
+  const inits: onnx.TensorProto[] = [];
+  let seed = 1;
+  const ln = (name: string): string => {
+    inits.push(tensor(`${name}.weight`, [DIM], new Uint8Array(new Float32Array(DIM).fill(1).buffer)));
+    inits.push(tensor(`${name}.bias`, [DIM], new Uint8Array(DIM * 4)));
+    return name;
+  };
+  const projection = (layer: number, proj: string, input: string): string => {
+    const mod = `base_model.model.layers.${layer}.attn.${proj}`;
+    const scope = `/model/layers.${layer}/${proj}`;
+    inits.push(tensor(`onnx::MatMul_${layer}_${proj}`, [DIM, DIM], uniformBytes(DIM * DIM, 1 / Math.sqrt(DIM), seed++)));
+    inits.push(tensor(`${mod}.base_layer.bias`, [DIM], uniformBytes(DIM, 0.02, seed++)));
+    inits.push(tensor(`${mod}.lora_A.default.weight.T`, [DIM, RANK], uniformBytes(DIM * RANK, 1 / Math.sqrt(DIM), seed++)));
+    inits.push(tensor(`${mod}.lora_B.default.weight.T`, [RANK, DIM], uniformBytes(RANK * DIM, 0.05, seed++)));
+    const mm = node('MatMul', `${scope}/base_layer/MatMul`, [input, `onnx::MatMul_${layer}_${proj}`]);
+    const add = node('Add', `${scope}/base_layer/Add`, [`${mod}.base_layer.bias`, mm.output[0]]);
+    const a = node('MatMul', `${scope}/lora_A/default/MatMul`, [input, `${mod}.lora_A.default.weight.T`]);
+    const b = node('MatMul', `${scope}/lora_B/default/MatMul`, [a.output[0], `${mod}.lora_B.default.weight.T`]);
+    const s = onnx.NodeProto.create({
+      op_type: 'Constant', name: `${scope}/Constant`, output: [`${scope}/Constant_output_0`],
+      attribute: [{ name: 'value', type: AttributeType.TENSOR, t: tensor('', [], new Uint8Array(new Float32Array([2]).buffer)) }],
+    });
+    const mul = node('Mul', `${scope}/Mul`, [b.output[0], s.output[0]]);
+    const sum = node('Add', `${scope}/Add`, [add.output[0], mul.output[0]]);
+    nodes.push(mm, add, a, b, s, mul, sum);
+    return sum.output[0];
+  };
+  let x = 'x';
+  for (let l = 0; l < LAYERS; l++) {
+    const norm = ln(`base_model.model.layers.${l}.norm`);
+    const n = node('LayerNormalization', `/model/layers.${l}/norm/LayerNormalization`, [x, `${norm}.weight`, `${norm}.bias`], [{ name: 'axis', type: AttributeType.INT, i: -1 }]);
+    nodes.push(n);
+    const [q, k, v] = ['q_proj', 'k_proj', 'v_proj'].map((p) => projection(l, p, n.output[0]));
+    // Not real attention: the benchmark is about the projections, so q, k and v are simply summed.
+    const qk = node('Add', `/model/layers.${l}/Add_qk`, [q, k]);
+    const qkv = node('Add', `/model/layers.${l}/Add_qkv`, [qk.output[0], v]);
+    nodes.push(qk, qkv);
+    const o = projection(l, 'o_proj', qkv.output[0]);
+    const residual = node('Add', `/model/layers.${l}/Add_residual`, [x, o]);
+    nodes.push(residual);
+    x = residual.output[0];
+  }
+  const io = (name: string): onnx.IValueInfoProto => ({ name, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 1 }, { dim_value: TOKENS }, { dim_value: DIM }] } } } });
+  const y = node('Identity', 'output', [x]);
+  y.output = ['y'];
+  nodes.push(y);
+  const model = onnx.ModelProto.create({
+    ir_version: 8, producer_name: 'modelfuse-bench', opset_import: [{ domain: '', version: 17 }],
+    graph: { name: 'lora_bench', node: nodes, initializer: inits, input: [io('x')], output: [io('y')] },
+  });
+  fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+}
+
+async function latency(file: string, level: 'disabled' | 'all', input: Float32Array): Promise<{ medianMs: number; y: Float32Array }> {
+  const session = await ort.InferenceSession.create(file, { graphOptimizationLevel: level });
+  try {
+    const feeds = { x: new ort.Tensor('float32', input, [1, TOKENS, DIM]) };
+    let y = new Float32Array(0);
+    const times: number[] = [];
+    for (let i = 0; i < RUNS + 1; i++) {
+      const t0 = performance.now();
+      const out = await session.run(feeds);
+      const dt = performance.now() - t0;
+      if (i > 0) times.push(dt); // the first run warms up
+      y = out.y.data as Float32Array;
+    }
+    times.sort((a, b) => a - b);
+    return { medianMs: times[Math.floor(times.length / 2)], y };
+  } finally {
+    await session.release();
+  }
+}
+
+function scaledDiff(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  let s = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    s = Math.max(s, Math.abs(b[i]));
+  }
+  return d / s;
+}
+
+const ms = (t: number): string => `${t.toFixed(0)} ms`;
+const MB = (n: number): string => `${(n / 2 ** 20).toFixed(0)} MiB`;
+
+export async function runLoraBranchBench(): Promise<void> {
+  fs.mkdirSync(BENCH_DIR, { recursive: true });
+  const tag = `lora-branch-${LAYERS}x4x${DIM}-r${RANK}`;
+  const unmergedPath = path.join(BENCH_DIR, `${tag}.onnx`);
+  const fusedPath = path.join(BENCH_DIR, `${tag}.fused.onnx`);
+  if (!fs.existsSync(unmergedPath)) {
+    const t0 = performance.now();
+    generate(unmergedPath);
+    console.log(`generated ${path.relative(ROOT, unmergedPath)} in ${ms(performance.now() - t0)}`);
+  }
+  const size = fs.statSync(unmergedPath).size;
+  console.log(`model: ${LAYERS} layers × ${PROJECTIONS.length} projections, ${DIM}×${DIM}, LoRA rank ${RANK}: ${LAYERS * PROJECTIONS.length} branches, ${MB(size)}`);
+
+  const t0 = performance.now();
+  const model = OnnxModel.load(unmergedPath);
+  const t1 = performance.now();
+  const candidates = scanModel(model).candidates;
+  const t2 = performance.now();
+  const report = fuseCandidates(model, candidates.filter((c) => c.pattern === 'lora-branch'));
+  const t3 = performance.now();
+  fs.rmSync(fusedPath, { force: true });
+  await saveModel(model, fusedPath, { force: true });
+  const t4 = performance.now();
+  model.close();
+  const folded = report.applied.length;
+  console.log(`load ${ms(t1 - t0)} | scan ${ms(t2 - t1)} (${candidates.filter((c) => c.pattern === 'lora-branch').length} lora-branch candidates) | fold ${ms(t3 - t2)} (${folded} folded, ${report.skipped.length} skipped, ${((t3 - t2) / Math.max(folded, 1)).toFixed(1)} ms per branch) | save ${ms(t4 - t3)}`);
+  console.log(`fold time vs load + save of the file: ${((t3 - t2) / (t1 - t0 + t4 - t3)).toFixed(2)}×; peak RSS so far ${MB(process.resourceUsage().maxRSS * 1024)}`);
+
+  const input = new Float32Array(uniformBytes(TOKENS * DIM, 1, 12345).buffer);
+  for (const level of ['disabled', 'all'] as const) {
+    const before = await latency(unmergedPath, level, input);
+    const after = await latency(fusedPath, level, input);
+    console.log(
+      `ORT (graph optimizations ${level}), input [1, ${TOKENS}, ${DIM}], median of ${RUNS}: unmerged ${before.medianMs.toFixed(1)} ms → folded ${after.medianMs.toFixed(1)} ms ` +
+        `(${(before.medianMs / after.medianMs).toFixed(2)}× faster); outputs differ by ${scaledDiff(after.y, before.y).toExponential(2)} of their scale`,
+    );
+  }
+}
+
+if (require.main === module) {
+  runLoraBranchBench().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
