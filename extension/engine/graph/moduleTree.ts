@@ -62,6 +62,8 @@ export interface ModuleTree {
   modulesOf(nodeName: string): string[];
   /** One node name per call of the module (the first node of each call), in graph order. */
   callSites(modulePath: string): string[];
+  /** Which call of its module a node belongs to, 1-based (`/relu_1/Relu` → 2), 0 for nodes of no module. */
+  callSiteOf(nodeName: string): number;
   /** All nodes of a module (direct ones, not its children's), in graph order. */
   nodesOf(modulePath: string): string[];
   /** The module's tree node, or undefined. */
@@ -341,7 +343,8 @@ function assembleTree(model: OnnxModel, index: GraphIndex, nodes: readonly onnx.
   const root: ModuleTreeNode = { path: '', name: '', children: [], nodes: [], opTypes: [], parameterCount: 0, callSites: 0 };
   const byPath = new Map<string, ModuleTreeNode>([['', root]]);
   const calls = new Map<string, string[]>(); // module → first node of each call
-  const callKeys = new Map<string, Set<string>>();
+  const callKeys = new Map<string, Map<string, number>>(); // module → call key → 1-based call index
+  const callOfNode = new Map<string, number>();
   const classNames = new Map<string, string>();
 
   const ensure = (path: string): ModuleTreeNode => {
@@ -372,13 +375,14 @@ function assembleTree(model: OnnxModel, index: GraphIndex, nodes: readonly onnx.
       // A call is recognised by its scope key (TorchScript `relu_1`, torch.export `relu@1`); single-op modules count every node.
       const key = i === 0 && info.callKey ? info.callKey : `node:${name}`;
       let keys = callKeys.get(path);
-      if (!keys) callKeys.set(path, (keys = new Set()));
+      if (!keys) callKeys.set(path, (keys = new Map()));
       if (!keys.has(key)) {
-        keys.add(key);
         const list = calls.get(path) ?? [];
         list.push(name);
         calls.set(path, list);
+        keys.set(key, list.length);
       }
+      if (i === 0) callOfNode.set(name, keys.get(key)!);
     }
   }
   // Without TorchScript scopes (dynamo, or parameter names only) a repeated call may carry no suffix. A leaf
@@ -387,7 +391,10 @@ function assembleTree(model: OnnxModel, index: GraphIndex, nodes: readonly onnx.
     const m = byPath.get(path)!;
     if (m.children.length > 0 || m.opTypes.length !== 1 || !ONE_NODE_PER_CALL.has(m.opTypes[0])) continue;
     if (m.nodes.some((n) => infos.get(n)?.callKey?.startsWith('ts:'))) continue;
-    if (m.nodes.length > list.length) calls.set(path, [...m.nodes]);
+    if (m.nodes.length > list.length) {
+      calls.set(path, [...m.nodes]);
+      m.nodes.forEach((n, k) => callOfNode.set(n, k + 1));
+    }
   }
   for (const [path, list] of calls) byPath.get(path)!.callSites = list.length;
 
@@ -403,6 +410,7 @@ function assembleTree(model: OnnxModel, index: GraphIndex, nodes: readonly onnx.
     moduleOf: (n) => infos.get(n)?.modules[0] ?? null,
     modulesOf: (n) => [...(infos.get(n)?.modules ?? [])],
     callSites: (p) => [...(calls.get(p) ?? [])],
+    callSiteOf: (n) => callOfNode.get(n) ?? 0,
     nodesOf: (p) => [...(byPath.get(p)?.nodes ?? [])],
     find: (p) => byPath.get(p),
     classNameOf: (p) => classNames.get(p),

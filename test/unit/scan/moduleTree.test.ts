@@ -33,6 +33,7 @@ test('resstyle: the shared relu is one module with five call sites', () => {
   assert.deepEqual(tree.callSites('relu'), ['/relu/Relu', '/relu_1/Relu', '/relu_2/Relu', '/relu_3/Relu', '/relu_4/Relu']);
   assert.equal(tree.callSites('blocks.0.conv1').length, 1);
   assert.equal(tree.find('relu')?.callSites, 5);
+  assert.deepEqual(['/relu/Relu', '/relu_1/Relu', '/relu_4/Relu', '/conv1_1/Conv', '/Add'].map(tree.callSiteOf), [1, 2, 5, 1, 0]);
 });
 
 test('resstyle: the tree nests containers, counts parameters, and is plain JSON', () => {
@@ -124,6 +125,7 @@ test('dynamo metadata: strict-mode paths, @N repeated calls, relative scopes', (
   assert.equal(tree.moduleOf('n2'), 'enc.0.act');
   assert.equal(tree.moduleOf('n3'), 'dec.act');
   assert.deepEqual(tree.callSites('enc.0.act'), ['n1', 'n2']);
+  assert.equal(tree.callSiteOf('n2'), 2);
   assert.equal(tree.classNameOf('dec.act'), 'torch.nn.modules.activation.ReLU');
 });
 
