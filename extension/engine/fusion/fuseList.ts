@@ -120,7 +120,10 @@ export function moduleType(path: string, tree: ModuleTree, index: GraphIndex, ra
   if (ops.has('Relu') && only('Relu')) return 'ReLU';
   if (ops.has('BatchNormalization') && only('BatchNormalization', 'Constant')) {
     const bn = nodes.find((n) => n.op_type === 'BatchNormalization')!;
-    const r = ranks.rankOf(bn.input?.[0] ?? '');
+    const producer = index.producer.get(bn.input?.[0] ?? '');
+    // Without shape information a Conv's weight still tells the rank: [N, C, spatial…] has weight rank.
+    const convRank = producer && (producer.op_type === 'Conv' || producer.op_type === 'ConvTranspose') ? convSpatialDims(ctx, producer) : undefined;
+    const r = ranks.rankOf(bn.input?.[0] ?? '') ?? (convRank !== undefined ? convRank + 2 : undefined);
     if (r === 2 || r === 3) return 'BatchNorm1d';
     if (r === 4) return 'BatchNorm2d';
     if (r === 5) return 'BatchNorm3d';

@@ -213,3 +213,14 @@ test('unnamed and duplicate-named nodes are never put in a candidate (folds addr
   dup.nodes[2].name = '/bn/BatchNormalization';
   assert.equal(scan(dup).length, 0);
 });
+
+test('fuse-list tells BatchNorm1d/2d/3d apart by rank, from shapes or from the Conv weight', () => {
+  for (const [d, bnType] of [[1, 'BatchNorm1d'], [2, 'BatchNorm2d'], [3, 'BatchNorm3d']] as const) {
+    const spec = convBnRelu();
+    spec.inputs[0].dims = undefined; // no shape information: the rank comes from the weight
+    spec.inits![0].dims = [4, 3, ...new Array(d).fill(3)];
+    spec.nodes[0].attrs = { pads: new Array(2 * d).fill(1) };
+    const list = buildFuseList(analyzeModel(buildModel(spec)));
+    assert.deepEqual(list.groups, [{ modules: ['conv', 'bn', 'relu'], types: [`Conv${d}d`, bnType, 'ReLU'] }]);
+  }
+});
