@@ -48,7 +48,14 @@ export function inspectModule(source: ParamSource, module: string, bins = DEFAUL
   // PyTorch's order within a module: weight, bias, then the rest (running_mean, …).
   const roleRank = (n: string) => (n.endsWith('.weight') || n === 'weight' ? 0 : n.endsWith('.bias') || n === 'bias' ? 1 : 2);
   own.sort((a, b) => roleRank(a) - roleRank(b) || natural(a, b));
-  const all = [...own, ...nested.sort(natural)];
+  // Submodules in the order the file first mentions them (the model's order: conv1 before bn1), weight and bias first within each.
+  const moduleRank = new Map<string, number>();
+  for (const n of nested) {
+    const m = source.moduleOf(n)!;
+    if (!moduleRank.has(m)) moduleRank.set(m, moduleRank.size);
+  }
+  nested.sort((a, b) => moduleRank.get(source.moduleOf(a)!)! - moduleRank.get(source.moduleOf(b)!)! || roleRank(a) - roleRank(b) || natural(a, b));
+  const all = [...own, ...nested];
   const shown = all.slice(0, MAX_INSPECTED_TENSORS);
   let parameters = 0;
   for (const n of all) parameters += source.info(n)!.dims.reduce((x, d) => x * d, 1);
