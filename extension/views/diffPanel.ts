@@ -16,6 +16,7 @@ import { writeAtomically } from '../engine/io/atomicWrite';
 import { diffReportMarkdown } from '../engine/stats/diffReport';
 import type { DiffHostSpec, DiffKind, DiffRequest, DiffState, DiffWebviewSpec, VerifyState } from '../protocol/diffWebviewProtocol';
 import '../protocol/diffMethods';
+import { parseDiffRequest } from './diffRequest';
 import { WebviewHost } from '../host/webviewHost';
 import { workerRequest } from '../host/workerHost';
 import { currentSettings } from '../host/config';
@@ -26,16 +27,6 @@ import { isTrusted, UNTRUSTED_REASON } from '../host/trust';
 export const DIFF_COMMANDS = { showDiff: 'modelfuse.showDiff', compareModels: 'modelfuse.compareModels' } as const;
 const VIEW_TYPE = 'modelfuse.diff';
 const MODEL_FILTERS = { 'Models and weights': ['onnx', 'safetensors'] };
-
-/** Checks a DiffRequest that arrived as a command argument (another extension or a keybinding may pass anything). */
-export function parseDiffRequest(arg: unknown): DiffRequest {
-  const r = arg as Partial<DiffRequest> | undefined;
-  if (!r || typeof r.before !== 'string' || typeof r.after !== 'string') {
-    throw new ModelFuseError('modelfuse.showDiff needs { before, after } file paths (use "Compare Models…" to pick two files)');
-  }
-  if (r.kind !== undefined && !['fuse', 'merge', 'compare'].includes(r.kind)) throw new ModelFuseError(`modelfuse.showDiff: unknown kind '${String(r.kind)}'`);
-  return { before: r.before, after: r.after, kind: r.kind ?? 'compare', folds: r.folds ?? [], lora: r.lora ?? [], verify: r.verify ?? null };
-}
 
 class DiffPanel implements vscode.Disposable {
   readonly panel: vscode.WebviewPanel;
