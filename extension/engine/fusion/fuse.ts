@@ -126,6 +126,40 @@ function whyNotApplicable(c: Candidate): string | null {
   return null;
 }
 
+/** More passes than any real chain needs (Conv → Mul → Add is two); a bound so a bug cannot loop forever. */
+const MAX_PASSES = 8;
+
+/**
+ * Scans and fuses until nothing more folds. One fold can expose another:
+ * exporters that spell BatchNorm out as Conv → Mul → Add (tf2onnx, Keras)
+ * give conv-mul first, and only once the Mul is inside the Conv is the Add a
+ * conv-add. With `only` (ids of the first scan) there is exactly one pass.
+ */
+export function scanAndFuse(model: OnnxModel, options: FuseOptions = {}): FuseReport {
+  const total: FuseReport = { applied: [], skipped: [], cleanup: { removedNodes: [], removedInitializers: [], removedInputs: [], removedValueInfo: [] } };
+  const skipped = new Map<string, string>();
+  for (let pass = 0; pass < MAX_PASSES; pass++) {
+    const { candidates } = scanModel(model);
+    throwIfCancelled(options.cancel);
+    // Later passes look only at what is new: earlier skips were already reported.
+    const fresh = pass === 0 ? candidates : candidates.filter((c) => !skipped.has(c.id));
+    const report = fuseCandidates(model, fresh, options);
+    for (const a of report.applied) total.applied.push({ ...a, id: uniqueId(a.id, total.applied) });
+    for (const s of report.skipped) skipped.set(s.id, s.reason);
+    for (const k of Object.keys(total.cleanup) as (keyof CleanupReport)[]) total.cleanup[k].push(...report.cleanup[k]);
+    if (report.applied.length === 0 || options.only?.length) break;
+  }
+  total.skipped = [...skipped].map(([id, reason]) => ({ id, reason }));
+  return total;
+}
+
+/** A second fold on the same first node in a later pass gets scan's clash suffix (`#2`), so applied ids stay unique. */
+function uniqueId(id: string, applied: readonly AppliedFold[]): string {
+  let unique = id;
+  for (let k = 2; applied.some((a) => a.id === unique); k++) unique = `${id}#${k}`;
+  return unique;
+}
+
 export interface FuseFileOptions extends FuseOptions {
   /** Replace an existing output file (never needed for, and never allowing, writing over the input without it). */
   force?: boolean;
@@ -159,9 +193,7 @@ export async function fuseModelFile(input: string, output: string, options: Fuse
     }
     const nodesBefore = model.graph.node?.length ?? 0;
     const initializersBefore = model.graph.initializer?.length ?? 0;
-    const { candidates } = scanModel(model);
-    throwIfCancelled(options.cancel);
-    const report = fuseCandidates(model, candidates, options);
+    const report = scanAndFuse(model, options);
     throwIfCancelled(options.cancel);
     const saved = await saveModel(model, output, { force: options.force });
     return {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { tempDir } from '../helpers/fixtures';
 import { CancelledError, ModelFuseError } from '../../../extension/engine/errors';
-import { fuseCandidates, selectCandidates } from '../../../extension/engine/fusion/fuse';
+import { fuseCandidates, scanAndFuse, selectCandidates } from '../../../extension/engine/fusion/fuse';
 import { foldFor, FOLDS } from '../../../extension/engine/fusion/folds/index';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { saveModel } from '../../../extension/engine/onnx/save';
@@ -181,4 +181,35 @@ test('cleanup removes only what an edit released: dead code the model already ha
   assert.ok(model.graph.node!.some((n) => n.name === 'dead'));
   const swept = removeDangling(model.graph);
   assert.deepEqual(swept.removedNodes, ['dead'], 'a full sweep (no seeds) would remove it');
+});
+
+test('scanAndFuse repeats until nothing folds: BatchNorm spelled out as Conv → Mul → Add (tf2onnx style) ends as one Conv', async () => {
+  const spec: ModelSpec = {
+    inputs: [{ name: 'x', dims: [1, 3, 6, 6] }],
+    outputs: [{ name: 'y' }],
+    initializers: [
+      { name: 'w', dims: [4, 3, 3, 3], values: randn(108, 1) },
+      { name: 'scale', dims: [4, 1, 1], values: positive(4, 2) },
+      { name: 'shift', dims: [1, 4, 1, 1], values: randn(4, 3) },
+      { name: 'shift2', dims: [4, 1, 1], values: randn(4, 4) },
+    ],
+    nodes: [
+      { op: 'Conv', name: 'conv', inputs: ['x', 'w'], outputs: ['c'] },
+      { op: 'Mul', name: 'mul', inputs: ['c', 'scale'], outputs: ['m'] },
+      { op: 'Add', name: 'add', inputs: ['m', 'shift'], outputs: ['a'] },
+      { op: 'Add', name: 'add2', inputs: ['a', 'shift2'], outputs: ['y'] },
+    ],
+  };
+  const file = writeModel(dir, 'chain.onnx', spec);
+  const model = OnnxModel.load(file);
+  const report = scanAndFuse(model);
+  assert.deepEqual(report.applied.map((a) => a.pattern), ['conv-mul', 'conv-add', 'conv-add']);
+  assert.equal(new Set(report.applied.map((a) => a.id)).size, 3, 'applied ids stay unique across passes');
+  assert.deepEqual(model.graph.node!.map((n) => n.op_type), ['Conv']);
+  const out = path.join(dir, 'chain.fused.onnx');
+  await saveModel(model, out);
+  model.close();
+  const before = await runOrt(file, X);
+  const after = await runOrt(out, X);
+  assert.ok(relativeToMax(after.y, before.y) < 1e-5);
 });

@@ -117,10 +117,6 @@ export class FoldContext {
     return this.model.graph;
   }
 
-  opset(): number {
-    return this.model.opset('');
-  }
-
   /** Returns the edits recorded since the last call and starts a new journal. */
   takeJournal(): FoldResult {
     const j = this.journal;
