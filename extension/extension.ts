@@ -12,6 +12,9 @@ import { overviewCommands, registerCommands } from './commands/index';
 import type { CommandContext } from './commands/commandContext';
 import { disposeLog, log } from './host/log';
 import { disposeWorker, initWorkerHost } from './host/workerHost';
+import { registerPythonFeatures } from './codelens/registerPythonFeatures';
+import { registerDiffPanel } from './views/diffPanel';
+import { registerInspectorView } from './views/inspectorView';
 
 export function activate(context: vscode.ExtensionContext): void {
   log().info(`ModelFuse ${context.extension.packageJSON.version ?? ''} activated (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'NOT trusted: viewing only'})`);
@@ -28,6 +31,10 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.workspace.onDidGrantWorkspaceTrust(() => log().info('workspace trusted: fuse and merge are enabled')),
     { dispose: disposeLog },
   );
+  // Parameter diff panel, module inspector (follows the Modules tree), CodeLens and view for Python model files.
+  registerDiffPanel(context);
+  registerInspectorView(context, () => registry.active?.path).follow(views.modules);
+  registerPythonFeatures(context);
   void vscode.commands.executeCommand('setContext', 'modelfuse.hasModel', false);
 }
 
