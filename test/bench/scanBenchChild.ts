@@ -3,7 +3,8 @@
  *   readFile FILE      — fs.promises.readFile of the .onnx (the physical floor)
  *   readFileSync FILE  — the same, synchronously (what OnnxModel.load does)
  *   scan FILE   — OnnxModel.load + scanModel, exactly what `modelfuse scan` does
- * Prints one JSON line: wall time, peak RSS, RSS before starting, and bytes
+ * Prints one JSON line: wall time, CPU time (user + system; less disturbed
+ * when other processes share the machine), peak RSS, RSS before starting, and bytes
  * the process read during the operation (/proc/self/io rchar, Linux).
  */
 import * as fs from 'node:fs';
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
   const [mode, file] = process.argv.slice(2);
   const rssBefore = process.memoryUsage().rss;
   const read0 = bytesRead();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let candidates = 0;
   let loadMs = 0;
@@ -52,8 +54,10 @@ async function main(): Promise<void> {
     model.close();
   }
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   const read1 = bytesRead();
-  const out = { ms, loadMs, maxRss: peakRss(), rssBefore, bytesRead: read0 !== null && read1 !== null ? read1 - read0 : null, candidates };
+  const out = { ms, cpuMs, loadMs, maxRss: peakRss(), rssBefore, bytesRead: read0 !== null && read1 !== null ? read1 - read0 : null, candidates };
   process.stdout.write(JSON.stringify(out) + '\n');
 }
 
