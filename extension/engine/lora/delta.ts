@@ -19,9 +19,12 @@
  * overflow of the base dtype (e.g. float16 above 65504) stops the merge.
  */
 import { DataType, dtypeName } from '../onnx/dtypes';
-import { float64ToBfloat16Bits, float64ToHalfBits } from './halfFloat';
+import { fusedMergeSingle, mergeWithProduct, NonFiniteError, OVERFLOW_LIMIT } from './fusedMerge';
+import { decodeFloatTensor, float64ToBfloat16Bits, float64ToHalfBits } from './halfFloat';
 import { transpose2d, type MatmulBackend } from './matmul';
 import type { DeltaKind } from './targetTypes';
+
+export { NonFiniteError };
 
 export interface LoraTerm {
   kind: DeltaKind;
@@ -44,35 +47,25 @@ export interface MergedTensor {
   deltaNorms: number[];
 }
 
-/** Values at or above these magnitudes round to infinity in the type (half-way to the next power of two past the max). */
-const OVERFLOW: Record<number, number> = {
-  [DataType.FLOAT]: 3.4028235677973366e38,
-  [DataType.FLOAT16]: 65520,
-  [DataType.BFLOAT16]: 3.3961775292304396e38,
-  [DataType.DOUBLE]: Infinity,
-};
-
-export class NonFiniteError extends Error {
-  constructor(readonly index: number, readonly value: number, readonly dtype: number) {
-    super(`value ${index} is ${Number.isNaN(value) ? 'NaN' : Number.isFinite(value) ? `${value}, beyond ${dtypeName(dtype)}'s range` : value}`);
-  }
-}
-
-/** The product B·A (or what stands for it) in the stored layout of the target, unscaled, float32. */
-export async function loraProduct(term: LoraTerm, transposed: boolean, backend: MatmulBackend): Promise<Float32Array> {
+/** The product to add, as L[m,k]·R[k,n] in the stored layout of the target (unscaled). */
+export function productOperands(term: LoraTerm, transposed: boolean): { L: Float32Array; R: Float32Array; m: number; k: number; n: number } {
   const r = term.aShape[0];
   if (term.kind === 'conv') {
     if (term.bShape.slice(2).some((d) => d !== 1)) throw new RangeError(`conv lora_B must be 1×1, got [${term.bShape.join(', ')}]`);
-    const out = term.bShape[0];
-    const inK = term.A.length / r;
-    return backend.matmul(term.B, term.A, out, r, inK);
+    return { L: term.B, R: term.A, m: term.bShape[0], k: r, n: term.A.length / r };
   }
   // Linear [out,in] = B·A; embedding [num,dim] = (B·A)ᵀ = Aᵀ·Bᵀ. Transposed storage flips which one is needed.
   const wantBA = term.kind === 'embedding' ? transposed : !transposed;
   const m = term.bShape[0];
   const n = term.aShape[1];
-  if (wantBA) return backend.matmul(term.B, term.A, m, r, n);
-  return backend.matmul(transpose2d(term.A, r, n), transpose2d(term.B, m, r), n, r, m);
+  if (wantBA) return { L: term.B, R: term.A, m, k: r, n };
+  return { L: transpose2d(term.A, r, n), R: transpose2d(term.B, m, r), m: n, k: r, n: m };
+}
+
+/** The product B·A (or what stands for it) in the stored layout of the target, unscaled, float32. */
+export async function loraProduct(term: LoraTerm, transposed: boolean, backend: MatmulBackend): Promise<Float32Array> {
+  const { L, R, m, k, n } = productOperands(term, transposed);
+  return backend.matmul(L, R, m, k, n);
 }
 
 /** Output rows of a stored tensor (for the DoRA norm): [rows, cols] with rows = output units unless transposed. */
@@ -87,24 +80,38 @@ function outputAxes(kind: DeltaKind, shape: number[], transposed: boolean): { ou
  * `base` holds the exact base values (float32 for float32/16/bfloat16 bases).
  */
 export async function mergeTerms(
-  base: Float32Array | Float64Array,
+  baseBytes: Uint8Array,
   shape: number[],
   dtype: number,
   transposed: boolean,
   terms: readonly LoraTerm[],
   backend: MatmulBackend,
+  /** Products already requested (pipelining: the worker computes the next tensor's while this one merges). */
+  prefetched?: readonly (Promise<Float32Array> | undefined)[],
 ): Promise<MergedTensor> {
-  const n = base.length;
+  const count = shape.reduce((a, b) => a * b, 1);
+  const product = (i: number): Promise<Float32Array> => prefetched?.[i] ?? loraProduct(terms[i], transposed, backend);
   if (terms.length === 1 && !terms[0].magnitude) {
-    const p = await loraProduct(terms[0], transposed, backend);
-    return encodeSingle(base, p, terms[0].scale, dtype);
+    const t = terms[0];
+    if (backend.name === 'js' && !prefetched?.[0]) {
+      // In-process: fuse product, merge and rounding row by row (never materialises the product).
+      const { L, R, m, k, n } = productOperands(t, transposed);
+      const r = fusedMergeSingle(baseBytes, dtype, L, R, m, k, n, t.scale);
+      return { bytes: r.bytes, baseNorm: r.baseNorm, deltaNorms: [r.deltaNorm] };
+    }
+    const { m, n } = productOperands(t, transposed);
+    const r = mergeWithProduct(baseBytes, dtype, await product(0), m, n, t.scale);
+    return { bytes: r.bytes, baseNorm: r.baseNorm, deltaNorms: [r.deltaNorm] };
   }
+  const base = decodeFloatTensor(baseBytes, dtype, count);
+  const n = count;
   // General path: a float64 working copy, terms applied in order (DoRA needs the running weight).
   const cur = Float64Array.from(base);
   const baseNorm = norm(base);
   const deltaNorms: number[] = [];
-  for (const t of terms) {
-    const p = await loraProduct(t, transposed, backend);
+  for (let ti = 0; ti < terms.length; ti++) {
+    const t = terms[ti];
+    const p = await product(ti);
     if (!t.magnitude) {
       let dsq = 0;
       for (let i = 0; i < n; i++) {
@@ -137,46 +144,9 @@ export async function mergeTerms(
   return { bytes: encodeChecked(cur, dtype), baseNorm, deltaNorms };
 }
 
-/** W + s·P for one plain LoRA term, encoded in the same pass (the hot loop of big merges). */
-function encodeSingle(base: Float32Array | Float64Array, p: Float32Array, s: number, dtype: number): MergedTensor {
-  const n = base.length;
-  const limit = OVERFLOW[dtype];
-  if (limit === undefined) throw new RangeError(`cannot merge into ${dtypeName(dtype)} tensors`);
-  let wsq = 0;
-  let dsq = 0;
-  let out: Uint8Array;
-  if (dtype === DataType.FLOAT16 || dtype === DataType.BFLOAT16) {
-    const words = new Uint16Array(n);
-    const enc = dtype === DataType.FLOAT16 ? float64ToHalfBits : float64ToBfloat16Bits;
-    for (let i = 0; i < n; i++) {
-      const w = base[i];
-      const d = s * p[i];
-      const v = w + d;
-      if (!(Math.abs(v) < limit)) throw new NonFiniteError(i, v, dtype);
-      wsq += w * w;
-      dsq += d * d;
-      words[i] = enc(v);
-    }
-    out = new Uint8Array(words.buffer);
-  } else {
-    const vals = dtype === DataType.DOUBLE ? new Float64Array(n) : new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      const w = base[i];
-      const d = s * p[i];
-      const v = w + d;
-      if (!(Math.abs(v) < limit)) throw new NonFiniteError(i, v, dtype);
-      wsq += w * w;
-      dsq += d * d;
-      vals[i] = v;
-    }
-    out = new Uint8Array(vals.buffer);
-  }
-  return { bytes: out, baseNorm: Math.sqrt(wsq), deltaNorms: [Math.sqrt(dsq)] };
-}
-
 /** Final float64 values → bytes of `dtype`, rounding once, refusing NaN/overflow. */
 export function encodeChecked(values: Float64Array | Float32Array, dtype: number): Uint8Array {
-  const limit = OVERFLOW[dtype];
+  const limit = OVERFLOW_LIMIT[dtype];
   if (limit === undefined) throw new RangeError(`cannot merge into ${dtypeName(dtype)} tensors`);
   const n = values.length;
   for (let i = 0; i < n; i++) if (!(Math.abs(values[i]) < limit)) throw new NonFiniteError(i, values[i], dtype);

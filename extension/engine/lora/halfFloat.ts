@@ -17,7 +17,7 @@ import { float16FromBits } from '../onnx/dtypes';
 
 let f16Table: Float32Array | undefined;
 
-function float16Table(): Float32Array {
+export function float16Table(): Float32Array {
   if (!f16Table) {
     f16Table = new Float32Array(65536);
     for (let b = 0; b < 65536; b++) f16Table[b] = float16FromBits(b);
@@ -58,9 +58,9 @@ export function decodeFloatTensor(bytes: Uint8Array, dtype: number, count: numbe
 }
 
 /** A Uint16Array over the bytes (copied only when they are not 2-byte aligned). */
-function halfWords(bytes: Uint8Array, count: number): Uint16Array {
+export function halfWords(bytes: Uint8Array, count: number): Uint16Array {
   if (bytes.byteOffset % 2 === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, count);
-  return new Uint16Array(bytes.slice(0, count * 2).buffer);
+  return new Uint16Array(copyBytes(bytes, count * 2));
 }
 
 const scratchF = new Float32Array(1);
@@ -69,8 +69,16 @@ const scratchU = new Uint32Array(scratchF.buffer);
 /** float64 → float16 bits, one rounding to nearest even (same result as dtypes.float16Bits). */
 export function float64ToHalfBits(x: number): number {
   scratchF[0] = x;
-  const f = scratchF[0];
-  const bits = scratchU[0];
+  return halfFromFloat32(scratchU[0], x, scratchF[0]);
+}
+
+/**
+ * The float16 of a float64 `x`, given `f` = fround(x) and its bits: the
+ * float32 already has the answer unless it sits exactly on a float16 tie,
+ * where `x` itself decides. Split out so row encoders can round a whole row to
+ * float32 first (a vectorisable pass) and then call this per element.
+ */
+export function halfFromFloat32(bits: number, x: number, f: number): number {
   const sign = (bits >>> 16) & 0x8000;
   const exp = (bits >>> 23) & 0xff;
   const mant = bits & 0x7fffff;
@@ -97,16 +105,19 @@ export function float64ToHalfBits(x: number): number {
   return sign | q;
 }
 
-/** float64 → bfloat16 bits, one rounding to nearest even (same result as dtypes.bfloat16Bits). */
-export function float64ToBfloat16Bits(x: number): number {
-  scratchF[0] = x;
-  const f = scratchF[0];
-  const bits = scratchU[0];
+/** bfloat16 of a float64 `x` from `f` = fround(x) and its bits (see halfFromFloat32). */
+export function bfloat16FromFloat32(bits: number, x: number, f: number): number {
   if (((bits >>> 23) & 0xff) === 0xff) return bits & 0x7fffff ? 0x7fc0 : bits >>> 16;
   let q = bits >>> 16;
   const rem = bits & 0xffff;
   if (rem > 0x8000 || (rem === 0x8000 && roundsUpOnTie(x, f, q))) q++;
   return q;
+}
+
+/** float64 → bfloat16 bits, one rounding to nearest even (same result as dtypes.bfloat16Bits). */
+export function float64ToBfloat16Bits(x: number): number {
+  scratchF[0] = x;
+  return bfloat16FromFloat32(scratchU[0], x, scratchF[0]);
 }
 
 /** The float32 sits exactly half-way: the float64 decides, and a true tie goes to the even neighbour. */
@@ -143,4 +154,11 @@ export function encodeFloatTensor(values: Float32Array | Float64Array, dtype: nu
     default:
       throw new RangeError(`dtype ${dtype} is not a float type`);
   }
+}
+
+/** A fresh, aligned ArrayBuffer with the first `n` bytes (Buffer#slice would return a view, not a copy). */
+export function copyBytes(bytes: Uint8Array, n: number): ArrayBuffer {
+  const out = new Uint8Array(n);
+  out.set(bytes.subarray(0, n));
+  return out.buffer;
 }

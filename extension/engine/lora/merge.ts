@@ -27,7 +27,7 @@ import type { OnnxModel } from '../onnx/model';
 import { safetensorsDtypeToOnnx, type SafetensorsDtype } from '../safetensors/safetensors';
 import type { LoadedAdapter, TensorRef } from './adapterFormats';
 import { decodeFloatTensor } from './halfFloat';
-import { mergeBias, mergeTerms, NonFiniteError, norm, encodeChecked, type LoraTerm, type MergedTensor } from './delta';
+import { loraProduct, mergeBias, mergeTerms, NonFiniteError, norm, encodeChecked, type LoraTerm, type MergedTensor } from './delta';
 import { JsMatmulBackend, type MatmulBackend } from './matmul';
 import { initializerBehind, type LoraPlan, type PlanPair } from './plan';
 
@@ -104,7 +104,18 @@ export function preflightAdapters(plan: LoraPlan): void {
 
 class Merger {
   readonly rows: MergedRow[] = [];
+  /** Products requested ahead of time (by target name): the worker computes them while the main thread merges. */
+  private readonly ahead = new Map<string, { terms: LoraTerm[]; products: Promise<Float32Array>[] }>();
   constructor(private readonly plan: LoraPlan, private readonly backend: MatmulBackend) {}
+
+  /** Starts the products of a later tensor now; only worth it for an out-of-process backend. */
+  prefetch(name: string, w: TensorWork | undefined): void {
+    if (!w || this.backend.name === 'js' || this.ahead.has(name) || w.lora.length === 0) return;
+    const terms = w.lora.map((p) => this.term(p));
+    const products = terms.map((t) => loraProduct(t, w.lora[0].transposed, this.backend));
+    for (const p of products) p.catch(() => undefined); // awaited (and reported) when the tensor is merged
+    this.ahead.set(name, { terms, products });
+  }
 
   private read(a: LoadedAdapter, ref: TensorRef): Float32Array {
     return a.read(ref);
@@ -123,9 +134,9 @@ class Merger {
   async merge(name: string, w: TensorWork, baseBytes: Uint8Array, dtype: number, shape: number[]): Promise<Uint8Array> {
     if (!isFloatType(dtype)) throw new ModelFuseError(`${this.plan.basePath}: tensor '${w.source}' is not a float tensor and cannot be merged into`);
     const count = shape.reduce((x, y) => x * y, 1);
-    const base = decodeFloatTensor(baseBytes, dtype, count);
     try {
       if (w.replace) {
+        const base = decodeFloatTensor(baseBytes, dtype, count);
         const { pair, ref } = w.replace;
         const a = this.plan.adapters[pair.adapterIndex];
         const values = a.read(ref);
@@ -140,7 +151,9 @@ class Merger {
       if (w.lora.length) {
         const transposed = w.lora[0].transposed;
         if (w.lora.some((p) => p.transposed !== transposed)) throw new ModelFuseError(`${this.plan.basePath}: tensor '${name}' is matched with two different layouts`);
-        result = await mergeTerms(base, shape, dtype, transposed, w.lora.map((p) => this.term(p)), this.backend);
+        const early = this.ahead.get(name);
+        this.ahead.delete(name);
+        result = await mergeTerms(baseBytes, shape, dtype, transposed, early?.terms ?? w.lora.map((p) => this.term(p)), this.backend, early?.products);
         w.lora.forEach((p, i) => this.row(p, name, p.scale, result!.deltaNorms[i], result!.baseNorm));
         current = result.bytes;
       }
@@ -203,20 +216,37 @@ async function mergeSafetensors(plan: LoraPlan, work: Map<string, TensorWork>, m
       const shard = base.shards[si];
       const temp = files.add(shardOutputs[si]);
       const fd = fs.openSync(temp, 'w');
+      const reader = fs.openSync(shard.path, 'r');
       try {
         const entries = [...shard.entries.values()].sort((a, b) => a.begin - b.begin);
+        // A three-stage pipeline: the next tensor is read (libuv thread) and its product requested (worker)
+        // while this one merges on the main thread, and the previous one is still being written.
+        const reads: (Promise<Buffer> | undefined)[] = [];
+        const readAt = (i: number): Promise<Buffer> => {
+          let r = reads[i];
+          if (!r) {
+            reads[i] = r = readRange(reader, entries[i].begin, entries[i].end, shard.path, entries[i].name);
+            r.catch(() => undefined); // awaited below; a failure surfaces there
+          }
+          return r;
+        };
+        const nextWork = entries.map((_, i) => entries.findIndex((e, j) => j > i && work.has(e.name)));
         await writeSafetensorsStream(
           fd,
-          entries.map((e) => ({
+          entries.map((e, i) => ({
             name: e.name,
             dtype: e.dtype,
             shape: e.shape,
             bytes: async (): Promise<Uint8Array> => {
               throwIfCancelled(options.cancel);
-              const raw = shard.readBytes(e.name);
+              const raw = await readAt(i);
+              reads[i] = undefined;
+              if (i + 1 < entries.length) readAt(i + 1);
               written++;
               const w = work.get(e.name);
               if (!w) return raw;
+              const nw = nextWork[i];
+              if (nw >= 0) merger.prefetch(entries[nw].name, work.get(entries[nw].name));
               const merged = await merger.merge(e.name, w, raw, safetensorsDtypeToOnnx(e.dtype), e.shape);
               options.onProgress?.(++done, total, e.name);
               return merged;
@@ -226,6 +256,7 @@ async function mergeSafetensors(plan: LoraPlan, work: Map<string, TensorWork>, m
         );
       } finally {
         fs.closeSync(fd);
+        fs.closeSync(reader);
       }
     }
     if (sharded) {
@@ -268,13 +299,53 @@ export async function writeSafetensorsStream(fd: number, entries: readonly Strea
   len.writeBigUInt64LE(BigInt(json.length));
   let pos = writeAll(fd, len, 0);
   pos += writeAll(fd, json, pos);
-  for (const e of entries) {
-    const b = await e.bytes();
-    const expected = e.shape.reduce((a, c) => a * c, 1) * ST_BYTES[e.dtype];
-    if (b.length !== expected) throw new RangeError(`tensor '${e.name}': ${b.length} bytes, expected ${expected}`);
-    pos += writeAll(fd, b, pos);
+  // Write-behind: tensor i is written (libuv thread) while tensor i+1 is produced.
+  let pending: Promise<void> = Promise.resolve();
+  try {
+    for (const e of entries) {
+      const b = await e.bytes();
+      const expected = e.shape.reduce((a, c) => a * c, 1) * ST_BYTES[e.dtype];
+      if (b.length !== expected) throw new RangeError(`tensor '${e.name}': ${b.length} bytes, expected ${expected}`);
+      await pending;
+      pending = writeAllAsync(fd, b, pos);
+      pos += b.length;
+    }
+    await pending;
+  } finally {
+    await pending.catch(() => undefined);
   }
   return pos;
+}
+
+function writeAllAsync(fd: number, b: Uint8Array, position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let done = 0;
+    const step = (): void =>
+      fs.write(fd, b, done, b.length - done, position + done, (err, n) => {
+        if (err) return reject(err);
+        done += n;
+        if (done < b.length) step();
+        else resolve();
+      });
+    step();
+  });
+}
+
+/** Bytes [begin, end) of a file, read asynchronously. */
+function readRange(fd: number, begin: number, end: number, file: string, name: string): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(end - begin);
+  return new Promise((resolve, reject) => {
+    let done = 0;
+    const step = (): void =>
+      fs.read(fd, buf, done, buf.length - done, begin + done, (err, n) => {
+        if (err) return reject(err);
+        if (n === 0 && done < buf.length) return reject(new ModelFuseError(`${file}: tensor '${name}': file ended early`));
+        done += n;
+        if (done < buf.length) step();
+        else resolve(buf);
+      });
+    step();
+  });
 }
 
 function writeAll(fd: number, b: Uint8Array, position: number): number {

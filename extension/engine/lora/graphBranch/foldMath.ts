@@ -12,7 +12,7 @@
  * bias then changes by Σ c ⊙ (b − b₂), zero when b₂ is the bias itself.
  */
 import { attrFloat, attrInt } from '../../graph/graphIndex';
-import { matmul2d, transpose, type NdArray } from './ndarray';
+import { matmulAccumulate, transpose, type NdArray } from './ndarray';
 import { factorInOut, outFeatures, type LoraContext, type LoraMatch } from './match';
 
 export interface FoldedTensors {
@@ -20,9 +20,6 @@ export interface FoldedTensors {
   weightDtype: number;
   /** New bias values (one per output feature) when DoRA terms changed it, else null. */
   bias: { values: Float64Array; dtype: number } | null;
-  /** ‖ΔW‖_F and ‖W‖_F in the base layout, for reports. */
-  deltaNorm: number;
-  weightNorm: number;
 }
 
 function mustEvaluate(ctx: LoraContext, value: string): { array: NdArray; dtype: number } {
@@ -40,15 +37,8 @@ function perFeature(ctx: LoraContext, value: string, out: number): Float64Array 
 export function computeFoldedWeights(ctx: LoraContext, m: LoraMatch): FoldedTensors {
   const w = mustEvaluate(ctx, m.weight);
   const out = outFeatures(m, w.array.dims);
-  const newWeight = m.base === 'Conv' ? convWeight(ctx, m, w.array) : linearWeight(ctx, m, w.array, out);
-  let dn = 0;
-  let wn = 0;
-  for (let i = 0; i < w.array.data.length; i++) {
-    const d = newWeight.data[i] - w.array.data[i];
-    dn += d * d;
-    wn += w.array.data[i] * w.array.data[i];
-  }
-  return { weight: newWeight, weightDtype: w.dtype, bias: doraBias(ctx, m, out), deltaNorm: Math.sqrt(dn), weightNorm: Math.sqrt(wn) };
+  const weight = m.base === 'Conv' ? convWeight(ctx, m, w.array) : linearWeight(ctx, m, w.array, out);
+  return { weight, weightDtype: w.dtype, bias: doraBias(ctx, m, out) };
 }
 
 /** Σ sign·c per output feature over DoRA terms, plus one: the factor on the base weight. */
@@ -65,31 +55,34 @@ function linearWeight(ctx: LoraContext, m: LoraMatch, w: NdArray, out: number): 
   const gemmTransposed = m.base === 'Gemm' && attrInt(m.baseNode, 'transB', 0) === 1;
   const alpha = m.base === 'Gemm' ? attrFloat(m.baseNode, 'alpha', 1) : 1;
   const inF = gemmTransposed ? w.dims[1] : w.dims[0];
-  // Σ over branches of s · colScale ⊙ (Aᵀ · Bᵀ), in x·M orientation [in, out].
-  const delta = new Float64Array(inF * out);
+  // W ⊙ f (f = 1 without DoRA), in the base layout.
+  const f = baseFactor(ctx, m, out);
+  const result = w.data.slice();
+  if (m.baseTerms.length > 0) {
+    for (let i = 0; i < inF; i++) {
+      for (let o = 0; o < out; o++) result[gemmTransposed ? o * inF + i : i * out + o] *= f[o];
+    }
+  }
+  // + Σ over branches of Aᵀ·(Bᵀ ⊙ s·colScale), accumulated straight into the result; the per-output
+  // factors go into the small [r, out] matrix, so the big [in, out] product is touched once.
   for (const b of m.branches) {
     const [fa, fb] = b.factors;
-    const a = orient(mustEvaluate(ctx, fa.weight).array, fa.op, fa.transB);
-    const bm = orient(mustEvaluate(ctx, fb.weight).array, fb.op, fb.transB);
+    const a = orient(mustEvaluate(ctx, fa.weight).array, fa.op, fa.transB); // [in, r]
+    const bm = orient(mustEvaluate(ctx, fb.weight).array, fb.op, fb.transB); // [r, out]
     const r = a.dims[1];
-    const product = matmul2d(a.data, bm.data, inF, r, out);
     const col = new Float64Array(out).fill(b.scale / alpha);
     for (const c of b.columnScales) {
       const v = perFeature(ctx, c, out);
       for (let o = 0; o < out; o++) col[o] *= v[o];
     }
-    for (let i = 0; i < inF; i++) {
-      const row = i * out;
-      for (let o = 0; o < out; o++) delta[row + o] += product[row + o] * col[o];
+    const scaledB = new Float64Array(r * out);
+    for (let p = 0; p < r; p++) for (let o = 0; o < out; o++) scaledB[p * out + o] = bm.data[p * out + o] * col[o];
+    if (gemmTransposed) {
+      // W is [out, in]: add (Aᵀ·B')ᵀ = B'ᵀ·A ([out, r]·[r, in]).
+      matmulAccumulate(result, transpose({ dims: [r, out], data: scaledB }, [1, 0]).data, transpose(a, [1, 0]).data, out, r, inF);
+    } else {
+      matmulAccumulate(result, a.data, scaledB, inF, r, out);
     }
-  }
-  const f = baseFactor(ctx, m, out);
-  const result = new Float64Array(w.data.length);
-  if (gemmTransposed) {
-    // W [out, in]
-    for (let o = 0; o < out; o++) for (let i = 0; i < inF; i++) result[o * inF + i] = w.data[o * inF + i] * f[o] + delta[i * out + o];
-  } else {
-    for (let i = 0; i < inF; i++) for (let o = 0; o < out; o++) result[i * out + o] = w.data[i * out + o] * f[o] + delta[i * out + o];
   }
   return { dims: [...w.dims], data: result };
 }
@@ -102,7 +95,7 @@ function orient(a: NdArray, op: string, transB: boolean): NdArray {
 }
 
 function convWeight(ctx: LoraContext, m: LoraMatch, w: NdArray): NdArray {
-  const result = Float64Array.from(w.data);
+  const result = w.data.slice();
   const out = w.dims[0];
   const inPerG = w.dims[1];
   const kernel = w.dims.slice(2).reduce((x, y) => x * y, 1);

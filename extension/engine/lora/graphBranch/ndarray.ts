@@ -102,12 +102,30 @@ export function transpose(a: NdArray, perm?: readonly number[]): NdArray {
 
 /** [m,k] · [k,n] → [m,n], float64, i-k-j loop order (row-major friendly). */
 export function matmul2d(a: Float64Array, b: Float64Array, m: number, k: number, n: number): Float64Array {
-  const out = new Float64Array(m * n);
+  return matmulAccumulate(new Float64Array(m * n), a, b, m, k, n);
+}
+
+/**
+ * out[m,n] += [m,k] · [k,n], float64. Four rows of b per pass over a row of
+ * out: LoRA's k (the rank) is small, so the cost is loading and storing out.
+ */
+export function matmulAccumulate(out: Float64Array, a: Float64Array, b: Float64Array, m: number, k: number, n: number): Float64Array {
   for (let i = 0; i < m; i++) {
     const row = i * n;
-    for (let p = 0; p < k; p++) {
+    let p = 0;
+    for (; p + 4 <= k; p += 4) {
+      const a0 = a[i * k + p];
+      const a1 = a[i * k + p + 1];
+      const a2 = a[i * k + p + 2];
+      const a3 = a[i * k + p + 3];
+      const b0 = p * n;
+      const b1 = b0 + n;
+      const b2 = b1 + n;
+      const b3 = b2 + n;
+      for (let j = 0; j < n; j++) out[row + j] += a0 * b[b0 + j] + a1 * b[b1 + j] + a2 * b[b2 + j] + a3 * b[b3 + j];
+    }
+    for (; p < k; p++) {
       const av = a[i * k + p];
-      if (av === 0) continue;
       const brow = p * n;
       for (let j = 0; j < n; j++) out[row + j] += av * b[brow + j];
     }
