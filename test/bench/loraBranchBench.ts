@@ -10,6 +10,7 @@
  * LORA_BENCH_RANK, LORA_BENCH_TOKENS, LORA_BENCH_RUNS.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { AttributeType, DataType, onnx } from '../../extension/engine/onnx/proto';
@@ -108,23 +109,38 @@ function generate(file: string): void {
   fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
 }
 
-async function latency(file: string, level: 'disabled' | 'all', input: Float32Array): Promise<{ medianMs: number; y: Float32Array }> {
-  const session = await ort.InferenceSession.create(file, { graphOptimizationLevel: level });
+interface Latency {
+  medianMs: number;
+  minMs: number;
+  y: Float32Array;
+}
+
+/**
+ * Median ONNX Runtime latency of both models, runs interleaved (A B A B …)
+ * so that load from other processes on the machine hits both alike.
+ */
+async function latencies(files: [string, string], level: 'disabled' | 'all', input: Float32Array): Promise<[Latency, Latency]> {
+  const sessions = await Promise.all(files.map((f) => ort.InferenceSession.create(f, { graphOptimizationLevel: level })));
   try {
     const feeds = { x: new ort.Tensor('float32', input, [1, TOKENS, DIM]) };
-    let y = new Float32Array(0);
-    const times: number[] = [];
+    const times: number[][] = [[], []];
+    const ys: Float32Array[] = [new Float32Array(0), new Float32Array(0)];
     for (let i = 0; i < RUNS + 1; i++) {
-      const t0 = performance.now();
-      const out = await session.run(feeds);
-      const dt = performance.now() - t0;
-      if (i > 0) times.push(dt); // the first run warms up
-      y = out.y.data as Float32Array;
+      for (let k = 0; k < 2; k++) {
+        const t0 = performance.now();
+        const out = await sessions[k].run(feeds);
+        const dt = performance.now() - t0;
+        if (i > 0) times[k].push(dt); // the first run warms up
+        ys[k] = out.y.data as Float32Array;
+      }
     }
-    times.sort((a, b) => a - b);
-    return { medianMs: times[Math.floor(times.length / 2)], y };
+    const stat = (k: number): Latency => {
+      const t = [...times[k]].sort((a, b) => a - b);
+      return { medianMs: t[Math.floor(t.length / 2)], minMs: t[0], y: ys[k] };
+    };
+    return [stat(0), stat(1)];
   } finally {
-    await session.release();
+    await Promise.all(sessions.map((s) => s.release()));
   }
 }
 
@@ -159,25 +175,29 @@ export async function runLoraBranchBench(): Promise<void> {
   const t1 = performance.now();
   const candidates = scanModel(model).candidates;
   const t2 = performance.now();
+  const cpu0 = process.cpuUsage();
   const report = fuseCandidates(model, candidates.filter((c) => c.pattern === 'lora-branch'));
+  const cpu = process.cpuUsage(cpu0);
   const t3 = performance.now();
   fs.rmSync(fusedPath, { force: true });
   await saveModel(model, fusedPath, { force: true });
   const t4 = performance.now();
   model.close();
   const folded = report.applied.length;
-  console.log(`load ${ms(t1 - t0)} | scan ${ms(t2 - t1)} (${candidates.filter((c) => c.pattern === 'lora-branch').length} lora-branch candidates) | fold ${ms(t3 - t2)} (${folded} folded, ${report.skipped.length} skipped, ${((t3 - t2) / Math.max(folded, 1)).toFixed(1)} ms per branch) | save ${ms(t4 - t3)}`);
+  console.log(`load ${ms(t1 - t0)} | scan ${ms(t2 - t1)} (${candidates.filter((c) => c.pattern === 'lora-branch').length} lora-branch candidates) | fold ${ms(t3 - t2)} wall, ${ms((cpu.user + cpu.system) / 1000)} CPU (${folded} folded, ${report.skipped.length} skipped, ${((cpu.user + cpu.system) / 1000 / Math.max(folded, 1)).toFixed(1)} ms CPU per branch) | save ${ms(t4 - t3)}`);
   console.log(`fold time vs load + save of the file: ${((t3 - t2) / (t1 - t0 + t4 - t3)).toFixed(2)}×; peak RSS so far ${MB(process.resourceUsage().maxRSS * 1024)}`);
 
   const input = new Float32Array(uniformBytes(TOKENS * DIM, 1, 12345).buffer);
   for (const level of ['disabled', 'all'] as const) {
-    const before = await latency(unmergedPath, level, input);
-    const after = await latency(fusedPath, level, input);
+    const [before, after] = await latencies([unmergedPath, fusedPath], level, input);
     console.log(
-      `ORT (graph optimizations ${level}), input [1, ${TOKENS}, ${DIM}], median of ${RUNS}: unmerged ${before.medianMs.toFixed(1)} ms → folded ${after.medianMs.toFixed(1)} ms ` +
-        `(${(before.medianMs / after.medianMs).toFixed(2)}× faster); outputs differ by ${scaledDiff(after.y, before.y).toExponential(2)} of their scale`,
+      `ORT (graph optimizations ${level}), input [1, ${TOKENS}, ${DIM}], ${RUNS} interleaved runs: ` +
+        `unmerged median ${before.medianMs.toFixed(1)} ms (min ${before.minMs.toFixed(1)}) → folded median ${after.medianMs.toFixed(1)} ms (min ${after.minMs.toFixed(1)}): ` +
+        `${(before.medianMs / after.medianMs).toFixed(2)}× by median, ${(before.minMs / after.minMs).toFixed(2)}× by min; ` +
+        `outputs differ by ${scaledDiff(after.y, before.y).toExponential(2)} of their scale`,
     );
   }
+  console.log(`load average during the bench: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores (wall times above include waiting for other processes)`);
 }
 
 if (require.main === module) {

@@ -8,6 +8,7 @@
 import { runScanBench } from './scanBench';
 import { runLoraBench } from './loraBench';
 import { runFuseBench } from './fuseBench';
+import { runLoraBranchBench } from './loraBranchBench';
 
 type Bench = { name: string; run: () => Promise<void> };
 
@@ -16,6 +17,7 @@ const BENCHES: Bench[] = [
   { name: 'scan', run: runScanBench },
   { name: 'lora', run: runLoraBench },
   { name: 'fuse', run: runFuseBench },
+  { name: 'lora-branch', run: runLoraBranchBench },
 ];
 
 async function main(): Promise<void> {

@@ -21,7 +21,10 @@ export const loraBranchFold: Fold = {
     if (now.join('\n') !== candidate.nodes.join('\n')) refuse(`the LoRA branch on '${candidate.nodes[0]}' changed since the scan (scan again)`);
 
     const folded = computeFoldedWeights(lctx, m);
-    for (const v of folded.weight.data) if (!Number.isFinite(v)) refuse(`the merged weight of '${candidate.nodes[0]}' has a NaN or infinite value`);
+    const merged = folded.weight.data;
+    for (let i = 0; i < merged.length; i++) {
+      if (!Number.isFinite(merged[i])) refuse(`the merged weight of '${candidate.nodes[0]}' has a NaN or infinite value`);
+    }
     const biasValue = biasValueOf(m);
     const biasHolder = m.biasAdd ?? (m.base === 'Gemm' || m.base === 'Conv' ? m.baseNode : null);
     if (folded.bias && !biasHolder) refuse(`the DoRA rescaling changes the bias of '${candidate.nodes[0]}', which has none to change`);
