@@ -40,6 +40,11 @@ export function scanJson(scan: ScanResult): object {
   };
 }
 
+/** Names come from the file: control characters are shown escaped, never sent to the terminal. */
+export function printable(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 export function formatScanTable(scan: ScanResult): string {
   const m = scan.model;
   const lines = [
@@ -49,7 +54,7 @@ export function formatScanTable(scan: ScanResult): string {
   ];
   if (scan.candidates.length === 0) {
     lines.push('No fusible sequences found.');
-    return lines.join('\n');
+    return lines.map(printable).join('\n');
   }
   const rows = scan.candidates.map((c, i) => [
     String(i + 1),
@@ -69,7 +74,7 @@ export function formatScanTable(scan: ScanResult): string {
   const blocked = scan.candidates.filter((c) => c.blocked).length;
   lines.push('', `${scan.candidates.length} candidates: ${fold} fold, ${group} grouping only, ${blocked} blocked.`);
   if (notes.length) lines.push('', ...notes);
-  return lines.join('\n');
+  return lines.map(printable).join('\n');
 }
 
 function table(header: string[], rows: string[][]): string[] {

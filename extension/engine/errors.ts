@@ -9,10 +9,20 @@ export class ModelFuseError extends Error {
   /** Exit code for the CLI: 2 = bad input or usage (1 is reserved for "verification failed"). */
   readonly exitCode: number;
   constructor(message: string, options?: { exitCode?: number; cause?: unknown }) {
-    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    super(oneLine(message), options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'ModelFuseError';
     this.exitCode = options?.exitCode ?? 2;
   }
+}
+
+/**
+ * Messages quote names taken from untrusted files (tensor, node, location);
+ * a name with a newline or terminal escape must not break the one-line
+ * contract or the user's terminal, and a megabyte-long name must not flood it.
+ */
+function oneLine(message: string): string {
+  const escaped = message.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return escaped.length > 2000 ? `${escaped.slice(0, 2000)}…` : escaped;
 }
 
 /** A problem with one named file: the message always starts with the path. */

@@ -155,7 +155,8 @@ export function formatFuseList(list: FuseList, modelPath: string): string {
   const lines = [`# fuse_modules groups for ${modelPath} (found by ModelFuse scan)`];
   if (list.excluded.length) {
     lines.push('# Left out (not safe or not possible in PyTorch):');
-    for (const e of list.excluded) lines.push(`#   ${pyList(e.modules.map((m) => m ?? 'None'))}: ${e.reason.replace(/\n/g, ' ')}`);
+    // A comment line must stay one line: names in the reason come from the file.
+    for (const e of list.excluded) lines.push(`#   ${pyList(e.modules.map((m) => m ?? 'None'))}: ${e.reason.replace(/[\x00-\x1f\x7f]/g, ' ')}`);
   }
   lines.push('# The model must be in eval mode (model.eval()) for fuse_modules to fold BatchNorm.');
   lines.push('import torch');

@@ -93,6 +93,15 @@ test('raw_data whose length does not match dims × dtype', () => {
   expectFailure(write('wrong_dtype.onnx', onnx.ModelProto.encode(m2).finish()), /needs \d+/);
 });
 
+test('names from the file cannot break the one-line message or inject terminal escapes', () => {
+  const m = onnx.ModelProto.decode(good);
+  const t = m.graph!.initializer![1];
+  t.name = 'evil\nname\x1b[31m';
+  t.raw_data = t.raw_data!.subarray(0, 4);
+  const line = expectFailure(write('evil_name.onnx', onnx.ModelProto.encode(m).finish()), /tensor 'evil\\nname\\x1b\[31m' \(initializer\): holds 4 bytes/);
+  assert.doesNotMatch(line, /\x1b/);
+});
+
 /** The dynamo fixture (external data) copied into its own folder, with `edit` applied to the first external tensor. */
 function externalCase(name: string, edit: (t: onnx.ITensorProto, folder: string) => void, withData = true): string {
   const folder = path.join(dir, name);

@@ -224,3 +224,14 @@ test('fuse-list tells BatchNorm1d/2d/3d apart by rank, from shapes or from the C
     assert.deepEqual(list.groups, [{ modules: ['conv', 'bn', 'relu'], types: [`Conv${d}d`, bnType, 'ReLU'] }]);
   }
 });
+
+test('the human table and fuse-list never print control characters from node names', async () => {
+  const { formatScanTable } = await import('../../../extension/cli/scanCommand');
+  const { formatFuseList } = await import('../../../extension/engine/fusion/fuseList');
+  const spec = convBnRelu();
+  spec.nodes[2].name = '/Relu\u001b[2J';
+  const analysis = analyzeModel(buildModel(spec));
+  const text = formatScanTable(analysis.scan) + formatFuseList(buildFuseList(analysis), 'm.onnx');
+  assert.doesNotMatch(text, /\u001b/);
+  assert.match(text, /\/Relu\\x1b\[2J/);
+});
