@@ -126,7 +126,7 @@ function resolveOverlaps(all: RankedMatch[]): PatternMatch[] {
 
 function toCandidate(m: PatternMatch, tree: ModuleTree, ids: Set<string>): Candidate {
   const names = m.nodes.map((n) => n.name ?? '');
-  const modules = moduleGroup(names, tree);
+  const modules = m.modules ?? moduleGroup(names, tree);
   let pattern = m.pattern;
   const details = m.details ? { ...m.details } : undefined;
   // A dynamo Conv that already absorbed its BatchNorm, followed by a Relu: in PyTorch terms conv+bn+relu.

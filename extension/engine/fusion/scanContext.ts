@@ -33,6 +33,8 @@ export interface PatternMatch {
   folds: boolean;
   blocked: string | null;
   warnings?: string[];
+  /** The modules to report when the detector knows better than the per-node tree lookup (lora-branch: the adapted layer). */
+  modules?: (string | null)[];
   details?: Details;
 }
 

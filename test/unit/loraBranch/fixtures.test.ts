@@ -34,6 +34,7 @@ for (const name of Object.keys(EXPECTED)) {
       const { candidates, report, model, bytes } = scanAndFuse(unmerged);
       const lora = loraCandidates(candidates);
       assert.deepEqual(lora.map((c) => c.details?.module), EXPECTED[name].modules);
+      assert.deepEqual(lora.map((c) => c.modules), EXPECTED[name].modules.map((m) => [m]), 'one module per candidate: the adapted layer');
       for (const c of lora) {
         assert.equal(c.blocked, null, c.id);
         assert.equal(c.details?.adapters, 1);

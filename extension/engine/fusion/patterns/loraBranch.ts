@@ -22,12 +22,15 @@ export const loraBranchDetector: PatternDetector = {
       if (!m) continue;
       const problems = [...m.problems];
       if (!ctx.isAddressable(node)) problems.unshift(`the base layer ${nodeLabel(node)} has no unique name, so the fold cannot find it`);
+      const details = loraDetails(ctx, m);
       found.push({
         pattern: 'lora-branch',
         nodes: matchNodes(m) as Node[],
+        // One module: the adapted layer the whole branch belongs to (its A/B/scale nodes are PEFT's wrappers of it).
+        modules: [typeof details.module === 'string' ? details.module : null],
         folds: true,
         blocked: problems.length ? problems.slice(0, 3).join('; ') : null,
-        details: loraDetails(ctx, m),
+        details,
       });
     }
     return found;
