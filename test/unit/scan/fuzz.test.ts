@@ -9,13 +9,14 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { ModelFuseError } from '../../../extension/engine/errors';
+import { AttributeType, onnx } from '../../../extension/engine/onnx/proto';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { analyzeModel } from '../../../extension/engine/fusion/scan';
 import { buildFuseList } from '../../../extension/engine/fusion/fuseList';
 import { fixture, FUSION_CASES } from '../helpers/fixtures';
 
 const MODELS = [...FUSION_CASES.map((c) => fixture(c, 'model.onnx')), fixture('lora_linear_qv', 'base.onnx'), fixture('lora_conv', 'peft_unmerged.onnx')];
-const PER_MODEL = 1500;
+const PER_MODEL = 1000;
 
 /** mulberry32: small, fast, seedable. */
 function rng(seed: number): () => number {
@@ -84,4 +85,48 @@ test(`fuzz: ${MODELS.length * PER_MODEL} mutated models load and scan, or fail w
   console.log(`fuzz: ${ok} scanned, ${refused} refused`);
   // Both outcomes must actually occur, or the mutations are not testing anything.
   assert.ok(ok > 100 && refused > 100, `ok ${ok}, refused ${refused}`);
+});
+
+const OPS = ['Conv', 'ConvTranspose', 'BatchNormalization', 'Relu', 'Gemm', 'MatMul', 'Add', 'Mul', 'Identity', 'Constant'];
+const SCOPES = ["['', 'bn1', 'x']", "['']", "[", "['', \"L['self'].a[0]\", 'y']", "['', 'a@1', 'b@2', 'z']", 'garbage', "['\\', '']"];
+
+/** One structural edit of a decoded model: the graph stays decodable, but its wiring, ops and names become odd. */
+function editGraph(m: onnx.ModelProto, r: () => number): string {
+  const g = m.graph!;
+  const nodes = g.node!;
+  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
+  const values = [...nodes.flatMap((n) => [...(n.input ?? []), ...(n.output ?? [])]), ...g.initializer!.map((t) => t.name ?? ''), ''];
+  const n = pick(nodes);
+  switch (Math.floor(r() * 9)) {
+    case 0: n.op_type = pick(OPS); return `op of ${n.name} → ${n.op_type}`;
+    case 1: if (n.input?.length) n.input[Math.floor(r() * n.input.length)] = pick(values); return `rewired an input of ${n.name}`;
+    case 2: n.name = pick([pick(nodes).name ?? '', '', '/a/b_1/c', '/x//y', '/']); return `renamed ${n.op_type}`;
+    case 3: g.initializer!.splice(Math.floor(r() * g.initializer!.length), 1); return 'dropped an initializer';
+    case 4: g.output!.push(onnx.ValueInfoProto.create({ name: pick(values) })); return 'extra graph output';
+    case 5: n.attribute = [...(n.attribute ?? []), onnx.AttributeProto.create({ name: pick(['training_mode', 'group', 'transB', 'spatial', 'epsilon']), type: AttributeType.INT, i: Math.floor(r() * 5) - 1 })]; return 'attribute';
+    case 6: n.metadata_props = [{ key: 'pkg.torch.onnx.name_scopes', value: pick(SCOPES) }, { key: 'pkg.torch.onnx.class_hierarchy', value: pick(SCOPES) }, { key: 'namespace', value: pick([': a/b: torch.nn.modules.batchnorm.BatchNorm2d/c: d', '/', ': ']) }]; return 'metadata';
+    case 7: n.output = [pick(values)]; return `output of ${n.name} renamed`;
+    default: nodes.splice(Math.floor(r() * nodes.length), 0, onnx.NodeProto.create({ name: `/${pick(['relu', 'conv1', 'x'])}/Op`, op_type: pick(OPS), input: [pick(values), pick(values)], output: [pick(values)] })); return 'inserted a node';
+  }
+}
+
+test('fuzz: 1500 structurally edited models (ops, wiring, names, metadata) scan or fail with a ModelFuseError', () => {
+  const sources = MODELS.map((f) => ({ file: f, bytes: fs.readFileSync(f) }));
+  const r = rng(77);
+  for (let i = 0; i < 1500; i++) {
+    const { file, bytes } = sources[i % sources.length];
+    const m = onnx.ModelProto.decode(bytes);
+    const edits = Array.from({ length: 1 + Math.floor(r() * 4) }, () => editGraph(m, r));
+    let model: OnnxModel | undefined;
+    try {
+      model = OnnxModel.fromBytes(file, Buffer.from(onnx.ModelProto.encode(m).finish()));
+      const analysis = analyzeModel(model);
+      buildFuseList(analysis);
+      JSON.stringify(analysis.tree);
+    } catch (err) {
+      if (!(err instanceof ModelFuseError)) assert.fail(`${file}, edit ${i} (${edits.join('; ')}): ${err instanceof Error ? err.stack : String(err)}`);
+    } finally {
+      model?.close();
+    }
+  }
 });
