@@ -34,7 +34,15 @@ export function activate(context: vscode.ExtensionContext): void {
   // Parameter diff panel, module inspector (follows the Modules tree), CodeLens and view for Python model files.
   registerDiffPanel(context);
   registerInspectorView(context, () => registry.active?.path).follow(views.modules);
-  registerPythonFeatures(context);
+  registerPythonFeatures(context, {
+    // The ONNX model open in ModelFuse: its sequences are marked on the Python groups that make them.
+    active: () => {
+      const doc = registry.active;
+      const o = doc?.overview;
+      return doc && o?.kind === 'onnx' ? { name: doc.fileName, groups: o.candidates.map((c) => c.modules) } : undefined;
+    },
+    onDidChange: registry.onDidChangeActive,
+  });
   void vscode.commands.executeCommand('setContext', 'modelfuse.hasModel', false);
 }
 

@@ -55,7 +55,7 @@ export class PythonAnalysisCache implements vscode.Disposable {
   }
 
   /** The wasm files are copied next to the bundle (dist/). */
-  private wasmDir(): string {
+  wasmDir(): string {
     return path.join(this.extensionUri.fsPath, 'dist');
   }
 

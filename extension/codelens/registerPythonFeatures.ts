@@ -5,15 +5,16 @@
  */
 import * as vscode from 'vscode';
 import { guarded } from '../host/notify';
-import { PythonSequencesView } from '../views/pythonSequencesView';
+import { PythonSequencesView, type OnnxSequencesSource } from '../views/pythonSequencesView';
 import { FusionCodeLensProvider, PYTHON_COMMANDS, type ClassTarget } from './fusionCodeLensProvider';
 import { PythonAnalysisCache } from './pythonAnalysisCache';
 import { copyFuseModules, currentClass, insertFuseModel, showUnsafe } from './pythonCommands';
+import { REVEAL_PYTHON_SOURCE, revealPythonSource } from './revealPythonSource';
 
-export function registerPythonFeatures(context: vscode.ExtensionContext): { cache: PythonAnalysisCache; view: PythonSequencesView } {
+export function registerPythonFeatures(context: vscode.ExtensionContext, onnx?: OnnxSequencesSource): { cache: PythonAnalysisCache; view: PythonSequencesView } {
   const cache = new PythonAnalysisCache(context.extensionUri);
   const lenses = new FusionCodeLensProvider(cache);
-  const view = new PythonSequencesView(cache);
+  const view = new PythonSequencesView(cache, onnx);
   context.subscriptions.push(
     cache,
     lenses,
@@ -21,6 +22,7 @@ export function registerPythonFeatures(context: vscode.ExtensionContext): { cach
     vscode.languages.registerCodeLensProvider({ language: 'python' }, lenses),
     vscode.commands.registerCommand(PYTHON_COMMANDS.insertFuseModel, guarded('inserting fuse_model()', (t: ClassTarget) => insertFuseModel(cache, t))),
     vscode.commands.registerCommand(PYTHON_COMMANDS.copyFuseModules, guarded('copying the fuse_modules call', (t: ClassTarget) => copyFuseModules(cache, t))),
+    vscode.commands.registerCommand(REVEAL_PYTHON_SOURCE, guarded('finding the Python source', (arg: unknown) => revealPythonSource(cache, arg))),
     vscode.commands.registerCommand(PYTHON_COMMANDS.showUnsafe, guarded('showing unsafe groups', (t: ClassTarget) => showUnsafe(cache, t))),
     vscode.commands.registerCommand(
       PYTHON_COMMANDS.showSequences,

@@ -9,6 +9,13 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { PyClassAnalysis, PySequence, PyUnsafeSequence } from '../engine/python/analyzePython';
 import type { PythonAnalysisCache } from '../codelens/pythonAnalysisCache';
+import { linkToPython } from '../engine/python/linkModules';
+
+/** The fusible sequences of the ONNX model open in ModelFuse, to mark the Python groups it contains. */
+export interface OnnxSequencesSource {
+  active(): { name: string; groups: (string | null)[][] } | undefined;
+  readonly onDidChange: vscode.Event<unknown>;
+}
 
 export const PYTHON_SEQUENCES_VIEW_ID = 'modelfuse.pythonSequences';
 const CONTEXT_KEY = 'modelfuse.hasPythonSequences';
@@ -19,6 +26,8 @@ type Item =
   | { kind: 'unsafe'; uri: vscode.Uri; cls: PyClassAnalysis; unsafe: PyUnsafeSequence };
 
 class Provider implements vscode.TreeDataProvider<Item> {
+  constructor(private readonly onnx: OnnxSequencesSource | undefined) {}
+
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
   uri: vscode.Uri | undefined;
@@ -53,6 +62,20 @@ class Provider implements vscode.TreeDataProvider<Item> {
     return element.kind === 'class' ? undefined : this.roots.find((r) => r.cls === element.cls);
   }
 
+  /** Where the active ONNX model has this group: "layer1.0, layer1.1 in model.onnx". */
+  private exportedAs(cls: PyClassAnalysis, group: PySequence | PyUnsafeSequence): string | undefined {
+    const model = this.onnx?.active();
+    if (!model) return undefined;
+    const instances = model.groups.flatMap((g) => linkToPython(g, [cls]).filter((l) => l.group === group).map((l) => l.instance || '(root)'));
+    if (instances.length === 0) return undefined;
+    const shown = [...new Set(instances)];
+    return `${shown.slice(0, 4).join(', ')}${shown.length > 4 ? ` +${shown.length - 4}` : ''} in ${model.name}`;
+  }
+
+  refresh(): void {
+    this.changed.fire();
+  }
+
   getTreeItem(element: Item): vscode.TreeItem {
     switch (element.kind) {
       case 'class': {
@@ -67,12 +90,14 @@ class Provider implements vscode.TreeDataProvider<Item> {
       case 'sequence': {
         const s = element.sequence;
         const item = new vscode.TreeItem(s.modules.join(' → '), vscode.TreeItemCollapsibleState.None);
-        item.description = s.pattern + (s.viaChild ? ` (in ${s.viaChild})` : '');
+        const exported = this.exportedAs(element.cls, s);
+        item.description = s.pattern + (s.viaChild ? ` (in ${s.viaChild})` : '') + (exported ? ` · ${exported}` : '');
         item.iconPath = new vscode.ThemeIcon('combine');
         item.tooltip = [
           `${s.pattern}: ${s.modules.join(', ')}`,
           `forward() lines ${s.lines.start + 1}–${s.lines.end + 1}${s.viaChild ? ` (in the class of ${s.viaChild})` : ''}`,
           ...s.assumptions,
+          ...(exported ? [`Exported as ${exported}`] : []),
         ].join('\n');
         item.contextValue = 'pythonSequence';
         item.command = reveal(element.uri, s.lines.start, s.lines.end);
@@ -83,7 +108,8 @@ class Provider implements vscode.TreeDataProvider<Item> {
         const item = new vscode.TreeItem(u.modules.join(' → '), vscode.TreeItemCollapsibleState.None);
         item.description = `unsafe: ${u.reason.split(';')[0].replace(/ \(line.*$/, '')}`;
         item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
-        item.tooltip = `${u.reason}. Passing this group to fuse_modules would change the model.`;
+        const exported = this.exportedAs(element.cls, u);
+        item.tooltip = `${u.reason}. Passing this group to fuse_modules would change the model.${exported ? `\nExported as ${exported}` : ''}`;
         item.contextValue = 'pythonUnsafeSequence';
         item.command = reveal(element.uri, u.lines.start, u.lines.end);
         return item;
@@ -98,11 +124,13 @@ function reveal(uri: vscode.Uri, start: number, end: number): vscode.Command {
 }
 
 export class PythonSequencesView implements vscode.Disposable {
-  private readonly provider = new Provider();
+  private readonly provider: Provider;
   readonly view: vscode.TreeView<Item>;
   private readonly disposables: vscode.Disposable[] = [];
 
-  constructor(private readonly cache: PythonAnalysisCache) {
+  constructor(private readonly cache: PythonAnalysisCache, onnx?: OnnxSequencesSource) {
+    this.provider = new Provider(onnx);
+    if (onnx) this.disposables.push(onnx.onDidChange(() => this.provider.refresh()));
     this.view = vscode.window.createTreeView(PYTHON_SEQUENCES_VIEW_ID, { treeDataProvider: this.provider, showCollapseAll: true });
     this.disposables.push(
       this.view,

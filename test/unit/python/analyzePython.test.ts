@@ -294,3 +294,21 @@ test('the generated method is valid Python that tree-sitter parses back into the
   assert.deepEqual(groups(q2), groups(q)); // fuse_model does not disturb the analysis
   assert.equal(cls(after, 'BasicBlock').definesFuseModel, false);
 });
+
+test('ONNX sequences link to the Python class lines that define them (through the instance path)', async () => {
+  const { linkToPython } = await import('../../../extension/engine/python/linkModules');
+  const a = await analyzePythonSource(RESNET_BASIC_BLOCK);
+  // torchvision resnet18 exported: layer1.0 is a BasicBlock.
+  const exact = linkToPython(['layer1.0.conv2', 'layer1.0.bn2'], a.classes);
+  assert.deepEqual(exact.map((l) => [l.cls.name, l.instance, l.group.modules, l.unsafe]), [
+    ['BasicBlock', 'layer1.0', ['conv2', 'bn2'], false],
+    ['QuantizableBasicBlock', 'layer1.0', ['conv2', 'bn2'], false],
+  ]);
+  // ONNX groups conv1+bn1+relu (relu shared there too): the unsafe Python group matches in full, the safe prefix too.
+  const withRelu = linkToPython(['layer1.0.conv1', 'layer1.0.bn1', 'layer1.0.relu'], a.classes).filter((l) => l.cls.name === 'BasicBlock');
+  assert.deepEqual(withRelu.map((l) => [l.group.modules, l.unsafe]), [[['conv1', 'bn1', 'relu'], true], [['conv1', 'bn1'], false]]);
+  // Mixed instances or unknown modules never link.
+  assert.deepEqual(linkToPython(['layer1.0.conv1', 'layer1.1.bn1'], a.classes), []);
+  assert.deepEqual(linkToPython(['layer1.0.conv1', null], a.classes), []);
+  assert.deepEqual(linkToPython(['fc', 'relu'], a.classes), []);
+});

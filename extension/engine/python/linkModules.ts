@@ -1,0 +1,44 @@
+/**
+ * Links a fusible sequence of an exported ONNX model (module paths from the
+ * model's root: `layer1.0.conv1`, `layer1.0.bn1`) to the Python class that
+ * defines it (paths relative to the class: `conv1`, `bn1`). A link needs the
+ * same relative paths under one common prefix; a Python group that stops
+ * before the ONNX group's last module (the shared relu left out) still links,
+ * to its own lines.
+ */
+import type { PyClassAnalysis, PySequence, PyUnsafeSequence } from './analyzePython';
+
+export interface PythonLink {
+  cls: PyClassAnalysis;
+  /** The ONNX module path of the class instance (`layer1.0`), '' for the root. */
+  instance: string;
+  group: PySequence | PyUnsafeSequence;
+  unsafe: boolean;
+}
+
+/** Splits `full` into (prefix, relative) when it ends with `.relative` (or equals it). */
+function prefixOf(full: string, relative: string): string | null {
+  if (full === relative) return '';
+  return full.endsWith(`.${relative}`) ? full.slice(0, full.length - relative.length - 1) : null;
+}
+
+export function linkToPython(onnxModules: readonly (string | null)[], classes: readonly PyClassAnalysis[]): PythonLink[] {
+  if (onnxModules.length === 0 || onnxModules.some((m) => m === null)) return [];
+  const modules = onnxModules as string[];
+  const links: PythonLink[] = [];
+  for (const cls of classes) {
+    const groups: { group: PySequence | PyUnsafeSequence; unsafe: boolean }[] = [
+      ...cls.sequences.filter((s) => !s.viaChild).map((group) => ({ group, unsafe: false })),
+      ...cls.unsafe.map((group) => ({ group, unsafe: true })),
+    ];
+    for (const { group, unsafe } of groups) {
+      const rel = group.modules;
+      if (rel.length === 0 || rel.length > modules.length) continue;
+      const instance = prefixOf(modules[0], rel[0]);
+      if (instance === null) continue;
+      if (rel.every((r, i) => prefixOf(modules[i], r) === instance)) links.push({ cls, instance, group, unsafe });
+    }
+  }
+  // Exact-length matches first (the whole ONNX group), then safe before unsafe.
+  return links.sort((a, b) => (b.group.modules.length - a.group.modules.length) || Number(a.unsafe) - Number(b.unsafe));
+}
