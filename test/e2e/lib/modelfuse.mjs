@@ -1,7 +1,7 @@
 // ModelFuse-specific steps shared by the scenarios: opening a model in its custom editor, the
 // ModelFuse side bar, and looking at the server's processes for the ONNX Runtime worker.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { waitFor } from './poll.mjs';
 import { activeTabTitle, clickActivity, findWebview, revealInExplorer, UI_TIMEOUT, WORK_TIMEOUT } from './workbench.mjs';
 
@@ -51,6 +51,22 @@ export function viewRows(page, title) {
 export function workerProcesses(server) {
   const lines = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n');
   return lines.filter((line) => line.includes(server.dirs.extensions) && /dist\/worker\.js/.test(line));
+}
+
+/**
+ * Worker processes that have loaded ONNX Runtime's native library. The worker also parses models
+ * (so it may run for viewing), but it loads onnxruntime-node only to execute one; the process's
+ * memory map shows whether it did.
+ */
+export function workersWithOnnxRuntime(server) {
+  return workerProcesses(server).filter((line) => {
+    const pid = line.trim().split(/\s+/)[0];
+    try {
+      return readFileSync(`/proc/${pid}/maps`, 'utf8').includes('onnxruntime_binding.node');
+    } catch {
+      return false; // exited meanwhile
+    }
+  });
 }
 
 /** Waits until `file` exists on disk (written atomically by the extension). */

@@ -42,7 +42,8 @@ export default {
       check(text.includes(module), `the diff does not list ${module}:\n${text.slice(0, 3000)}`);
     }
     check(/‖ΔW‖|\|ΔW\||norm/i.test(text), 'the diff table has no norm columns');
-    check(/verif/i.test(text), 'the diff panel does not show the verification result');
+    // The verification runs after the panel opens; wait for its verdict.
+    await waitFor('the diff panel to show the verification passed', async () => /Verification\s*PASSED/.test(await webviewText(panel)), { timeoutMs: WORK_TIMEOUT });
     await waitFor('the diff charts to be drawn', async () => (await paintedCanvases(panel)) >= 2, { timeoutMs: 30_000 });
   },
 };
