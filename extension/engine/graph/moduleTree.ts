@@ -89,6 +89,11 @@ const TORCHSCRIPT_CALL_SUFFIX = /_(\d+)$/;
 const EXPORT_CALL_SUFFIX = /@(\d+)$/;
 /** A state-dict key: dotted identifiers / indices. Generated names (`onnx::MatMul_30`, `/fc/Constant_output_0`) do not match. */
 const STATE_DICT_KEY = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$/;
+/**
+ * Deeper paths are not modules but hostile names (`/a/a/a/…` thousands deep):
+ * they would make the tree, its JSON and the tree view recurse without bound.
+ */
+const MAX_MODULE_DEPTH = 64;
 /** Single-op module classes: every node of theirs is one call. */
 const ONE_NODE_PER_CALL = new Set(['Relu', 'Conv', 'ConvTranspose', 'Gemm', 'BatchNormalization', 'Sigmoid', 'Tanh', 'LeakyRelu', 'Gelu', 'HardSigmoid', 'HardSwish', 'Softmax', 'MaxPool', 'AveragePool', 'GlobalAveragePool']);
 
@@ -107,8 +112,18 @@ export function buildModuleTree(model: OnnxModel, index: GraphIndex = new GraphI
     if (scope && p && agrees(p.path, scope) && !scopePaths.has(scopeKey(scope))) scopePaths.set(scopeKey(scope), p.path);
   }
   inferParentScopes(scopePaths);
-  for (const node of named) infos.set(node.name ?? '', nodeModuleInfo(node, index, initializerUsers, scopePaths));
+  for (const node of named) {
+    const info = nodeModuleInfo(node, index, initializerUsers, scopePaths);
+    if (info.modules.some((p) => !isReasonablePath(p))) info.modules = [];
+    infos.set(node.name ?? '', info);
+  }
   return assembleTree(model, index, nodes, infos);
+}
+
+function isReasonablePath(path: string): boolean {
+  let dots = 0;
+  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 46) dots++;
+  return dots < MAX_MODULE_DEPTH;
 }
 
 // ---------------------------------------------------------------- evidence
@@ -439,7 +454,7 @@ function assignParameters(
       const p = name.slice(0, name.lastIndexOf('.'));
       // Attach to modules the graph shows (byPath holds their ancestors too) or that a node reads (a tied weight's owner);
       // an unused stray key would otherwise invent a module.
-      if (byPath.has(p) || index.consumersOf(name).length > 0) owner = p;
+      if (isReasonablePath(p) && (byPath.has(p) || index.consumersOf(name).length > 0)) owner = p;
     }
     if (owner === undefined) {
       const mods = new Set(index.consumersOf(name).map((c) => infos.get(c.node.name ?? '')?.modules[0]).filter((m): m is string => !!m));

@@ -156,3 +156,22 @@ test('tied weights: a weight read by two scopes does not move a node into the ot
   assert.equal(tree.moduleOf('/head/Transpose'), 'head');
   assert.equal(tree.callSites('embed').length, 1);
 });
+
+test('absurdly deep scope names are not modules (no unbounded recursion in the tree or its JSON)', () => {
+  const deep = '/' + Array.from({ length: 20000 }, (_, i) => `m${i % 7}`).join('/') + '/Relu';
+  const model = buildModel({
+    inputs: [{ name: 'x', dims: [2, 4] }],
+    outputs: ['y'],
+    inits: [{ name: Array.from({ length: 5000 }, () => 'p').join('.') + '.weight', dims: [4, 4] }],
+    nodes: [
+      { op: 'Relu', name: deep, in: ['x'], out: ['r'] },
+      { op: 'MatMul', name: 'mm', in: ['r', Array.from({ length: 5000 }, () => 'p').join('.') + '.weight'], out: ['y'] },
+    ],
+  });
+  const tree = buildModuleTree(model);
+  assert.equal(tree.moduleOf(deep), null);
+  assert.equal(tree.moduleOf('mm'), null);
+  assert.deepEqual(tree.root.nodes, [deep, 'mm']);
+  assert.equal(tree.root.parameterCount, 16);
+  assert.ok(JSON.stringify(tree).length > 0);
+});
