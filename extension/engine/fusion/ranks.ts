@@ -54,7 +54,8 @@ export class Ranks {
     if (SAME_AS_FIRST_INPUT.has(op) && !BROADCASTING.has(op)) return r(0);
     if (BROADCASTING.has(op)) {
       const rs = inputs.filter((i) => i).map((i) => this.ranks.get(i));
-      return rs.length && rs.every((x) => x !== undefined) ? Math.max(...(rs as number[])) : undefined;
+      // reduce, not Math.max(...rs): a node may have more inputs than a call can take arguments.
+      return rs.length && rs.every((x) => x !== undefined) ? (rs as number[]).reduce((a, b) => Math.max(a, b)) : undefined;
     }
     switch (op) {
       case 'Gemm':
