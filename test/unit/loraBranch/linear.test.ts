@@ -120,3 +120,29 @@ test('a base weight shared with another layer is copied, the other layer keeps t
   const after = await run(fused, feeds);
   assert.ok(scaledDiff(after[y], before[y]) < 1e-6);
 });
+
+test('a branch subtracted from the base (Sub) folds with a negative scale', async () => {
+  const g = new GraphSpec();
+  const W = g.weight('w', [8, 6]);
+  const At = g.weight('lora_A.T', [8, 2]);
+  const Bt = g.weight('lora_B.T', [2, 6]);
+  const base = g.op('MatMul', 'base', ['x', 'w']);
+  const h = g.op('MatMul', 'B', [g.op('Identity', 'dropout', [g.op('MatMul', 'A', ['x', 'lora_A.T'])]), 'lora_B.T']);
+  const y = g.op('Sub', 'sub', [base, g.op('Div', 'div', [h, g.constant('d', [], [4])])]);
+  const bytes = g.model([{ name: 'x', dims: [4, 8] }], [{ name: y }]);
+  const feeds = { x: { dims: [4, 8], values: randn(32, 21) } };
+  const before = await run(bytes, feeds);
+  const { candidates, model, bytes: fused } = scanAndFuse(bytes);
+  const [c] = loraCandidates(candidates);
+  assert.equal(c.blocked, null);
+  assert.equal(c.details?.scale, -0.25);
+  assert.equal(opCount(model, 'MatMul', 'Sub', 'Div', 'Identity'), 1);
+  const expected = W.map((v, k) => {
+    const [i, o] = [Math.floor(k / 6), k % 6];
+    return v - 0.25 * (At[i * 2] * Bt[o] + At[i * 2 + 1] * Bt[6 + o]);
+  });
+  assert.ok(maxRelDiff(initializer(model, 'w'), expected, 1e-30) <= 2 ** -24);
+  const after = await run(fused, feeds);
+  assert.deepEqual(Object.keys(after), [y]);
+  assert.ok(scaledDiff(after[y], before[y]) < 1e-6);
+});
