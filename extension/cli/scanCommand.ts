@@ -63,7 +63,7 @@ export function formatScanTable(scan: ScanResult): string {
     c.blocked ? 'blocked' : c.folds ? 'folds' : c.details?.foldedByExporter ? 'group (exporter folded BN)' : 'group',
     c.nodes.join(', '),
   ]);
-  lines.push(...table(['#', 'pattern', 'modules', 'action', 'nodes'], rows));
+  for (const row of table(['#', 'pattern', 'modules', 'action', 'nodes'], rows)) lines.push(row);
   const notes: string[] = [];
   scan.candidates.forEach((c, i) => {
     if (c.blocked) notes.push(`  ${i + 1}. blocked: ${c.blocked}`);
@@ -73,12 +73,12 @@ export function formatScanTable(scan: ScanResult): string {
   const group = scan.candidates.filter((c) => !c.blocked && !c.folds).length;
   const blocked = scan.candidates.filter((c) => c.blocked).length;
   lines.push('', `${scan.candidates.length} candidates: ${fold} fold, ${group} grouping only, ${blocked} blocked.`);
-  if (notes.length) lines.push('', ...notes);
+  if (notes.length) lines.push('', notes.join('\n'));
   return lines.map(printable).join('\n');
 }
 
 function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const widths = header.map((h, i) => rows.reduce((w, r) => Math.max(w, r[i].length), h.length));
   const fmt = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
   return [fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)];
 }
