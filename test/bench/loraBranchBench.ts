@@ -159,7 +159,7 @@ const MB = (n: number): string => `${(n / 2 ** 20).toFixed(0)} MiB`;
 
 export async function runLoraBranchBench(): Promise<void> {
   fs.mkdirSync(BENCH_DIR, { recursive: true });
-  const tag = `lora-branch-${LAYERS}x4x${DIM}-r${RANK}`;
+  const tag = `lora-branch-v1-${LAYERS}x4x${DIM}-r${RANK}`;
   const unmergedPath = path.join(BENCH_DIR, `${tag}.onnx`);
   const fusedPath = path.join(BENCH_DIR, `${tag}.fused.onnx`);
   if (!fs.existsSync(unmergedPath)) {
