@@ -312,3 +312,23 @@ test('ONNX sequences link to the Python class lines that define them (through th
   assert.deepEqual(linkToPython(['layer1.0.conv1', null], a.classes), []);
   assert.deepEqual(linkToPython(['fc', 'relu'], a.classes), []);
 });
+
+test('a module reused inside an nn.Sequential (nn.Sequential(self.conv, self.bn)) counts as the same module', async () => {
+  const src = `
+import torch.nn as nn
+class A(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.bn = nn.BatchNorm2d(8)
+        self.act = nn.ReLU()
+        self.stem = nn.Sequential(self.conv, self.bn)
+    def forward(self, x):
+        y = self.stem(x)
+        return self.act(self.bn(self.conv(y)))
+`;
+  const a = cls(await analyzePythonSource(src), 'A');
+  assert.deepEqual(groups(a), []);
+  assert.deepEqual(a.sharedModules.map((s) => [s.module, s.calls]), [['conv', 2], ['bn', 2]]);
+  assert.ok(a.unsafe.some((u) => u.modules.join() === 'conv,bn,act' && /self\.conv is called 2 times/.test(u.reason)));
+});
