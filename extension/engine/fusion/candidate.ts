@@ -24,7 +24,13 @@ export interface Candidate {
   pattern: PatternName;
   /** Node names in data-flow order (for lora-branch: the base node first). */
   nodes: string[];
-  /** PyTorch module path per node (same order), null where none can be recovered. */
+  /**
+   * The PyTorch modules of the group, in data-flow order (what fuse_modules
+   * takes): usually one per node, but one module can span several nodes (a
+   * Linear exported as MatMul + Add) and one node can stand for several
+   * modules (a Conv into which the dynamo exporter already folded the BN).
+   * null where no module can be recovered.
+   */
   modules: (string | null)[];
   /**
    * True when fusing changes weights and removes nodes (BN/Add/Mul folded
