@@ -3,7 +3,9 @@
  * tensor every adapter module changes, with scale and evidence.
  * `modelfuse lora BASE --adapter A[=w] … -o OUT [--scale s] [--map F]
  * [--rank r --alpha a] [--allow-unmatched] [--shared error|untie|all]
- * [--matmul js|ort] [--verify] [--json] [--force]` merges them.
+ * [--matmul js|ort|auto] [--verify] [--json] [--force]` merges them
+ * (`--matmul auto`, the default, computes the B·A products with ONNX
+ * Runtime's MatMul in the worker when they are big, in JS otherwise).
  *
  * Exit codes: 0 merged (or a usable plan), 2 bad input / unusable plan.
  * `--verify` (ONNX bases) runs base and merged model in the ONNX Runtime
@@ -12,7 +14,7 @@
  */
 import { ModelFuseError } from '../engine/errors';
 import { parseAdapterSpec } from '../engine/lora/adapterFormats';
-import { mergeLora, type MergeReport } from '../engine/lora/merge';
+import { mergeLora, productWork, type MergeReport } from '../engine/lora/merge';
 import { JsMatmulBackend, WorkerMatmulBackend, type MatmulBackend } from '../engine/lora/matmul';
 import { assertPlanUsable, buildPlan, type LoraPlan, type PlanOptions, type SharedPolicy } from '../engine/lora/plan';
 import type { VerifyReport } from '../protocol/workerProtocol';
@@ -24,7 +26,10 @@ import { withCliWorker } from './workerSession';
 
 const USAGE_PLAN = 'lora plan BASE --adapter A[=w] … [--map F] [--rank r --alpha a] [--scale s] [--shared error|untie|all] [--json]';
 const USAGE_MERGE =
-  'lora BASE --adapter A[=w] … -o OUT [--scale s] [--map F] [--rank r --alpha a] [--allow-unmatched] [--shared error|untie|all] [--matmul js|ort] [--verify] [--json] [--force]';
+  'lora BASE --adapter A[=w] … -o OUT [--scale s] [--map F] [--rank r --alpha a] [--allow-unmatched] [--shared error|untie|all] [--matmul js|ort|auto] [--verify] [--json] [--force]';
+
+/** 2³⁰ multiply-adds (four 4096×4096 rank-16 products): below this the JS kernel finishes before a worker has started. */
+const AUTO_ORT_MACS = 2 ** 30;
 
 const PLAN_SPEC = {
   ...COMMON_OPTIONS,
@@ -105,8 +110,8 @@ async function runMerge(argv: string[], io: CliIO): Promise<number> {
   if (a.positionals.length !== 1) throw new ModelFuseError(`expected BASE; usage: ${USAGE_MERGE}`);
   const output = optValue(a, 'output');
   if (!output) throw new ModelFuseError(`-o OUT is required; usage: ${USAGE_MERGE}`);
-  const matmul = optValue(a, 'matmul') ?? 'js';
-  if (matmul !== 'js' && matmul !== 'ort') throw new ModelFuseError(`--matmul '${matmul}': expected js or ort`);
+  const matmulOpt = optValue(a, 'matmul') ?? 'auto';
+  if (!['js', 'ort', 'auto'].includes(matmulOpt)) throw new ModelFuseError(`--matmul '${matmulOpt}': expected js, ort or auto`);
   const verify = a.flags.has('verify');
   const verifyOptions = parseVerifyOptions(a);
   const plan = buildPlan(a.positionals[0], adapterSpecs(a), planOptions(a));
@@ -117,6 +122,8 @@ async function runMerge(argv: string[], io: CliIO): Promise<number> {
   const done: { report?: MergeReport; verification: VerifyReport | null } = { verification: null };
   try {
     assertPlanUsable(plan, a.flags.has('allow-unmatched'));
+    // auto: ONNX Runtime's MatMul in the worker once the products are big enough to repay starting it.
+    const matmul = matmulOpt === 'auto' ? (productWork(plan) >= AUTO_ORT_MACS ? 'ort' : 'js') : matmulOpt;
     const run = async (backend: MatmulBackend, verifyFn?: () => Promise<VerifyReport>): Promise<void> => {
       done.report = await mergeLora(plan, output, { force: a.flags.has('force'), backend });
       plan.close(); // the verification opens the files itself

@@ -10,6 +10,7 @@
  * Targets from issue 4: peak RSS < 1 GB; merge wall time ≤ 1.5× read+write.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as esbuild from 'esbuild';
@@ -26,6 +27,7 @@ const VERSION = 1;
 
 interface Measurement {
   ms: number;
+  cpuMs: number;
   maxRss: number;
   tensors: number;
 }
@@ -106,14 +108,15 @@ export async function runLoraBench(): Promise<void> {
   const run = (label: string, args: string[]): void => {
     const m = measure(child, args, out);
     rows.push([label, m]);
-    console.log(`  ${label.padEnd(22)} ${(m.ms / 1000).toFixed(2).padStart(8)} s   peak RSS ${(m.maxRss / 2 ** 20).toFixed(0).padStart(6)} MiB`);
+    console.log(`  ${label.padEnd(22)} ${(m.ms / 1000).toFixed(2).padStart(8)} s wall ${(m.cpuMs / 1000).toFixed(2).padStart(8)} s CPU   peak RSS ${(m.maxRss / 2 ** 20).toFixed(0).padStart(6)} MiB`);
   };
   run('read+write (floor)', ['readwrite', base, out]);
   run('merge (js kernel)', ['merge', base, adapter, out, 'js']);
   run('merge (ort worker)', ['merge', base, adapter, out, 'ort']);
   run('reference tight loop', ['reference', base, adapter, out]);
   const floor = rows[0][1].ms;
-  console.log('');
+  const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  console.log(`\n  (CPU = this process only; the ORT worker's own CPU is not counted. Load average now: ${load}, on ${os.cpus().length} CPUs)`);
   for (const [label, m] of rows.slice(1)) {
     const ratio = m.ms / floor;
     const rssOk = m.maxRss < 2 ** 30;

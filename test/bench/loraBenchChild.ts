@@ -4,7 +4,7 @@
  *   reference BASE ADAPTER OUT    — a plain merge: per tensor, decode, W[i,j] += s·Σₖ B[i,k]·A[k,j] in a
  *                                   tight triple loop, encode, write (what one writes without thinking about speed)
  *   merge BASE ADAPTER OUT js|ort — `modelfuse lora`: buildPlan + mergeLora with the JS kernel or ONNX Runtime's MatMul in the worker
- * Prints one JSON line: { ms, maxRss (bytes), tensors }.
+ * Prints one JSON line: { ms, cpuMs (this process only, not the ORT worker), maxRss (bytes), tensors }.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -85,13 +85,15 @@ async function engineMerge(base: string, adapterDir: string, out: string, which:
 async function main(): Promise<void> {
   const [mode, ...args] = process.argv.slice(2);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let tensors: number;
   if (mode === 'readwrite') tensors = copyAll(args[0], args[1]);
   else if (mode === 'reference') tensors = referenceMerge(args[0], args[1], args[2]);
   else if (mode === 'merge') tensors = await engineMerge(args[0], args[1], args[2], args[3] ?? 'js');
   else throw new Error(`unknown mode ${mode}`);
   const ms = performance.now() - t0;
-  process.stdout.write(JSON.stringify({ ms, maxRss: process.resourceUsage().maxRSS * 1024, tensors }) + '\n');
+  const cpu = process.cpuUsage(cpu0);
+  process.stdout.write(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, maxRss: process.resourceUsage().maxRSS * 1024, tensors }) + '\n');
 }
 
 main().catch((err) => {

@@ -106,8 +106,21 @@ function mergeRows(baseBytes: Uint8Array, dtype: number, m: number, n: number, s
       }
       wsq += rw;
       dsq += rd;
-      if (isHalf) for (let j = 0; j < n; j++) dst[o + j] = halfFromFloat32(fbits[j], w[j], f[j]);
-      else for (let j = 0; j < n; j++) dst[o + j] = bfloat16FromFloat32(fbits[j], w[j], f[j]);
+      if (isHalf) {
+        for (let j = 0; j < n; j++) {
+          const bits = fbits[j];
+          const e = (bits >>> 23) & 0xff;
+          const rem = bits & 0x1fff;
+          // Fast path (inline): a normal float16 result whose float32 is not on a tie; everything else goes the careful way.
+          if (e > 112 && e < 142 && rem !== 0x1000) {
+            dst[o + j] = (((bits >>> 16) & 0x8000) | ((e - 112) << 10) | ((bits & 0x7fffff) >>> 13)) + (rem > 0x1000 ? 1 : 0);
+          } else {
+            dst[o + j] = halfFromFloat32(bits, w[j], f[j]);
+          }
+        }
+      } else {
+        for (let j = 0; j < n; j++) dst[o + j] = bfloat16FromFloat32(fbits[j], w[j], f[j]);
+      }
     }
     out = new Uint8Array(dst.buffer);
   } else {

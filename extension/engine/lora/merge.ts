@@ -87,6 +87,13 @@ export function collectWork(plan: LoraPlan): Map<string, TensorWork> {
   return work;
 }
 
+/** Multiply-adds of all B·A products of a plan: what decides whether ONNX Runtime's MatMul is worth a worker. */
+export function productWork(plan: LoraPlan): number {
+  let macs = 0;
+  for (const p of plan.pairs) if (p.kind === 'lora') macs += p.rank * p.targetShape.reduce((a, b) => a * b, 1);
+  return macs;
+}
+
 /** Every adapter tensor the plan reads must be finite: checked before any output exists. */
 export function preflightAdapters(plan: LoraPlan): void {
   for (const p of plan.pairs) {
