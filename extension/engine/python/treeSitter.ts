@@ -10,11 +10,17 @@ import * as path from 'node:path';
 import type { Language as LanguageType, Node as SyntaxNode, Parser as ParserType, Tree } from 'web-tree-sitter';
 import { ModelFuseError } from '../errors';
 
-// require(), not import: it selects the package's CommonJS build, which esbuild can bundle
-// (the ESM build reads import.meta.url, which is empty in a CommonJS bundle).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { Language, Parser } = require('web-tree-sitter') as { Language: typeof LanguageType; Parser: typeof ParserType };
 type Parser = ParserType;
+
+/**
+ * require(), not import: it selects the package's CommonJS build, which esbuild can bundle
+ * (the ESM build reads import.meta.url, which is empty in a CommonJS bundle). Called on first
+ * parse, so activating the extension does not evaluate tree-sitter's runtime.
+ */
+function webTreeSitter(): { Language: typeof LanguageType; Parser: typeof ParserType } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('web-tree-sitter') as { Language: typeof LanguageType; Parser: typeof ParserType };
+}
 
 export type { SyntaxNode, Tree };
 
@@ -63,6 +69,7 @@ export function pythonParser(wasmDir?: string): Promise<Parser> {
 async function createParser(wasmDir?: string): Promise<Parser> {
   const runtime = locateWasm(RUNTIME_WASM, 'web-tree-sitter', wasmDir);
   const grammar = locateWasm(PYTHON_WASM, 'tree-sitter-python', wasmDir);
+  const { Language, Parser } = webTreeSitter();
   await Parser.init({ locateFile: () => runtime });
   const language = await Language.load(fs.readFileSync(grammar));
   const parser = new Parser();
