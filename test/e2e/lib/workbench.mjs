@@ -165,7 +165,8 @@ export async function findWebview(page, what, isIt, timeoutMs = UI_TIMEOUT) {
   );
 }
 
-/** Text of the visible lines of the active text editor. */
+/** Text of the visible lines of the active text editor (Monaco renders spaces as U+00A0). */
 export async function editorText(page) {
-  return page.locator('.editor-group-container.active .monaco-editor .view-lines').first().innerText();
+  const text = await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().innerText();
+  return text.replace(/\u00a0/g, ' ');
 }
