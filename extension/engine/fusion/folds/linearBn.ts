@@ -13,7 +13,7 @@ import type { INodeProto } from '../../onnx/proto';
 import type { Candidate } from '../candidate';
 import { batchNormAffine, perChannelConstant, type ChannelAffine } from './channelAffine';
 import { biasNameFor, refuse, type ConstantValue, type Fold, type FoldContext, type FoldResult } from './foldContext';
-import { gemmNodeName, makeGemm, matmulWeight, otherOperand, requireMatrix, scaleLinearWeight, setFloatAttribute } from './linearWeights';
+import { gemmNodeName, makeGemm, matmulWeight, otherOperand, requireMatrixInput, scaleLinearWeight, setFloatAttribute } from './linearWeights';
 
 export const linearBnFold: Fold = {
   patterns: ['linear-bn'],
@@ -60,7 +60,7 @@ function foldIntoMatMul(ctx: FoldContext, candidate: Candidate): FoldResult {
   const bnIn = add ? add.output?.[0] ?? '' : matmulOut;
   if (bn.input?.[0] !== bnIn) refuse(`'${bn.name}' does not read the output of '${(add ?? matmul).name}'`);
   const input = matmul.input?.[0] ?? '';
-  requireMatrix(ctx, input, `input of MatMul '${matmul.name}'`);
+  requireMatrixInput(ctx, matmul);
   const weight = matmulWeight(ctx, matmul);
   const features = weight.dims[1];
   let bias: ConstantValue | null = null;

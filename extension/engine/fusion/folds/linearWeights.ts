@@ -16,12 +16,17 @@ export function scaleLinearWeight(w: Float32Array | Float64Array, dims: readonly
   }
 }
 
-/** Refuses unless `value` is known to be 2-D (where a linear layer's features are the last axis and BN's channel axis alike). */
-export function requireMatrix(ctx: FoldContext, value: string, what: string): void {
+/**
+ * Refuses unless the MatMul's input is known to be 2-D: only then is it a
+ * Gemm, and only then is the feature axis BN's channel axis (axis 1).
+ */
+export function requireMatrixInput(ctx: FoldContext, matmul: INodeProto): void {
+  const value = matmul.input?.[0] ?? '';
   const rank = ctx.ranks.rankOf(value);
   if (rank === 2) return;
-  if (rank === undefined) refuse(`the rank of ${what} '${value}' is unknown (the model declares no shape for it); this fold is exact only for 2-D inputs`);
-  refuse(`${what} '${value}' is ${rank}-D; this fold is exact only for 2-D inputs`);
+  const which = `'${value}', the input of MatMul '${matmul.name}',`;
+  if (rank === undefined) refuse(`cannot tell whether ${which} is 2-D (the model declares no shape for it); this fold is exact only for 2-D inputs`);
+  refuse(`${which} is ${rank}-D; this fold is exact only for 2-D inputs`);
 }
 
 /** A constant [in, out] MatMul weight. */

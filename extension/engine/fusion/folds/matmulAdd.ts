@@ -7,7 +7,7 @@
  */
 import { checkPerChannelShape } from './channelAffine';
 import { refuse, type Fold } from './foldContext';
-import { gemmNodeName, makeGemm, matmulWeight, otherOperand, requireMatrix } from './linearWeights';
+import { gemmNodeName, makeGemm, matmulWeight, otherOperand, requireMatrixInput } from './linearWeights';
 
 export const matmulAddFold: Fold = {
   patterns: ['matmul-add'],
@@ -17,7 +17,7 @@ export const matmulAddFold: Fold = {
     const input = matmul.input?.[0] ?? '';
     const biasName = otherOperand(add, matmulOut);
     ctx.requireSoleReader(matmulOut, add, 'output of MatMul');
-    requireMatrix(ctx, input, `input of MatMul '${matmul.name}'`);
+    requireMatrixInput(ctx, matmul);
     const weight = matmulWeight(ctx, matmul);
     const bias = ctx.constant(biasName, `bias of Add '${add.name}'`);
     if (bias.dtype !== weight.dtype) refuse(`Add '${add.name}': bias and weight have different types`);
