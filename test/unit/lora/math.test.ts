@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../helpers/fixtures';
-import { float16Bits, float16FromBits } from '../../../extension/engine/onnx/dtypes';
+import { bfloat16Bits, bfloat16FromBits, float16Bits, float16FromBits } from '../../../extension/engine/onnx/dtypes';
 import { moduleScale, parseLoraConfig, patternKey } from '../../../extension/engine/lora/adapterConfig';
 import { addScaled, matmul64, rand, readAll, relErr, runLora, transpose64, writePeftAdapter, writeSafetensors, type T } from './loraTestUtils';
 
@@ -231,4 +231,38 @@ test('sharded base → sharded output with a new index; tensors outside the adap
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(outDir, 'model.safetensors.index.json'), 'utf8')), index);
   assert.deepEqual(fs.readFileSync(path.join(outDir, 'model-00001-of-00002.safetensors')), fs.readFileSync(path.join(dir, 'model-00001-of-00002.safetensors')));
   close(readAll(path.join(outDir, 'model-00002-of-00002.safetensors'))['l.1.fc.weight'], addScaled(W1.values, matmul64(B.values, A.values, 4, 2, 3), 1));
+});
+
+test('DoRA (conv): the norm is per output channel, over in × k × k', async () => {
+  const r = rand(14);
+  const W = r([3, 2, 3, 3]);
+  const A = r([2, 2, 3, 3]);
+  const B = r([3, 2, 1, 1]);
+  const M = r([1, 3, 1, 1], 2);
+  const ad = writePeftAdapter(path.join(tempDir(), 'a'), { r: 2, lora_alpha: 2, use_dora: true }, {
+    [`${P}conv.lora_A.weight`]: A, [`${P}conv.lora_B.weight`]: B, [`${P}conv.lora_magnitude_vector`]: M,
+  });
+  const { out } = await merge({ 'conv.weight': W }, [ad]);
+  const V = addScaled(W.values, matmul64(B.values, A.values, 3, 2, 18), 1);
+  const want = new Float64Array(54);
+  for (let o = 0; o < 3; o++) {
+    let sq = 0;
+    for (let c = 0; c < 18; c++) sq += V[o * 18 + c] ** 2;
+    for (let c = 0; c < 18; c++) want[o * 18 + c] = (M.values[o] / Math.sqrt(sq)) * V[o * 18 + c];
+  }
+  close(out['conv.weight'], want);
+});
+
+test('bfloat16 base: W + s·B·A rounded once to bfloat16 (bit-exact)', async () => {
+  const r = rand(15);
+  const W = r([32, 24]);
+  for (let x = 0; x < W.values.length; x++) W.values[x] = bfloat16FromBits(bfloat16Bits(W.values[x]));
+  W.dtype = 'BF16';
+  const A = r([2, 24]);
+  const B = r([32, 2]);
+  for (const t of [A, B]) for (let x = 0; x < t.values.length; x++) t.values[x] = Math.round(t.values[x] * 1024) / 1024;
+  const ad = writePeftAdapter(path.join(tempDir(), 'a'), { r: 2, lora_alpha: 2 }, { [`${P}fc.lora_A.weight`]: A, [`${P}fc.lora_B.weight`]: B });
+  const { out } = await merge({ 'fc.weight': W }, [ad]);
+  const exact = addScaled(W.values, matmul64(B.values, A.values, 32, 2, 24), 1);
+  for (let x = 0; x < exact.length; x++) assert.equal(bfloat16Bits(out['fc.weight'].values[x]), bfloat16Bits(exact[x]), `element ${x}`);
 });
