@@ -78,13 +78,21 @@ async function classify(ctx: CommandContext, resources: UriLike[]): Promise<{ ba
 
 async function pickBase(ctx: CommandContext): Promise<string | undefined> {
   type Item = vscode.QuickPickItem & { path?: string };
-  const active = ctx.registry.active;
   const items: Item[] = [];
-  if (active && active.overview && !(active.overview.kind === 'safetensors' && active.overview.loraAdapter)) {
-    items.push({ label: `$(file) ${active.fileName}`, description: 'active model', detail: active.path, path: active.path });
-  }
-  items.push({ label: '$(folder-opened) Browse…', description: '.onnx or .safetensors' });
-  const pick = items.length === 1 ? items[0] : await vscode.window.showQuickPick(items, { title: 'Merge LoRA: base model', placeHolder: 'The model the adapters were trained on' });
+  const seen = new Set<string>();
+  const add = (p: string, description: string) => {
+    if (seen.has(p)) return;
+    seen.add(p);
+    items.push({ label: `$(file) ${path.basename(p)}`, description, detail: vscode.workspace.asRelativePath(p), path: p });
+  };
+  // The model being looked at first, then other open ONNX models, then the workspace's .onnx files.
+  const active = ctx.registry.active;
+  if (active?.overview?.kind === 'onnx') add(active.path, 'active model');
+  for (const doc of ctx.registry.all()) if (doc.overview?.kind === 'onnx') add(doc.path, 'open');
+  const found = await vscode.workspace.findFiles('**/*.onnx', '**/node_modules/**', 200);
+  for (const u of found.sort((a, b) => a.fsPath.localeCompare(b.fsPath))) add(u.fsPath, '');
+  items.push({ label: '$(folder-opened) Browse…', description: '.onnx or .safetensors base' });
+  const pick = await vscode.window.showQuickPick(items, { title: 'Merge LoRA: base model', placeHolder: 'The model the adapters were trained on', matchOnDetail: true });
   if (!pick) return undefined;
   if (pick.path) return pick.path;
   const uris = await vscode.window.showOpenDialog({ title: 'Merge LoRA: base model', canSelectMany: false, filters: { Models: ['onnx', 'safetensors'] }, openLabel: 'Use as base' });

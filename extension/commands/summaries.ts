@@ -19,7 +19,7 @@ export function verificationLine(v: VerifyReport): string {
   const worst = Math.max(...outputs.map(([, o]) => o.max_abs ?? Number.POSITIVE_INFINITY));
   const tol = `atol ${sci(v.tolerance.atol)}, rtol ${sci(v.tolerance.rtol)}`;
   const latency = v.latency_ms ? ` · latency ${v.latency_ms.a.all.toFixed(2)} → ${v.latency_ms.b.all.toFixed(2)} ms` : '';
-  if (v.passed) return `Verified in ONNX Runtime: ${outputs.length} output${outputs.length === 1 ? '' : 's'} match, max |Δ| ${sci(worst)} (${tol})${latency}.`;
+  if (v.passed) return `Verified in ONNX Runtime: ${outputs.length === 1 ? 'the output matches' : `all ${outputs.length} outputs match`}, max |Δ| ${sci(worst)} (${tol})${latency}.`;
   const failed = outputs.filter(([, o]) => !o.passed).map(([name, o]) => `'${name}' ${o.reason ?? `max |Δ| ${sci(o.max_abs)}`}`);
   return `Verification FAILED (${tol}): ${failed.join('; ')}.`;
 }

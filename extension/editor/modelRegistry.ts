@@ -19,6 +19,11 @@ export class ModelRegistry implements vscode.Disposable {
     return this._active;
   }
 
+  /** Every open document, in the order they were opened. */
+  all(): ModelDocument[] {
+    return [...this.documents.values()].map((e) => e.doc);
+  }
+
   /** The open document for a file, if any. */
   find(uri: vscode.Uri): ModelDocument | undefined {
     return this.documents.get(uri.toString())?.doc;

@@ -106,7 +106,7 @@ function candidateRow(c: CandidateJson, disabled: boolean, actions: HostActions,
   if (c.blocked !== null) status.push(h('span', { class: 'status blocked', title: c.blocked }, `Blocked: ${c.blocked}`));
   else if (!c.folds) status.push(h('span', { class: 'status grouping', title: reason ?? '' }, 'Grouping only (PyTorch)'));
   else status.push(h('span', { class: 'status ok' }, 'Folds exactly'));
-  for (const w of c.warnings) status.push(h('div', { class: 'status warning', title: w }, `⚠ ${w}`));
+  for (const w of c.warnings) status.push(h('div', { class: 'status warning', title: w }, `⚠ ${shortWarning(w)}`));
   const nodes = c.nodes.join(', ');
   return h('tr', { class: c.blocked !== null ? 'row-blocked' : '' },
     h('td', { class: 'check' }, checkbox),
@@ -118,4 +118,15 @@ function candidateRow(c: CandidateJson, disabled: boolean, actions: HostActions,
       h('vscode-button', { attrs: { secondary: true, title: 'Show in the ModelFuse side panel' }, on: { click: () => actions.call('reveal', { candidateId: c.id }) } }, 'Reveal'),
     ),
   );
+}
+
+/**
+ * The engine's shared-module warning lists every call site; in the table the
+ * gist is enough (the whole text is the tooltip). Other warnings are shown
+ * as they are, clamped to two lines by the stylesheet.
+ */
+export function shortWarning(w: string): string {
+  const shared = /^shared module '([^']+)' is called from (\d+) places/.exec(w);
+  if (shared) return `shared module '${shared[1]}' (called ${shared[2]}×): keep this group out of PyTorch's fuse_modules; the ONNX fold is exact`;
+  return w;
 }

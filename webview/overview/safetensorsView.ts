@@ -30,7 +30,7 @@ export function renderSafetensors(o: SafetensorsOverview): HTMLElement {
       ? h('p', { class: 'banner' }, `LoRA adapter: ${o.loraAdapter.layers} adapted layers, rank ${o.loraAdapter.ranks.join('/')}. Merge it into a base model with “ModelFuse: Merge LoRA Adapter…”.`)
       : null,
     meta.length
-      ? section('Metadata', h('table', { class: 'data' }, h('tbody', null, ...meta.map(([k, v]) => h('tr', null, h('td', { class: 'mono' }, k), h('td', { class: 'mono wrap' }, v))))))
+      ? section('Metadata', h('table', { class: 'data key-value' }, h('tbody', null, ...meta.map(([k, v]) => h('tr', null, h('td', { class: 'mono' }, k), h('td', { class: 'mono wrap' }, v))))))
       : null,
     section('Tensors', filter, note,
       h('table', { class: 'data' },

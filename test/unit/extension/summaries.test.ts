@@ -31,7 +31,7 @@ test('numbers in notifications: 3 significant digits, scientific when tiny', () 
 test('a passing verification names the largest difference, the tolerances and the latency', () => {
   assert.equal(
     verificationLine(report({ y: output(4.2e-7, true), z: output(1e-6, true) }, true)),
-    'Verified in ONNX Runtime: 2 outputs match, max |Δ| 1.00e-6 (atol 1.00e-4, rtol 0.001) · latency 1.50 → 1.25 ms.',
+    'Verified in ONNX Runtime: all 2 outputs match, max |Δ| 1.00e-6 (atol 1.00e-4, rtol 0.001) · latency 1.50 → 1.25 ms.',
   );
 });
 
@@ -44,7 +44,7 @@ test('the fuse summary names the output, node counts, verification and everythin
   const s = fuseSummary(fuse, report({ y: output(4.2e-7, true) }), [{ item: 'linear-relu (fc2 → relu2)', reason: 'grouping only' }]);
   assert.equal(
     s,
-    'Fused 1 sequence of model.onnx → model.fused.onnx (20 → 19 nodes). Verified in ONNX Runtime: 1 output match, max |Δ| 4.20e-7 (atol 1.00e-4, rtol 0.001). ' +
+    'Fused 1 sequence of model.onnx → model.fused.onnx (20 → 19 nodes). Verified in ONNX Runtime: the output matches, max |Δ| 4.20e-7 (atol 1.00e-4, rtol 0.001). ' +
       'Not fused: linear-relu (fc2 → relu2) — grouping only; conv-bn:/c — the BN output is read twice.',
   );
 });
