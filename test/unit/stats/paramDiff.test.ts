@@ -202,3 +202,59 @@ test('comparing two unrelated files: names only in one side are added/removed, e
   a.close();
   b.close();
 });
+
+test('a fold that copied a shared weight: the copy is compared with the original it came from, the shared one stays unchanged', async () => {
+  const { writeModel, randn, positive, candidate } = await import('../fusion/helpers/build');
+  const dir = tempDir();
+  const src = writeModel(dir, 'shared.onnx', {
+    inputs: [{ name: 'x', dims: [1, 3, 6, 6] }],
+    outputs: [{ name: 'y' }, { name: 'z' }],
+    initializers: [
+      { name: 'conv.weight', dims: [4, 3, 3, 3], values: randn(108, 1) },
+      { name: 'conv.bias', dims: [4], values: randn(4, 2) },
+      { name: 'bn.weight', dims: [4], values: randn(4, 3, 0.2, 1) },
+      { name: 'bn.bias', dims: [4], values: randn(4, 4) },
+      { name: 'bn.running_mean', dims: [4], values: randn(4, 5) },
+      { name: 'bn.running_var', dims: [4], values: positive(4, 6) },
+    ],
+    nodes: [
+      { op: 'Conv', name: 'conv', inputs: ['x', 'conv.weight', 'conv.bias'], outputs: ['c'] },
+      { op: 'BatchNormalization', name: 'bn', inputs: ['c', 'bn.weight', 'bn.bias', 'bn.running_mean', 'bn.running_var'], outputs: ['y'], attrs: { epsilon: { float: 1e-3 } } },
+      { op: 'Conv', name: 'conv2', inputs: ['x', 'conv.weight', 'conv.bias'], outputs: ['z'] },
+    ],
+  });
+  const model = OnnxModel.load(src);
+  const report = fuseCandidates(model, [candidate('conv-bn', ['conv', 'bn'], ['conv', 'bn'])]);
+  assert.equal(report.applied.length, 1, JSON.stringify(report.skipped));
+  const out = path.join(dir, 'shared.fused.onnx');
+  await saveModel(model, out);
+  model.close();
+
+  const before = OnnxParamSource.open(src);
+  const after = OnnxParamSource.open(out);
+  const a = report.applied[0];
+  const fold: FoldRecord = { id: a.id, pattern: a.pattern, nodes: a.nodes, modules: a.modules, removedNodes: a.removedNodes, changedTensors: a.changedTensors.map((t) => ({ role: t.role, node: t.node, before: t.before ? { name: t.before.name } : null, after: { name: t.after.name } })) };
+  const diff = computeParamDiff(before, after, { folds: [fold], foldChannels: new Map([[fold.id, batchNormChannels(before, fold)!]]) });
+  assert.deepEqual(diff.changed.map((t) => [t.name, t.beforeName, t.status, t.foldId]), [
+    ['conv.bias_fused', 'conv.bias', 'changed', fold.id],
+    ['conv.weight_fused', 'conv.weight', 'changed', fold.id],
+  ]);
+  // The shared originals are still read by conv2, byte for byte.
+  assert.equal(diff.unchangedCount, 2);
+  assert.deepEqual(diff.removed.map((r) => r.name).sort(), ['bn.bias', 'bn.running_mean', 'bn.running_var', 'bn.weight']);
+  // The copy's change is W·(scale − 1) per channel: check its norm against the BN map recomputed here.
+  const gamma = before.values('bn.weight');
+  const variance = before.values('bn.running_var');
+  const w = before.values('conv.weight');
+  let expected = 0;
+  for (let i = 0; i < w.length; i++) {
+    const o = Math.floor(i / 27);
+    const s = gamma[o] / Math.sqrt(variance[o] + Math.fround(1e-3));
+    expected += (w[i] * (s - 1)) ** 2;
+  }
+  const weight = diff.changed.find((t) => t.name === 'conv.weight_fused')!;
+  assert.ok(Math.abs(weight.deltaNorm! - Math.sqrt(expected)) / Math.sqrt(expected) < 1e-6, `${weight.deltaNorm} vs ${Math.sqrt(expected)}`);
+  assert.equal(weight.module, 'conv');
+  before.close();
+  after.close();
+});
