@@ -146,3 +146,37 @@ test('a branch subtracted from the base (Sub) folds with a negative scale', asyn
   assert.deepEqual(Object.keys(after), [y]);
   assert.ok(scaledDiff(after[y], before[y]) < 1e-6);
 });
+
+test('dynamo-style Transpose(weight) parameters and TorchScript de-duplicated (Identity) parameters fold, modules from parameter names', async () => {
+  const g = new GraphSpec();
+  const x = 'x';
+  const outs: string[] = [];
+  for (const proj of ['q_proj', 'k_proj']) {
+    const p = `model.layers.0.${proj}`;
+    g.weight(`${p}.base_layer.weight`, [6, 8]); // PyTorch layout [out, in]
+    g.weight(`${p}.base_layer.bias`, [6]);
+    g.weight(`${p}.lora_A.default.weight`, [2, 8]);
+    // k_proj's B equals q_proj's, so the exporter kept one tensor and an Identity
+    if (proj === 'q_proj') g.weight(`${p}.lora_B.default.weight`, [6, 2]);
+    const bWeight = proj === 'q_proj' ? `${p}.lora_B.default.weight` : g.op('Identity', `${p}/dedup`, ['model.layers.0.q_proj.lora_B.default.weight']);
+    const wT = g.op('Transpose', `${p}/wT`, [`${p}.base_layer.weight`], { perm: [1, 0] });
+    const aT = g.op('Transpose', `${p}/aT`, [`${p}.lora_A.default.weight`], { perm: [1, 0] });
+    const bT = g.op('Transpose', `${p}/bT`, [bWeight], { perm: [1, 0] });
+    const base = g.op('Add', `${p}/base/Add`, [g.op('MatMul', `${p}/base/MatMul`, [x, wT]), `${p}.base_layer.bias`]);
+    const h = g.op('Mul', `${p}/Mul`, [g.op('MatMul', `${p}/B`, [g.op('MatMul', `${p}/A`, [x, aT]), bT]), g.constant(`${p}/s`, [], [2])]);
+    outs.push(g.op('Add', `${p}/Add`, [base, h]));
+  }
+  const y = g.op('Add', 'sum', outs);
+  const bytes = g.model([{ name: 'x', dims: [2, 3, 8] }], [{ name: y }]);
+  const feeds = { x: { dims: [2, 3, 8], values: randn(48, 6) } };
+  const before = await run(bytes, feeds);
+  const { candidates, model, bytes: fused, report } = scanAndFuse(bytes);
+  const lora = loraCandidates(candidates);
+  assert.deepEqual(lora.map((c) => [c.blocked, c.modules]), [[null, ['model.layers.0.q_proj']], [null, ['model.layers.0.k_proj']]]);
+  assert.equal(report.applied.length, 2);
+  assert.equal(opCount(model, 'Transpose', 'Identity', 'Mul'), 0, 'the weight subgraphs are replaced by the merged initializers');
+  assert.equal(opCount(model, 'MatMul'), 2);
+  assert.ok(!model.graph.initializer.some((t) => t.name?.includes('lora')), 'LoRA parameters removed');
+  const after = await run(fused, feeds);
+  assert.ok(scaledDiff(after[y], before[y]) < 1e-6, `${scaledDiff(after[y], before[y])}`);
+});

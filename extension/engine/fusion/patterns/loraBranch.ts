@@ -6,6 +6,7 @@
  * engine/lora/graphBranch (the fold uses the same code).
  */
 import type { ModuleTree } from '../../graph/moduleTree';
+import type { GraphIndex } from '../../graph/graphIndex';
 import { loraContext, matchLoraAt, matchNodes, type LoraMatch } from '../../lora/graphBranch/match';
 import type { Details, Node, PatternDetector, PatternMatch, ScanContext } from '../scanContext';
 import { nodeLabel } from '../scanContext';
@@ -46,7 +47,7 @@ function loraDetails(ctx: ScanContext, m: LoraMatch): Details {
     adapters: m.branches.length,
     base: m.base,
     dora: m.baseTerms.length > 0 || m.branches.some((b) => b.columnScales.length > 0),
-    module: loraModulePath(ctx.tree, m),
+    module: loraModulePath(ctx.tree, ctx.index, m),
   };
 }
 
@@ -62,18 +63,32 @@ function round(x: number): number {
  * The LoRA factors are the best evidence (never tied to another layer), then
  * the bias, then the base weight; the module tree is the fallback.
  */
-export function loraModulePath(tree: ModuleTree, m: LoraMatch): string | null {
+export function loraModulePath(tree: ModuleTree, index: GraphIndex, m: LoraMatch): string | null {
   const evidence = [
     ...m.branches.flatMap((b) => b.factors.map((f) => f.weight)),
     ...(biasName(m) ? [biasName(m)!] : []),
     m.weight,
   ];
   for (const name of evidence) {
-    const path = modulePathFromParameter(name);
+    const path = modulePathFromParameter(sourceParameter(index, name));
     if (path) return path;
   }
   const raw = tree.moduleOf(m.baseNode.name ?? '');
   return raw === null ? null : peftModuleName(raw);
+}
+
+/**
+ * The parameter behind a weight value: exporters put Identity (TorchScript's
+ * de-duplicated parameters), Transpose (dynamo's Linear) or Cast between.
+ */
+function sourceParameter(index: GraphIndex, value: string): string {
+  let v = value;
+  for (let hops = 0; hops < 8; hops++) {
+    const p = index.producer.get(v);
+    if (!p || !['Identity', 'Transpose', 'Cast'].includes(p.op_type ?? '') || !p.input?.[0]) break;
+    v = p.input[0];
+  }
+  return v;
 }
 
 function biasName(m: LoraMatch): string | null {
