@@ -58,24 +58,24 @@ function productRow(acc: Float64Array, L: Float32Array, R: Float32Array, i: numb
 }
 
 export function fusedMergeSingle(baseBytes: Uint8Array, dtype: number, L: Float32Array, R: Float32Array, m: number, k: number, n: number, s: number): FusedResult {
-  return mergeRows(baseBytes, dtype, m, n, s, (acc, i) => productRow(acc, L, R, i, k, n));
+  const acc = new Float64Array(n);
+  return mergeRows(baseBytes, dtype, m, n, s, acc, (i) => productRow(acc, L, R, i, k, n));
 }
 
 /** The same merge with the product already computed (e.g. by ONNX Runtime): P is [m, n]. */
 export function mergeWithProduct(baseBytes: Uint8Array, dtype: number, P: Float32Array, m: number, n: number, s: number): FusedResult {
   if (P.length !== m * n) throw new RangeError(`product has ${P.length} values for [${m}, ${n}]`);
-  return mergeRows(baseBytes, dtype, m, n, s, (acc, i) => {
-    const o = i * n;
-    for (let j = 0; j < n; j++) acc[j] = P[o + j];
-  });
+  return mergeRows(baseBytes, dtype, m, n, s, P, null);
 }
 
-/** W + s·(product row i) for every row; `productRowInto(acc, i)` fills acc with row i of the product. */
-function mergeRows(baseBytes: Uint8Array, dtype: number, m: number, n: number, s: number, productRowInto: (acc: Float64Array, i: number) => void): FusedResult {
+/**
+ * W + s·(product) for every row. The product is either the whole [m, n] matrix
+ * (`fillRow` null) or one row buffer that `fillRow(i)` fills before row i.
+ */
+function mergeRows(baseBytes: Uint8Array, dtype: number, m: number, n: number, s: number, prod: Float32Array | Float64Array, fillRow: ((i: number) => void) | null): FusedResult {
   const limit = OVERFLOW_LIMIT[dtype];
   if (limit === undefined) throw new RangeError(`cannot merge into ${dtypeName(dtype)} tensors`);
   const count = m * n;
-  const acc = new Float64Array(n);
   const w = new Float64Array(n);
   const f = new Float32Array(n);
   const fbits = new Uint32Array(f.buffer);
@@ -89,14 +89,18 @@ function mergeRows(baseBytes: Uint8Array, dtype: number, m: number, n: number, s
     const table = float16Table();
     const isHalf = dtype === DataType.FLOAT16;
     for (let i = 0; i < m; i++) {
-      productRowInto(acc, i);
       const o = i * n;
+      let po = o;
+      if (fillRow) {
+        fillRow(i);
+        po = 0;
+      }
       let rw = 0;
       let rd = 0;
       for (let j = 0; j < n; j++) {
         const h = src[o + j];
         const x = isHalf ? table[h] : bf16Value(h);
-        const d = s * acc[j];
+        const d = s * prod[po + j];
         const v = x + d;
         if (!(Math.abs(v) < limit)) throw new NonFiniteError(o + j, v, dtype);
         rw += x * x;
@@ -113,7 +117,8 @@ function mergeRows(baseBytes: Uint8Array, dtype: number, m: number, n: number, s
           const rem = bits & 0x1fff;
           // Fast path (inline): a normal float16 result whose float32 is not on a tie; everything else goes the careful way.
           if (e > 112 && e < 142 && rem !== 0x1000) {
-            dst[o + j] = (((bits >>> 16) & 0x8000) | ((e - 112) << 10) | ((bits & 0x7fffff) >>> 13)) + (rem > 0x1000 ? 1 : 0);
+            // + 1 when rem > half, without a branch (the rounding direction is random data: a branch mispredicts half the time)
+            dst[o + j] = (((bits >>> 16) & 0x8000) | ((e - 112) << 10) | ((bits & 0x7fffff) >>> 13)) + ((0x1000 - rem) >>> 31);
           } else {
             dst[o + j] = halfFromFloat32(bits, w[j], f[j]);
           }
@@ -127,13 +132,17 @@ function mergeRows(baseBytes: Uint8Array, dtype: number, m: number, n: number, s
     const src = dtype === DataType.FLOAT ? float32View(baseBytes, count) : float64View(baseBytes, count);
     const dst = dtype === DataType.FLOAT ? new Float32Array(count) : new Float64Array(count);
     for (let i = 0; i < m; i++) {
-      productRowInto(acc, i);
       const o = i * n;
+      let po = o;
+      if (fillRow) {
+        fillRow(i);
+        po = 0;
+      }
       let rw = 0;
       let rd = 0;
       for (let j = 0; j < n; j++) {
         const x = src[o + j];
-        const d = s * acc[j];
+        const d = s * prod[po + j];
         const v = x + d;
         if (!(Math.abs(v) < limit)) throw new NonFiniteError(o + j, v, dtype);
         rw += x * x;

@@ -189,7 +189,7 @@ function checkFoldable(ctx: LoraContext, m: LoraMatch, weightNotConstant: string
   for (const b of m.branches) {
     for (const v of b.intermediates) expect(v);
     expect(b.output);
-    for (const n of b.nodes) problems.push(...unusedExtraOutputs(index, n));
+    for (const n of b.nodes) problems.push(...extraOutputsInUse(index, n));
   }
   for (const t of m.baseTerms) for (const n of t.nodes) if (n.output?.[0]) expect(n.output[0]);
   for (const n of m.sumNodes) if (n.output?.[0] && n.output[0] !== m.output) expect(n.output[0]);
@@ -256,7 +256,8 @@ function checkFoldable(ctx: LoraContext, m: LoraMatch, weightNotConstant: string
   return [...new Set(problems)];
 }
 
-function unusedExtraOutputs(index: GraphIndex, n: onnx.INodeProto): string[] {
+/** A second output (Dropout's mask) read by anyone: removing the node would break that reader. */
+function extraOutputsInUse(index: GraphIndex, n: onnx.INodeProto): string[] {
   return (n.output ?? []).slice(1).filter((o) => o && index.useCount(o) > 0).map((o) => `'${o}' (second output of ${n.op_type} '${n.name}') is read elsewhere`);
 }
 

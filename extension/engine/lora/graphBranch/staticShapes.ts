@@ -5,7 +5,7 @@
  * inside a LoRA branch restores the shape it started from; an unknown shape
  * means "cannot prove", never a guess.
  */
-import { onnx, toNumber } from '../../onnx/proto';
+import { toNumber } from '../../onnx/proto';
 import { tensorDims } from '../../onnx/tensors';
 import { attrInt, attrInts, type GraphIndex } from '../../graph/graphIndex';
 import { broadcastShapes, resolveReshape } from './ndarray';
@@ -102,4 +102,3 @@ export class StaticShapes {
   }
 }
 
-export type { onnx };
