@@ -4,7 +4,7 @@
  * tensor) and what was skipped (with the reason), then removes whatever the
  * folds left dangling and checks that the graph is still sound.
  *
- * The model is changed in memory only; `fuseFile` writes the result to a new
+ * The model is changed in memory only; `fuseModelFile` writes the result to a new
  * path with `saveModel` (atomic, never over the input).
  */
 import * as fs from 'node:fs';
