@@ -254,3 +254,22 @@ test('ambiguous call order is an error listing the candidate nodes, and --map se
   assert.equal(ok.code, 0, ok.err);
   assert.equal(JSON.parse(ok.out).merged[0].target, 'onnx::MatMul_91');
 });
+
+test('dynamo-style nodes: the module comes from metadata_props name scopes when names are generated', async () => {
+  const dir = tempDir();
+  const built = buildModel(dir, (g) => {
+    g.initializer.push(makeTensor('val_12', DataType.FLOAT, [3, 3], rand(70)([3, 3]).values));
+    g.node.push(onnx.NodeProto.create({
+      op_type: 'MatMul', name: 'node_MatMul_7', input: ['y', 'val_12'], output: ['q'],
+      metadata_props: [{ key: 'pkg.torch.onnx.name_scopes', value: "['', 'blocks.0', 'blocks.0.mlp']" }],
+    }));
+    g.output.push(onnx.ValueInfoProto.create({ name: 'q', type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 2 }, { dim_value: 3 }] } } } }));
+  });
+  const r = rand(71);
+  const ad = writePeftAdapter(path.join(dir, 'a'), { r: 1, lora_alpha: 1 }, { [`${P}blocks.0.mlp.lora_A.weight`]: r([1, 3]), [`${P}blocks.0.mlp.lora_B.weight`]: r([3, 1]) });
+  const plan = await runLora(['plan', built.file, '--adapter', ad, '--json']);
+  assert.equal(plan.code, 0, plan.out);
+  const pair = JSON.parse(plan.out).pairs[0];
+  assert.equal(pair.target, 'val_12');
+  assert.ok(pair.evidence.some((e: string) => e.startsWith("node metadata name scope of 'node_MatMul_7'")));
+});
