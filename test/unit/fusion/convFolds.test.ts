@@ -334,3 +334,14 @@ test('float32 weights edited in place give the same bits whatever the alignment 
   }
   assert.equal(new Set(results).size, 1);
 });
+
+test('float16 Conv with float32 BatchNormalization statistics (opset 15 mixed types): folded into float16 tensors', async () => {
+  const o: ConvBnOptions = { input: [1, 3, 6, 6], weight: [4, 3, 3, 3], bias: true, dtype: DataType.FLOAT16, opset: 15 };
+  const spec = convBnSpec(o);
+  for (const t of spec.initializers!) if (t.name.startsWith('bn.')) t.dtype = DataType.FLOAT;
+  const x = { dims: o.input, values: randn(108, 12), dtype: DataType.FLOAT16 };
+  const r = await fuseAndCompare(dir, 'fp16-mixed', spec, [candidate('conv-bn', ['conv', 'bn'])], { x }, 2e-2);
+  assert.equal(r.report.applied.length, 1, JSON.stringify(r.report.skipped));
+  assert.ok(r.model.graph.initializer!.every((t) => t.data_type === DataType.FLOAT16));
+  r.model.close();
+});
