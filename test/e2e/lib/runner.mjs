@@ -28,7 +28,9 @@ export async function runScenario(scenario, { browser, resultsDir, blockedReques
   page.on('pageerror', (error) => consoleErrors.push(error.message));
   let error = null;
   try {
-    await withTimeout(scenario.run({ page, ...makeContext(page) }), scenario.timeoutMs ?? 240_000, `scenario ${scenario.id}`);
+    // Scenarios may also capture intermediate states (a context menu, an error) for the README.
+    const screenshotOf = (label) => page.screenshot({ path: screenshot.replace(/\.png$/, `-${label}.png`), timeout: 15_000 });
+    await withTimeout(scenario.run({ page, screenshotOf, ...makeContext(page) }), scenario.timeoutMs ?? 240_000, `scenario ${scenario.id}`);
   } catch (caught) {
     error = caught;
   }

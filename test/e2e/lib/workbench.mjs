@@ -85,7 +85,7 @@ export async function pickQuickItem(page, text) {
  * too soon after it opened (so the opening right-click cannot choose an entry), so the entry is
  * focused by hovering and chosen with Enter, which the menu always honours.
  */
-export async function contextMenu(page, target, label) {
+export async function contextMenu(page, target, label, { whileOpen } = {}) {
   await target.click({ button: 'right' });
   const menu = page.locator('.context-view .monaco-menu');
   const entry = menu.locator('.action-item', { hasText: label }).first();
@@ -94,6 +94,7 @@ export async function contextMenu(page, target, label) {
     await entry.hover();
     return /\bfocused\b/.test((await entry.getAttribute('class')) ?? '');
   });
+  await whileOpen?.();
   await page.keyboard.press('Enter');
   await menu.waitFor({ state: 'hidden', timeout: UI_TIMEOUT });
 }

@@ -26,7 +26,7 @@ export default {
   id: 2,
   name: 'ModelFuse view: multi-select two sequences and Fuse Selected Modules',
   server: 'trusted',
-  async run({ page, openWorkspace, workspace, server }) {
+  async run({ page, openWorkspace, workspace, server, screenshotOf }) {
     await openWorkspace();
     await openModelFromExplorer(page, 'resnet/resstyle.onnx');
     await showModelFuseSideBar(page);
@@ -49,7 +49,7 @@ export default {
     );
 
     await recordNotifications(page);
-    await contextMenu(page, second, /Fuse Selected Modules/i);
+    await contextMenu(page, second, /Fuse Selected Modules/i, { whileOpen: () => screenshotOf('context-menu') });
 
     const fused = path.join(path.dirname(workspace.model), 'resstyle.fused.onnx');
     const result = await waitForNotification(page, /Fused \d+ sequences? of resstyle\.onnx → resstyle\.fused\.onnx/, WORK_TIMEOUT);
@@ -59,6 +59,7 @@ export default {
     const seen = await recordedNotifications(page);
     check(seen.some((toast) => toast.progress), `no progress notification was shown (saw: ${JSON.stringify(seen)})`);
 
+    await screenshotOf('result');
     await waitForFile(fused);
     await revealInExplorer(page, 'resnet/resstyle.fused.onnx');
     check(existsSync(workspace.model), 'the original model is gone');

@@ -20,7 +20,7 @@ export default {
   id: 4,
   name: 'Merge LoRA Adapter into the LoRA base',
   server: 'trusted',
-  async run({ page, openWorkspace, workspace }) {
+  async run({ page, openWorkspace, workspace, screenshotOf }) {
     await openWorkspace();
     await openModelFromExplorer(page, 'lora/base.onnx', /Parameters/);
     const adapters = await revealInExplorer(page, 'lora/adapters');
@@ -39,6 +39,7 @@ export default {
     await confirm.waitFor({ timeout: WORK_TIMEOUT });
     const mapping = (await page.locator('.quick-input-widget .monaco-list-row').allInnerTexts()).join('\n');
     check(/q_proj/.test(mapping) && /v_proj/.test(mapping), `the key mapping does not show q_proj and v_proj:\n${mapping}`);
+    await screenshotOf('key-mapping');
     await confirm.click({ timeout: UI_TIMEOUT });
 
     const merged = path.join(path.dirname(workspace.loraBase), 'base.merged.onnx');

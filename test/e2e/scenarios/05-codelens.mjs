@@ -8,7 +8,7 @@ export default {
   id: 5,
   name: 'CodeLens on a Python model inserts fuse_model()',
   server: 'trusted',
-  async run({ page, openWorkspace, workspace }) {
+  async run({ page, openWorkspace, workspace, screenshotOf }) {
     await openWorkspace();
     const row = await revealInExplorer(page, 'python/basic_block.py');
     await row.click();
@@ -20,6 +20,7 @@ export default {
     // BasicBlock: conv2+bn2 is safe; conv1+bn1(+relu) is not proposed with the shared relu.
     check(/fusible/i.test(lensText), `unexpected CodeLens text: ${lensText}`);
 
+    await screenshotOf('lens');
     const insert = lenses.filter({ hasText: /fuse_model/i }).first();
     await insert.click({ timeout: UI_TIMEOUT });
     await waitFor('fuse_model() to appear in the editor', async () => /def fuse_model/.test(await editorText(page)), { timeoutMs: UI_TIMEOUT });

@@ -8,7 +8,7 @@ export default {
   id: 6,
   name: 'a corrupt .onnx shows a clear error and the extension keeps working',
   server: 'trusted',
-  async run({ page, openWorkspace }) {
+  async run({ page, openWorkspace, screenshotOf }) {
     await openWorkspace();
     const row = await revealInExplorer(page, 'broken/corrupt.onnx');
     await row.click();
@@ -24,6 +24,7 @@ export default {
       },
       { timeoutMs: WORK_TIMEOUT },
     );
+    await screenshotOf('error');
     const line = String(error).replace(/\s+/g, ' ');
     check(!/at \w+ \(|\.ts:\d+|\.js:\d+|Internal error/.test(line), `the error is a stack trace or internal error, not a user message: ${line}`);
     check(/truncat|invalid|corrupt|not .*onnx|decode|parse|wire|end of|index out of range/i.test(line), `the error does not say what is wrong: ${line}`);
