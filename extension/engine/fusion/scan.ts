@@ -5,9 +5,13 @@
  * groups that contain a module called from several places.
  *
  * Overlaps: among candidates that can be fused (not blocked), a node belongs
- * to at most one; the longer sequence wins (conv-bn-relu over conv-bn and
- * bn-relu), then the one that folds, then the earlier family in the
- * registry. Blocked candidates are reported alongside so the user learns why
+ * to at most one fold and to at most one fuse_modules group; the longer
+ * sequence wins (conv-bn-relu over conv-bn and bn-relu), then the one that
+ * folds, then the earlier family in the registry. A fold that is no PyTorch
+ * group (matmul-add, conv-add, …) and a group that folds nothing (linear-relu)
+ * do not compete: `fuse` applies the one, `fuse-list` lists the other (a
+ * tf2onnx Dense + ReLU is MatMul + Add + Relu: the MatMul + Add still becomes
+ * a Gemm). Blocked candidates are reported alongside so the user learns why
  * a longer sequence is not offered (e.g. conv-bn-relu blocked, bn-relu fine),
  * unless a fusable candidate already covers all their nodes.
  *
@@ -106,17 +110,24 @@ function resolveOverlaps(all: RankedMatch[]): PatternMatch[] {
       a.family - b.family ||
       a.seq - b.seq,
   );
-  const fusable = new Map<Node, PatternMatch>();
+  // Node → the fusable candidate that claimed it, per consumer: `fuse` applies folds, `fuse-list` lists groups.
+  const folds = new Map<Node, PatternMatch>();
+  const groups = new Map<Node, PatternMatch>();
+  const claims = (m: PatternMatch): Map<Node, PatternMatch>[] => {
+    const isGroup = TORCH_GROUP_PATTERNS.has(m.pattern) || !m.folds;
+    return [...(m.folds ? [folds] : []), ...(isGroup ? [groups] : [])];
+  };
   const reported = new Set<Node>();
   const kept: PatternMatch[] = [];
   for (const { m } of sorted) {
     if (m.blocked === null) {
-      if (m.nodes.some((n) => fusable.has(n))) continue;
-      m.nodes.forEach((n) => fusable.set(n, m));
+      const maps = claims(m);
+      if (maps.some((owned) => m.nodes.some((n) => owned.has(n)))) continue;
+      for (const owned of maps) m.nodes.forEach((n) => owned.set(n, m));
     } else {
       if (m.nodes.some((n) => reported.has(n))) continue;
-      const owner = fusable.get(m.nodes[0]);
-      if (owner && m.nodes.every((n) => fusable.get(n) === owner)) continue;
+      const owners = [folds.get(m.nodes[0]), groups.get(m.nodes[0])];
+      if (owners.some((o) => o && m.nodes.every((n) => o.nodes.includes(n)))) continue;
       m.nodes.forEach((n) => reported.add(n));
     }
     kept.push(m);

@@ -1,0 +1,171 @@
+/**
+ * Models shaped the way tf2onnx writes Keras / TensorFlow graphs: weights as
+ * `Constant` nodes, NHWC graphs with Transposes around each Conv, the conv
+ * bias as a separate Add of a [1,C,1,1] constant, scales as Mul, BatchNorm at
+ * opsets 7–13, ReLU6 as Clip, Dense as MatMul + Add, and TF's generated names
+ * (`StatefulPartitionedCall/model/conv2d/Conv2D`, `const_fold_opt__123`).
+ * Each one goes through scan → fuse → ONNX Runtime (original vs fused).
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { tempDir } from '../helpers/fixtures';
+import {
+  GraphBuilder, appliedPatterns, describeCandidates, expectBlocked, expectFusable, modelProto, opCount, runPipeline, writeModel, type ConstantStorage,
+} from './build';
+
+const dir = tempDir('modelfuse-tf2onnx-');
+const TF2ONNX = { producer: 'tf2onnx', producerVersion: '1.16.1 15c810' };
+const SCOPE = 'StatefulPartitionedCall/model';
+
+/**
+ * NHWC input → Transpose → Conv (no bias) → Add [1,C,1,1] (BiasAdd) → Mul [C,1,1]
+ * → BatchNormalization → Clip(0, 6) → Transpose → Add [C] in NHWC (must stay).
+ */
+function nhwcBlock(opts: { opset: number; storage: ConstantStorage; C?: number }): GraphBuilder {
+  const C = opts.C ?? 6;
+  const g = new GraphBuilder();
+  const s = opts.storage;
+  g.input('input_1:0', ['unk__42', 9, 9, 3]).output('Identity:0', ['unk__43', 9, 9, C]);
+  const w = g.constant(`${SCOPE}/conv2d/Conv2D/ReadVariableOp:0`, [C, 3, 3, 3], { storage: s, nodeName: `${SCOPE}/conv2d/Conv2D/ReadVariableOp` });
+  const bias = g.constant('const_fold_opt__123', [1, C, 1, 1], { storage: s, scale: 0.3 });
+  const mul = g.constant('const_fold_opt__124', [C, 1, 1], { storage: s, positive: true });
+  const bn = g.batchNormParams([`${SCOPE}/batch_normalization/ReadVariableOp:0`, `${SCOPE}/batch_normalization/ReadVariableOp_1:0`,
+    `${SCOPE}/batch_normalization/FusedBatchNormV3/ReadVariableOp:0`, `${SCOPE}/batch_normalization/FusedBatchNormV3/ReadVariableOp_1:0`], C, s);
+  const nhwcBias = g.constant('const_fold_opt__130', [C], { storage: s });
+  g.node('Transpose', `${SCOPE}/conv2d/Conv2D__6`, ['input_1:0'], ['Conv2D__6:0'], { perm: [0, 3, 1, 2] });
+  g.node('Conv', `${SCOPE}/conv2d/Conv2D`, ['Conv2D__6:0', w], ['Conv2D:0'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1], group: 1 });
+  g.node('Add', `${SCOPE}/conv2d/BiasAdd`, ['Conv2D:0', bias], ['BiasAdd:0']);
+  g.node('Mul', `${SCOPE}/multiply/mul`, ['BiasAdd:0', mul], ['mul:0']);
+  g.node('BatchNormalization', `${SCOPE}/batch_normalization/FusedBatchNormV3`, ['mul:0', ...bn], ['FusedBatchNormV3:0'], { epsilon: { float: 0.001 } });
+  if (opts.opset >= 11) {
+    const lo = g.constant('min__7', [], { values: [0], storage: 'constant-node', nodeName: 'min__7' });
+    const hi = g.constant('max__8', [], { values: [6], storage: 'constant-node', nodeName: 'max__8' });
+    g.node('Clip', `${SCOPE}/re_lu/Relu6`, ['FusedBatchNormV3:0', lo, hi], ['Relu6:0']);
+  } else {
+    g.node('Clip', `${SCOPE}/re_lu/Relu6`, ['FusedBatchNormV3:0'], ['Relu6:0'], { min: { float: 0 }, max: { float: 6 } });
+  }
+  g.node('Transpose', `${SCOPE}/re_lu/Relu6__10`, ['Relu6:0'], ['Relu6__10:0'], { perm: [0, 2, 3, 1] });
+  g.node('Add', `${SCOPE}/add/add`, ['Relu6__10:0', nhwcBias], ['Identity:0']);
+  return g;
+}
+
+for (const storage of ['constant-node', 'initializer'] as const) {
+  test(`tf2onnx NHWC conv block, weights as ${storage}s: BiasAdd, Mul and BatchNorm all fold into the Conv; Clip (ReLU6) and the NHWC Add stay`, async () => {
+    const file = writeModel(path.join(dir, `nhwc-${storage}.onnx`), modelProto(nhwcBlock({ opset: 13, storage }), { opset: 13, irVersion: 7, ...TF2ONNX }));
+    const r = await runPipeline(file, { 'input_1:0': { dims: [2, 9, 9, 3] } });
+    // Before fusing only the Add reads the Conv directly; the Mul and the BN become foldable one pass after another.
+    expectFusable(r.candidates, 'conv-add', [`${SCOPE}/conv2d/Conv2D`, `${SCOPE}/conv2d/BiasAdd`]);
+    assert.ok(!r.candidates.some((c) => c.nodes.includes(`${SCOPE}/re_lu/Relu6`)), `Clip (ReLU6) must not be grouped: ${describeCandidates(r.candidates)}`);
+    assert.ok(!r.candidates.some((c) => c.nodes.includes(`${SCOPE}/add/add`)), `an Add after the Transpose back to NHWC is not a conv bias: ${describeCandidates(r.candidates)}`);
+    assert.deepEqual(appliedPatterns(r), [
+      `conv-add:${SCOPE}/conv2d/Conv2D+${SCOPE}/conv2d/BiasAdd`,
+      `conv-mul:${SCOPE}/conv2d/Conv2D+${SCOPE}/multiply/mul`,
+      `conv-bn:${SCOPE}/conv2d/Conv2D+${SCOPE}/batch_normalization/FusedBatchNormV3`,
+    ]);
+    assert.equal(opCount(r.fused, 'BatchNormalization'), 0);
+    assert.equal(opCount(r.fused, 'Mul'), 0);
+    assert.equal(opCount(r.fused, 'Add'), 1, 'only the NHWC Add remains');
+    assert.equal(opCount(r.fused, 'Clip'), 1);
+    assert.equal(opCount(r.fused, 'Transpose'), 2);
+    // The folded Conv weight/bias are initializers; the Constant nodes they came from are gone, Clip's bounds stay.
+    const constants = r.fused.graph.node.filter((n) => n.op_type === 'Constant').map((n) => n.output[0]);
+    assert.deepEqual(constants.filter((c) => !['min__7', 'max__8', 'const_fold_opt__130'].includes(c)), []);
+  });
+}
+
+for (const opset of [7, 8, 9, 11, 12, 13]) {
+  test(`tf2onnx BatchNormalization at opset ${opset}${opset < 9 ? ' (with the old spatial=1 attribute)' : ''}: conv-bn-relu folds`, async () => {
+    const C = 5;
+    const g = new GraphBuilder();
+    g.input('x:0', ['N', 4, 7, 7]).output('y:0');
+    const w = g.constant('conv2d/kernel:0', [C, 4, 3, 3], { storage: opset >= 9 ? 'constant-node' : 'initializer' });
+    const b = g.constant('conv2d/bias:0', [C], { storage: opset >= 9 ? 'constant-node' : 'initializer' });
+    const bn = g.batchNormParams(['bn/gamma:0', 'bn/beta:0', 'bn/moving_mean:0', 'bn/moving_variance:0'], C);
+    g.node('Conv', 'model/conv2d/Conv2D', ['x:0', w, b], ['conv:0'], { kernel_shape: [3, 3], pads: [0, 0, 0, 0] });
+    g.node('BatchNormalization', 'model/bn/FusedBatchNormV3', ['conv:0', ...bn], ['bn:0'], { epsilon: { float: 0.001 }, ...(opset < 9 ? { spatial: 1 } : {}), ...(opset === 7 ? { momentum: { float: 0.99 } } : {}) });
+    g.node('Relu', 'model/re_lu/Relu', ['bn:0'], ['y:0']);
+    const file = writeModel(path.join(dir, `bn-opset${opset}.onnx`), modelProto(g, { opset, irVersion: opset >= 9 ? 4 : 3, ...TF2ONNX }));
+    const r = await runPipeline(file, { 'x:0': { dims: [2, 4, 7, 7] } });
+    expectFusable(r.candidates, 'conv-bn-relu', ['model/conv2d/Conv2D', 'model/bn/FusedBatchNormV3', 'model/re_lu/Relu']);
+    assert.equal(opCount(r.fused, 'BatchNormalization'), 0);
+    assert.equal(opCount(r.fused, 'Relu'), 1);
+  });
+}
+
+test('tf2onnx BatchNormalization at opset 7 with spatial=0 (per-activation statistics): reported blocked, not folded', async () => {
+  const C = 3;
+  const g = new GraphBuilder();
+  g.input('x:0', [1, 2, 4, 4]).output('y:0');
+  const w = g.constant('conv/kernel:0', [C, 2, 1, 1]);
+  // spatial=0: one statistic per (channel, h, w) — BN parameters of shape [C, H, W].
+  const bn = [
+    g.constant('bn/gamma:0', [C, 4, 4], { scale: 0.3, offset: 1 }), g.constant('bn/beta:0', [C, 4, 4], { scale: 0.2 }),
+    g.constant('bn/mean:0', [C, 4, 4], { scale: 0.3 }), g.constant('bn/var:0', [C, 4, 4], { positive: true }),
+  ];
+  g.node('Conv', 'conv/Conv2D', ['x:0', w], ['c:0']);
+  g.node('BatchNormalization', 'bn/FusedBatchNorm', ['c:0', ...bn], ['y:0'], { spatial: 0, epsilon: { float: 0.001 } });
+  const file = writeModel(path.join(dir, 'bn-spatial0.onnx'), modelProto(g, { opset: 7, irVersion: 3, ...TF2ONNX }));
+  const r = await runPipeline(file, { 'x:0': { dims: [1, 2, 4, 4] } });
+  expectBlocked(r.candidates, 'conv-bn', ['conv/Conv2D', 'bn/FusedBatchNorm'], /spatial=0/);
+  assert.equal(r.fuse.applied.length, 0);
+  assert.equal(opCount(r.fused, 'BatchNormalization'), 1);
+});
+
+test('tf2onnx Dense: MatMul by a Constant weight + Add of a [N] bias on a 2-D input becomes one Gemm; the ReLU stays', async () => {
+  const g = new GraphBuilder();
+  g.input('dense_input:0', ['unk__12', 16]).output('Identity:0', ['unk__13', 8]);
+  const w = g.constant(`${SCOPE}/dense/MatMul/ReadVariableOp:0`, [16, 8], { storage: 'constant-node' });
+  const b = g.constant(`${SCOPE}/dense/BiasAdd/ReadVariableOp:0`, [8], { storage: 'constant-node' });
+  g.node('MatMul', `${SCOPE}/dense/MatMul`, ['dense_input:0', w], ['MatMul:0']);
+  g.node('Add', `${SCOPE}/dense/BiasAdd`, ['MatMul:0', b], ['BiasAdd:0']);
+  g.node('Relu', `${SCOPE}/dense/Relu`, ['BiasAdd:0'], ['Identity:0']);
+  const file = writeModel(path.join(dir, 'dense.onnx'), modelProto(g, { opset: 13, irVersion: 7, ...TF2ONNX }));
+  const r = await runPipeline(file, { 'dense_input:0': { dims: [3, 16] } });
+  expectFusable(r.candidates, 'matmul-add', [`${SCOPE}/dense/MatMul`, `${SCOPE}/dense/BiasAdd`]);
+  // For PyTorch's fuse_modules the same layers are still a Linear + ReLU group.
+  findLinearRelu(r.candidates);
+  assert.deepEqual(appliedPatterns(r), [`matmul-add:${SCOPE}/dense/MatMul+${SCOPE}/dense/BiasAdd`]);
+  assert.equal(opCount(r.fused, 'Gemm'), 1);
+  assert.equal(opCount(r.fused, 'MatMul') + opCount(r.fused, 'Add'), 0);
+});
+
+function findLinearRelu(candidates: Parameters<typeof describeCandidates>[0]): void {
+  assert.ok(candidates.some((c) => c.pattern === 'linear-relu' && c.nodes.includes(`${SCOPE}/dense/Relu`)), `linear-relu missing: ${describeCandidates(candidates)}`);
+}
+
+test('tf2onnx Dense after Flatten/Reshape: the 2-D input is recognised through a Constant shape; a 3-D MatMul is not offered', async () => {
+  const g = new GraphBuilder();
+  g.input('x:0', [2, 4, 3, 3]).input('seq:0', [2, 5, 6]).output('y:0').output('z:0');
+  const shape = g.constant('const_fold_opt__55', [2], { values: [-1, 36], storage: 'constant-node', dtype: 7 });
+  const w = g.constant('dense/kernel:0', [36, 10]);
+  const b = g.constant('dense/bias:0', [10]);
+  const w3 = g.constant('dense_1/kernel:0', [6, 7]);
+  const b3 = g.constant('dense_1/bias:0', [7]);
+  g.node('Reshape', 'model/flatten/Reshape', ['x:0', shape], ['flat:0']);
+  g.node('MatMul', 'model/dense/MatMul', ['flat:0', w], ['mm:0']);
+  g.node('Add', 'model/dense/BiasAdd', ['mm:0', b], ['y:0']);
+  g.node('MatMul', 'model/dense_1/Tensordot/MatMul', ['seq:0', w3], ['mm3:0']);
+  g.node('Add', 'model/dense_1/BiasAdd', ['mm3:0', b3], ['z:0']);
+  const file = writeModel(path.join(dir, 'dense-reshape.onnx'), modelProto(g, { opset: 13, irVersion: 7, ...TF2ONNX }));
+  const r = await runPipeline(file, { 'x:0': { dims: [2, 4, 3, 3] }, 'seq:0': { dims: [2, 5, 6] } });
+  expectFusable(r.candidates, 'matmul-add', ['model/dense/MatMul', 'model/dense/BiasAdd']);
+  assert.ok(!r.candidates.some((c) => c.nodes.includes('model/dense_1/Tensordot/MatMul')), `3-D MatMul offered: ${describeCandidates(r.candidates)}`);
+  assert.equal(opCount(r.fused, 'Gemm'), 1);
+  assert.equal(opCount(r.fused, 'MatMul'), 1);
+});
+
+test('tf2onnx ReLU6 as Clip directly after a Conv: not proposed as conv-relu (fuse_modules has no Conv+ReLU6 fuser)', async () => {
+  const g = new GraphBuilder();
+  g.input('x:0', [1, 3, 6, 6]).output('y:0');
+  const w = g.constant('conv/kernel:0', [4, 3, 3, 3], { storage: 'constant-node' });
+  const b = g.constant('conv/bias:0', [4], { storage: 'constant-node' });
+  const lo = g.constant('min__1', [], { values: [0], storage: 'constant-node' });
+  const hi = g.constant('max__2', [], { values: [6], storage: 'constant-node' });
+  g.node('Conv', 'model/conv/Conv2D', ['x:0', w, b], ['c:0'], { pads: [1, 1, 1, 1] });
+  g.node('Clip', 'model/re_lu/Relu6', ['c:0', lo, hi], ['y:0']);
+  const file = writeModel(path.join(dir, 'relu6.onnx'), modelProto(g, { opset: 13, irVersion: 7, ...TF2ONNX }));
+  const r = await runPipeline(file, { 'x:0': { dims: [1, 3, 6, 6], values: undefined } });
+  assert.deepEqual(r.candidates, [], `nothing to fuse: ${describeCandidates(r.candidates)}`);
+  assert.equal(r.fuse.applied.length, 0);
+});
