@@ -12,6 +12,7 @@
  */
 import { ModelFuseError } from '../engine/errors';
 import { fuseModelFile, type FuseFileResult } from '../engine/fusion/fuse';
+import type { ChangedTensor } from '../engine/fusion/folds/foldContext';
 import type { VerifyReport } from '../protocol/workerProtocol';
 import { verifyInWorker } from '../worker/api';
 import { COMMON_OPTIONS, optValue, parseArgs, requirePositionals, type ParsedArgs } from './args';
@@ -99,8 +100,7 @@ export function formatFuseReport(r: FuseFileResult, verification: VerifyReport |
       const modules = a.modules.some((m) => m) ? `  [${a.modules.map((m) => m ?? '?').join(' + ')}]` : '';
       lines.push(`  ${a.id}${modules}`);
       for (const t of a.changedTensors) {
-        const was = t.before && t.before.name !== t.after.name ? ` (copy of ${t.before.name})` : '';
-        lines.push(`      ${t.role} ${t.after.name} ${t.after.dtype}[${t.after.dims.join(', ')}] ${t.storage}${was}`);
+        lines.push(`      ${t.role} ${t.after.name} ${t.after.dtype}[${t.after.dims.join(', ')}] ${describeStorage(t)}`);
       }
       if (a.addedNodes.length) lines.push(`      new node ${a.addedNodes.join(', ')}`);
       lines.push(`      removed ${a.removedNodes.join(', ')}`);
@@ -113,4 +113,16 @@ export function formatFuseReport(r: FuseFileResult, verification: VerifyReport |
   lines.push('', `nodes ${r.nodesBefore} → ${r.nodesAfter}, initializers ${r.initializersBefore} → ${r.initializersAfter}`);
   if (verification) lines.push('', formatVerifyReport(verification));
   return lines.join('\n');
+}
+
+function describeStorage(t: ChangedTensor): string {
+  switch (t.storage) {
+    case 'overwritten':
+    case 'replaced':
+      return 'updated';
+    case 'copied':
+      return `new copy (the original '${t.before?.name}' is shared and stays unchanged)`;
+    case 'added':
+      return 'new';
+  }
 }

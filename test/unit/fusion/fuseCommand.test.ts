@@ -67,7 +67,7 @@ test('human-readable report and filtering with --patterns / --only', () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /applied \(2\):/);
   assert.match(r.stdout, /conv-bn:\/conv2\/Conv {2}\[blocks\.0\.conv2 \+ blocks\.0\.bn2\]/);
-  assert.match(r.stdout, /weight blocks\.0\.conv2\.weight float32\[16, 16, 3, 3\] overwritten/);
+  assert.match(r.stdout, /weight blocks\.0\.conv2\.weight float32\[16, 16, 3, 3\] updated/);
   assert.match(r.stdout, /nodes 20 → 18/);
 
   const only = JSON.parse(cli(input, '-o', 'r2.onnx', '--only', 'conv-bn:/conv2/Conv,conv-bn-relu:/conv1/Conv', '--json').stdout);
