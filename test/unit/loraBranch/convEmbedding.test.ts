@@ -176,3 +176,26 @@ test('Embedding LoRA: Gather of Aᵀ by the same ids, MatMul by Bᵀ, folded int
   const after = await run(fused, feeds);
   assert.ok(scaledDiff(after[y], before[y]) < 1e-6);
 });
+
+test('a Conv exported without its bias input, the bias added after it, folds and keeps the bias Add', async () => {
+  const g = new GraphSpec();
+  g.weight('w', [4, 3, 3, 3]);
+  g.weight('bias', [1, 4, 1, 1]);
+  g.weight('a', [2, 3, 3, 3]);
+  g.weight('b', [4, 2, 1, 1]);
+  const conv = g.op('Conv', 'base', ['x', 'w'], { pads: [1, 1, 1, 1] });
+  const biased = g.op('Add', 'bias_add', [conv, 'bias']);
+  let h = g.op('Conv', 'A', ['x', 'a'], { pads: [1, 1, 1, 1] });
+  h = g.op('Conv', 'B', [h, 'b']);
+  const y = g.op('Add', 'merge', [biased, g.op('Mul', 'scale', [h, g.constant('s', [], [0.5])])]);
+  const bytes = g.model([{ name: 'x', dims: [1, 3, 6, 6] }], [{ name: y }]);
+  const feeds = { x: { dims: [1, 3, 6, 6], values: randn(108, 2) } };
+  const before = await run(bytes, feeds);
+  const { candidates, model, bytes: fused } = scanAndFuse(bytes);
+  const [c] = loraCandidates(candidates);
+  assert.equal(c.blocked, null);
+  assert.deepEqual(c.nodes.slice(0, 2), ['base', 'bias_add']);
+  assert.deepEqual(model.graph.node.map((n) => n.op_type), ['Conv', 'Add']);
+  const after = await run(fused, feeds);
+  assert.ok(scaledDiff(after[y], before[y]) < 1e-6);
+});

@@ -140,7 +140,8 @@ function doraBias(ctx: LoraContext, m: LoraMatch, out: number): { values: Float6
   if (terms.length === 0) return null;
   const biasValue = biasValueOf(m);
   const b = biasValue ? perFeature(ctx, biasValue, out) : new Float64Array(out);
-  const beta = m.base === 'Gemm' ? attrFloat(m.baseNode, 'beta', 1) : 1;
+  // Gemm computes beta·C; a bias Add after the layer is added as it is.
+  const beta = m.base === 'Gemm' && !m.biasAdd ? attrFloat(m.baseNode, 'beta', 1) : 1;
   const effective = b.map((v) => v * beta);
   const next = Float64Array.from(effective);
   let changed = false;

@@ -54,7 +54,7 @@ export interface LoraMatch {
   /** Input shared by the base layer and every branch (ids for an embedding). */
   x: string;
   weight: string;
-  /** MatMul base: the Add of its bias, or null. */
+  /** The Add of a constant bias right after the base layer (MatMul + Add), or null. */
   biasAdd: onnx.INodeProto | null;
   /** The value the branches are added to (bias included). */
   baseOutput: string;
@@ -93,7 +93,8 @@ export function matchLoraAt(ctx: LoraContext, baseNode: onnx.INodeProto): LoraMa
 
   let biasAdd: onnx.INodeProto | null = null;
   let baseOutput = baseNode.output?.[0] ?? '';
-  if (base === 'MatMul') {
+  {
+    // A bias Add after the layer: TorchScript's MatMul + Add, and Conv/Gemm exported without their own bias input.
     const c = index.consumersOf(baseOutput);
     const bias = c.find((u) => u.node.op_type === 'Add' && (u.node.domain ?? '') === '' && consts.info(u.node.input?.[1 - u.slot] ?? '').ok);
     if (bias) {
@@ -247,7 +248,8 @@ function checkFoldable(ctx: LoraContext, m: LoraMatch, weightNotConstant: string
       const count = s.ok ? s.value.dims.reduce((a, b) => a * b, 1) : 0;
       if (s.ok && count !== out && count !== 1) problems.push(`the constant '${t.subtracted}' subtracted from the base output is not a bias`);
     }
-    if (t.readsBiased && m.base === 'Gemm' && m.baseNode.input?.[2]) {
+    if (t.readsBiased && m.biasAdd && m.baseNode.input?.[2]) problems.push('DoRA rescaling of a layer with two biases (its own and an Add after it) is not folded');
+    else if (t.readsBiased && m.base === 'Gemm' && m.baseNode.input?.[2]) {
       const c = dimsOf(ctx, m.baseNode.input[2]);
       if (!c || (c.length === 2 && c[0] !== 1) || c.length > 2) problems.push('the Gemm bias is not one value per output feature');
     }
