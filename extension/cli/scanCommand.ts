@@ -73,7 +73,7 @@ export function formatScanTable(scan: ScanResult): string {
   const group = scan.candidates.filter((c) => !c.blocked && !c.folds).length;
   const blocked = scan.candidates.filter((c) => c.blocked).length;
   lines.push('', `${scan.candidates.length} candidates: ${fold} fold, ${group} grouping only, ${blocked} blocked.`);
-  if (notes.length) lines.push('', notes.join('\n'));
+  if (notes.length) lines.push('', ...notes);
   return lines.map(printable).join('\n');
 }
 
