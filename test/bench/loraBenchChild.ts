@@ -4,7 +4,7 @@
  *   reference BASE ADAPTER OUT    — a plain merge: per tensor, decode, W[i,j] += s·Σₖ B[i,k]·A[k,j] in a
  *                                   tight triple loop, encode, write (what one writes without thinking about speed)
  *   merge BASE ADAPTER OUT js|ort — `modelfuse lora`: buildPlan + mergeLora with the JS kernel or ONNX Runtime's MatMul in the worker
- * Prints one JSON line: { ms, cpuMs (this process only, not the ORT worker), maxRss (bytes), tensors }.
+ * Prints one JSON line: { ms, cpuMs (this process), workerCpuMs (the ORT worker process, or null), maxRss (bytes, this process), tensors }.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -63,6 +63,18 @@ function referenceMerge(base: string, adapterDir: string, out: string): number {
   }
 }
 
+/** CPU time (ms) a process has used so far, from /proc (Linux); null elsewhere. */
+function procCpuMs(pid: number): number | null {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in USER_HZ (100/s)
+  } catch {
+    return null;
+  }
+}
+
+let workerCpuMs: number | null = null;
+
 async function engineMerge(base: string, adapterDir: string, out: string, which: string): Promise<number> {
   const plan = buildPlan(base, [{ path: adapterDir, weight: 1 }]);
   let client: WorkerClient | undefined;
@@ -75,6 +87,7 @@ async function engineMerge(base: string, adapterDir: string, out: string, which:
       backend = new WorkerMatmulBackend((a, b, m, k, n) => matmulInWorker(c, a, b, m, k, n));
     }
     const report = await mergeLora(plan, out, { backend, force: true });
+    if (client) workerCpuMs = procCpuMs((await client.request('ping', {})).pid);
     return report.merged.length;
   } finally {
     plan.close();
@@ -93,7 +106,7 @@ async function main(): Promise<void> {
   else throw new Error(`unknown mode ${mode}`);
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  process.stdout.write(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, maxRss: process.resourceUsage().maxRSS * 1024, tensors }) + '\n');
+  process.stdout.write(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, workerCpuMs, maxRss: process.resourceUsage().maxRSS * 1024, tensors }) + '\n');
 }
 
 main().catch((err) => {
