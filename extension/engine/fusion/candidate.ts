@@ -22,7 +22,11 @@ export interface Candidate {
   /** Stable within one scan of one model: `<pattern>:<first node name>` (unique; a suffix is added on clashes). */
   id: string;
   pattern: PatternName;
-  /** Node names in data-flow order (for lora-branch: the base node first). */
+  /**
+   * Node names in data-flow order (for lora-branch: the base node first). A
+   * node without a unique name appears as `<name or op_type>#<position>`
+   * (graph/nodeAddress.ts), which fuse resolves the same way.
+   */
   nodes: string[];
   /**
    * The PyTorch modules of the group, in data-flow order (what fuse_modules

@@ -33,6 +33,7 @@ import { externalRef } from '../onnx/externalData';
 import { isExternal, tensorDims } from '../onnx/tensors';
 import { GraphIndex } from '../graph/graphIndex';
 import { buildModuleTree, type ModuleTree } from '../graph/moduleTree';
+import { nodeAddresses } from '../graph/nodeAddress';
 import type { Candidate } from './candidate';
 import { PATTERN_DETECTORS } from './patterns/index';
 import { Ranks } from './ranks';
@@ -75,15 +76,14 @@ export function scanModel(model: OnnxModel, detectors: readonly PatternDetector[
 export function analyzeModel(model: OnnxModel, detectors: readonly PatternDetector[] = PATTERN_DETECTORS): ModelAnalysis {
   const index = new GraphIndex(model.graph);
   const tree = buildModuleTree(model, index);
-  const nameCounts = new Map<string, number>();
-  for (const n of model.graph.node ?? []) if (n.name) nameCounts.set(n.name, (nameCounts.get(n.name) ?? 0) + 1);
+  const addresses = nodeAddresses(model.graph.node ?? []);
   const ranks = new Ranks(model.graph, index);
   const ctx: ScanContext = {
     model,
     index,
     tree,
     ranks,
-    isAddressable: (n) => !!n.name && nameCounts.get(n.name) === 1,
+    isAddressable: (n) => addresses.has(n),
   };
   const ranked: RankedMatch[] = [];
   detectors.forEach((d, family) => d.detect(ctx).forEach((m) => ranked.push({ m, family, seq: ranked.length })));
@@ -91,7 +91,7 @@ export function analyzeModel(model: OnnxModel, detectors: readonly PatternDetect
   const kept = resolveOverlaps(ranked).sort((a, b) => (position.get(a.nodes[0]) ?? 0) - (position.get(b.nodes[0]) ?? 0));
 
   const ids = new Set<string>();
-  const candidates = kept.map((m) => toCandidate(m, tree, ids));
+  const candidates = kept.map((m) => toCandidate(m, tree, ids, addresses));
   return { scan: { model: summarize(model, index), candidates }, tree, index, ranks };
 }
 
@@ -135,8 +135,8 @@ function resolveOverlaps(all: RankedMatch[]): PatternMatch[] {
   return kept;
 }
 
-function toCandidate(m: PatternMatch, tree: ModuleTree, ids: Set<string>): Candidate {
-  const names = m.nodes.map((n) => n.name ?? '');
+function toCandidate(m: PatternMatch, tree: ModuleTree, ids: Set<string>, addresses: Map<Node, string>): Candidate {
+  const names = m.nodes.map((n) => addresses.get(n) ?? n.name ?? '');
   const modules = m.modules ?? moduleGroup(names, tree);
   let pattern = m.pattern;
   const details = m.details ? { ...m.details } : undefined;

@@ -21,7 +21,7 @@ export interface ScanContext {
   readonly index: GraphIndex;
   readonly tree: ModuleTree;
   readonly ranks: Ranks;
-  /** Nodes that can be named in a candidate: a non-empty name no other node has. */
+  /** Nodes that can be named in a candidate: every node of the main graph (graph/nodeAddress.ts names the unnamed and the duplicates). */
   isAddressable(node: Node): boolean;
 }
 

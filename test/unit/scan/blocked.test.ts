@@ -204,14 +204,19 @@ test('fuse-list: BatchNorm2d + ReLU is fusable; a functional relu (no module) is
   assert.match(list.excluded[0].reason, /node '\/Relu' belongs to no module/);
 });
 
-test('unnamed and duplicate-named nodes are never put in a candidate (folds address nodes by name)', () => {
+test('unnamed and duplicate-named nodes are addressed as <name or op_type>#<position> (onnx.helper and PyTorch < 1.5 leave names empty)', () => {
   const spec = convBnRelu();
   spec.nodes[0].name = '';
   const cands = scan(spec);
-  assert.deepEqual(cands.map((c) => c.pattern), ['bn-relu'], 'the unnamed Conv drops out; BN + Relu remain');
+  assert.deepEqual(cands.map((c) => [c.pattern, c.nodes]), [['conv-bn-relu', ['Conv#0', '/bn/BatchNormalization', '/relu/Relu']]]);
   const dup = convBnRelu();
   dup.nodes[2].name = '/bn/BatchNormalization';
-  assert.equal(scan(dup).length, 0);
+  assert.deepEqual(scan(dup).map((c) => c.nodes), [['/conv/Conv', '/bn/BatchNormalization#1', '/bn/BatchNormalization#2']]);
+  // A real node already called like a synthetic address keeps its name; the synthetic one steps aside.
+  const clash = convBnRelu();
+  clash.nodes[0].name = '';
+  clash.nodes[2].name = 'Conv#0';
+  assert.deepEqual(scan(clash).map((c) => c.nodes), [['Conv#0#', '/bn/BatchNormalization', 'Conv#0']]);
 });
 
 test('fuse-list tells BatchNorm1d/2d/3d apart by rank, from shapes or from the Conv weight', () => {

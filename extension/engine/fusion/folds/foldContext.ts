@@ -13,6 +13,7 @@ import type { Candidate, PatternName } from '../candidate';
 import type { OnnxModel } from '../../onnx/model';
 import { GraphIndex } from '../../graph/graphIndex';
 import { NameAllocator } from '../../graph/cleanup';
+import { nodeAddresses } from '../../graph/nodeAddress';
 import { DataType, onnx, toNumber, type INodeProto, type ITensorProto } from '../../onnx/proto';
 import { dtypeName, float64ToBytes, isFloatType } from '../../onnx/dtypes';
 import { isExternal, makeTensor, tensorDims } from '../../onnx/tensors';
@@ -110,7 +111,8 @@ export class FoldContext {
     this.names = new NameAllocator(model.graph);
     this.ranks = new Ranks(model.graph, this.index);
     this.overwrite = options.overwriteBuffers ?? true;
-    for (const n of model.graph.node ?? []) this.addByName(n);
+    // The addresses scan gave the candidates: names, or `Conv#3` for unnamed / duplicate-named nodes.
+    for (const [n, address] of nodeAddresses(model.graph.node ?? [])) this.addByName(n, address);
   }
 
   get graph(): onnx.GraphProto {
@@ -359,11 +361,11 @@ export class FoldContext {
     if (i >= 0) list.splice(i, 1);
   }
 
-  private addByName(n: INodeProto): void {
-    if (!n.name) return;
-    const list = this.byName.get(n.name);
+  private addByName(n: INodeProto, address = n.name ?? ''): void {
+    if (!address) return;
+    const list = this.byName.get(address);
     if (list) list.push(n);
-    else this.byName.set(n.name, [n]);
+    else this.byName.set(address, [n]);
   }
 }
 
