@@ -14,7 +14,7 @@ export default {
   id: 7,
   name: 'untrusted workspace: models are shown, nothing executes',
   server: 'untrusted',
-  async run({ page, openWorkspace, workspace, server }) {
+  async run({ page, openWorkspace, workspace, server, screenshotOf }) {
     const before = filesUnder(workspace.root);
     await openWorkspace();
     await page.locator('.statusbar', { hasText: /Restricted Mode/i }).waitFor({ timeout: UI_TIMEOUT });
@@ -23,6 +23,12 @@ export default {
     const editor = await openModelFromExplorer(page, 'resnet/resstyle.onnx');
     const text = await webviewText(editor);
     check(text.includes('blocks.0.conv2'), 'the overview shows no sequences in an untrusted workspace');
+    // The editor says why fusing is unavailable, and its fuse buttons are disabled.
+    check(/not trusted/i.test(text), `the editor does not say the workspace is not trusted:\n${text.slice(0, 800)}`);
+    const fuseAll = editor.locator('vscode-button', { hasText: /Fuse all safe/ });
+    check((await fuseAll.getAttribute('disabled')) !== null, '"Fuse all safe" is enabled in an untrusted workspace');
+    await screenshotOf('overview');
+    await fuseAll.click({ force: true }); // a determined click on the disabled button must do nothing
 
     // Try to fuse the way a user would: the palette. The command must be unavailable or refuse.
     await recordNotifications(page);
@@ -36,6 +42,8 @@ export default {
       const listed = await page.locator('.quick-input-widget .monaco-list-row').count();
       return (listed > 0 || (await page.locator('.quick-input-widget', { hasText: /No matching/i }).isVisible())) && 'not offered';
     }) === 'offered';
+    const listed = (await page.locator('.quick-input-widget .monaco-list-row').allInnerTexts()).map((row) => row.split('\n')[0]);
+    console.log(`     (Restricted Mode: for "${await input.inputValue()}" the palette lists ${JSON.stringify(listed.slice(0, 4))})`);
     if (offered) await entry.click();
     else await page.keyboard.press('Escape');
 
