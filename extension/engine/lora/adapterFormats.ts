@@ -275,7 +275,7 @@ function finishModule(p: PendingModule, file: SafetensorsFile, format: AdapterFo
     return { module: p.module, underscored: false, kind: 'replace', embedding: false, replacements: p.replacements, rank: 0, alpha: 0, scale: 1, scaleEvidence: 'modules_to_save: replaces the base tensor', keys: p.keys };
   }
   if (!p.A || !p.B) throw new ModelFuseError(`${where} has ${p.A ? 'lora_A but no lora_B' : 'lora_B but no lora_A'} (${p.keys.join(', ')})`);
-  const tensorRank = p.embedding ? p.A.shape[0] : p.A.shape[0];
+  const tensorRank = p.A.shape[0]; // lora_A (and lora_embedding_A) is [r, …]
   const bRank = p.B.shape[1];
   if (p.A.shape.length < 2 || p.B.shape.length < 2 || tensorRank !== bRank) {
     throw new ModelFuseError(`${where}: lora_A [${p.A.shape.join(', ')}] and lora_B [${p.B.shape.join(', ')}] do not share a rank`);

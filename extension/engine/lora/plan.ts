@@ -24,7 +24,7 @@ import { OnnxModel } from '../onnx/model';
 import { dtypeName } from '../onnx/dtypes';
 import { safetensorsDtypeToOnnx } from '../safetensors/safetensors';
 import { tensorDims } from '../onnx/tensors';
-import { loadAdapter, type AdapterOptions, type AdapterSpec, type LoadedAdapter, type AdapterModule } from './adapterFormats';
+import { loadAdapter, type AdapterOptions, type AdapterSpec, type LoadedAdapter } from './adapterFormats';
 import { findWeightUses, matchOnnx, storedDeltaShape } from './onnxTargets';
 import { matchSafetensors, SafetensorsBase } from './safetensorsTargets';
 import { deltaKindOf, fmtShape, sameShape, torchWeightShape, type DeltaKind, type ModuleRequest, type TargetMatch, type TargetResolution } from './targetTypes';
@@ -348,4 +348,3 @@ export function planDtype(d: string): string {
   }
 }
 
-export type { AdapterModule };
