@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { AttributeType, DataType, onnx } from '../../../extension/engine/onnx/proto';
-import { float16FromBits, float64ToBytes } from '../../../extension/engine/onnx/dtypes';
+import { bytesToFloat64, float16FromBits, float64ToBytes } from '../../../extension/engine/onnx/dtypes';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { scanModel } from '../../../extension/engine/fusion/scan';
 import { fuseModelFile, type FuseFileResult } from '../../../extension/engine/fusion/fuse';
@@ -60,7 +60,11 @@ export class GraphBuilder {
   readonly parts: GraphParts = { node: [], initializer: [], input: [], output: [] };
   private seed = 1;
 
-  constructor(readonly dtype: number = DataType.FLOAT) {}
+  /**
+   * @param dtype the element type of inputs, outputs and constants
+   * @param roundAs round every constant to this type first (a float32 twin of a float16 model holds the same values)
+   */
+  constructor(readonly dtype: number = DataType.FLOAT, readonly roundAs?: number) {}
 
   input(name: string, dims: (number | string)[], dtype = this.dtype): this {
     this.parts.input.push(valueInfo(name, dtype, dims));
@@ -85,6 +89,7 @@ export class GraphBuilder {
     const count = dims.reduce((a, b) => a * b, 1);
     let values: ArrayLike<number> = opts.values ?? randn(count, this.seed++, opts.scale ?? 0.5, opts.offset ?? 0);
     if (opts.positive) values = Float64Array.from(values, (v) => 0.5 + Math.abs(v));
+    if (this.roundAs !== undefined) values = roundTo(values, this.roundAs);
     const dtype = opts.dtype ?? this.dtype;
     const storage = opts.storage ?? 'initializer';
     if (storage === 'constant-node') {
@@ -156,6 +161,11 @@ export function writeModel(file: string, model: onnx.ModelProto, external?: { lo
   }
   fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
   return file;
+}
+
+/** Values as `dtype` stores them (rounded once), back in float64. */
+export function roundTo(values: ArrayLike<number>, dtype: number): Float64Array {
+  return bytesToFloat64(float64ToBytes(values, dtype), dtype, values.length);
 }
 
 // ---------------------------------------------------------------- ONNX Runtime
