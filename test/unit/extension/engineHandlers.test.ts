@@ -1,0 +1,112 @@
+/**
+ * The extension's worker methods (ext.overview, ext.fuse, ext.loraPlan,
+ * ext.loraMerge) through a real worker process and real ONNX Runtime, as the
+ * extension host calls them.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ModelFuseError } from '../../../extension/engine/errors';
+import { OnnxModel } from '../../../extension/engine/onnx/model';
+import { analyzeModel } from '../../../extension/engine/fusion/scan';
+import { WorkerClient } from '../../../extension/worker/client';
+import '../../../extension/protocol/extensionMethods';
+import { fixture, tempDir } from '../helpers/fixtures';
+import { testBundles } from '../worker/bundles';
+
+const client = new WorkerClient({ workerPath: testBundles().worker, threads: 1 });
+after(() => client.dispose());
+
+function copyFixture(name: string, file = 'model.onnx'): string {
+  const dir = tempDir();
+  const to = path.join(dir, file);
+  fs.copyFileSync(fixture(name, file), to);
+  return to;
+}
+
+test('ext.overview: the worker scans the model and returns candidates, module tree and fuse list', async () => {
+  const model = copyFixture('zoo_resstyle');
+  const progress: string[] = [];
+  const o = await client.request('ext.overview', { path: model }, { onProgress: (p) => progress.push(p.message) });
+  assert.equal(o.kind, 'onnx');
+  if (o.kind !== 'onnx') return;
+  const local = OnnxModel.load(model);
+  try {
+    const expected = analyzeModel(local).scan.candidates.map((c) => c.id);
+    assert.deepEqual(o.candidates.map((c) => c.id), expected, 'the same candidates as an in-process scan');
+  } finally {
+    local.close();
+  }
+  assert.ok(o.modules && o.modules.children.some((m) => m.path === 'blocks'));
+  assert.match(o.fuseList?.python ?? '', /torch\.ao\.quantization\.fuse_modules\(model, \[/);
+  assert.ok(o.fuseList?.excluded.some((e) => e.modules.includes('relu')), 'the shared-relu groups are left out of the fuse list');
+  assert.ok(progress.length >= 2, 'progress was reported');
+});
+
+test('ext.overview: a truncated model is one clear error naming the file', async () => {
+  const dir = tempDir();
+  const broken = path.join(dir, 'broken.onnx');
+  const bytes = fs.readFileSync(fixture('zoo_resstyle', 'model.onnx'));
+  fs.writeFileSync(broken, bytes.subarray(0, bytes.length >> 1));
+  await assert.rejects(client.request('ext.overview', { path: broken }), (e: Error) => e instanceof ModelFuseError && e.message.startsWith(`${broken}: not a valid ONNX model`));
+});
+
+test('ext.overview: relative paths are refused (the host always passes absolute ones)', async () => {
+  await assert.rejects(client.request('ext.overview', { path: 'model.onnx' }), /absolute paths/);
+});
+
+test('ext.fuse: writes the fused model beside the input, which ONNX Runtime verifies; the input is untouched', async () => {
+  const model = copyFixture('zoo_resstyle');
+  const before = fs.readFileSync(model);
+  const o = await client.request('ext.overview', { path: model });
+  if (o.kind !== 'onnx') throw new Error('expected onnx');
+  const ids = o.candidates.filter((c) => c.modules.includes('blocks.0.conv2') || c.modules.includes('head.0')).map((c) => c.id);
+  assert.equal(ids.length, 2);
+  const output = path.join(path.dirname(model), 'model.fused.onnx');
+  const r = await client.request('ext.fuse', { model, output, candidateIds: ids });
+  assert.deepEqual(r.applied.map((a) => a.id), ids);
+  assert.equal(r.nodesBefore - r.nodesAfter, 2, 'two BatchNormalization nodes folded away');
+  assert.ok(fs.existsSync(output));
+  assert.ok(fs.readFileSync(model).equals(before), 'the input is unchanged');
+  const v = await client.request('verify', { modelA: model, modelB: output, inputs: fixture('zoo_resstyle', 'io.safetensors'), runs: 0 });
+  assert.equal(v.passed, true, JSON.stringify(v.outputs));
+  // The same output path again: refused, not overwritten.
+  const written = fs.readFileSync(output);
+  await assert.rejects(client.request('ext.fuse', { model, output, candidateIds: ids }), /file exists/);
+  assert.ok(fs.readFileSync(output).equals(written));
+});
+
+test('ext.fuse: only grouping-only sequences selected → nothing is written and the reason is given', async () => {
+  const model = copyFixture('zoo_linear');
+  const o = await client.request('ext.overview', { path: model });
+  if (o.kind !== 'onnx') throw new Error('expected onnx');
+  const grouping = o.candidates.filter((c) => !c.folds).map((c) => c.id);
+  assert.ok(grouping.length > 0);
+  const output = path.join(path.dirname(model), 'model.fused.onnx');
+  await assert.rejects(client.request('ext.fuse', { model, output, candidateIds: grouping }), (e: Error) => e instanceof ModelFuseError && /nothing was fused/.test(e.message) && /nothing to fold/.test(e.message));
+  assert.equal(fs.existsSync(output), false);
+});
+
+test('ext.loraPlan + ext.loraMerge: the merged model computes what PEFT’s unmerged export computes', async () => {
+  const dir = tempDir();
+  const base = path.join(dir, 'base.onnx');
+  fs.copyFileSync(fixture('lora_linear_qv', 'base.onnx'), base);
+  const adapter = fixture('lora_linear_qv', 'adapters');
+  const plan = await client.request('ext.loraPlan', { base, adapters: [{ path: adapter, weight: 1 }] });
+  assert.equal(plan.errors.length, 0);
+  assert.equal(plan.unmatched.length, 0);
+  assert.deepEqual(plan.pairs.map((p) => p.module).sort(), ['layers.0.attn.q_proj', 'layers.0.attn.v_proj', 'layers.1.attn.q_proj', 'layers.1.attn.v_proj']);
+  assert.ok(plan.pairs.every((p) => p.scale === 2 && p.rank === 4 && p.evidence.length > 0), 'alpha 8 / r 4');
+  const output = path.join(dir, 'base.merged.onnx');
+  const merged = await client.request('ext.loraMerge', { base, adapters: [{ path: adapter, weight: 1 }], output, allowUnmatched: false });
+  assert.equal(merged.merged.length, 4);
+  const v = await client.request('verify', { modelA: fixture('lora_linear_qv', 'peft_unmerged.onnx'), modelB: output, inputs: fixture('lora_linear_qv', 'io.safetensors'), runs: 0 });
+  assert.equal(v.passed, true, JSON.stringify(v.outputs));
+});
+
+test('ext.loraMerge: a zero-length adapter list and a non-numeric weight are refused', async () => {
+  const base = fixture('lora_linear_qv', 'base.onnx');
+  await assert.rejects(client.request('ext.loraPlan', { base, adapters: [] }), /at least one adapter/);
+  await assert.rejects(client.request('ext.loraPlan', { base, adapters: [{ path: fixture('lora_linear_qv', 'adapters'), weight: Number.NaN }] }), /weight must be a number/);
+});
