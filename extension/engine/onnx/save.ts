@@ -1,15 +1,18 @@
 /**
- * Writes a model atomically. Tensors that were external in the input stay
- * external in the output, copied one at a time into `OUT.onnx.data` beside
- * the output (so a multi-GB model needs memory for one tensor, not all); if
- * the embedded weights would push the protobuf past 2 GiB, large tensors are
- * moved to external data too. The input is never modified.
+ * Writes a model atomically and streaming (see streamingEncode.ts: no
+ * full-size buffer is built). A model that kept its weights in external data
+ * keeps them there: every initializer of at least `externalizeMinBytes` (as
+ * onnx's own convert_model_to_external_data does) is copied, one at a time,
+ * into `OUT.onnx.data` beside the output, including tensors a fold just
+ * produced. If the embedded weights would push the protobuf past 2 GiB, large
+ * tensors are moved to external data too. The input is never modified.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx, type ITensorProto } from './proto';
 import type { OnnxModel } from './model';
-import { isExternal } from './tensors';
+import { embeddedBytes, expectedByteLength, isExternal } from './tensors';
+import { writeModelStreaming } from './streamingEncode';
 import { forEachTensor } from './walk';
 import { checkOutputPath, writeAtomically } from '../io/atomicWrite';
 import { fileError } from '../errors';
@@ -49,8 +52,9 @@ export async function saveModel(model: OnnxModel, output: string, options: SaveO
   const minBytes = options.externalizeMinBytes ?? 1024;
   let embedded = 0;
   for (const t of initializers) if (!isExternal(t)) embedded += t.raw_data?.length ?? 0;
+  const inputUsesExternalData = initializers.some(isExternal);
   const moveOut = (t: ITensorProto): boolean =>
-    isExternal(t) || (embedded > limit && (t.raw_data?.length ?? 0) >= minBytes);
+    isExternal(t) || ((inputUsesExternalData || embedded > limit) && (expectedByteLength(t) ?? 0) >= minBytes && !!embeddedBytes(t));
   const needsDataFile = initializers.some(moveOut);
 
   const dataName = `${path.basename(output)}.data`;
@@ -73,8 +77,10 @@ export async function saveModel(model: OnnxModel, output: string, options: SaveO
           if (pad) fs.writeSync(fd, Buffer.alloc(pad), 0, pad, offset);
           offset += pad;
           writeFully(fd, bytes, offset);
-          const copy = onnx.TensorProto.create({ ...t });
-          delete (copy as Partial<onnx.TensorProto>).raw_data;
+          // Only the tensor's identity travels; its values (raw_data or typed fields) now live in the data file.
+          const copy = onnx.TensorProto.create({ name: t.name, dims: t.dims, data_type: t.data_type });
+          if (t.doc_string) copy.doc_string = t.doc_string;
+          if (t.metadata_props?.length) copy.metadata_props = t.metadata_props;
           copy.data_location = onnx.TensorProto.DataLocation.EXTERNAL;
           copy.external_data = [
             { key: 'location', value: dataName },
@@ -88,12 +94,15 @@ export async function saveModel(model: OnnxModel, output: string, options: SaveO
         fs.closeSync(fd);
       }
     }
-    const outGraph = onnx.GraphProto.create({ ...graph, initializer: outInitializers as onnx.TensorProto[] });
-    const outModel = onnx.ModelProto.create({ ...model.proto, graph: outGraph });
-    const bytes = onnx.ModelProto.encode(outModel).finish();
     const modelTemp = files.add(output);
-    fs.writeFileSync(modelTemp, bytes);
-    return { output, externalData: needsDataFile ? dataPath : null, bytes: bytes.length };
+    const fd = fs.openSync(modelTemp, 'w');
+    let bytes: number;
+    try {
+      bytes = writeModelStreaming(fd, model.proto, graph, outInitializers);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return { output, externalData: needsDataFile ? dataPath : null, bytes };
   });
 }
 

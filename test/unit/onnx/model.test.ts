@@ -37,3 +37,25 @@ test('round trip of an unmodified model is byte-identical after re-encoding', as
     again.close();
   }
 });
+
+test('a model that kept its weights external keeps new (folded) weights external too, in one data file', async () => {
+  const dir = tempDir();
+  const m = OnnxModel.load(fixture('zoo_conv_bn_relu_dynamo', 'model.onnx'));
+  // Stand-in for a fold: replace an external weight by a fresh embedded tensor of the same size.
+  // (tensors under 1 KiB stay embedded, as in onnx's convert_model_to_external_data)
+  const i = m.graph.initializer.findIndex((t) => t.data_location === 1 && (t.dims ?? []).reduce((a, d) => a * Number(d), 4) >= 1024);
+  const old = m.graph.initializer[i];
+  const values = m.tensorValues(old).map((v) => v * 2);
+  const { makeTensor } = await import('../../../extension/engine/onnx/tensors');
+  m.graph.initializer[i] = makeTensor(old.name!, old.data_type!, old.dims!.map(Number), values);
+  const out = path.join(dir, 'fused.onnx');
+  const res = await saveModel(m, out);
+  assert.equal(res.externalData, out + '.data');
+  const again = OnnxModel.load(out);
+  const t = again.graph.initializer.find((x) => x.name === old.name)!;
+  assert.equal(t.data_location, 1, 'the new tensor went to the data file');
+  assert.deepEqual(Array.from(again.tensorValues(t)), Array.from(values));
+  for (const x of again.graph.initializer) if (x.data_location === 1) assert.equal(x.external_data!.find((e) => e.key === 'location')?.value, 'fused.onnx.data');
+  m.close();
+  again.close();
+});
