@@ -3,7 +3,9 @@
  *   readwrite BASE OUT            — read every tensor and write it to OUT, unchanged (the physical floor)
  *   reference BASE ADAPTER OUT    — a plain merge: per tensor, decode, W[i,j] += s·Σₖ B[i,k]·A[k,j] in a
  *                                   tight triple loop, encode, write (what one writes without thinking about speed)
- *   merge BASE ADAPTER OUT js|ort — `modelfuse lora`: buildPlan + mergeLora with the JS kernel or ONNX Runtime's MatMul in the worker
+ *   merge BASE ADAPTER OUT js|ort|inproc — `modelfuse lora`: buildPlan + mergeLora with the JS kernel, ONNX Runtime's
+ *                                   MatMul in the worker process (CLI), or ONNX Runtime in this process (what the
+ *                                   VS Code command does: its whole merge runs inside the worker, no product crosses IPC)
  * Prints one JSON line: { ms, cpuMs (this process), workerCpuMs (the ORT worker process, or null), maxRss (bytes, this process), tensors }.
  */
 import * as fs from 'node:fs';
@@ -16,6 +18,7 @@ import { mergeLora } from '../../extension/engine/lora/merge';
 import { JsMatmulBackend, WorkerMatmulBackend, type MatmulBackend } from '../../extension/engine/lora/matmul';
 import { WorkerClient } from '../../extension/worker/client';
 import { matmulInWorker } from '../../extension/worker/api';
+import { matmulF32 } from '../../extension/worker/ort/matmul';
 
 function copyAll(base: string, out: string, transform?: (name: string, bytes: Buffer, dtype: number, shape: number[]) => Uint8Array): number {
   const f = SafetensorsFile.open(base);
@@ -81,6 +84,7 @@ async function engineMerge(base: string, adapterDir: string, out: string, which:
   try {
     assertPlanUsable(plan, false);
     let backend: MatmulBackend = new JsMatmulBackend();
+    if (which === 'inproc') backend = new WorkerMatmulBackend(matmulF32);
     if (which === 'ort') {
       const c = new WorkerClient({ workerPath: path.resolve(__dirname, '../dist/worker.js') });
       client = c;
