@@ -43,7 +43,7 @@ test('a model that kept its weights external keeps new (folded) weights external
   const m = OnnxModel.load(fixture('zoo_conv_bn_relu_dynamo', 'model.onnx'));
   // Stand-in for a fold: replace an external weight by a fresh embedded tensor of the same size.
   // (tensors under 1 KiB stay embedded, as in onnx's convert_model_to_external_data)
-  const i = m.graph.initializer.findIndex((t) => t.data_location === 1 && (t.dims ?? []).reduce((a, d) => a * Number(d), 4) >= 1024);
+  const i = m.graph.initializer.findIndex((t) => t.data_location === 1 && (t.dims ?? []).reduce<number>((a, d) => a * Number(d), 4) >= 1024);
   const old = m.graph.initializer[i];
   const values = m.tensorValues(old).map((v) => v * 2);
   const { makeTensor } = await import('../../../extension/engine/onnx/tensors');
