@@ -87,8 +87,13 @@ interface NodeModuleInfo {
 const TORCHSCRIPT_CALL_SUFFIX = /_(\d+)$/;
 /** torch.export marks the N-th repeated call of a module as `path@N`. */
 const EXPORT_CALL_SUFFIX = /@(\d+)$/;
-/** A state-dict key: dotted identifiers / indices. Generated names (`onnx::MatMul_30`, `/fc/Constant_output_0`) do not match. */
-const STATE_DICT_KEY = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$/;
+/**
+ * A state-dict key: dotted identifiers / indices. The first segment may be an
+ * index: the children of a top-level nn.Sequential are `0`, `1`, … (`1.running_mean`,
+ * as older exporters wrote them). Generated names (`onnx::MatMul_30`,
+ * `/fc/Constant_output_0`) and bare numbers (`1.5`) do not match.
+ */
+const STATE_DICT_KEY = /^(?![\d.]+$)[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)+$/;
 /**
  * Deeper paths are not modules but hostile names (`/a/a/a/…` thousands deep):
  * they would make the tree, its JSON and the tree view recurse without bound.
