@@ -4,7 +4,7 @@
  * both), and which are graph outputs. Patterns and folds ask it questions
  * instead of scanning the node list again.
  */
-import { AttributeType, onnx, type ITensorProto } from '../onnx/proto';
+import { AttributeType, DataType, onnx, type ITensorProto } from '../onnx/proto';
 
 export interface Consumer {
   node: onnx.INodeProto;
@@ -35,7 +35,7 @@ export class GraphIndex {
         if (!list) this.consumers.set(inp, (list = []));
         list.push({ node, slot });
       });
-      if (node.op_type === 'Constant' && (node.domain ?? '') === '' && constantAttributeTensor(node)) {
+      if (node.op_type === 'Constant' && ((node.domain ?? '') === '' || node.domain === 'ai.onnx') && constantAttributeTensor(node)) {
         this.constantNodes.set(node.output?.[0] ?? '', node);
       }
       for (const a of node.attribute ?? []) {
@@ -80,9 +80,38 @@ function isOverridable(graph: onnx.IGraphProto, name: string): boolean {
   return (graph.input ?? []).some((i) => i.name === name);
 }
 
+/**
+ * The tensor a Constant node produces: its `value` tensor, or (opset 12+) the
+ * shorthands `value_float(s)` / `value_int(s)` that onnx.helper and graph
+ * tools write, as an equivalent float32 / int64 tensor. The same object is
+ * returned on every call, so folds can compare tensors by identity.
+ */
 export function constantAttributeTensor(node: onnx.INodeProto): ITensorProto | undefined {
   const a = (node.attribute ?? []).find((x) => x.name === 'value');
-  return a && (a.type === AttributeType.TENSOR || a.t) ? a.t ?? undefined : undefined;
+  if (a) return a.type === AttributeType.TENSOR || a.t ? a.t ?? undefined : undefined;
+  let t = shorthandTensors.get(node);
+  if (!t) {
+    t = shorthandTensor(node);
+    if (t) shorthandTensors.set(node, t);
+  }
+  return t;
+}
+
+const shorthandTensors = new WeakMap<onnx.INodeProto, ITensorProto>();
+
+function shorthandTensor(node: onnx.INodeProto): ITensorProto | undefined {
+  const a = (node.attribute ?? []).find((x) => x.name === 'value_float' || x.name === 'value_floats' || x.name === 'value_int' || x.name === 'value_ints');
+  if (!a) return undefined;
+  switch (a.name) {
+    case 'value_float':
+      return onnx.TensorProto.create({ data_type: DataType.FLOAT, dims: [], float_data: [a.f ?? 0] });
+    case 'value_floats':
+      return onnx.TensorProto.create({ data_type: DataType.FLOAT, dims: [(a.floats ?? []).length], float_data: [...(a.floats ?? [])] });
+    case 'value_int':
+      return onnx.TensorProto.create({ data_type: DataType.INT64, dims: [], int64_data: [a.i ?? 0] });
+    default:
+      return onnx.TensorProto.create({ data_type: DataType.INT64, dims: [(a.ints ?? []).length], int64_data: [...(a.ints ?? [])] });
+  }
 }
 
 /** Names a subgraph reads that it does not define itself (its outer-scope reads). */

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { AttributeType, DataType, onnx } from '../../../extension/engine/onnx/proto';
-import { bytesToFloat64, float16FromBits, float64ToBytes } from '../../../extension/engine/onnx/dtypes';
+import { bytesToFloat64, float16Bits, float16FromBits, float64ToBytes } from '../../../extension/engine/onnx/dtypes';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { scanModel } from '../../../extension/engine/fusion/scan';
 import { fuseModelFile, type FuseFileResult } from '../../../extension/engine/fusion/fuse';
@@ -26,8 +26,12 @@ export { randn };
 
 export type AttrValue = number | number[] | string | { float: number } | { graph: onnx.IGraphProto };
 
-/** Where a constant lives: an initializer (default), a `Constant` node (tf2onnx), or an initializer also listed as a graph input (IR < 4). */
-export type ConstantStorage = 'initializer' | 'constant-node' | 'graph-input';
+/**
+ * Where a constant lives: an initializer (default), a `Constant` node with a
+ * tensor (tf2onnx), a `Constant` node with `value_floats` (opset 12+, 1-D
+ * float32 only), or an initializer also listed as a graph input (IR < 4).
+ */
+export type ConstantStorage = 'initializer' | 'constant-node' | 'constant-floats' | 'graph-input';
 
 export interface GraphParts {
   node: onnx.NodeProto[];
@@ -36,8 +40,18 @@ export interface GraphParts {
   output: onnx.ValueInfoProto[];
 }
 
-export function tensorProto(name: string, dims: number[], values: ArrayLike<number>, dtype: number = DataType.FLOAT): onnx.TensorProto {
-  return onnx.TensorProto.create({ name, data_type: dtype, dims, raw_data: float64ToBytes(values, dtype) });
+/**
+ * A tensor in `raw_data`, or with `typed` in the typed fields onnx.helper.make_tensor
+ * writes by default (float_data, double_data; float16 bit patterns in int32_data).
+ */
+export function tensorProto(name: string, dims: number[], values: ArrayLike<number>, dtype: number = DataType.FLOAT, typed = false): onnx.TensorProto {
+  if (!typed) return onnx.TensorProto.create({ name, data_type: dtype, dims, raw_data: float64ToBytes(values, dtype) });
+  const t = onnx.TensorProto.create({ name, data_type: dtype, dims });
+  if (dtype === DataType.FLOAT) t.float_data = Array.from(values);
+  else if (dtype === DataType.DOUBLE) t.double_data = Array.from(values);
+  else if (dtype === DataType.FLOAT16) t.int32_data = Array.from(values, float16Bits);
+  else throw new Error(`typed storage for dtype ${dtype} is not needed by these tests`);
+  return t;
 }
 
 export function valueInfo(name: string, dtype: number = DataType.FLOAT, dims?: (number | string)[]): onnx.ValueInfoProto {
@@ -85,32 +99,33 @@ export class GraphBuilder {
   }
 
   /** A constant with the given values (or seeded normal values), stored as `storage` says; returns its value name. */
-  constant(name: string, dims: number[], opts: { values?: ArrayLike<number>; storage?: ConstantStorage; scale?: number; offset?: number; positive?: boolean; dtype?: number; nodeName?: string } = {}): string {
+  constant(name: string, dims: number[], opts: { values?: ArrayLike<number>; storage?: ConstantStorage; scale?: number; offset?: number; positive?: boolean; dtype?: number; nodeName?: string; typed?: boolean } = {}): string {
     const count = dims.reduce((a, b) => a * b, 1);
     let values: ArrayLike<number> = opts.values ?? randn(count, this.seed++, opts.scale ?? 0.5, opts.offset ?? 0);
     if (opts.positive) values = Float64Array.from(values, (v) => 0.5 + Math.abs(v));
     if (this.roundAs !== undefined) values = roundTo(values, this.roundAs);
     const dtype = opts.dtype ?? this.dtype;
     const storage = opts.storage ?? 'initializer';
-    if (storage === 'constant-node') {
-      this.parts.node.push(onnx.NodeProto.create({
-        name: opts.nodeName ?? '', op_type: 'Constant', domain: '', input: [], output: [name],
-        attribute: [onnx.AttributeProto.create({ name: 'value', type: AttributeType.TENSOR, t: tensorProto('', dims, values, dtype) })],
-      }));
+    if (storage === 'constant-node' || storage === 'constant-floats') {
+      if (storage === 'constant-floats' && (dims.length !== 1 || dtype !== DataType.FLOAT)) throw new Error('value_floats holds a 1-D float32 tensor');
+      const value = storage === 'constant-floats'
+        ? onnx.AttributeProto.create({ name: 'value_floats', type: AttributeType.FLOATS, floats: Array.from(values) })
+        : onnx.AttributeProto.create({ name: 'value', type: AttributeType.TENSOR, t: tensorProto('', dims, values, dtype, opts.typed) });
+      this.parts.node.push(onnx.NodeProto.create({ name: opts.nodeName ?? '', op_type: 'Constant', domain: '', input: [], output: [name], attribute: [value] }));
     } else {
-      this.parts.initializer.push(tensorProto(name, dims, values, dtype));
+      this.parts.initializer.push(tensorProto(name, dims, values, dtype, opts.typed));
       if (storage === 'graph-input') this.parts.input.push(valueInfo(name, dtype, dims));
     }
     return name;
   }
 
   /** The four BatchNormalization parameters [scale, bias, mean, var] for `c` channels, named by `names`. */
-  batchNormParams(names: [string, string, string, string], c: number, storage: ConstantStorage = 'initializer'): string[] {
+  batchNormParams(names: [string, string, string, string], c: number, storage: ConstantStorage = 'initializer', typed = false): string[] {
     return [
-      this.constant(names[0], [c], { storage, scale: 0.3, offset: 1 }),
-      this.constant(names[1], [c], { storage, scale: 0.2 }),
-      this.constant(names[2], [c], { storage, scale: 0.3 }),
-      this.constant(names[3], [c], { storage, positive: true }),
+      this.constant(names[0], [c], { storage, typed, scale: 0.3, offset: 1 }),
+      this.constant(names[1], [c], { storage, typed, scale: 0.2 }),
+      this.constant(names[2], [c], { storage, typed, scale: 0.3 }),
+      this.constant(names[3], [c], { storage, typed, positive: true }),
     ];
   }
 

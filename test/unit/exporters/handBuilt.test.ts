@@ -242,3 +242,55 @@ test('initializer names with slashes and colons (TF variable names) survive fold
   assert.deepEqual(conv.input, ['input:0', 'model/conv2d:0/kernel:0', 'model/conv2d:0/kernel:0_bias']);
   assert.deepEqual(r.fused.graph.initializer.map((t) => t.name).sort(), ['model/conv2d:0/kernel:0', 'model/conv2d:0/kernel:0_bias']);
 });
+
+for (const dtype of [DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16]) {
+  const fields = dtype === DataType.FLOAT ? 'float_data' : dtype === DataType.DOUBLE ? 'double_data' : 'float16 in int32_data';
+  // ONNX Runtime's CPU provider has no float64 Conv; a float64 model is a Gemm + BatchNorm1d.
+  const conv = dtype !== DataType.DOUBLE;
+  test(`onnx.helper.make_tensor's default typed fields (${fields}) instead of raw_data: ${conv ? 'conv-bn' : 'linear-bn'} folds`, async () => {
+    const g = new GraphBuilder(dtype);
+    g.input('x', conv ? [1, 3, 5, 5] : [2, 6]).output('y');
+    const w = g.constant('layer.weight', conv ? [4, 3, 3, 3] : [4, 6], { typed: true });
+    const b = g.constant('layer.bias', [4], { typed: true, storage: 'constant-node' });
+    const bn = g.batchNormParams(['bn.weight', 'bn.bias', 'bn.running_mean', 'bn.running_var'], 4, 'initializer', true);
+    if (conv) g.node('Conv', 'layer', ['x', w, b], ['c'], { pads: [1, 1, 1, 1] });
+    else g.node('Gemm', 'layer', ['x', w, b], ['c'], { transB: 1 });
+    g.node('BatchNormalization', 'bn', ['c', ...bn], ['y']);
+    const file = writeModel(path.join(dir, `typed-${dtype}.onnx`), modelProto(g, { opset: 15, irVersion: 8, ...HELPER }));
+    const r = await runPipeline(file, { x: { dims: conv ? [1, 3, 5, 5] : [2, 6], dtype } }, { tolerance: dtype === DataType.FLOAT16 ? 4e-3 : 1e-5 });
+    expectFusable(r.candidates, conv ? 'conv-bn' : 'linear-bn', ['layer', 'bn']);
+    assert.equal(opCount(r.fused, 'BatchNormalization'), 0);
+    for (const t of r.fused.graph.initializer) assert.equal(t.data_type, dtype, `${t.name} keeps its type`);
+  });
+}
+
+test('BatchNorm parameters as Constant nodes with value_floats (opset 12+ shorthand): recognised as constants and folded', async () => {
+  const g = new GraphBuilder();
+  g.input('x', [1, 3, 5, 5]).output('y');
+  const w = g.constant('conv.weight', [4, 3, 3, 3]);
+  const bn = g.batchNormParams(['bn_scale', 'bn_bias', 'bn_mean', 'bn_var'], 4, 'constant-floats');
+  const scale = g.constant('channel_scale', [4], { storage: 'constant-floats' });
+  g.node('Conv', 'conv', ['x', w], ['c'], { pads: [1, 1, 1, 1] });
+  g.node('BatchNormalization', 'bn', ['c', ...bn], ['b']);
+  g.node('Unsqueeze', 'unsq', [scale, g.constant('axes', [2], { values: [1, 2], dtype: DataType.INT64 })], ['scale_c11']);
+  g.node('Mul', 'mul', ['b', 'scale_c11'], ['y']);
+  const file = writeModel(path.join(dir, 'value-floats.onnx'), modelProto(g, { opset: 13, irVersion: 7, ...HELPER }));
+  const r = await runPipeline(file, { x: { dims: [1, 3, 5, 5] } });
+  expectFusable(r.candidates, 'conv-bn', ['conv', 'bn']);
+  assert.equal(opCount(r.fused, 'BatchNormalization'), 0);
+  // The Mul's scale is computed (Unsqueeze of a constant): not a constant, so the Mul stays.
+  assert.equal(opCount(r.fused, 'Mul'), 1);
+});
+
+test("opset_import and nodes in the explicit 'ai.onnx' domain: treated as the default domain", async () => {
+  const g = new GraphBuilder();
+  g.input('x', [1, 3, 5, 5]).output('y');
+  convBnRelu(g, { conv: 'conv', bn: 'bn', relu: 'relu' }, { x: 'x', y: 'y', cin: 3, C: 4, k: [3, 3] });
+  for (const n of g.parts.node) n.domain = 'ai.onnx';
+  const m = modelProto(g, { opset: 13, irVersion: 7, ...HELPER });
+  m.opset_import = [onnx.OperatorSetIdProto.create({ domain: 'ai.onnx', version: 13 })];
+  const file = writeModel(path.join(dir, 'ai-onnx-domain.onnx'), m);
+  const r = await runPipeline(file, { x: { dims: [1, 3, 5, 5] } });
+  expectFusable(r.candidates, 'conv-bn-relu', ['conv', 'bn', 'relu']);
+  assert.equal(opCount(r.fused, 'BatchNormalization'), 0);
+});
