@@ -169,3 +169,47 @@ test('tf2onnx ReLU6 as Clip directly after a Conv: not proposed as conv-relu (fu
   assert.deepEqual(r.candidates, [], `nothing to fuse: ${describeCandidates(r.candidates)}`);
   assert.equal(r.fuse.applied.length, 0);
 });
+
+test('tf2onnx constant de-duplication: two Convs share one weight Constant and one bias initializer; each fold gets its own copy', async () => {
+  const g = new GraphBuilder();
+  g.input('x:0', [1, 4, 6, 6]).output('y1:0').output('y2:0');
+  // const_fold_opt merges equal constants: both Convs read the same kernel and the same (zero) bias.
+  const w = g.constant('model/conv/kernel:0', [4, 4, 3, 3], { storage: 'constant-node', nodeName: 'model/conv/kernel' });
+  const b = g.constant('const_fold_opt__77', [4], { values: [0, 0, 0, 0] });
+  const bn1 = g.batchNormParams(['bn1/gamma:0', 'bn1/beta:0', 'bn1/mean:0', 'bn1/var:0'], 4);
+  const bn2 = g.batchNormParams(['bn2/gamma:0', 'bn2/beta:0', 'bn2/mean:0', 'bn2/var:0'], 4);
+  g.node('Conv', 'model/conv1/Conv2D', ['x:0', w, b], ['c1:0'], { auto_pad: 'SAME_UPPER', kernel_shape: [3, 3] });
+  g.node('BatchNormalization', 'model/bn1/FusedBatchNormV3', ['c1:0', ...bn1], ['y1:0'], { epsilon: { float: 0.001 } });
+  g.node('Conv', 'model/conv2/Conv2D', ['x:0', w, b], ['c2:0'], { auto_pad: 'SAME_UPPER', kernel_shape: [3, 3] });
+  g.node('BatchNormalization', 'model/bn2/FusedBatchNormV3', ['c2:0', ...bn2], ['y2:0'], { epsilon: { float: 0.001 } });
+  const file = writeModel(path.join(dir, 'dedup.onnx'), modelProto(g, { opset: 13, irVersion: 7, ...TF2ONNX }));
+  const r = await runPipeline(file, { 'x:0': { dims: [1, 4, 6, 6] } });
+  const c1 = expectFusable(r.candidates, 'conv-bn', ['model/conv1/Conv2D', 'model/bn1/FusedBatchNormV3']);
+  assert.equal(c1.details?.sharedWeight, 'model/conv/kernel:0');
+  assert.match(c1.warnings.join('\n'), /also read by 'model\/conv2\/Conv2D'/);
+  expectFusable(r.candidates, 'conv-bn', ['model/conv2/Conv2D', 'model/bn2/FusedBatchNormV3']);
+  assert.equal(opCount(r.fused, 'BatchNormalization'), 0);
+  const [conv1, conv2] = r.fused.graph.node.filter((n) => n.op_type === 'Conv');
+  assert.notEqual(conv1.input[1], conv2.input[1], 'each Conv reads its own folded weight');
+  assert.notEqual(conv1.input[2], conv2.input[2], 'each Conv reads its own folded bias');
+});
+
+test('tf2onnx bias constants: Add(constant, Conv) in either order folds; a [C] constant on an NCHW Conv broadcasts along W and is not a bias', async () => {
+  const C = 6;
+  const g = new GraphBuilder();
+  g.input('x:0', [1, 3, 6, 6]).output('y:0').output('z:0');
+  const w1 = g.constant('conv1/kernel:0', [C, 3, 3, 3]);
+  const w2 = g.constant('conv2/kernel:0', [C, 3, 3, 3]);
+  const b1 = g.constant('conv1/bias:0', [C, 1, 1]);
+  const wide = g.constant('conv2/not_a_bias:0', [C]); // W = 6 = C: broadcasts, but along the width
+  g.node('Conv', 'conv1/Conv2D', ['x:0', w1], ['c1:0'], { pads: [1, 1, 1, 1] });
+  g.node('Add', 'conv1/BiasAdd', [b1, 'c1:0'], ['y:0']);
+  g.node('Conv', 'conv2/Conv2D', ['x:0', w2], ['c2:0'], { pads: [1, 1, 1, 1] });
+  g.node('Add', 'conv2/add', ['c2:0', wide], ['z:0']);
+  const file = writeModel(path.join(dir, 'bias-orders.onnx'), modelProto(g, { opset: 13, irVersion: 7, ...TF2ONNX }));
+  const r = await runPipeline(file, { 'x:0': { dims: [1, 3, 6, 6] } });
+  expectFusable(r.candidates, 'conv-add', ['conv1/Conv2D', 'conv1/BiasAdd']);
+  assert.ok(!r.candidates.some((c) => c.nodes.includes('conv2/add')), `a width-wise constant is not a conv bias: ${describeCandidates(r.candidates)}`);
+  assert.deepEqual(appliedPatterns(r), ['conv-add:conv1/Conv2D+conv1/BiasAdd']);
+  assert.equal(opCount(r.fused, 'Add'), 1);
+});
