@@ -213,3 +213,33 @@ test('tf2onnx bias constants: Add(constant, Conv) in either order folds; a [C] c
   assert.deepEqual(appliedPatterns(r), ['conv-add:conv1/Conv2D+conv1/BiasAdd']);
   assert.equal(opCount(r.fused, 'Add'), 1);
 });
+
+test('opset 6 BatchNormalization with is_test=0 (training mode) is reported blocked by scan, as the fold refuses it', async () => {
+  const g = new GraphBuilder();
+  g.input('x:0', [1, 2, 4, 4]).output('y:0');
+  const w = g.constant('conv/kernel:0', [3, 2, 1, 1]);
+  const bn = g.batchNormParams(['bn/gamma:0', 'bn/beta:0', 'bn/mean:0', 'bn/var:0'], 3);
+  g.node('Conv', 'conv/Conv2D', ['x:0', w], ['c:0']);
+  g.node('BatchNormalization', 'bn/FusedBatchNorm', ['c:0', ...bn], ['y:0'], { is_test: 0 });
+  const file = writeModel(path.join(dir, 'bn-opset6-training.onnx'), modelProto(g, { opset: 6, irVersion: 3, ...TF2ONNX }));
+  // ONNX Runtime has no BatchNormalization kernel before opset 7: scan and fuse only.
+  const r = await runPipeline(file, {}, { compare: false });
+  expectBlocked(r.candidates, 'conv-bn', ['conv/Conv2D', 'bn/FusedBatchNorm'], /training mode \(is_test=0\)/);
+  assert.deepEqual(r.fuse.applied, []);
+});
+
+test('opset 7, IR 3, weights as Constant nodes and a Conv without bias: the new bias initializer is also listed as a graph input, as IR 3 requires', async () => {
+  const g = new GraphBuilder();
+  g.input('x:0', [1, 2, 5, 5]).output('y:0');
+  const w = g.constant('conv/kernel:0', [4, 2, 3, 3], { storage: 'constant-node' });
+  const bn = g.batchNormParams(['bn/gamma:0', 'bn/beta:0', 'bn/mean:0', 'bn/var:0'], 4, 'constant-node');
+  g.node('Conv', 'conv/Conv2D', ['x:0', w], ['c:0']);
+  g.node('BatchNormalization', 'bn/FusedBatchNorm', ['c:0', ...bn], ['y:0'], { spatial: 1, epsilon: { float: 0.001 } });
+  const file = writeModel(path.join(dir, 'ir3-constants.onnx'), modelProto(g, { opset: 7, irVersion: 3, ...TF2ONNX }));
+  const r = await runPipeline(file, { 'x:0': { dims: [1, 2, 5, 5] } });
+  expectFusable(r.candidates, 'conv-bn', ['conv/Conv2D', 'bn/FusedBatchNorm']);
+  assert.equal(opCount(r.fused, 'BatchNormalization'), 0);
+  const inits = r.fused.graph.initializer.map((t) => t.name).sort();
+  assert.equal(inits.length, 2, `folded weight and new bias: ${inits.join(', ')}`);
+  for (const name of inits) assert.ok(r.fused.graph.input.some((i) => i.name === name), `${name} is a graph input (IR 3)`);
+});

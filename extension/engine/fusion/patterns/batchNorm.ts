@@ -3,7 +3,7 @@
  * BN (running statistics, one output) with constant parameters of the right
  * size can be folded into the layer before it or grouped for fuse_modules.
  */
-import { attrFloat, attrInt } from '../../graph/graphIndex';
+import { attr, attrFloat, attrInt } from '../../graph/graphIndex';
 import { firstProblem, nodeLabel, parameterProblem, constantDims, type Node, type ScanContext } from '../scanContext';
 
 const BN_PARAMS = ['scale', 'bias', 'running mean', 'running variance'];
@@ -13,6 +13,8 @@ export function batchNormModeProblem(ctx: ScanContext, bn: Node): string | null 
   if (attrInt(bn, 'training_mode', 0) !== 0) return `BatchNormalization ${nodeLabel(bn)} is in training mode (training_mode=1)`;
   const extra = (bn.output ?? []).slice(1).filter((o) => o && ctx.index.useCount(o) > 0);
   if (extra.length) return `BatchNormalization ${nodeLabel(bn)} is in training mode (its batch statistics output '${extra[0]}' is used)`;
+  // Opset ≤ 6 marked inference with is_test=1; its default (0) is training mode. The fold refuses it, so scan must too.
+  if (attr(bn, 'is_test') && attrInt(bn, 'is_test', 0) === 0) return `BatchNormalization ${nodeLabel(bn)} is in training mode (is_test=0)`;
   if (ctx.model.opset() < 9 && attrInt(bn, 'spatial', 1) === 0) return `BatchNormalization ${nodeLabel(bn)} has spatial=0 (per-position statistics), which cannot be folded`;
   if ((bn.input ?? []).length < 5) return `BatchNormalization ${nodeLabel(bn)} has ${(bn.input ?? []).length} inputs, expected 5`;
   return null;
