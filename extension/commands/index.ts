@@ -32,7 +32,6 @@ export function overviewCommands(ctx: CommandContext): OverviewCommands {
     fuseAllSafe: guardedRethrow('fusing all safe sequences', (doc) => fuseAllSafe(doc)),
     copyFuseList: guardedRethrow('copying the PyTorch fuse list', (doc) => copyFuseList(doc)),
     reveal: guardedRethrow('revealing the sequence', async (doc, candidateId: string) => {
-      await vscode.commands.executeCommand('workbench.view.extension.modelfuse');
       if (ctx.registry.active !== doc) throw new ModelFuseError(`${doc.path}: focus its editor first`);
       if (!(await ctx.views.revealSequence(candidateId))) throw new ModelFuseError(`sequence ${candidateId} is no longer in the model; refresh`);
     }),

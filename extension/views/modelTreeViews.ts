@@ -157,17 +157,34 @@ export class ModelTreeViews implements vscode.Disposable {
     }
   }
 
+  /**
+   * Shows a sequence (and its first module) in the side panel. A view that was
+   * just opened has not fetched its items yet and refuses to reveal them
+   * ("Data tree node not found"), so the reveal is retried briefly.
+   */
   async revealSequence(candidateId: string): Promise<boolean> {
     const c = this.sequencesProvider.getChildren().find((x) => x.id === candidateId);
     if (!c) return false;
-    await this.sequences.reveal(c, { select: true, focus: true });
+    await vscode.commands.executeCommand(`${SEQUENCES_VIEW_ID}.focus`);
+    await retry(() => this.sequences.reveal(c, { select: true, focus: true }));
     const first = c.modules.find((m): m is string => m !== null);
     const m = first ? this.modulesProvider.find(first) : undefined;
-    if (m) await this.modules.reveal(m, { select: false, expand: true });
+    if (m && this.modules.visible) await retry(() => this.modules.reveal(m, { select: false, expand: true })).catch(() => undefined);
     return true;
   }
 
   dispose(): void {
     for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}
+
+async function retry<T>(attempt: () => Thenable<T>, tries = 20, delayMs = 100): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (i >= tries) throw err;
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
   }
 }
