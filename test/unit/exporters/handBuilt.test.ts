@@ -86,7 +86,7 @@ test('opset 9 Gemm with transB=1 followed by BatchNormalization (BatchNorm1d): l
   assert.deepEqual(appliedPatterns(r), ['linear-bn:Gemm_0+BatchNormalization_1']);
   assert.equal(opCount(r.fused, 'BatchNormalization'), 0);
   const gemm = r.fused.graph.node.find((n) => n.op_type === 'Gemm')!;
-  assert.equal(gemm.attribute.find((a) => a.name === 'transB')?.i?.toString(), '1', 'transB is kept');
+  assert.equal(gemm.attribute?.find((a) => a.name === 'transB')?.i?.toString(), '1', 'transB is kept');
 });
 
 test('grouped ConvTranspose (group=2, stride 2) + BatchNormalization: convtranspose-bn folds with the [Cin, Cout/groups, k…] layout', async () => {

@@ -69,7 +69,7 @@ for (const storage of ['constant-node', 'initializer'] as const) {
     assert.equal(opCount(r.fused, 'Clip'), 1);
     assert.equal(opCount(r.fused, 'Transpose'), 2);
     // The folded Conv weight/bias are initializers; the Constant nodes they came from are gone, Clip's bounds stay.
-    const constants = r.fused.graph.node.filter((n) => n.op_type === 'Constant').map((n) => n.output[0]);
+    const constants = r.fused.graph.node.filter((n) => n.op_type === 'Constant').map((n) => n.output?.[0] ?? '');
     assert.deepEqual(constants.filter((c) => !['min__7', 'max__8', 'const_fold_opt__130'].includes(c)), []);
   });
 }
@@ -190,8 +190,8 @@ test('tf2onnx constant de-duplication: two Convs share one weight Constant and o
   expectFusable(r.candidates, 'conv-bn', ['model/conv2/Conv2D', 'model/bn2/FusedBatchNormV3']);
   assert.equal(opCount(r.fused, 'BatchNormalization'), 0);
   const [conv1, conv2] = r.fused.graph.node.filter((n) => n.op_type === 'Conv');
-  assert.notEqual(conv1.input[1], conv2.input[1], 'each Conv reads its own folded weight');
-  assert.notEqual(conv1.input[2], conv2.input[2], 'each Conv reads its own folded bias');
+  assert.notEqual(conv1.input?.[1], conv2.input?.[1], 'each Conv reads its own folded weight');
+  assert.notEqual(conv1.input?.[2], conv2.input?.[2], 'each Conv reads its own folded bias');
 });
 
 test('tf2onnx bias constants: Add(constant, Conv) in either order folds; a [C] constant on an NCHW Conv broadcasts along W and is not a bias', async () => {
