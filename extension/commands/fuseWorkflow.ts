@@ -41,7 +41,8 @@ export async function fuseInModel(doc: ModelDocument, request: FuseRequest): Pro
       { location: vscode.ProgressLocation.Notification, title: `ModelFuse: fusing ${n} sequence${n === 1 ? '' : 's'} of ${name}`, cancellable: true },
       async (progress, token) => {
         const report = (message: string) => progress.report({ message });
-        const fuse = await workerRequest('ext.fuse', { model: doc.path, output, candidateIds: request.ids }, { token, onProgress: (p) => report(p.message) });
+        const bar = progressBar(progress);
+        const fuse = await workerRequest('ext.fuse', { model: doc.path, output, candidateIds: request.ids }, { token, onProgress: bar });
         for (const a of fuse.applied) log().info(`  folded ${a.id}: removed ${a.removedNodes.join(', ') || 'no nodes'}; changed ${a.changedTensors.map((t) => t.after.name).join(', ')}`);
         for (const s of fuse.skipped) log().warn(`  skipped ${s.id}: ${s.reason}`);
         log().info(`  wrote ${fuse.output}${fuse.externalData ? ` and ${fuse.externalData}` : ''} (${fuse.nodesBefore} → ${fuse.nodesAfter} nodes)`);
@@ -65,6 +66,23 @@ export async function fuseInModel(doc: ModelDocument, request: FuseRequest): Pro
   log().info(summary);
   void showOutcome(summary, outcome, outcome.verification !== null && !outcome.verification.passed);
   return outcome;
+}
+
+/**
+ * Feeds worker progress into a VS Code progress notification: the message,
+ * and the bar's increments when the worker counts units (folds, tensors).
+ */
+export function progressBar(progress: vscode.Progress<{ message?: string; increment?: number }>): (p: { message: string; done?: number; total?: number }) => void {
+  let shown = 0;
+  return (p) => {
+    if (p.total && p.done !== undefined) {
+      const percent = Math.min(100, (100 * p.done) / p.total);
+      progress.report({ message: `${p.message} (${p.done}/${p.total})`, increment: Math.max(0, percent - shown) });
+      shown = Math.max(shown, percent);
+    } else {
+      progress.report({ message: p.message });
+    }
+  };
 }
 
 /** The summary notification: "Open" opens the new model in the ModelFuse editor, "Show diff" the parameter diff. */

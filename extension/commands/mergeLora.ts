@@ -21,7 +21,7 @@ import type { CommandContext } from './commandContext';
 import { isUriLike, resourceArgs, type UriLike } from './commandArgs';
 import { adapterLabel, parseWeight, roleOf } from './loraArgs';
 import { mergeSummary, planRows } from './summaries';
-import { showOutcome } from './fuseWorkflow';
+import { progressBar, showOutcome } from './fuseWorkflow';
 
 export const MERGE_LORA = 'modelfuse.mergeLora';
 
@@ -199,16 +199,7 @@ async function merge(base: string, adapters: LoraAdapterArg[], output: string, p
   const outcome = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `ModelFuse: merging LoRA into ${path.basename(base)}`, cancellable: true },
     async (progress, token): Promise<ModelChangeOutcome> => {
-      let last = 0;
-      const mergeResult = await workerRequest('ext.loraMerge', { base, adapters, output, allowUnmatched: plan.unmatched.length > 0 }, {
-        token,
-        onProgress: (p) => {
-          const fraction = p.total ? (p.done ?? 0) / p.total : undefined;
-          const increment = fraction !== undefined ? Math.max(0, fraction * 100 - last) : undefined;
-          if (fraction !== undefined) last = fraction * 100;
-          progress.report({ message: p.total ? `${p.message} (${p.done}/${p.total})` : p.message, increment });
-        },
-      });
+      const mergeResult = await workerRequest('ext.loraMerge', { base, adapters, output, allowUnmatched: plan.unmatched.length > 0 }, { token, onProgress: progressBar(progress) });
       for (const m of mergeResult.merged) log().info(`  ${m.key} → ${m.target}: ‖ΔW‖ ${m.delta_fro.toExponential(3)}, ‖ΔW‖/‖W‖ ${m.rel_change.toExponential(3)}`);
       log().info(`  wrote ${mergeResult.files.join(', ')}`);
       let verification: VerifyReport | null = null;
