@@ -23,6 +23,15 @@ function lockfileHash() {
   return hash.digest('hex');
 }
 
+/**
+ * Under `npm run test:e2e` the outer npm exports its configuration as npm_* variables, among them
+ * npm_config_user_agent naming Node 20, which the inner npm would take over and code-server's
+ * install script would read as "not Node 24". The inner npm reads its config files itself.
+ */
+function withoutNpmVariables(env) {
+  return Object.fromEntries(Object.entries(env).filter(([key]) => !/^npm_/i.test(key)));
+}
+
 /** Returns how long the install took in ms (0 when the cache was valid). */
 export function ensureE2eDependencies() {
   const wanted = lockfileHash();
@@ -33,9 +42,10 @@ export function ensureE2eDependencies() {
   }
   console.log('e2e: installing test/e2e dependencies (code-server, Node 24, playwright-core)…');
   const npmOptions = ['--no-audit', '--no-fund', '--prefix', E2E_DIR];
-  let took = runOrThrow('npm', ['ci', '--ignore-scripts', ...npmOptions], { cwd: E2E_DIR });
+  const cleanEnv = withoutNpmVariables(process.env);
+  let took = runOrThrow('npm', ['ci', '--ignore-scripts', ...npmOptions], { cwd: E2E_DIR, env: cleanEnv });
   const env = {
-    ...process.env,
+    ...cleanEnv,
     PATH: `${path.dirname(NODE24)}:${process.env.PATH}`,
     npm_config_nodedir: NODE24_DIR,
   };
