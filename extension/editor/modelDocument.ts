@@ -29,11 +29,13 @@ export class ModelDocument implements vscode.CustomDocument {
   readonly onDidDispose = this.disposed.event;
 
   constructor(readonly uri: vscode.Uri) {
-    // Watch the one file: a re-export or a `git checkout` must not leave a stale overview.
-    this.watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(uri.fsPath)), path.basename(uri.fsPath)));
-    this.watcher.onDidChange(() => this.reload());
-    this.watcher.onDidCreate(() => this.reload());
-    this.watcher.onDidDelete(() => this.setState({ phase: 'error', message: `${uri.fsPath}: the file was deleted` }));
+    // A re-export or a `git checkout` must not leave a stale overview. The folder is watched and events
+    // filtered by path: a file name used as a glob would misread names such as `model[1].onnx`.
+    this.watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(uri.fsPath)), '*'));
+    const mine = (u: vscode.Uri) => u.fsPath === uri.fsPath;
+    this.watcher.onDidChange((u) => mine(u) && void this.reload());
+    this.watcher.onDidCreate((u) => mine(u) && void this.reload());
+    this.watcher.onDidDelete((u) => mine(u) && this.setState({ phase: 'error', message: `${uri.fsPath}: the file was deleted` }));
   }
 
   get path(): string {
@@ -113,3 +115,4 @@ export class ModelDocument implements vscode.CustomDocument {
     this.changed.fire();
   }
 }
+
