@@ -15,6 +15,7 @@
  */
 import type { ModuleTree } from '../graph/moduleTree';
 import type { GraphIndex } from '../graph/graphIndex';
+import { nodeAddresses } from '../graph/nodeAddress';
 import type { Candidate } from './candidate';
 import type { ModelAnalysis } from './scan';
 import { convSpatialDims, type ScanContext } from './scanContext';
@@ -144,7 +145,8 @@ function nodeByName(index: GraphIndex, name: string): NodeProto | undefined {
   let map = nodeMaps.get(index);
   if (!map) {
     map = new Map();
-    for (const n of index.graph.node ?? []) if (n.name && !map.has(n.name)) map.set(n.name, n);
+    // The module tree lists nodes by scan's addresses (`Conv#0` for an unnamed node).
+    for (const [n, address] of nodeAddresses(index.graph.node ?? [])) map.set(address, n as NodeProto);
     nodeMaps.set(index, map);
   }
   return map.get(name);

@@ -31,6 +31,7 @@ import type { onnx } from '../onnx/proto';
 import { isFloatType } from '../onnx/dtypes';
 import { tensorDims } from '../onnx/tensors';
 import { GraphIndex } from './graphIndex';
+import { nodeAddresses } from './nodeAddress';
 
 /** One module in the tree; plain data, so it serialises to JSON for the tree view as is. */
 export interface ModuleTreeNode {
@@ -51,6 +52,7 @@ export interface ModuleTreeNode {
   className?: string;
 }
 
+/** Nodes are named by their address (graph/nodeAddress.ts): the node name, or `Conv#0` for unnamed / duplicate-named nodes. */
 export interface ModuleTree {
   /** The module a node belongs to (for nodes standing for several modules: the first, the one owning the weight), null if none. */
   moduleOf(nodeName: string): string | null;
@@ -104,8 +106,11 @@ const ONE_NODE_PER_CALL = new Set(['Relu', 'Conv', 'ConvTranspose', 'Gemm', 'Bat
 
 export function buildModuleTree(model: OnnxModel, index: GraphIndex = new GraphIndex(model.graph)): ModuleTree {
   const nodes = model.graph.node ?? [];
+  // Keyed by the address scan uses (graph/nodeAddress.ts): unnamed nodes of old exporters and hand-made graphs still
+  // get a module from their parameter names (`Conv#0` reading `0.weight` is module '0').
+  const addresses = nodeAddresses(nodes);
   const infos = new Map<string, NodeModuleInfo>();
-  const initializerUsers = initializerScopes(nodes, index);
+  const initializerUsers = initializerScopes(nodes, index, addresses);
   const seen = new Set<string>();
   const named = nodes.filter((n) => n.name && !seen.has(n.name) && !!seen.add(n.name));
   // TorchScript: all nodes of one scope (`/q_proj/MatMul`, `/q_proj/Add`) are one call of one module. Whichever
@@ -117,12 +122,14 @@ export function buildModuleTree(model: OnnxModel, index: GraphIndex = new GraphI
     if (scope && p && agrees(p.path, scope) && !scopePaths.has(scopeKey(scope))) scopePaths.set(scopeKey(scope), p.path);
   }
   inferParentScopes(scopePaths);
-  for (const node of named) {
+  for (const node of nodes) {
     const info = nodeModuleInfo(node, index, initializerUsers, scopePaths);
     if (info.modules.some((p) => !isReasonablePath(p))) info.modules = [];
-    infos.set(node.name ?? '', info);
+    infos.set(addresses.get(node)!, info);
+    // A repeated name also answers for its first node, as callers looking up by plain name expect.
+    if (node.name && !infos.has(node.name)) infos.set(node.name, info);
   }
-  return assembleTree(model, index, nodes, infos);
+  return assembleTree(model, index, nodes, infos, addresses);
 }
 
 function isReasonablePath(path: string): boolean {
@@ -134,11 +141,11 @@ function isReasonablePath(path: string): boolean {
 // ---------------------------------------------------------------- evidence
 
 /** For each initializer: the TorchScript scopes (or node names) of the nodes reading it, to tell tied weights from a module called twice. */
-function initializerScopes(nodes: readonly onnx.INodeProto[], index: GraphIndex): Map<string, Set<string>> {
+function initializerScopes(nodes: readonly onnx.INodeProto[], index: GraphIndex, addresses: Map<onnx.INodeProto, string>): Map<string, Set<string>> {
   const users = new Map<string, Set<string>>();
   for (const node of nodes) {
     const scope = torchScriptScope(node.name ?? '');
-    const key = scope ? scope.stripped : (node.name ?? '');
+    const key = scope ? scope.stripped : (addresses.get(node) ?? '');
     for (const inp of node.input ?? []) {
       if (!inp || !isParameterValue(inp, index)) continue;
       let s = users.get(inp);
@@ -359,7 +366,7 @@ function isBatchNormClass(cls: string | undefined): boolean {
 
 // ---------------------------------------------------------------- the tree
 
-function assembleTree(model: OnnxModel, index: GraphIndex, nodes: readonly onnx.INodeProto[], infos: Map<string, NodeModuleInfo>): ModuleTree {
+function assembleTree(model: OnnxModel, index: GraphIndex, nodes: readonly onnx.INodeProto[], infos: Map<string, NodeModuleInfo>, addresses: Map<onnx.INodeProto, string>): ModuleTree {
   const root: ModuleTreeNode = { path: '', name: '', children: [], nodes: [], opTypes: [], parameterCount: 0, callSites: 0 };
   const byPath = new Map<string, ModuleTreeNode>([['', root]]);
   const calls = new Map<string, string[]>(); // module → first node of each call
@@ -379,7 +386,7 @@ function assembleTree(model: OnnxModel, index: GraphIndex, nodes: readonly onnx.
   };
 
   for (const node of nodes) {
-    const name = node.name ?? '';
+    const name = addresses.get(node) ?? '';
     const info = name ? infos.get(name) : undefined;
     const op = node.op_type ?? '';
     if (!info || info.modules.length === 0) {
@@ -418,7 +425,7 @@ function assembleTree(model: OnnxModel, index: GraphIndex, nodes: readonly onnx.
   }
   for (const [path, list] of calls) byPath.get(path)!.callSites = list.length;
 
-  assignParameters(model, index, infos, ensure, byPath);
+  assignParameters(model, index, (n) => infos.get(addresses.get(n) ?? ''), ensure, byPath);
   sumParameters(root);
   for (const [p, cls] of classNames) {
     const m = byPath.get(p);
@@ -447,7 +454,7 @@ function assembleTree(model: OnnxModel, index: GraphIndex, nodes: readonly onnx.
 function assignParameters(
   model: OnnxModel,
   index: GraphIndex,
-  infos: Map<string, NodeModuleInfo>,
+  infoOf: (node: onnx.INodeProto) => NodeModuleInfo | undefined,
   ensure: (p: string) => ModuleTreeNode,
   byPath: Map<string, ModuleTreeNode>,
 ): void {
@@ -462,7 +469,7 @@ function assignParameters(
       if (isReasonablePath(p) && (byPath.has(p) || index.consumersOf(name).length > 0)) owner = p;
     }
     if (owner === undefined) {
-      const mods = new Set(index.consumersOf(name).map((c) => infos.get(c.node.name ?? '')?.modules[0]).filter((m): m is string => !!m));
+      const mods = new Set(index.consumersOf(name).map((c) => infoOf(c.node)?.modules[0]).filter((m): m is string => !!m));
       if (mods.size === 1) owner = [...mods][0];
     }
     const count = tensorDims(t).reduce((a, b) => a * b, 1);

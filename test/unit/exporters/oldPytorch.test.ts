@@ -87,3 +87,17 @@ test('torch 1.12-style eval export at opset 11: BatchNorm already folded by the 
   assert.deepEqual(r.fuse.applied, [], 'groupings fold nothing');
   assert.equal(r.fuse.nodesAfter, r.fuse.nodesBefore);
 });
+
+test('torch ≤ 1.4 wrote no node names: unnamed nodes still get their modules from the state-dict names, and fuse-list offers them', async () => {
+  const g = sequential('initializer');
+  g.parts.node = g.parts.node.filter((n) => n.op_type !== 'Relu');
+  g.parts.node.find((n) => n.op_type === 'GlobalAveragePool')!.input = ['10'];
+  for (const n of g.parts.node) n.name = '';
+  const file = writeModel(path.join(dir, 'sequential-unnamed.onnx'), modelProto(g, { opset: 9, irVersion: 4, producer: 'pytorch', producerVersion: '1.1' }));
+  const r = await runPipeline(file, { 'input.1': { dims: [1, 3, 8, 8] } });
+  const c = expectFusable(r.candidates, 'conv-bn', ['Conv#0', 'BatchNormalization#1']);
+  assert.deepEqual(c.modules, ['0', '1']);
+  assert.equal(opCount(r.fused, 'BatchNormalization'), 0);
+  const list = buildFuseList(analyzeModel(OnnxModel.load(file)));
+  assert.deepEqual(list.groups, [{ modules: ['0', '1'], types: ['Conv2d', 'BatchNorm2d'] }]);
+});
