@@ -35,10 +35,6 @@ export function registerMergeLora(ctx: CommandContext): vscode.Disposable {
       const { base: preBase, adapters: preAdapters } = await classify(ctx, resources);
       const base = preBase ?? (await pickBase(ctx));
       if (!base) return;
-      if (base.toLowerCase().endsWith('.json')) {
-        // The shards are written under their own names beside the output index, so they need a folder of their own.
-        throw new ModelFuseError(`${base}: a sharded base is merged from the command line, into a new folder: node dist/cli.js lora ${base} --adapter ADAPTER -o NEW_FOLDER/${path.basename(base)}`);
-      }
       const adapterPaths = preAdapters.length ? preAdapters : await pickAdapters(base);
       if (!adapterPaths?.length) return;
       const adapters = await askWeights(adapterPaths);
