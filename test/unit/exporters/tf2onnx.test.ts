@@ -243,3 +243,24 @@ test('opset 7, IR 3, weights as Constant nodes and a Conv without bias: the new 
   assert.equal(inits.length, 2, `folded weight and new bias: ${inits.join(', ')}`);
   for (const name of inits) assert.ok(r.fused.graph.input.some((i) => i.name === name), `${name} is a graph input (IR 3)`);
 });
+
+test('tf2onnx Conv2DTranspose with its BiasAdd and a per-channel Mul as separate nodes: both fold into the ConvTranspose (grouped, strided)', async () => {
+  const g = new GraphBuilder();
+  g.input('x:0', [1, 4, 5, 5]).output('y:0');
+  const w = g.constant('model/conv2d_transpose/conv2d_transpose/ReadVariableOp:0', [4, 3, 3, 3], { storage: 'constant-node' });
+  const b = g.constant('const_fold_opt__200', [1, 6, 1, 1], { storage: 'constant-node' });
+  const s = g.constant('const_fold_opt__201', [6, 1, 1], { storage: 'constant-node', positive: true });
+  // The optional bias input spelled as an empty name, as some converters write it.
+  g.node('ConvTranspose', 'model/conv2d_transpose/conv2d_transpose', ['x:0', w, ''], ['ct:0'], { group: 2, strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] });
+  g.node('Add', 'model/conv2d_transpose/BiasAdd', ['ct:0', b], ['ba:0']);
+  g.node('Mul', 'model/multiply/mul', ['ba:0', s], ['y:0']);
+  const file = writeModel(path.join(dir, 'conv-transpose-bias.onnx'), modelProto(g, { opset: 13, irVersion: 7, ...TF2ONNX }));
+  const r = await runPipeline(file, { 'x:0': { dims: [1, 4, 5, 5] } });
+  expectFusable(r.candidates, 'conv-add', ['model/conv2d_transpose/conv2d_transpose', 'model/conv2d_transpose/BiasAdd']);
+  assert.deepEqual(appliedPatterns(r), [
+    'conv-add:model/conv2d_transpose/conv2d_transpose+model/conv2d_transpose/BiasAdd',
+    'conv-mul:model/conv2d_transpose/conv2d_transpose+model/multiply/mul',
+  ]);
+  assert.equal(opCount(r.fused, 'Add') + opCount(r.fused, 'Mul'), 0);
+  assert.equal(r.fused.graph.node.find((n) => n.op_type === 'ConvTranspose')?.input?.length, 3);
+});

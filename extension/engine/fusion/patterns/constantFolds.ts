@@ -1,9 +1,10 @@
 /**
  * Exact ONNX-level folds of a constant into the layer before it:
- * - conv-add: Conv → Add of a constant per-channel bias ([C,1,…], [1,C,1,…] or
- *   one value) becomes the Conv's bias;
- * - conv-mul: Conv → Mul by a constant per-channel scale scales the Conv's
- *   weight and bias;
+ * - conv-add: Conv or ConvTranspose → Add of a constant per-channel bias
+ *   ([C,1,…], [1,C,1,…] or one value) becomes the layer's bias (tf2onnx writes
+ *   a Conv2DTranspose's BiasAdd as its own Add);
+ * - conv-mul: Conv or ConvTranspose → Mul by a constant per-channel scale
+ *   scales the layer's weight and bias;
  * - matmul-add: MatMul by a constant [K,N] weight → Add of a constant [N] bias
  *   becomes one Gemm, only for a 2-D input (Gemm is 2-D only).
  * An Add/Mul whose other operand is computed (a residual connection) is not a
@@ -46,7 +47,7 @@ function split(ctx: ScanContext, node: Node, ...types: string[]): { producer: No
 }
 
 function convAffine(ctx: ScanContext, node: Node): PatternMatch | undefined {
-  const s = split(ctx, node, 'Conv');
+  const s = split(ctx, node, 'Conv', 'ConvTranspose');
   if (!s || !weightTensor(ctx, s.other)) return undefined;
   const { producer: conv, value, other } = s;
   const channels = convOutChannels(ctx, conv);
@@ -69,7 +70,7 @@ function convAffine(ctx: ScanContext, node: Node): PatternMatch | undefined {
       bias ? parameterProblem(ctx, bias, 'Conv bias') : null,
     ),
     warnings: shared.length ? [sharedWeightWarning(weight, shared)] : [],
-    details: { kind: 'Conv', constant: other, constantShape: dims.join('x'), channels, hasBias: !!bias, sharedWeight: shared.length ? weight : null },
+    details: { kind: conv.op_type ?? 'Conv', constant: other, constantShape: dims.join('x'), channels, hasBias: !!bias, sharedWeight: shared.length ? weight : null },
   };
 }
 
