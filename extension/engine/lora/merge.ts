@@ -376,9 +376,11 @@ async function mergeOnnx(plan: LoraPlan, work: Map<string, TensorWork>, merger: 
   const scratch = new Map<ITensorProto, { offset: number; length: number }>();
   const removedIdentities = new Set<string>();
   let done = 0;
+  const order = [...work.keys()];
   try {
-    for (const [name, w] of work) {
+    for (const [i, [name, w]] of [...work].entries()) {
       throwIfCancelled(options.cancel);
+      if (i + 1 < order.length) merger.prefetch(order[i + 1], work.get(order[i + 1]));
       const src = initializerBehind(model, w.source);
       if (!src) throw new ModelFuseError(`${model.path}: '${w.source}' is not backed by an initializer`);
       const dtype = src.data_type ?? 0;
