@@ -264,3 +264,19 @@ test('tf2onnx Conv2DTranspose with its BiasAdd and a per-channel Mul as separate
   assert.equal(opCount(r.fused, 'Add') + opCount(r.fused, 'Mul'), 0);
   assert.equal(r.fused.graph.node.find((n) => n.op_type === 'ConvTranspose')?.input?.length, 3);
 });
+
+test('tf2onnx Dense → BatchNormalization on [batch, features]: linear-bn turns MatMul + Add + BN into one Gemm with Constant-node weights', async () => {
+  const g = new GraphBuilder();
+  g.input('x:0', ['unk__1', 10]).output('y:0', ['unk__2', 7]);
+  const w = g.constant(`${SCOPE}/dense/MatMul/ReadVariableOp:0`, [10, 7], { storage: 'constant-node' });
+  const b = g.constant(`${SCOPE}/dense/BiasAdd/ReadVariableOp:0`, [7], { storage: 'constant-node' });
+  const bn = g.batchNormParams(['bn/gamma:0', 'bn/beta:0', 'bn/moving_mean:0', 'bn/moving_variance:0'], 7, 'constant-node');
+  g.node('MatMul', `${SCOPE}/dense/MatMul`, ['x:0', w], ['mm:0']);
+  g.node('Add', `${SCOPE}/dense/BiasAdd`, ['mm:0', b], ['ba:0']);
+  g.node('BatchNormalization', `${SCOPE}/bn/batchnorm`, ['ba:0', ...bn], ['y:0'], { epsilon: { float: 0.001 } });
+  const file = writeModel(path.join(dir, 'dense-bn.onnx'), modelProto(g, { opset: 13, irVersion: 7, ...TF2ONNX }));
+  const r = await runPipeline(file, { 'x:0': { dims: [4, 10] } });
+  expectFusable(r.candidates, 'linear-bn', [`${SCOPE}/dense/MatMul`, `${SCOPE}/dense/BiasAdd`, `${SCOPE}/bn/batchnorm`]);
+  assert.deepEqual(r.fused.graph.node.map((n) => n.op_type), ['Gemm']);
+  assert.equal(r.fused.graph.initializer.length, 2);
+});
