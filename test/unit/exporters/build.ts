@@ -241,8 +241,8 @@ export interface PipelineResult {
 }
 
 /**
- * scan → fuse (to `<file>.fused.onnx`) → ONNX Runtime on both files with the
- * same seeded inputs. Asserts every output agrees within `tolerance`
+ * scan → fuse (to `<file>.fused.onnx`) → scan of the fused file (nothing
+ * foldable may be left) → ONNX Runtime on both files with the same seeded inputs. Asserts every output agrees within `tolerance`
  * (relative to the output's largest magnitude) unless `compare` is false.
  */
 export async function runPipeline(file: string, feeds: Record<string, Feed>, opts: { tolerance?: number; compare?: boolean } = {}): Promise<PipelineResult> {
@@ -251,6 +251,9 @@ export async function runPipeline(file: string, feeds: Record<string, Feed>, opt
   const out = file.replace(/\.onnx$/, '') + '.fused.onnx';
   const fuse = await fuseModelFile(file, out);
   const fused = OnnxModel.load(out);
+  // fuse repeats scan until nothing folds: the written model must have nothing foldable left.
+  const left = scanModel(fused).candidates.filter((c) => c.folds && c.blocked === null);
+  assert.deepEqual(left.map((c) => c.id), [], `${path.basename(file)}: the fused model still has foldable candidates`);
   const inputs = feedValues(feeds);
   let before: Record<string, Float64Array> = {};
   let after: Record<string, Float64Array> = {};
