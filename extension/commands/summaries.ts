@@ -25,7 +25,7 @@ export function verificationLine(v: VerifyReport): string {
 }
 
 export function refusalsLine(refused: readonly Refusal[]): string {
-  return refused.map((r) => `${r.item} — ${r.reason}`).join('; ');
+  return refused.map((r) => `${r.item}: ${r.reason}`).join('; ');
 }
 
 export function fuseSummary(r: FuseFileResult, verification: VerifyReport | null, refused: readonly Refusal[]): string {

@@ -45,7 +45,7 @@ test('the fuse summary names the output, node counts, verification and everythin
   assert.equal(
     s,
     'Fused 1 sequence of model.onnx → model.fused.onnx (20 → 19 nodes). Verified in ONNX Runtime: the output matches, max |Δ| 4.20e-7 (atol 1.00e-4, rtol 0.001). ' +
-      'Not fused: linear-relu (fc2 → relu2) — grouping only; conv-bn:/c — the BN output is read twice.',
+      'Not fused: linear-relu (fc2 → relu2): grouping only; conv-bn:/c: the BN output is read twice.',
   );
 });
 
