@@ -6,8 +6,13 @@ import { waitFor } from './poll.mjs';
 import { activeTabTitle, clickActivity, findWebview, revealInExplorer, UI_TIMEOUT, WORK_TIMEOUT } from './workbench.mjs';
 
 /** Visible text of a webview's document (light DOM; vscode-elements slot their text there). */
-export async function webviewText(frame) {
-  return (await frame.locator('body').innerText({ timeout: UI_TIMEOUT })).replace(/[ \t]+/g, ' ');
+export async function webviewText(frame, timeoutMs = UI_TIMEOUT) {
+  return (await frame.locator('body').innerText({ timeout: timeoutMs })).replace(/[ \t]+/g, ' ');
+}
+
+/** For polling: the text now, or '' when the document is not there (no 30 s wait per poll). */
+export function webviewTextNow(frame) {
+  return webviewText(frame, 1_000).catch(() => '');
 }
 
 /**
@@ -19,7 +24,7 @@ export async function openModelFromExplorer(page, relativePath, ready = /fusible
   await row.click();
   const name = relativePath.split('/').at(-1);
   await waitFor(`an editor tab for ${name}`, async () => (await activeTabTitle(page)).includes(name));
-  return findWebview(page, `the ModelFuse editor of ${name} to show ${ready}`, async (frame) => ready.test(await webviewText(frame)), timeoutMs);
+  return findWebview(page, `the ModelFuse editor of ${name} to show ${ready}`, async (frame) => ready.test(await webviewTextNow(frame)), timeoutMs);
 }
 
 /** Opens the ModelFuse activity-bar container. */

@@ -158,6 +158,8 @@ export async function findWebview(page, what, isIt, timeoutMs = UI_TIMEOUT) {
       const names = await page.locator('iframe.webview').evaluateAll((frames) => frames.map((frame) => frame.name));
       for (const name of names.reverse()) {
         const inner = page.frameLocator(`iframe.webview[name="${name}"]`).frameLocator('iframe#active-frame');
+        // A webview still loading (or torn down) has no document yet: skip it without waiting.
+        if ((await inner.locator('body').count()) === 0) continue;
         if (await isIt(inner)) return inner;
       }
       return false;

@@ -1,7 +1,7 @@
 // After a fuse, "Show diff" opens the parameter-diff panel: a table of the changed tensors and
 // charts (per-channel BN scale, weight histograms), drawn from the worker's summaries.
 import path from 'node:path';
-import { openModelFromExplorer, waitForFile, webviewText } from '../lib/modelfuse.mjs';
+import { openModelFromExplorer, waitForFile, webviewText, webviewTextNow } from '../lib/modelfuse.mjs';
 import { check, waitFor } from '../lib/poll.mjs';
 import { clickNotificationAction, findWebview, runCommand, waitForNotification, WORK_TIMEOUT } from '../lib/workbench.mjs';
 
@@ -35,7 +35,7 @@ export default {
     await waitForFile(path.join(path.dirname(workspace.diffModel), 'resstyle_copy.fused.onnx'));
     await clickNotificationAction(summary, /Show diff/i);
 
-    const panel = await findWebview(page, 'the parameter-diff panel', async (frame) => /ΔW|delta/i.test(await webviewText(frame)), WORK_TIMEOUT);
+    const panel = await findWebview(page, 'the parameter-diff panel', async (frame) => /ΔW|delta/i.test(await webviewTextNow(frame)), WORK_TIMEOUT);
     const text = await webviewText(panel);
     // The folded convolutions are the changed tensors (module names from the fixture's case.json).
     for (const module of ['blocks.0.conv2', 'blocks.1.conv2', 'head.0']) {
@@ -43,7 +43,7 @@ export default {
     }
     check(/‖ΔW‖|\|ΔW\||norm/i.test(text), 'the diff table has no norm columns');
     // The verification runs after the panel opens; wait for its verdict.
-    await waitFor('the diff panel to show the verification passed', async () => /Verification\s*PASSED/.test(await webviewText(panel)), { timeoutMs: WORK_TIMEOUT });
+    await waitFor('the diff panel to show the verification passed', async () => /Verification\s*PASSED/.test(await webviewTextNow(panel)), { timeoutMs: WORK_TIMEOUT });
     await waitFor('the diff charts to be drawn', async () => (await paintedCanvases(panel)) >= 2, { timeoutMs: 30_000 });
   },
 };

@@ -1,6 +1,6 @@
 // A truncated .onnx (an interrupted download) shows one clear error naming the file and the
 // problem, and the extension keeps working: the next model opens normally.
-import { openModelFromExplorer, webviewText } from '../lib/modelfuse.mjs';
+import { openModelFromExplorer, webviewText, webviewTextNow } from '../lib/modelfuse.mjs';
 import { check, waitFor } from '../lib/poll.mjs';
 import { findWebview, revealInExplorer, visibleNotifications, WORK_TIMEOUT } from '../lib/workbench.mjs';
 
@@ -19,7 +19,7 @@ export default {
         const toasts = (await visibleNotifications(page)).filter((text) => text.includes('corrupt.onnx'));
         if (toasts.length) return toasts[0];
         const editor = await findWebview(page, 'an editor webview', async () => true, 1_000).catch(() => null);
-        const text = editor ? await webviewText(editor) : '';
+        const text = editor ? await webviewTextNow(editor) : '';
         return /corrupt\.onnx/.test(text) && /error|invalid|truncated|cannot|not an onnx|failed/i.test(text) && text;
       },
       { timeoutMs: WORK_TIMEOUT },
