@@ -14,6 +14,7 @@ import { AttributeType, DataType, onnx } from '../../../extension/engine/onnx/pr
 import { isExternal } from '../../../extension/engine/onnx/tensors';
 import { tempDir } from '../helpers/fixtures';
 import { relativeToMax } from '../fusion/helpers/numbers';
+import { buildLinearCase } from '../loraBranch/linearModels';
 import {
   GraphBuilder, appliedPatterns, describeCandidates, expectBlocked, expectFusable, feedValues, modelProto, opCount, roundTo, runOrt, runPipeline, valueInfo, writeModel,
 } from './build';
@@ -293,4 +294,16 @@ test("opset_import and nodes in the explicit 'ai.onnx' domain: treated as the de
   const r = await runPipeline(file, { x: { dims: [1, 3, 5, 5] } });
   expectFusable(r.candidates, 'conv-bn-relu', ['conv', 'bn', 'relu']);
   assert.equal(opCount(r.fused, 'BatchNormalization'), 0);
+});
+
+test('an unmerged LoRA branch with unnamed nodes is folded into its base weight (addresses match between scan and fold)', async () => {
+  const c = buildLinearCase({ base: 'MatMul', bias: true, adapters: [{ r: 2, scale: { op: 'Mul', s: 2 } }] });
+  const m = onnx.ModelProto.decode(c.bytes);
+  for (const n of m.graph!.node!) n.name = '';
+  const file = writeModel(path.join(dir, 'lora-unnamed.onnx'), m);
+  const r = await runPipeline(file, c.feeds);
+  const lora = r.candidates.filter((x) => x.pattern === 'lora-branch');
+  assert.deepEqual(lora.map((x) => [x.nodes[0], x.blocked]), [['MatMul#1', null]]);
+  assert.deepEqual(r.fuse.applied.map((a) => a.pattern), ['lora-branch']);
+  assert.equal(opCount(r.fused, 'MatMul'), 1, 'only the base MatMul is left');
 });

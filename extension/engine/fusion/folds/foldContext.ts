@@ -103,6 +103,7 @@ export class FoldContext {
   /** Values some node stopped reading: cleanup removes them if nothing else does. */
   readonly released = new Set<string>();
   private readonly byName = new Map<string, INodeProto[]>();
+  private readonly addresses: Map<INodeProto, string>;
   private readonly overwrite: boolean;
   private journal: FoldResult = emptyJournal();
 
@@ -112,7 +113,8 @@ export class FoldContext {
     this.ranks = new Ranks(model.graph, this.index);
     this.overwrite = options.overwriteBuffers ?? true;
     // The addresses scan gave the candidates: names, or `Conv#3` for unnamed / duplicate-named nodes.
-    for (const [n, address] of nodeAddresses(model.graph.node ?? [])) this.addByName(n, address);
+    this.addresses = nodeAddresses(model.graph.node ?? []);
+    for (const [n, address] of this.addresses) this.addByName(n, address);
   }
 
   get graph(): onnx.GraphProto {
@@ -135,6 +137,11 @@ export class FoldContext {
     if (found.length > 1) refuse(`node name '${name}' is not unique in the graph`);
     if (this.byName.has(name)) refuse(`node '${name}' was already folded away by another candidate`);
     refuse(`node '${name}' does not exist in the graph`);
+  }
+
+  /** How the candidate names `node` (graph/nodeAddress.ts); a node a fold created goes by its name. */
+  addressOf(node: INodeProto): string {
+    return this.addresses.get(node) ?? node.name ?? '';
   }
 
   /** The candidate's nodes, checked against the op_types the fold expects at each position. */

@@ -17,7 +17,7 @@ export const loraBranchFold: Fold = {
     const m = matchLoraAt(lctx, baseNode);
     if (!m) refuse(`no LoRA branch is added to '${candidate.nodes[0]}' any more`);
     if (m.problems.length) refuse(m.problems.slice(0, 3).join('; '));
-    const now = matchNodes(m).map((n) => n.name ?? '');
+    const now = matchNodes(m).map((n) => ctx.addressOf(n));
     if (now.join('\n') !== candidate.nodes.join('\n')) refuse(`the LoRA branch on '${candidate.nodes[0]}' changed since the scan (scan again)`);
 
     const folded = computeFoldedWeights(lctx, m);
