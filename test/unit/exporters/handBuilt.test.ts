@@ -307,3 +307,14 @@ test('an unmerged LoRA branch with unnamed nodes is folded into its base weight 
   assert.deepEqual(r.fuse.applied.map((a) => a.pattern), ['lora-branch']);
   assert.equal(opCount(r.fused, 'MatMul'), 1, 'only the base MatMul is left');
 });
+
+test('the fuse report names unnamed nodes by the same addresses as scan (removed nodes, changed tensors)', async () => {
+  const g = new GraphBuilder();
+  g.input('x', [1, 3, 5, 5]).output('y');
+  convBnRelu(g, { conv: '', bn: '', relu: '' }, { x: 'x', y: 'y', cin: 3, C: 4, k: [3, 3] });
+  const file = writeModel(path.join(dir, 'unnamed-report.onnx'), modelProto(g, { opset: 13, irVersion: 8, ...HELPER }));
+  const r = await runPipeline(file, { x: { dims: [1, 3, 5, 5] } });
+  const [applied] = r.fuse.applied;
+  assert.deepEqual(applied.removedNodes, ['BatchNormalization#1']);
+  assert.deepEqual([...new Set(applied.changedTensors.map((t) => t.node))], ['Conv#0']);
+});

@@ -175,7 +175,7 @@ export class FoldContext {
   requireSoleReader(value: string, reader: INodeProto, what: string): void {
     if (this.index.soleConsumer(value) === reader) return;
     const others: string[] = [];
-    for (const c of this.index.consumersOf(value)) if (c.node !== reader) others.push(`node '${c.node.name || c.node.op_type}'`);
+    for (const c of this.index.consumersOf(value)) if (c.node !== reader) others.push(`node '${this.addressOf(c.node)}'`);
     if (this.index.graphOutputs.has(value)) others.push('a graph output');
     if (this.index.usedBySubgraphs.has(value)) others.push('a subgraph');
     refuse(`${what} '${value}' is also read by ${others.length ? others.join(', ') : 'another input of the same node'}; folding would change what they see`);
@@ -191,7 +191,7 @@ export class FoldContext {
    */
   writeTensor(node: INodeProto, slot: number, role: string, dtype: number, dims: readonly number[], values: ArrayLike<number>, nameForNew: string): ChangedTensor {
     const current = (node.input ?? [])[slot] || '';
-    const nodeLabel = node.name || node.op_type || '';
+    const nodeLabel = this.addressOf(node);
     const after = (name: string): TensorInfo => ({ name, dims: [...dims], dtype: dtypeName(dtype) });
     const init = current ? this.index.initializers.get(current) : undefined;
     const before = current ? this.describe(current) : null;
@@ -245,7 +245,7 @@ export class FoldContext {
         mutate(aligned);
         raw.set(new Uint8Array(aligned.buffer));
       }
-      return this.record({ role, node: node.name || node.op_type || '', before: this.describe(source.name), after: { name: source.name, dims: [...source.dims], dtype: dtypeName(source.dtype) }, storage: 'overwritten' });
+      return this.record({ role, node: this.addressOf(node), before: this.describe(source.name), after: { name: source.name, dims: [...source.dims], dtype: dtypeName(source.dtype) }, storage: 'overwritten' });
     }
     const bytes = this.model.tensorBytes(source.tensor);
     const copy = new Float32Array(bytes.byteLength / 4);
@@ -298,7 +298,7 @@ export class FoldContext {
       this.index.constantNodes.delete(o);
     }
     this.removedNodes.add(node);
-    this.journal.removedNodes.push(node.name || node.op_type || '');
+    this.journal.removedNodes.push(this.addressOf(node));
   }
 
   /**
