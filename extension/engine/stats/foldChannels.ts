@@ -5,12 +5,15 @@
  * first model because the fused one no longer has the BN.
  */
 import { attrFloat } from '../graph/graphIndex';
+import { nodeAddresses } from '../graph/nodeAddress';
 import type { OnnxParamSource } from './paramSource';
 import type { ChannelAffineStats, FoldRecord } from './paramDiffTypes';
 
 export function batchNormChannels(original: OnnxParamSource, fold: FoldRecord): ChannelAffineStats | null {
   const graph = original.model.graph;
-  const bn = (graph.node ?? []).find((n) => n.op_type === 'BatchNormalization' && fold.nodes.includes(n.name ?? ''));
+  // fold.nodes are scan's addresses: the name, or `BatchNormalization#3` for an unnamed / duplicate-named node.
+  const addresses = nodeAddresses(graph.node ?? []);
+  const bn = (graph.node ?? []).find((n) => n.op_type === 'BatchNormalization' && fold.nodes.includes(addresses.get(n) ?? ''));
   if (!bn) return null;
   const read = (slot: number): Float64Array | null => {
     const t = original.index.constantTensor(bn.input?.[slot] ?? '');
@@ -27,5 +30,5 @@ export function batchNormChannels(original: OnnxParamSource, fold: FoldRecord): 
     scale[o] = gamma[o] / Math.sqrt(variance[o] + epsilon);
     shift[o] = beta[o] - mean[o] * scale[o];
   }
-  return { bnNode: bn.name ?? '', epsilon, scale, shift };
+  return { bnNode: addresses.get(bn) ?? '', epsilon, scale, shift };
 }

@@ -15,6 +15,8 @@ import { isExternal } from '../../../extension/engine/onnx/tensors';
 import { tempDir } from '../helpers/fixtures';
 import { relativeToMax } from '../fusion/helpers/numbers';
 import { buildLinearCase } from '../loraBranch/linearModels';
+import { batchNormChannels } from '../../../extension/engine/stats/foldChannels';
+import { OnnxParamSource } from '../../../extension/engine/stats/paramSource';
 import {
   GraphBuilder, appliedPatterns, describeCandidates, expectBlocked, expectFusable, feedValues, modelProto, opCount, roundTo, runOrt, runPipeline, valueInfo, writeModel,
 } from './build';
@@ -317,4 +319,25 @@ test('the fuse report names unnamed nodes by the same addresses as scan (removed
   const [applied] = r.fuse.applied;
   assert.deepEqual(applied.removedNodes, ['BatchNormalization#1']);
   assert.deepEqual([...new Set(applied.changedTensors.map((t) => t.node))], ['Conv#0']);
+});
+
+test('unnamed nodes keep their addresses across fuse passes, so every applied fold names nodes of the model the user gave', async () => {
+  const g = new GraphBuilder();
+  g.input('x', [1, 3, 5, 5]).output('y1').output('y2');
+  const w1 = g.constant('w1', [4, 3, 3, 3]);
+  const w2 = g.constant('w2', [4, 3, 3, 3]);
+  g.node('Conv', '', ['x', w1], ['c1'], { pads: [1, 1, 1, 1] });
+  g.node('Add', '', ['c1', g.constant('b1', [4, 1, 1])], ['y1']);
+  g.node('Conv', '', ['x', w2], ['c2'], { pads: [1, 1, 1, 1] });
+  g.node('Mul', '', ['c2', g.constant('s2', [4, 1, 1], { positive: true })], ['m2']);
+  // Only after the Mul is inside Conv#2 (second pass, Add#1 and Mul#3 gone) does this Add read a Conv.
+  g.node('BatchNormalization', '', ['m2', ...g.batchNormParams(['g', 'b', 'm', 'v'], 4)], ['y2']);
+  const file = writeModel(path.join(dir, 'unnamed-passes.onnx'), modelProto(g, { opset: 13, irVersion: 8, ...HELPER }));
+  const r = await runPipeline(file, { x: { dims: [1, 3, 5, 5] } });
+  assert.deepEqual(appliedPatterns(r), ['conv-add:Conv#0+Add#1', 'conv-mul:Conv#2+Mul#3', 'conv-bn:Conv#2+BatchNormalization#4']);
+  // The diff view finds the BatchNorm of the second-pass fold in the original model by that address.
+  const fold = r.fuse.applied[2];
+  const channels = batchNormChannels(new OnnxParamSource(r.original), fold);
+  assert.equal(channels?.bnNode, 'BatchNormalization#4');
+  assert.equal(channels?.scale.length, 4);
 });
