@@ -341,3 +341,21 @@ test('unnamed nodes keep their addresses across fuse passes, so every applied fo
   assert.equal(channels?.bnNode, 'BatchNormalization#4');
   assert.equal(channels?.scale.length, 4);
 });
+
+test('weights computed at run time (QDQ DequantizeLinear, an unfolded Transpose of a Keras kernel): conv-bn blocked with the producing node named', async () => {
+  const g = new GraphBuilder();
+  g.input('x', [1, 3, 5, 5]).output('y1').output('y2');
+  const q = g.constant('w_q', [4, 3, 3, 3], { dtype: DataType.INT8, values: Array.from({ length: 108 }, (_, i) => (i * 37) % 255 - 127) });
+  g.node('DequantizeLinear', 'w_dequant', [q, g.constant('w_scale', [], { values: [0.01] }), g.constant('w_zero', [], { dtype: DataType.INT8, values: [0] })], ['w_dq']);
+  g.node('Conv', 'qconv', ['x', 'w_dq'], ['c1'], { pads: [1, 1, 1, 1] });
+  g.node('BatchNormalization', 'qbn', ['c1', ...g.batchNormParams(['g1', 'b1', 'm1', 'v1'], 4)], ['y1']);
+  const hwio = g.constant('conv2d/kernel:0', [3, 3, 3, 4]);
+  g.node('Transpose', 'conv2d/kernel/transpose', [hwio], ['kernel_oihw'], { perm: [3, 2, 0, 1] });
+  g.node('Conv', 'conv2d/Conv2D', ['x', 'kernel_oihw'], ['c2'], { pads: [1, 1, 1, 1] });
+  g.node('BatchNormalization', 'bn/FusedBatchNormV3', ['c2', ...g.batchNormParams(['g2', 'b2', 'm2', 'v2'], 4)], ['y2']);
+  const file = writeModel(path.join(dir, 'computed-weights.onnx'), modelProto(g, { opset: 13, irVersion: 7, ...HELPER }));
+  const r = await runPipeline(file, { x: { dims: [1, 3, 5, 5] } });
+  expectBlocked(r.candidates, 'conv-bn', ['qconv', 'qbn'], /Conv weight 'w_dq' is computed by 'w_dequant', not a constant/);
+  expectBlocked(r.candidates, 'conv-bn', ['conv2d/Conv2D', 'bn/FusedBatchNormV3'], /Conv weight 'kernel_oihw' is computed by 'conv2d\/kernel\/transpose', not a constant/);
+  assert.deepEqual(r.fuse.applied, []);
+});
