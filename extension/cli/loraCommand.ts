@@ -4,21 +4,24 @@
  * `modelfuse lora BASE --adapter A[=w] … -o OUT [--scale s] [--map F]
  * [--rank r --alpha a] [--allow-unmatched] [--shared error|untie|all]
  * [--matmul js|ort|auto] [--verify] [--json] [--force]` merges them
- * (`--matmul auto`, the default, computes the B·A products with ONNX
- * Runtime's MatMul in the worker when they are big, in JS otherwise).
+ * (`--matmul auto`, the default, runs the merge inside the ONNX Runtime
+ * worker when the products are big — each tensor's W + s·B·A is one ORT graph
+ * there, see worker/ort/loraMergeGraph.ts — and in JS here otherwise).
  *
  * Exit codes: 0 merged (or a usable plan), 2 bad input / unusable plan.
  * `--verify` (ONNX bases) runs base and merged model in the ONNX Runtime
  * worker and reports how far the outputs moved; that the outputs move is the
  * point of a merge, so it never fails the command.
  */
+import * as path from 'node:path';
 import { ModelFuseError } from '../engine/errors';
 import { parseAdapterSpec } from '../engine/lora/adapterFormats';
 import { mergeLora, productWork, type MergeReport } from '../engine/lora/merge';
-import { JsMatmulBackend, WorkerMatmulBackend, type MatmulBackend } from '../engine/lora/matmul';
+import { JsMatmulBackend, type MatmulBackend } from '../engine/lora/matmul';
 import { assertPlanUsable, buildPlan, type LoraPlan, type PlanOptions, type SharedPolicy } from '../engine/lora/plan';
 import type { VerifyReport } from '../protocol/workerProtocol';
-import { matmulInWorker, verifyInWorker } from '../worker/api';
+import { verifyInWorker } from '../worker/api';
+import type { LoraMergeInWorkerParams } from '../worker/handlers/loraMergeInWorker';
 import { COMMON_OPTIONS, optValue, parseArgs, type ParsedArgs } from './args';
 import type { CliCommand, CliIO } from './command';
 import { formatNumber, parseVerifyOptions } from './verifyCommand';
@@ -129,10 +132,16 @@ async function runMerge(argv: string[], io: CliIO): Promise<number> {
       plan.close(); // the verification opens the files itself
       if (verifyFn) done.verification = await verifyFn();
     };
-    if (matmul === 'ort' || verify) {
+    if (matmul === 'ort') {
+      // The whole merge runs in the worker, next to ONNX Runtime: the weights never cross the IPC channel.
       await withCliWorker(io, { debug: a.flags.has('debug') }, async (client, request) => {
-        const backend = matmul === 'ort' ? new WorkerMatmulBackend((x, y, m, k, n) => matmulInWorker(client, x, y, m, k, n, request)) : new JsMatmulBackend();
-        await run(backend, verify ? () => verifyInWorker(client, plan.basePath, output, verifyOptions, request) : undefined);
+        done.report = await client.request('lora.merge', mergeInWorkerParams(a, output), request);
+        plan.close();
+        if (verify) done.verification = await verifyInWorker(client, plan.basePath, output, verifyOptions, request);
+      });
+    } else if (verify) {
+      await withCliWorker(io, { debug: a.flags.has('debug') }, async (client, request) => {
+        await run(new JsMatmulBackend(), () => verifyInWorker(client, plan.basePath, output, verifyOptions, request));
       });
     } else {
       await run(new JsMatmulBackend());
@@ -144,6 +153,19 @@ async function runMerge(argv: string[], io: CliIO): Promise<number> {
   const json = { output: r.output, merged: r.merged, unmatched: plan.unmatched, verification: done.verification };
   io.out(a.flags.has('json') ? JSON.stringify(json, null, 2) : formatMerge(plan, r, done.verification));
   return 0;
+}
+
+/** The same merge, as the worker's `lora.merge` request (absolute paths: the worker trusts nothing relative). */
+function mergeInWorkerParams(a: ParsedArgs, output: string): LoraMergeInWorkerParams {
+  const options = planOptions(a);
+  return {
+    base: path.resolve(a.positionals[0]),
+    adapters: adapterSpecs(a).map((s) => ({ path: path.resolve(s.path), weight: s.weight })),
+    output: path.resolve(output),
+    plan: { ...options, mapPath: options.mapPath === undefined ? undefined : path.resolve(options.mapPath) },
+    allowUnmatched: a.flags.has('allow-unmatched'),
+    force: a.flags.has('force'),
+  };
 }
 
 // ---------------------------------------------------------------- output

@@ -2,13 +2,17 @@
  * LoRA merge benchmark (issue 4): a generated ~2 GB safetensors base, 64
  * matrices 4096×4096 in float16, and a rank-16 PEFT adapter on all of them
  * (in .bench/lora/, regenerated only when missing). Each operation runs in a
- * fresh child process, so its peak RSS is its own:
- *   read+write   the files copied tensor by tensor, unchanged: the floor
- *   reference    a plain merge, W += s·B·A per tensor in a tight triple loop
- *   merge (js)   `modelfuse lora` with the blocked JS kernel
- *   merge (ort)  `modelfuse lora --matmul ort`: B·A by ONNX Runtime in the worker
- *   merge (ort in-process)  the same products by ONNX Runtime in the merging process, as the VS Code
- *                command's merge does inside the worker (no 64 MB product crosses the IPC channel)
+ * fresh child process, so its peak RSS is its own (and a worker's is read from
+ * /proc/<pid>/status VmHWM):
+ *   read+write (floor)     the files copied tensor by tensor, unchanged
+ *   merge, ORT in worker   `modelfuse lora --matmul ort` (and auto): one `lora.merge` request, the whole
+ *                          merge in the worker, each tensor one ORT graph (Cast, Gemm with C = W, Cast)
+ *   merge, ORT in-process  the same graph in the merging process itself (no second process)
+ *   merge, JS kernel       `--matmul js`: the fused row-by-row JavaScript kernel
+ *   merge, B·A over IPC    the previous CLI path: products by ORT in the worker, merged here (once)
+ *   reference tight loop   a plain merge, W += s·B·A per tensor in a triple loop (once)
+ * Medians of LORA_BENCH_RUNS (default 3) interleaved runs; wall and CPU (all processes) as ratios
+ * against read+write and against the reference loop.
  * Targets from issue 4: peak RSS < 1 GB; merge wall time ≤ 1.5× read+write.
  */
 import * as fs from 'node:fs';
@@ -32,15 +36,16 @@ interface Measurement {
   cpuMs: number;
   workerCpuMs: number | null;
   maxRss: number;
+  workerMaxRss: number | null;
   tensors: number;
 }
 
 function buildChild(): string {
   const out = path.join(BENCH_DIR, 'loraBenchChild.js');
-  esbuild.buildSync({
-    entryPoints: [path.join(__dirname, 'loraBenchChild.ts')], outfile: out, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning',
-    external: ['onnxruntime-node'],
-  });
+  const common = { bundle: true, platform: 'node' as const, target: 'node20', format: 'cjs' as const, logLevel: 'warning' as const, external: ['onnxruntime-node'] };
+  esbuild.buildSync({ ...common, entryPoints: [path.join(__dirname, 'loraBenchChild.ts')], outfile: out });
+  // The worker the child starts: built fresh from the sources, like the tests do (dist/ may be stale).
+  esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'extension/worker/workerMain.ts')], outfile: path.join(BENCH_DIR, 'loraBenchWorker.js') });
   return out;
 }
 
@@ -100,35 +105,77 @@ function measure(child: string, args: string[], out: string): Measurement {
   return JSON.parse(r.stdout.trim()) as Measurement;
 }
 
+interface Mode {
+  label: string;
+  args: (base: string, adapter: string, out: string) => string[];
+  /** Slow modes run once, not `runs` times. */
+  once?: boolean;
+}
+
+const MODES: Mode[] = [
+  { label: 'read+write (floor)', args: (b, _a, o) => ['readwrite', b, o] },
+  { label: 'merge, ORT in worker', args: (b, a, o) => ['merge', b, a, o, 'worker'] },
+  { label: 'merge, ORT in-process', args: (b, a, o) => ['merge', b, a, o, 'inproc'] },
+  { label: 'merge, JS kernel', args: (b, a, o) => ['merge', b, a, o, 'js'] },
+  { label: 'merge, B·A over IPC', args: (b, a, o) => ['merge', b, a, o, 'ort-ipc'], once: true },
+  { label: 'reference tight loop', args: (b, a, o) => ['reference', b, a, o], once: true },
+];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+const sec = (ms: number): string => (ms / 1000).toFixed(2);
+const mib = (b: number): string => (b / 2 ** 20).toFixed(0);
+
+/** `LORA_BENCH_RUNS` (default 3) runs of each fast mode, interleaved so the machine's load hits all alike. */
 export async function runLoraBench(): Promise<void> {
   fs.mkdirSync(DIR, { recursive: true });
   const { base, adapter } = generate();
   const child = buildChild();
   const out = path.join(DIR, 'out.safetensors');
   const size = fs.statSync(base).size;
+  const runs = Math.max(1, Number(process.env.LORA_BENCH_RUNS ?? 3) || 3);
   console.log(`base ${base}: ${(size / 2 ** 30).toFixed(2)} GiB, ${LAYERS} tensors float16[${DIM}, ${DIM}]; adapter rank ${RANK} on all of them`);
-  const rows: [string, Measurement][] = [];
-  const run = (label: string, args: string[]): void => {
-    const m = measure(child, args, out);
-    rows.push([label, m]);
-    const worker = m.workerCpuMs !== null ? ` + ${(m.workerCpuMs / 1000).toFixed(2)} s in the ORT worker` : '';
-    console.log(`  ${label.padEnd(22)} ${(m.ms / 1000).toFixed(2).padStart(8)} s wall ${(m.cpuMs / 1000).toFixed(2).padStart(8)} s CPU${worker}   peak RSS ${(m.maxRss / 2 ** 20).toFixed(0).padStart(6)} MiB`);
-  };
-  run('read+write (floor)', ['readwrite', base, out]);
-  run('merge (js kernel)', ['merge', base, adapter, out, 'js']);
-  run('merge (ort worker)', ['merge', base, adapter, out, 'ort']);
-  run('merge (ort in-process)', ['merge', base, adapter, out, 'inproc']);
-  run('read+write again', ['readwrite', base, out]);
-  run('reference tight loop', ['reference', base, adapter, out]);
-  // The machine may be shared: the floor is measured before and after the merges, and the smaller one is used.
-  const floor = Math.min(rows[0][1].ms, rows[4][1].ms);
+  console.log(`${runs} run(s) per mode (the slow ones once), interleaved; each run in a fresh process (ORT threads: ${process.env.MODELFUSE_ORT_THREADS || 'ORT default'})`);
+  const results = new Map<string, Measurement[]>(MODES.map((m) => [m.label, []]));
+  for (let r = 0; r < runs; r++) {
+    for (const mode of MODES) {
+      if (mode.once && r > 0) continue;
+      const m = measure(child, mode.args(base, adapter, out), out);
+      results.get(mode.label)!.push(m);
+      const worker = m.workerCpuMs !== null ? ` (+ ${sec(m.workerCpuMs)} s worker)` : '';
+      const rss = m.workerMaxRss !== null ? `${mib(m.maxRss)} + ${mib(m.workerMaxRss)} MiB worker` : `${mib(m.maxRss)} MiB`;
+      console.log(`  run ${r + 1}  ${mode.label.padEnd(24)} ${sec(m.ms).padStart(7)} s wall  ${sec(m.cpuMs).padStart(7)} s CPU${worker}   peak RSS ${rss}`);
+    }
+  }
+  const summary = MODES.map((mode) => {
+    const ms = results.get(mode.label)!;
+    return {
+      label: mode.label,
+      n: ms.length,
+      wall: median(ms.map((m) => m.ms)),
+      // CPU of every process involved (the merging process and, if any, the worker)
+      cpu: median(ms.map((m) => m.cpuMs + (m.workerCpuMs ?? 0))),
+      // Upper bound of the combined footprint: the processes' peaks added (they need not coincide)
+      rss: Math.max(...ms.map((m) => m.maxRss + (m.workerMaxRss ?? 0))),
+    };
+  });
+  const floor = summary[0];
+  const ref = summary.find((x) => x.label.startsWith('reference'))!;
   const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  console.log(`\n  (wall times depend on the machine's other load; CPU times do not. Load average now: ${load}, on ${os.cpus().length} CPUs)`);
-  for (const [label, m] of rows.filter(([l]) => !l.startsWith('read+write'))) {
-    const ratio = m.ms / floor;
-    const rssOk = m.maxRss < 2 ** 30;
+  console.log(`\n  medians (load average now ${load} on ${os.cpus().length} CPUs: wall times depend on it, CPU times much less)`);
+  console.log(`  ${'mode'.padEnd(24)} ${'runs'.padStart(4)} ${'wall s'.padStart(8)} ${'CPU s'.padStart(8)} ${'peak RSS'.padStart(9)}   ${'wall / floor'.padStart(12)} ${'CPU / floor'.padStart(11)}   ${'wall / ref'.padStart(10)} ${'CPU / ref'.padStart(9)}`);
+  for (const x of summary) {
+    const r = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
     console.log(
-      `  ${label.padEnd(22)} ${ratio.toFixed(2)}× read+write${label.startsWith('merge') ? ` (target ≤ 1.5×: ${ratio <= 1.5 ? 'met' : 'NOT met'}); peak RSS < 1 GiB: ${rssOk ? 'met' : 'NOT met'}` : ''}`,
+      `  ${x.label.padEnd(24)} ${String(x.n).padStart(4)} ${sec(x.wall).padStart(8)} ${sec(x.cpu).padStart(8)} ${(mib(x.rss) + ' MiB').padStart(9)}   ${r(x.wall, floor.wall).padStart(12)} ${r(x.cpu, floor.cpu).padStart(11)}   ${r(x.wall, ref.wall).padStart(10)} ${r(x.cpu, ref.cpu).padStart(9)}`,
     );
+  }
+  console.log('\n  targets (issue 4): wall ≤ 1.5× read+write, peak RSS < 1 GiB (worker modes: merging process + worker peaks added)');
+  for (const x of summary.filter((s) => s.label.startsWith('merge'))) {
+    const ratio = x.wall / floor.wall;
+    console.log(`  ${x.label.padEnd(24)} wall ${ratio.toFixed(2)}× read+write: ${ratio <= 1.5 ? 'met' : 'NOT met'}; CPU ${(x.cpu / floor.cpu).toFixed(2)}×; peak RSS ${mib(x.rss)} MiB: ${x.rss < 2 ** 30 ? 'met' : 'NOT met'}`);
   }
 }

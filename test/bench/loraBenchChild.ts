@@ -3,10 +3,14 @@
  *   readwrite BASE OUT            — read every tensor and write it to OUT, unchanged (the physical floor)
  *   reference BASE ADAPTER OUT    — a plain merge: per tensor, decode, W[i,j] += s·Σₖ B[i,k]·A[k,j] in a
  *                                   tight triple loop, encode, write (what one writes without thinking about speed)
- *   merge BASE ADAPTER OUT js|ort|inproc — `modelfuse lora`: buildPlan + mergeLora with the JS kernel, ONNX Runtime's
- *                                   MatMul in the worker process (CLI), or ONNX Runtime in this process (what the
- *                                   VS Code command does: its whole merge runs inside the worker, no product crosses IPC)
- * Prints one JSON line: { ms, cpuMs (this process), workerCpuMs (the ORT worker process, or null), maxRss (bytes, this process), tensors }.
+ *   merge BASE ADAPTER OUT MODE — `modelfuse lora` with MODE:
+ *       js       buildPlan + mergeLora here with the JavaScript kernel (`--matmul js`)
+ *       worker   one `lora.merge` request: the whole merge in the ORT worker, each tensor one ORT graph
+ *                (`--matmul ort`, and `auto` for big products)
+ *       inproc   the same fused ORT graph in this process (no worker: shows what the IPC and second process cost)
+ *       ort-ipc  mergeLora here, only the B·A products by ORT's MatMul in the worker (the previous CLI path)
+ * Prints one JSON line: { ms, cpuMs (this process), workerCpuMs (the worker, or null), maxRss (bytes, this process),
+ * workerMaxRss (bytes, the worker's VmHWM from /proc, or null), tensors }.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,10 +19,12 @@ import { SafetensorsFile, writeSafetensorsToFd, safetensorsDtypeToOnnx } from '.
 import { decodeFloatTensor, encodeFloatTensor } from '../../extension/engine/lora/halfFloat';
 import { buildPlan, assertPlanUsable } from '../../extension/engine/lora/plan';
 import { mergeLora } from '../../extension/engine/lora/merge';
-import { JsMatmulBackend, WorkerMatmulBackend, type MatmulBackend } from '../../extension/engine/lora/matmul';
+import { FusedMergeBackend, JsMatmulBackend, WorkerMatmulBackend, type MatmulBackend } from '../../extension/engine/lora/matmul';
 import { WorkerClient } from '../../extension/worker/client';
 import { matmulInWorker } from '../../extension/worker/api';
 import { matmulF32 } from '../../extension/worker/ort/matmul';
+import { ortFusedMerge } from '../../extension/worker/ort/loraMergeGraph';
+import '../../extension/worker/handlers/loraMergeInWorker'; // the 'lora.merge' request type
 
 function copyAll(base: string, out: string, transform?: (name: string, bytes: Buffer, dtype: number, shape: number[]) => Uint8Array): number {
   const f = SafetensorsFile.open(base);
@@ -77,27 +83,60 @@ function procCpuMs(pid: number): number | null {
 }
 
 let workerCpuMs: number | null = null;
+let workerMaxRss: number | null = null;
+
+/** Peak resident set (VmHWM) of a live process, in bytes, from /proc; null elsewhere. */
+function procPeakRss(pid: number): number | null {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
 
 async function engineMerge(base: string, adapterDir: string, out: string, which: string): Promise<number> {
+  if (which === 'worker') return workerMerge(base, adapterDir, out);
   const plan = buildPlan(base, [{ path: adapterDir, weight: 1 }]);
   let client: WorkerClient | undefined;
   try {
     assertPlanUsable(plan, false);
     let backend: MatmulBackend = new JsMatmulBackend();
-    if (which === 'inproc') backend = new WorkerMatmulBackend(matmulF32);
-    if (which === 'ort') {
-      const c = new WorkerClient({ workerPath: path.resolve(__dirname, '../dist/worker.js') });
+    if (which === 'inproc') backend = new FusedMergeBackend(matmulF32, ortFusedMerge);
+    if (which === 'ort-ipc') {
+      const c = new WorkerClient({ workerPath: WORKER });
       client = c;
       backend = new WorkerMatmulBackend((a, b, m, k, n) => matmulInWorker(c, a, b, m, k, n));
     }
     const report = await mergeLora(plan, out, { backend, force: true });
-    if (client) workerCpuMs = procCpuMs((await client.request('ping', {})).pid);
+    if (client) await readWorkerStats(client);
     return report.merged.length;
   } finally {
     plan.close();
     await client?.dispose();
   }
 }
+
+/** What `modelfuse lora --matmul ort` does: the whole merge is one `lora.merge` request to the worker. */
+async function workerMerge(base: string, adapterDir: string, out: string): Promise<number> {
+  const client = new WorkerClient({ workerPath: WORKER });
+  try {
+    const report = await client.request('lora.merge', { base, adapters: [{ path: path.resolve(adapterDir), weight: 1 }], output: path.resolve(out), force: true });
+    await readWorkerStats(client);
+    return report.merged.length;
+  } finally {
+    await client.dispose();
+  }
+}
+
+async function readWorkerStats(client: WorkerClient): Promise<void> {
+  const { pid } = await client.request('ping', {});
+  workerCpuMs = procCpuMs(pid);
+  workerMaxRss = procPeakRss(pid);
+}
+
+/** The worker bundle loraBench.ts builds next to this child (not dist/, which may be stale). */
+const WORKER = path.join(__dirname, 'loraBenchWorker.js');
 
 async function main(): Promise<void> {
   const [mode, ...args] = process.argv.slice(2);
@@ -110,7 +149,7 @@ async function main(): Promise<void> {
   else throw new Error(`unknown mode ${mode}`);
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  process.stdout.write(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, workerCpuMs, maxRss: process.resourceUsage().maxRSS * 1024, tensors }) + '\n');
+  process.stdout.write(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, workerCpuMs, maxRss: process.resourceUsage().maxRSS * 1024, workerMaxRss, tensors }) + '\n');
 }
 
 main().catch((err) => {

@@ -22,6 +22,7 @@ import { DataType, dtypeName } from '../onnx/dtypes';
 import { fusedMergeSingle, mergeWithProduct, NonFiniteError, OVERFLOW_LIMIT } from './fusedMerge';
 import { decodeFloatTensor, float64ToBfloat16Bits, float64ToHalfBits } from './halfFloat';
 import { transpose2d, type MatmulBackend } from './matmul';
+import { mergeSingleByBackend } from './backendMerge';
 import type { DeltaKind } from './targetTypes';
 
 export { NonFiniteError };
@@ -98,6 +99,12 @@ export async function mergeTerms(
       const { L, R, m, k, n } = productOperands(t, transposed);
       const r = fusedMergeSingle(baseBytes, dtype, L, R, m, k, n, t.scale);
       return { bytes: r.bytes, baseNorm: r.baseNorm, deltaNorms: [r.deltaNorm] };
+    }
+    if (backend.mergeSingle && !prefetched?.[0]) {
+      // The backend does the whole merge (ONNX Runtime in this process); null: not for this dtype.
+      const { L, R, m, k, n } = productOperands(t, transposed);
+      const r = await mergeSingleByBackend(backend, baseBytes, dtype, L, R, m, k, n, t.scale);
+      if (r) return { bytes: r.bytes, baseNorm: r.baseNorm, deltaNorms: [r.deltaNorm] };
     }
     const { m, n } = productOperands(t, transposed);
     const r = mergeWithProduct(baseBytes, dtype, await product(0), m, n, t.scale);

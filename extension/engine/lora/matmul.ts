@@ -13,9 +13,39 @@ export interface MatmulBackend {
   readonly name: string;
   /** Row-major [m,k]·[k,n] → [m,n]. */
   matmul(left: Float32Array, right: Float32Array, m: number, k: number, n: number): Promise<Float32Array>;
+  /**
+   * Optional: the whole merge of one plain term, W' = round(W + s·L·R), done by
+   * the backend itself (e.g. one ONNX Runtime graph: decode, product, sum and
+   * rounding without the values passing through JavaScript). Returns null for
+   * a dtype it does not handle; the merge then takes the JavaScript path.
+   * The caller checks the result for NaN/Inf and computes the norms.
+   */
+  mergeSingle?(request: FusedMergeRequest): Promise<FusedMergeOutput | null>;
   /** Releases sessions/threads; the backend is not used afterwards. */
   dispose(): Promise<void>;
 }
+
+export interface FusedMergeRequest {
+  /** m·n little-endian values of `dtype`, as read from the file. */
+  base: Uint8Array;
+  dtype: number;
+  /** [m, k] and [k, n], row-major, unscaled. */
+  L: Float32Array;
+  R: Float32Array;
+  m: number;
+  k: number;
+  n: number;
+  scale: number;
+}
+
+export interface FusedMergeOutput {
+  /** W' in the base dtype, not yet checked for NaN/Inf. */
+  bytes: Uint8Array;
+  /** Partial sums of W² over the base (any grouping; short float32 sums of exact squares): ‖W‖² is their float64 sum. */
+  rowSumSquares: Float32Array | Float64Array;
+}
+
+export type FusedMergeFn = (request: FusedMergeRequest) => Promise<FusedMergeOutput | null>;
 
 /**
  * A LoRA product has a tiny inner dimension (the rank) and a huge output, so
@@ -78,7 +108,7 @@ export type MatmulFn = (a: Float32Array, b: Float32Array, m: number, k: number, 
  * to the worker would cost more than the arithmetic.
  */
 export class WorkerMatmulBackend implements MatmulBackend {
-  readonly name = 'onnxruntime';
+  readonly name: string = 'onnxruntime';
   private readonly js = new JsMatmulBackend();
   constructor(private readonly request: MatmulFn, private readonly minWork = 1 << 20) {}
   async matmul(left: Float32Array, right: Float32Array, m: number, k: number, n: number): Promise<Float32Array> {
@@ -88,4 +118,21 @@ export class WorkerMatmulBackend implements MatmulBackend {
     return c;
   }
   async dispose(): Promise<void> {}
+}
+
+/**
+ * ONNX Runtime in the same process (the merge runs inside the worker): whole
+ * single-term merges by `fused` (see worker/ort/loraMergeGraph.ts), other
+ * products (DoRA, several adapters on one tensor) by `matmul`. Nothing is
+ * computed ahead: a run blocks this thread anyway, while file reads and
+ * writes continue on libuv's threads.
+ */
+export class FusedMergeBackend extends WorkerMatmulBackend {
+  override readonly name = 'onnxruntime-fused';
+  constructor(request: MatmulFn, private readonly fused: FusedMergeFn, minWork?: number) {
+    super(request, minWork);
+  }
+  mergeSingle(request: FusedMergeRequest): Promise<FusedMergeOutput | null> {
+    return this.fused(request);
+  }
 }

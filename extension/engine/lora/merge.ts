@@ -118,6 +118,8 @@ class Merger {
   /** Starts the products of a later tensor now; only worth it for an out-of-process backend. */
   prefetch(name: string, w: TensorWork | undefined): void {
     if (!w || this.backend.name === 'js' || this.ahead.has(name) || w.lora.length === 0) return;
+    // A backend that merges in this process (mergeSingle) would compute the product twice; nothing to overlap.
+    if (this.backend.mergeSingle) return;
     const terms = w.lora.map((p) => this.term(p));
     const products = terms.map((t) => loraProduct(t, w.lora[0].transposed, this.backend));
     for (const p of products) p.catch(() => undefined); // awaited (and reported) when the tensor is merged

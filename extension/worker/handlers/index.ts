@@ -14,3 +14,4 @@ import './engineHandlers';
 import './loraHandlers';
 import './paramDiff';
 import './paramDiff';
+import './loraMergeInWorker';
