@@ -12,6 +12,7 @@ import {
   workersWithOnnxRuntime,
 } from '../lib/modelfuse.mjs';
 import { check, waitFor } from '../lib/poll.mjs';
+import { compare, FIXTURES, readSafetensors, runModel } from '../lib/reference.mjs';
 import {
   contextMenu,
   recordedNotifications,
@@ -64,6 +65,13 @@ export default {
     await revealInExplorer(page, 'resnet/resstyle.fused.onnx');
     check(existsSync(workspace.model), 'the original model is gone');
     check(!readFileSync(fused).equals(readFileSync(workspace.model)), 'the fused model is identical to the original');
+    // Independently of the extension's own verification: the written file, run here in ONNX
+    // Runtime on the fixture's input, reproduces PyTorch's output.
+    const io = readSafetensors(path.join(FIXTURES, 'zoo_resstyle', 'io.safetensors'));
+    const { y } = await runModel(fused, { x: io['input.x'] });
+    const match = compare(y, io['output.y'].data);
+    console.log(`     (fused model vs PyTorch output.y, run here in ONNX Runtime: max |Δ| ${match.maxAbs.toExponential(2)})`);
+    check(match.ok, `the fused model's output differs from PyTorch's: max |Δ| ${match.maxAbs}`);
     // Positive control for scenario 7's check: verification loaded ONNX Runtime in the worker.
     check(workersWithOnnxRuntime(server).length > 0, 'no ModelFuse worker process has ONNX Runtime loaded after verifying');
   },

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { openModelFromExplorer, waitForFile } from '../lib/modelfuse.mjs';
 import { check, waitFor } from '../lib/poll.mjs';
+import { compare, FIXTURES, readSafetensors, runModel } from '../lib/reference.mjs';
 import {
   contextMenu,
   pickQuickItem,
@@ -52,5 +53,13 @@ export default {
     await waitForFile(merged);
     await revealInExplorer(page, 'lora/base.merged.onnx');
     check(!readFileSync(merged).equals(readFileSync(workspace.loraBase)), 'the merged model is identical to the base');
+    // Independently of the extension: the merged file, run here in ONNX Runtime, gives what PEFT's
+    // merge_and_unload() model gave in PyTorch, and not what the base gave.
+    const io = readSafetensors(path.join(FIXTURES, 'lora_linear_qv', 'io.safetensors'));
+    const { y } = await runModel(merged, { ids: io['input.ids'] });
+    const match = compare(y, io['merged_output.y'].data);
+    console.log(`     (merged model vs PEFT merged_output.y, run here in ONNX Runtime: max |Δ| ${match.maxAbs.toExponential(2)})`);
+    check(match.ok, `the merged model's output differs from PEFT's merged model: max |Δ| ${match.maxAbs}`);
+    check(!compare(y, io['base_output.y'].data).ok, 'the merged model still computes the base output');
   },
 };
