@@ -2,8 +2,9 @@
  * A single-term merge done by the backend (ONNX Runtime's fused graph), and
  * what the engine still owes around it:
  *
- * - the NaN/Inf check of every merged value before the bytes go anywhere: a
- *   bit scan of the result (a float16/bfloat16/float32 is non-finite exactly
+ * - the NaN/Inf check of every merged value before the bytes go anywhere:
+ *   the backend's sums of the final values when it has them (NaN/Inf propagate
+ *   through any sum, so finite sums prove finite values), else a bit scan of the result (a float16/bfloat16/float32 is non-finite exactly
  *   when its exponent bits are all ones; an overflow of the base dtype became
  *   ±Inf when the sum was rounded). On a hit, the offending value is
  *   recomputed in float64 for the message (e.g. "70000, beyond float16's
@@ -39,7 +40,7 @@ export async function mergeSingleByBackend(
   if (!backend.mergeSingle) return null;
   const out = await backend.mergeSingle({ base: baseBytes, dtype, L, R, m, k, n, scale });
   if (!out) return null;
-  const bad = firstNonFinite(out.bytes, dtype, m * n);
+  const bad = out.outputSums && allFinite(out.outputSums) ? -1 : firstNonFinite(out.bytes, dtype, m * n);
   if (bad >= 0) {
     const i = Math.floor(bad / n);
     const j = bad % n;
@@ -51,6 +52,11 @@ export async function mergeSingleByBackend(
   let wsq = 0;
   for (let i = 0; i < out.rowSumSquares.length; i++) wsq += out.rowSumSquares[i];
   return { bytes: out.bytes, baseNorm: Math.sqrt(wsq), deltaNorm: Math.abs(scale) * productNorm(L, R, m, k, n) };
+}
+
+function allFinite(xs: ArrayLike<number>): boolean {
+  for (let i = 0; i < xs.length; i++) if (!Number.isFinite(xs[i])) return false;
+  return true;
 }
 
 function bytesPer(dtype: number): number {

@@ -43,6 +43,12 @@ export interface FusedMergeOutput {
   bytes: Uint8Array;
   /** Partial sums of W² over the base (any grouping; short float32 sums of exact squares): ‖W‖² is their float64 sum. */
   rowSumSquares: Float32Array | Float64Array;
+  /**
+   * Optional sums (any grouping, any float order) of the final values in `bytes`. NaN and ±Inf propagate
+   * through every sum, so when all are finite every value is; a non-finite sum (NaN/Inf, or finite values
+   * overflowing the sum) only means the caller must scan.
+   */
+  outputSums?: Float32Array | Float64Array;
 }
 
 export type FusedMergeFn = (request: FusedMergeRequest) => Promise<FusedMergeOutput | null>;

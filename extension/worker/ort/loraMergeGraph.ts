@@ -49,6 +49,10 @@ function mergeModelBytes(kind: GraphKind): Uint8Array {
     attribute: [attrFloat('alpha', 1), attrFloat('beta', 1)],
   });
   if (half) node.push({ op_type: 'Cast', input: ['Yf'], output: ['Y'], name: 'round_once', attribute: [attrInt('to', DataType.FLOAT16)] });
+  // Σ of the FINAL values (float16 widened exactly): NaN and ±Inf propagate through any sum, so a finite sum proves
+  // every value finite, while the block is still in cache — the caller then skips its own scan.
+  if (half) node.push({ op_type: 'Cast', input: ['Y'], output: ['Yw'], name: 'widen_result', attribute: [attrInt('to', DataType.FLOAT)] });
+  node.push({ op_type: 'ReduceSum', input: [half ? 'Yw' : 'Y'], output: ['ySum'], name: 'finite_check', attribute: [attrInt('keepdims', 0)] });
   const wType = half ? DataType.FLOAT16 : DataType.FLOAT;
   const model = onnx.ModelProto.create({
     ir_version: 8,
@@ -62,7 +66,7 @@ function mergeModelBytes(kind: GraphKind): Uint8Array {
         value('W', wType, ['M', 'N']), value('L', DataType.FLOAT, ['M', 'K']), value('R', DataType.FLOAT, ['K', 'N']),
         onnx.ValueInfoProto.create({ name: 'chunks', type: { tensor_type: { elem_type: DataType.INT64, shape: { dim: [{ dim_value: 2 }] } } } }),
       ],
-      output: [value('Y', wType, ['M', 'N']), value('rowSq', DataType.FLOAT, ['C'])],
+      output: [value('Y', wType, ['M', 'N']), value('rowSq', DataType.FLOAT, ['C']), value('ySum', DataType.FLOAT, [])],
     },
   });
   return onnx.ModelProto.encode(model).finish();
@@ -109,6 +113,7 @@ export async function ortFusedMerge(req: FusedMergeRequest): Promise<FusedMergeO
   // Gemm and the final Cast, instead of streaming 64 MB arrays through memory five times.
   const rows = Math.max(1, Math.min(m, Math.floor(BLOCK_VALUES / n)));
   const sums: Float32Array[] = [];
+  const outputSums = new Float32Array(Math.ceil(m / rows));
   for (let r0 = 0; r0 < m; r0 += rows) {
     const r1 = Math.min(m, r0 + rows);
     const len = (r1 - r0) * n;
@@ -121,7 +126,11 @@ export async function ortFusedMerge(req: FusedMergeRequest): Promise<FusedMergeO
         R,
         chunks: new ort.Tensor('int64', BigInt64Array.from([BigInt(len / chunk), BigInt(chunk)]), [2]),
       },
-      { Y: new ort.Tensor(type, out.subarray(r0 * n, r1 * n) as Float32Array, [r1 - r0, n]), rowSq: new ort.Tensor('float32', sq, [sq.length]) },
+      {
+        Y: new ort.Tensor(type, out.subarray(r0 * n, r1 * n) as Float32Array, [r1 - r0, n]),
+        rowSq: new ort.Tensor('float32', sq, [sq.length]),
+        ySum: new ort.Tensor('float32', outputSums.subarray(sums.length, sums.length + 1), []),
+      },
     );
     sums.push(sq);
   }
@@ -131,8 +140,9 @@ export async function ortFusedMerge(req: FusedMergeRequest): Promise<FusedMergeO
     for (let j = 0; j < sq.length; j++) t += sq[j];
     rowSumSquares[i] = t;
   });
+  // bfloat16: the sums are of the float32 values, not of the rounded ones (rounding can still overflow): no proof.
   if (dtype === DataType.BFLOAT16) return { bytes: new Uint8Array(roundToBfloat16(out as Float32Array).buffer), rowSumSquares };
-  return { bytes: new Uint8Array(out.buffer), rowSumSquares };
+  return { bytes: new Uint8Array(out.buffer), rowSumSquares, outputSums };
 }
 
 /** Values per ORT run (see the row blocks above). */
