@@ -15,6 +15,7 @@ import { attrInt } from '../../graph/graphIndex';
 import type { INodeProto } from '../../onnx/proto';
 import { biasNameFor, refuse, type FoldContext } from './foldContext';
 import type { ChannelAffine } from './channelAffine';
+import type { FloatCells } from './floatCells';
 
 export interface ConvLayout {
   weight: ReturnType<FoldContext['constant']>;
@@ -76,27 +77,19 @@ export function foldAffineIntoConv(ctx: FoldContext, conv: INodeProto, layout: C
 }
 
 /** Conv weight [Cout, …]: every element of output channel o is multiplied by scale[o]. */
-export function scaleConvWeight(w: Float32Array | Float64Array, outChannels: number, scale: Float64Array): void {
+export function scaleConvWeight(w: FloatCells, outChannels: number, scale: Float64Array): void {
   const per = w.length / outChannels;
-  for (let o = 0; o < outChannels; o++) {
-    const s = scale[o];
-    const start = o * per;
-    for (let k = start; k < start + per; k++) w[k] *= s;
-  }
+  for (let o = 0; o < outChannels; o++) w.scaleRun(o * per, per, scale[o]);
 }
 
 /** ConvTranspose weight [Cin, Cout/groups, k…]: W[r, j, …] belongs to output channel (r div Cin/groups)·(Cout/groups) + j. */
-export function scaleConvTransposeWeight(w: Float32Array | Float64Array, dims: readonly number[], groups: number, scale: Float64Array): void {
+export function scaleConvTransposeWeight(w: FloatCells, dims: readonly number[], groups: number, scale: Float64Array): void {
   const inChannels = dims[0];
   const outPerGroup = dims[1];
   const inPerGroup = inChannels / groups;
   const kernel = w.length / (inChannels * outPerGroup);
   for (let r = 0; r < inChannels; r++) {
     const group = Math.floor(r / inPerGroup);
-    for (let j = 0; j < outPerGroup; j++) {
-      const s = scale[group * outPerGroup + j];
-      const start = (r * outPerGroup + j) * kernel;
-      for (let k = start; k < start + kernel; k++) w[k] *= s;
-    }
+    for (let j = 0; j < outPerGroup; j++) w.scaleRun((r * outPerGroup + j) * kernel, kernel, scale[group * outPerGroup + j]);
   }
 }

@@ -18,6 +18,7 @@ import { DataType, onnx, toNumber, type INodeProto, type ITensorProto } from '..
 import { dtypeName, float64ToBytes, isFloatType } from '../../onnx/dtypes';
 import { isExternal, makeTensor, tensorDims } from '../../onnx/tensors';
 import { Ranks } from '../ranks';
+import { arrayCells, float32Cells, type FloatCells } from './floatCells';
 
 /** A candidate the fold will not apply, with the reason the user sees. */
 export class FoldRefusal extends Error {
@@ -190,22 +191,26 @@ export class FoldContext {
    * values; a missing input gets a new tensor named `nameForNew` (made unique).
    */
   writeTensor(node: INodeProto, slot: number, role: string, dtype: number, dims: readonly number[], values: ArrayLike<number>, nameForNew: string): ChangedTensor {
+    if (values.length !== dims.reduce((a, b) => a * b, 1)) makeTensor(nameForNew, dtype, dims, values); // throws, explaining the mismatch
+    return this.writeBytes(node, slot, role, dtype, dims, floatBytes(values, dtype), nameForNew);
+  }
+
+  /** writeTensor with the values already encoded as `dtype` (little-endian); `bytes` becomes the tensor's raw_data or is copied over it. */
+  private writeBytes(node: INodeProto, slot: number, role: string, dtype: number, dims: readonly number[], bytes: Uint8Array, nameForNew: string): ChangedTensor {
     const current = (node.input ?? [])[slot] || '';
     const nodeLabel = this.addressOf(node);
     const after = (name: string): TensorInfo => ({ name, dims: [...dims], dtype: dtypeName(dtype) });
     const init = current ? this.index.initializers.get(current) : undefined;
     const before = current ? this.describe(current) : null;
+    const tensor = (name: string): onnx.TensorProto => onnx.TensorProto.create({ name, data_type: dtype, dims: [...dims], raw_data: bytes });
 
     if (init && this.isSoleReader(current, node)) {
       const sameLayout = (init.data_type ?? 0) === dtype && sameDims(tensorDims(init), dims);
-      if (this.overwrite && sameLayout && !isExternal(init) && init.raw_data && init.raw_data.length > 0) {
-        const bytes = floatBytes(values, dtype);
-        if (bytes.length === init.raw_data.length) {
-          init.raw_data.set(bytes);
-          return this.record({ role, node: nodeLabel, before, after: after(current), storage: 'overwritten' });
-        }
+      if (this.overwrite && sameLayout && !isExternal(init) && init.raw_data && init.raw_data.length === bytes.length && bytes.length > 0) {
+        init.raw_data.set(bytes);
+        return this.record({ role, node: nodeLabel, before, after: after(current), storage: 'overwritten' });
       }
-      const replacement = newTensor(current, dtype, dims, values);
+      const replacement = tensor(current);
       const list = this.graph.initializer;
       list[list.indexOf(init as onnx.TensorProto)] = replacement;
       this.index.initializers.set(current, replacement);
@@ -213,7 +218,7 @@ export class FoldContext {
     }
 
     const name = this.names.take(current ? `${current}_fused` : nameForNew);
-    this.addInitializer(newTensor(name, dtype, dims, values));
+    this.addInitializer(tensor(name));
     this.setInput(node, slot, name);
     return this.record({ role, node: nodeLabel, before, after: after(name), storage: current ? 'copied' : 'added' });
   }
@@ -221,37 +226,30 @@ export class FoldContext {
   /**
    * Changes the values of the constant `source` that `node` reads at input
    * `slot`, with the same storage rules as writeTensor (a shared tensor is
-   * copied first). `mutate` edits the values in place: a Float32Array for
-   * float32 tensors (each element is computed in float64 by JS and rounded
-   * once when stored — the same bits as computing a float64 array and
-   * rounding it), a Float64Array otherwise. For a float32 weight only this
-   * node reads, this edits the loaded bytes directly: no float64 copy of a
-   * large weight is ever made.
+   * copied first). `mutate` scales the values in place through FloatCells
+   * (floatCells.ts): each product is computed in float64 and rounded once to
+   * the tensor's type. A float32 weight is edited as stored: when only this
+   * node reads it, directly in the loaded bytes (aligned or not: no copy, no
+   * float64 array the size of the weight); otherwise in one fresh copy of its
+   * bytes, which becomes the new tensor's raw_data. Other types go through
+   * float64 values and are rounded once when written.
    */
-  updateTensor(node: INodeProto, slot: number, role: string, source: ConstantValue, mutate: (values: Float32Array | Float64Array) => void, nameForNew: string): ChangedTensor {
-    if (!NATIVE_LITTLE_ENDIAN || source.dtype !== DataType.FLOAT) {
+  updateTensor(node: INodeProto, slot: number, role: string, source: ConstantValue, mutate: (cells: FloatCells) => void, nameForNew: string): ChangedTensor {
+    if (source.dtype !== DataType.FLOAT) {
       const values = source.values();
-      mutate(values);
+      mutate(arrayCells(values));
       return this.writeTensor(node, slot, role, source.dtype, source.dims, values, nameForNew);
     }
     const init = this.overwritableInitializer(node, slot);
     if (init && init === source.tensor) {
-      const raw = init.raw_data!;
-      if (raw.byteOffset % 4 === 0) {
-        mutate(new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4));
-      } else {
-        const aligned = new Float32Array(raw.length / 4);
-        new Uint8Array(aligned.buffer).set(raw);
-        mutate(aligned);
-        raw.set(new Uint8Array(aligned.buffer));
-      }
+      mutate(float32Cells(init.raw_data!));
       return this.record({ role, node: this.addressOf(node), before: this.describe(source.name), after: { name: source.name, dims: [...source.dims], dtype: dtypeName(source.dtype) }, storage: 'overwritten' });
     }
-    const bytes = this.model.tensorBytes(source.tensor);
-    const copy = new Float32Array(bytes.byteLength / 4);
-    new Uint8Array(copy.buffer).set(bytes);
-    mutate(copy);
-    return this.writeTensor(node, slot, role, source.dtype, source.dims, copy, nameForNew);
+    // External data is read into a fresh buffer (ExternalDataReader.read), ours to edit; embedded bytes belong to the loaded model.
+    const stored = this.model.tensorBytes(source.tensor);
+    const bytes = isExternal(source.tensor) ? stored : Uint8Array.from(stored);
+    mutate(float32Cells(bytes));
+    return this.writeBytes(node, slot, role, source.dtype, source.dims, bytes, nameForNew);
   }
 
   /** The embedded float initializer at `node`'s input `slot` if this node alone reads it and overwriting is allowed. */
@@ -401,11 +399,6 @@ function floatBytes(values: ArrayLike<number>, dtype: number): Uint8Array {
   if (dtype === DataType.FLOAT) return new Uint8Array(new Float32Array(values).buffer);
   if (dtype === DataType.DOUBLE) return new Uint8Array(new Float64Array(values).buffer);
   return float64ToBytes(values, dtype);
-}
-
-function newTensor(name: string, dtype: number, dims: readonly number[], values: ArrayLike<number>): onnx.TensorProto {
-  if (values.length !== dims.reduce((a, b) => a * b, 1)) return makeTensor(name, dtype, dims, values); // makeTensor explains the mismatch
-  return onnx.TensorProto.create({ name, data_type: dtype, dims: [...dims], raw_data: floatBytes(values, dtype) });
 }
 
 function emptyJournal(): FoldResult {

@@ -7,12 +7,15 @@
 import { AttributeType, onnx, type INodeProto } from '../../onnx/proto';
 import type { ConstantValue, FoldContext } from './foldContext';
 import { refuse } from './foldContext';
+import type { FloatCells } from './floatCells';
 
 /** Multiplies output feature n of a 2-D weight by scale[n]; `outAxis` is 0 for [out, in], 1 for [in, out]. */
-export function scaleLinearWeight(w: Float32Array | Float64Array, dims: readonly number[], outAxis: 0 | 1, scale: Float64Array): void {
+export function scaleLinearWeight(w: FloatCells, dims: readonly number[], outAxis: 0 | 1, scale: Float64Array): void {
   const [rows, cols] = dims;
+  if (outAxis === 1 && scale.length !== cols) throw new Error('internal: scale length');
   for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) w[r * cols + c] *= scale[outAxis === 0 ? r : c];
+    if (outAxis === 0) w.scaleRun(r * cols, cols, scale[r]);
+    else w.multiplyRun(r * cols, scale);
   }
 }
 
