@@ -135,7 +135,8 @@ async function runMerge(argv: string[], io: CliIO): Promise<number> {
     if (matmul === 'ort') {
       // The whole merge runs in the worker, next to ONNX Runtime: the weights never cross the IPC channel.
       await withCliWorker(io, { debug: a.flags.has('debug') }, async (client, request) => {
-        done.report = await client.request('lora.merge', mergeInWorkerParams(a, output), request);
+        // (the worker works on absolute paths; the report names the output as the user wrote it, like the JS path)
+        done.report = { ...(await client.request('lora.merge', mergeInWorkerParams(a, output), request)), output };
         plan.close();
         if (verify) done.verification = await verifyInWorker(client, plan.basePath, output, verifyOptions, request);
       });

@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { tempDir } from '../helpers/fixtures';
 import { testBundles } from '../worker/bundles';
 import { bfloat16Bits, bfloat16FromBits, DataType, float16Bits, float16FromBits } from '../../../extension/engine/onnx/dtypes';
@@ -314,4 +315,18 @@ test('worker lora.merge: the merge runs in the worker with progress per tensor, 
   } finally {
     await client.dispose();
   }
+});
+
+test('CLI lora --matmul ort --json: the merge runs in the worker; the report names the output as given', async () => {
+  const dir = tempDir();
+  const { base, adapter } = mixedBase(dir);
+  await mergeWith(ort(), base, adapter, path.join(dir, 'here.safetensors'));
+  const r = spawnSync(process.execPath, [testBundles().cli, 'lora', 'base.safetensors', '--adapter', 'adapter', '-o', 'cli.safetensors', '--matmul', 'ort', '--json'], {
+    cwd: dir, encoding: 'utf8', env: { ...process.env, MODELFUSE_ORT_THREADS: '1' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const json = JSON.parse(r.stdout);
+  assert.equal(json.output, 'cli.safetensors');
+  assert.deepEqual(json.merged.map((m: { target: string }) => m.target), ['model.a.weight', 'model.b.weight', 'model.c.weight', 'model.d.weight']);
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'cli.safetensors')), fs.readFileSync(path.join(dir, 'here.safetensors')));
 });
