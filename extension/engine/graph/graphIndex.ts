@@ -5,6 +5,7 @@
  * instead of scanning the node list again.
  */
 import { AttributeType, DataType, onnx, type ITensorProto } from '../onnx/proto';
+import { RELABELLING_OPS, relabelledConstant } from './relabelledConstant';
 
 export interface Consumer {
   node: onnx.INodeProto;
@@ -61,19 +62,29 @@ export class GraphIndex {
 
   /**
    * The constant tensor behind a value: an initializer that is not also a
-   * graph input (those can be overridden at run time), or a Constant node's tensor.
+   * graph input (those can be overridden at run time), a Constant node's
+   * tensor, or one of those relabelled by Identity / Reshape / Unsqueeze /
+   * Squeeze / Flatten (graph/relabelledConstant.ts).
    */
-  constantTensor(value: string): ITensorProto | undefined {
+  constantTensor(value: string, depth = 0): ITensorProto | undefined {
     const init = this.initializers.get(value);
     if (init) return this.graphInputs.has(value) || isOverridable(this.graph, value) ? undefined : init;
     const c = this.constantNodes.get(value);
-    return c ? constantAttributeTensor(c) : undefined;
+    if (c) return constantAttributeTensor(c);
+    const p = this.producer.get(value);
+    // Depth-bounded: a hostile file may chain Identities in a cycle.
+    if (!p || depth >= MAX_RELABEL_DEPTH || !RELABELLING_OPS.has(p.op_type ?? '') || !((p.domain ?? '') === '' || p.domain === 'ai.onnx')) return undefined;
+    if (p.output?.[0] !== value) return undefined;
+    const source = p.input?.[0] ? this.constantTensor(p.input[0], depth + 1) : undefined;
+    return source ? relabelledConstant(p, source, (v) => this.constantTensor(v, depth + 1)) : undefined;
   }
 
   isConstant(value: string): boolean {
     return this.constantTensor(value) !== undefined;
   }
 }
+
+const MAX_RELABEL_DEPTH = 16;
 
 /** An initializer listed in graph.input is a default that callers may override (IR < 4 style). */
 function isOverridable(graph: onnx.IGraphProto, name: string): boolean {

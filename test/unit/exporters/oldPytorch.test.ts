@@ -101,3 +101,34 @@ test('torch ≤ 1.4 wrote no node names: unnamed nodes still get their modules f
   const list = buildFuseList(analyzeModel(OnnxModel.load(file)));
   assert.deepEqual(list.groups, [{ modules: ['0', '1'], types: ['Conv2d', 'BatchNorm2d'] }]);
 });
+
+test('TorchScript de-duplicated parameters (bn2.bias = Identity(bn1.bias)) and a Reshape(-1)/Squeeze-relabelled scale are constants: both blocks fold', async () => {
+  const g = new GraphBuilder();
+  g.input('input', [1, 4, 6, 6]).output('output');
+  const zeros = [0, 0, 0, 0];
+  const ones = [1, 1, 1, 1];
+  g.constant('bn1.weight', [4], { values: ones });
+  g.constant('bn1.bias', [4], { values: zeros });
+  g.constant('bn1.running_mean', [4], { scale: 0.3 });
+  g.constant('bn1.running_var', [4], { positive: true });
+  g.node('Identity', 'Identity_0', ['bn1.weight'], ['bn2.weight']);
+  g.node('Identity', 'Identity_1', ['bn1.bias'], ['bn2.bias']);
+  g.constant('bn2.running_mean', [4], { scale: 0.3 });
+  g.constant('bn2.running_var', [4], { positive: true });
+  const w1 = g.constant('conv1.weight', [4, 4, 3, 3]);
+  const w2 = g.constant('conv2.weight', [4, 4, 1, 1]);
+  g.node('Conv', '/conv1/Conv', ['input', w1], ['/conv1/Conv_output_0'], { pads: [1, 1, 1, 1] });
+  g.node('BatchNormalization', '/bn1/BatchNormalization', ['/conv1/Conv_output_0', 'bn1.weight', 'bn1.bias', 'bn1.running_mean', 'bn1.running_var'], ['/bn1/BatchNormalization_output_0']);
+  g.node('Conv', '/conv2/Conv', ['/bn1/BatchNormalization_output_0', w2], ['/conv2/Conv_output_0']);
+  g.node('BatchNormalization', '/bn2/BatchNormalization', ['/conv2/Conv_output_0', 'bn2.weight', 'bn2.bias', 'bn2.running_mean', 'bn2.running_var'], ['/bn2/BatchNormalization_output_0']);
+  // scale.view(1, -1, 1, 1) of a [1, 4, 1, 1, 1] parameter squeezed back: exporters without constant folding keep both ops.
+  g.constant('scale', [1, 4, 1, 1, 1], { positive: true });
+  g.node('Squeeze', '/Squeeze', ['scale', g.constant('axes', [1], { values: [4], dtype: 7 })], ['/Squeeze_output_0']);
+  g.node('Reshape', '/Reshape', ['/Squeeze_output_0', g.constant('shape', [4], { values: [1, -1, 1, 0], dtype: 7 })], ['/Reshape_output_0']);
+  g.node('Mul', '/Mul', ['/bn2/BatchNormalization_output_0', '/Reshape_output_0'], ['output']);
+  const file = writeModel(path.join(dir, 'dedup-identity.onnx'), modelProto(g, { opset: 13, irVersion: 7, producer: 'pytorch', producerVersion: '1.13.1' }));
+  const r = await runPipeline(file, { input: { dims: [1, 4, 6, 6] } });
+  expectFusable(r.candidates, 'conv-bn', ['/conv1/Conv', '/bn1/BatchNormalization']);
+  expectFusable(r.candidates, 'conv-bn', ['/conv2/Conv', '/bn2/BatchNormalization']);
+  assert.deepEqual(r.fused.graph.node.map((n) => n.op_type), ['Conv', 'Conv'], 'BNs, Mul and every relabelling node are gone');
+});

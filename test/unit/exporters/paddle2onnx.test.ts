@@ -87,3 +87,37 @@ test('paddle2onnx IR 7 with only the BatchNorm statistics left as graph inputs: 
   assert.match(bnSkip.reason, /BatchNormalization running mean 'batch_norm_0\.w_1' is also a graph input/);
   assert.equal(opCount(r.fused, 'BatchNormalization'), 1);
 });
+
+for (const opset of [11, 13]) {
+  test(`paddle2onnx conv bias unsqueezed to [1,C,1,1] by an Unsqueeze node (axes as ${opset < 13 ? 'attribute' : 'input'}, opset ${opset}): still a constant, conv-add folds`, async () => {
+    const C = 5;
+    const g = new GraphBuilder();
+    g.input('x', ['p2o.DynamicDimension.0', 3, 6, 6]).output('conv2d_0.tmp_1');
+    const w = g.constant('conv2d_0.w_0', [C, 3, 3, 3]);
+    const b = g.constant('conv2d_0.b_0', [C]);
+    g.node('Conv', 'p2o.Conv.0', ['x', w], ['conv2d_0.tmp_0'], { pads: [1, 1, 1, 1] });
+    if (opset < 13) g.node('Unsqueeze', 'p2o.Unsqueeze.0', [b], ['p2o.Unsqueeze.0.out'], { axes: [0, 2, 3] });
+    else g.node('Unsqueeze', 'p2o.Unsqueeze.0', [b, g.constant('p2o.Constant.0', [3], { values: [0, 2, 3], dtype: 7, storage: 'constant-node' })], ['p2o.Unsqueeze.0.out']);
+    g.node('Add', 'p2o.Add.0', ['conv2d_0.tmp_0', 'p2o.Unsqueeze.0.out'], ['conv2d_0.tmp_1']);
+    const file = writeModel(path.join(dir, `paddle-unsqueeze-bias-${opset}.onnx`), modelProto(g, { opset, irVersion: 7, ...P2O }));
+    const r = await runPipeline(file, { x: { dims: [2, 3, 6, 6] } });
+    expectFusable(r.candidates, 'conv-add', ['p2o.Conv.0', 'p2o.Add.0']);
+    assert.deepEqual(r.fused.graph.node.map((n) => n.op_type), ['Conv'], 'the Unsqueeze went with the Add');
+    // The Conv's new bias is named after its module; the unsqueezed source is no longer read and is gone.
+    assert.deepEqual(r.fused.graph.initializer.map((t) => t.name).sort(), ['conv2d_0.bias', 'conv2d_0.w_0']);
+  });
+}
+
+test('a relabelled constant whose source is an overridable graph input is not a constant', async () => {
+  const g = new GraphBuilder();
+  g.input('x', [1, 3, 6, 6]).output('y');
+  const w = g.constant('conv2d_0.w_0', [4, 3, 3, 3]);
+  const b = g.constant('conv2d_0.b_0', [4], { storage: 'graph-input' });
+  g.node('Conv', 'p2o.Conv.0', ['x', w], ['c'], { pads: [1, 1, 1, 1] });
+  g.node('Reshape', 'p2o.Reshape.0', [b, g.constant('shape', [4], { values: [1, -1, 1, 1], dtype: 7 })], ['b4']);
+  g.node('Add', 'p2o.Add.0', ['c', 'b4'], ['y']);
+  const file = writeModel(path.join(dir, 'paddle-reshape-input.onnx'), modelProto(g, { opset: 13, irVersion: 7, ...P2O }));
+  const r = await runPipeline(file, { x: { dims: [1, 3, 6, 6] } });
+  assert.deepEqual(r.candidates, [], `a computed bias Add is not a candidate: ${describeCandidates(r.candidates)}`);
+  assert.deepEqual(r.fuse.applied, []);
+});
