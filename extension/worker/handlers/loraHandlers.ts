@@ -4,13 +4,13 @@
  *   ext.loraMerge  { base, adapters, output, allowUnmatched } → LoraMergeResult (written atomically)
  * The host shows the plan for confirmation and then asks for the merge; the
  * merge rebuilds the plan from the files (nothing is trusted from the host
- * but paths and weights). Large B·A products run on ONNX Runtime's MatMul.
+ * but paths and weights). The merge arithmetic runs in ONNX Runtime, as the
+ * CLI's `lora` does (loraMergeInWorker.ts).
  */
 import { ModelFuseError } from '../../engine/errors';
 import { assertPlanUsable, buildPlan, type LoraPlan } from '../../engine/lora/plan';
 import { mergeLora } from '../../engine/lora/merge';
-import { WorkerMatmulBackend } from '../../engine/lora/matmul';
-import { matmulF32 } from '../ort/matmul';
+import { ortMergeBackend } from './loraMergeInWorker';
 import type { LoraAdapterArg, LoraPlanResult } from '../../protocol/extensionMethods';
 import '../../protocol/extensionMethods';
 import { registerHandler } from '../registry';
@@ -62,7 +62,8 @@ registerHandler('ext.loraMerge', async (params, ctx) => {
     ctx.throwIfCancelled();
     const report = await mergeLora(plan, output, {
       cancel: ctx.token,
-      backend: new WorkerMatmulBackend(matmulF32),
+      // The CLI's backend: one ONNX Runtime graph per single-term tensor, ORT MatMul for the rest.
+      backend: ortMergeBackend(),
       onProgress: (done, total, tensor) => ctx.progress(`merged ${tensor}`, done, total),
     });
     return { base, output: report.output, files: report.files, merged: report.merged, tensorsWritten: report.tensorsWritten };
