@@ -10,15 +10,15 @@
  * Verification is a separate `verify` request from the host, so that its
  * progress and cancellation are their own step.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileError, ModelFuseError } from '../../engine/errors';
 import { OnnxModel } from '../../engine/onnx/model';
 import { SafetensorsFile } from '../../engine/safetensors/safetensors';
 import { analyzeModel } from '../../engine/fusion/scan';
 import { toCandidateJson } from '../../engine/fusion/candidate';
-import { fuseCandidates } from '../../engine/fusion/fuse';
+import { fuseModelFile } from '../../engine/fusion/fuse';
 import { buildFuseList, formatFuseList } from '../../engine/fusion/fuseList';
-import { saveModel } from '../../engine/onnx/save';
 import type { FuseFileResult } from '../../protocol/extensionMethods';
 import '../../protocol/extensionMethods';
 import { registerHandler } from '../registry';
@@ -53,44 +53,33 @@ registerHandler('ext.fuse', async (params, ctx): Promise<FuseFileResult> => {
   const ids = params?.candidateIds;
   if (!Array.isArray(ids) || ids.length === 0 || !ids.every((i) => typeof i === 'string')) throw new ModelFuseError('ext.fuse: no sequences were selected');
   ctx.progress('reading the model');
-  const model = OnnxModel.load(input);
-  try {
-    const nodesBefore = model.graph.node?.length ?? 0;
-    const initializersBefore = model.graph.initializer?.length ?? 0;
-    ctx.progress('finding the selected sequences');
-    const { candidates } = analyzeModel(model).scan;
-    ctx.throwIfCancelled();
-    const report = fuseCandidates(model, candidates, {
-      only: ids,
-      cancel: ctx.token,
-      onProgress: (p) => ctx.progress(p.id ? `folding ${p.id}` : 'cleaning up the graph', p.done, p.total),
-    });
-    if (report.applied.length === 0) {
-      // Nothing changed: writing a copy of the input would only mislead.
-      const reasons = report.skipped.map((s) => `${s.id}: ${s.reason}`).join('; ');
-      throw fileError(input, `nothing was fused (${reasons || 'no sequence could be folded'})`);
-    }
-    ctx.throwIfCancelled();
-    ctx.progress(`writing ${path.basename(output)}`);
-    const saved = await saveModel(model, output);
-    return {
-      input,
-      output: saved.output,
-      externalData: saved.externalData,
-      applied: report.applied.map((a) => ({
-        id: a.id, pattern: a.pattern, nodes: a.nodes, modules: a.modules,
-        changedTensors: a.changedTensors.map((t) => ({ role: t.role, node: t.node, before: t.before, after: t.after, storage: t.storage })),
-        removedNodes: a.removedNodes, addedNodes: a.addedNodes,
-      })),
-      skipped: report.skipped,
-      nodesBefore,
-      nodesAfter: model.graph.node?.length ?? 0,
-      initializersBefore,
-      initializersAfter: model.graph.initializer?.length ?? 0,
-    };
-  } finally {
-    model.close();
+  const r = await fuseModelFile(input, output, {
+    only: ids,
+    cancel: ctx.token,
+    onProgress: (p) => ctx.progress(p.id ? `folding ${p.id}` : 'cleaning up the graph', p.done, p.total),
+  });
+  if (r.applied.length === 0) {
+    // fuseModelFile writes the unchanged model for pipelines; in the editor a copy of the input would only
+    // mislead. The output path was free when the host chose it a moment ago, so this removes only our file.
+    for (const f of [r.output, r.externalData]) if (f) fs.rmSync(f, { force: true });
+    const reasons = r.skipped.map((s) => `${s.id}: ${s.reason}`).join('; ');
+    throw fileError(input, `nothing was fused (${reasons || 'no sequence could be folded'})`);
   }
+  return {
+    input,
+    output: r.output,
+    externalData: r.externalData,
+    applied: r.applied.map((a) => ({
+      id: a.id, pattern: a.pattern, nodes: a.nodes, modules: a.modules,
+      changedTensors: a.changedTensors.map((t) => ({ role: t.role, node: t.node, before: t.before, after: t.after, storage: t.storage })),
+      removedNodes: a.removedNodes, addedNodes: a.addedNodes,
+    })),
+    skipped: r.skipped,
+    nodesBefore: r.nodesBefore,
+    nodesAfter: r.nodesAfter,
+    initializersBefore: r.initializersBefore,
+    initializersAfter: r.initializersAfter,
+  };
 });
 
 /**
