@@ -42,7 +42,14 @@ export function relabelledConstant(node: onnx.INodeProto, source: ITensorProto, 
   if (hit && hit.source === source) return hit.tensor;
   const dims = outputDims(node, tensorDims(source), constantOf);
   if (!dims || dims.some((d) => !Number.isSafeInteger(d) || d < 0) || count(dims) !== count(tensorDims(source))) return undefined;
-  const tensor = onnx.TensorProto.create({ ...source, name: node.output?.[0] ?? '', dims });
+  const tensor = onnx.TensorProto.create({
+    name: node.output?.[0] ?? '', dims, data_type: source.data_type,
+    float_data: source.float_data, int32_data: source.int32_data, int64_data: source.int64_data, double_data: source.double_data,
+    uint64_data: source.uint64_data, string_data: source.string_data,
+    data_location: source.data_location, external_data: source.external_data,
+  });
+  // raw_data is forwarded, not copied: reading it here would load a weight the model may keep in the file until used.
+  Object.defineProperty(tensor, 'raw_data', { get: () => source.raw_data, enumerable: true, configurable: true });
   cache.set(node, { source, tensor });
   return tensor;
 }
