@@ -12,7 +12,8 @@ import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { analyzeModel } from '../../../extension/engine/fusion/scan';
 import { WorkerClient } from '../../../extension/worker/client';
 import '../../../extension/protocol/extensionMethods';
-import { fixture, tempDir } from '../helpers/fixtures';
+import { SafetensorsFile } from '../../../extension/engine/safetensors/safetensors';
+import { fixture, maxRelDiff, tempDir } from '../helpers/fixtures';
 import { testBundles } from '../worker/bundles';
 
 const client = new WorkerClient({ workerPath: testBundles().worker, threads: 1 });
@@ -109,4 +110,24 @@ test('ext.loraMerge: a zero-length adapter list and a non-numeric weight are ref
   const base = fixture('lora_linear_qv', 'base.onnx');
   await assert.rejects(client.request('ext.loraPlan', { base, adapters: [] }), /at least one adapter/);
   await assert.rejects(client.request('ext.loraPlan', { base, adapters: [{ path: fixture('lora_linear_qv', 'adapters'), weight: Number.NaN }] }), /weight must be a number/);
+});
+
+test('ext.loraMerge into a safetensors base matches PEFT’s merge_and_unload()', async () => {
+  const dir = tempDir();
+  const base = path.join(dir, 'base.safetensors');
+  fs.copyFileSync(fixture('lora_linear_qv', 'base.safetensors'), base);
+  const output = path.join(dir, 'base.merged.safetensors');
+  const r = await client.request('ext.loraMerge', { base, adapters: [{ path: fixture('lora_linear_qv', 'adapters'), weight: 1 }], output, allowUnmatched: false });
+  assert.equal(r.merged.length, 4);
+  const ours = SafetensorsFile.open(output);
+  const peft = SafetensorsFile.open(fixture('lora_linear_qv', 'merged.safetensors'));
+  try {
+    assert.deepEqual(ours.names().sort(), peft.names().sort());
+    for (const name of peft.names()) {
+      assert.ok(maxRelDiff(ours.readFloat64(name), peft.readFloat64(name), 1e-3) < 1e-5, `${name} differs from PEFT's merge`);
+    }
+  } finally {
+    ours.close();
+    peft.close();
+  }
 });
