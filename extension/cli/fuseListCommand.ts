@@ -18,7 +18,8 @@ export const fuseListCommand: CliCommand = {
   async run(argv: string[], io: CliIO): Promise<number> {
     const args = parseArgs(argv, COMMON_OPTIONS);
     const [modelPath] = requirePositionals(args, ['MODEL'], USAGE);
-    const model = OnnxModel.load(modelPath);
+    // Module groups need no weight values: large payloads stay in the file.
+    const model = OnnxModel.load(modelPath, { weights: 'on-demand' });
     try {
       io.out(formatFuseList(buildFuseList(analyzeModel(model)), modelPath));
     } finally {

@@ -18,7 +18,8 @@ export const scanCommand: CliCommand = {
   async run(argv: string[], io: CliIO): Promise<number> {
     const args = parseArgs(argv, COMMON_OPTIONS);
     const [modelPath] = requirePositionals(args, ['MODEL'], USAGE);
-    const model = OnnxModel.load(modelPath);
+    // Scan reads shapes, never weight values: large payloads stay in the file.
+    const model = OnnxModel.load(modelPath, { weights: 'on-demand' });
     try {
       const { scan } = analyzeModel(model);
       io.out(args.flags.has('json') ? JSON.stringify(scanJson(scan), null, 2) : formatScanTable(scan));

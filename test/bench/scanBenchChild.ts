@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   } else if (mode === 'readFileSync') {
     fs.readFileSync(file);
   } else {
-    const model = OnnxModel.load(file);
+    const model = OnnxModel.load(file, { weights: 'on-demand' }); // as scanCommand.ts loads it
     loadMs = performance.now() - t0;
     candidates = scanModel(model).candidates.length;
     model.close();

@@ -195,7 +195,7 @@ function summarize(model: OnnxModel, index: GraphIndex): ModelSummary {
     const ref = isExternal(t) ? externalRef(t) : undefined;
     if (ref) externalFiles.add(model.external.resolve(ref.location, t.name ?? ''));
   }
-  let bytes = model.fileBytes.length;
+  let bytes = model.fileSize;
   for (const f of externalFiles) bytes += fileSize(f);
   return {
     path: model.path,

@@ -14,20 +14,43 @@ import { bytesToFloat64, dtypeName, dtypeSize, isNumericType } from './dtypes';
 import { ExternalDataReader } from './externalData';
 import { embeddedBytes, expectedByteLength, isExternal, storedByteLength, tensorDims, tensorElementCount } from './tensors';
 import { forEachTensor } from './walk';
+import { readSkeleton } from './skeleton';
+import { attachLazyRawData, type PayloadSource } from './lazyRawData';
 
 /** protobuf cannot hold more than 2 GiB; a bigger .onnx file is not a valid model. */
 const MAX_PROTO_BYTES = 2 ** 31 - 1;
+
+export interface LoadOptions {
+  /**
+   * 'all' (default): read the whole file; embedded raw_data are views into `fileBytes`.
+   * 'on-demand': read the graph and the small tensors only; each large
+   * initializer's bytes are read from the file the first time its `raw_data`
+   * is used (lazyRawData.ts). For work that needs no weight values (`scan`,
+   * the module tree): a 100 MB model then costs a few hundred kB to open.
+   * The model must stay open (not `close()`d) while such tensors are read.
+   */
+  weights?: 'all' | 'on-demand';
+  /** With 'on-demand': payloads at least this big stay in the file (default skeleton.ts's LAZY_PAYLOAD_MIN_BYTES, 64 KiB). */
+  onDemandMinBytes?: number;
+}
 
 export class OnnxModel {
   private constructor(
     readonly path: string,
     readonly proto: onnx.ModelProto,
-    /** The file's bytes; embedded raw_data are views into it, so it lives as long as the model. */
+    /**
+     * The bytes that were decoded: the whole file, whose embedded raw_data
+     * are views into it, so it lives as long as the model; with
+     * `weights: 'on-demand'`, the file without its large payloads.
+     */
     readonly fileBytes: Buffer,
     readonly external: ExternalDataReader,
+    /** Size of the .onnx file on disk. */
+    readonly fileSize: number = fileBytes.length,
+    private readonly payloads?: PayloadSource,
   ) {}
 
-  static load(modelPath: string): OnnxModel {
+  static load(modelPath: string, options: LoadOptions = {}): OnnxModel {
     let stat: fs.Stats;
     try {
       stat = fs.statSync(modelPath);
@@ -38,6 +61,10 @@ export class OnnxModel {
     if (!stat.isFile()) throw fileError(modelPath, 'not a file');
     if (stat.size === 0) throw fileError(modelPath, 'file is empty');
     if (stat.size > MAX_PROTO_BYTES) throw fileError(modelPath, `file is ${stat.size} bytes; an ONNX protobuf cannot exceed 2 GiB (large weights belong in external data)`);
+    if (options.weights === 'on-demand') {
+      const model = OnnxModel.loadSkeleton(modelPath, options.onDemandMinBytes);
+      if (model) return model;
+    }
     let bytes: Buffer;
     try {
       bytes = fs.readFileSync(modelPath);
@@ -45,6 +72,52 @@ export class OnnxModel {
       throw fileError(modelPath, `cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
     return OnnxModel.fromBytes(modelPath, bytes);
+  }
+
+  /**
+   * The model with its large payloads left in the file, or null when the file
+   * is not of the plain shape skeleton.ts reads or does not decode: the
+   * caller then loads it whole, so every error comes from the full load.
+   */
+  private static loadSkeleton(modelPath: string, minPayloadBytes?: number): OnnxModel | null {
+    let fd: number;
+    try {
+      fd = fs.openSync(modelPath, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+    } catch {
+      return null;
+    }
+    let keepOpen = false;
+    try {
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) return null;
+      const skeleton = readSkeleton(fd, st.size, minPayloadBytes);
+      if (!skeleton) return null;
+      let proto: onnx.ModelProto;
+      try {
+        proto = onnx.ModelProto.decode(skeleton.bytes);
+      } catch {
+        return null;
+      }
+      const initializers = proto.graph?.initializer ?? [];
+      if (initializers.length !== skeleton.initializers) return null;
+      const source: PayloadSource = { path: modelPath, fd, size: st.size, mtimeMs: st.mtimeMs };
+      for (const p of skeleton.payloads) attachLazyRawData(initializers[p.initializer], source, p.offset, p.length);
+      const model = new OnnxModel(modelPath, proto, skeleton.bytes, new ExternalDataReader(modelPath), st.size, source);
+      try {
+        model.validate();
+      } catch (err) {
+        model.external.close();
+        if (err instanceof ModelFuseError) throw err;
+        throw fileError(modelPath, `not a valid ONNX model (${shortReason(err)})`);
+      }
+      keepOpen = true;
+      return model;
+    } catch (err) {
+      if (err instanceof ModelFuseError) throw err;
+      return null; // an I/O error while walking: the full read reports it
+    } finally {
+      if (!keepOpen) fs.closeSync(fd);
+    }
   }
 
   /** Decodes and validates bytes that came from `modelPath` (used by load and by tests). */
@@ -96,6 +169,10 @@ export class OnnxModel {
 
   close(): void {
     this.external.close();
+    if (this.payloads && this.payloads.fd >= 0) {
+      fs.closeSync(this.payloads.fd);
+      this.payloads.fd = -1;
+    }
   }
 
   private validate(): void {

@@ -7,6 +7,7 @@ import Long from 'long';
 import { DataType, onnx, toNumber, type ITensorProto } from './proto';
 import { bytesToFloat64, dtypeName, dtypeSize, float64ToBytes, numElements } from './dtypes';
 import { externalRef } from './externalData';
+import { lazyRawDataLength } from './lazyRawData';
 
 export function tensorDims(t: ITensorProto): number[] {
   return (t.dims ?? []).map((d) => toNumber(d as number | Long, 'dimension'));
@@ -57,6 +58,8 @@ function asBytes(a: ArrayBufferView): Uint8Array {
 /** Number of elements the proto actually stores (for validation against dims). */
 export function storedByteLength(t: ITensorProto): number | undefined {
   if (isExternal(t)) return externalRef(t)?.length;
+  const pending = lazyRawDataLength(t); // still in the file: its length is known without reading it
+  if (pending !== undefined) return pending;
   if (t.raw_data && t.raw_data.length > 0) return t.raw_data.length;
   const b = embeddedBytes(t);
   return b?.length;

@@ -1,0 +1,122 @@
+/**
+ * `OnnxModel.load(path, { weights: 'on-demand' })` (skeleton.ts, lazyRawData.ts):
+ * large raw_data payloads stay in the file until used. It must be
+ * indistinguishable from a full load in everything but memory: the same scan,
+ * the same tensor bytes, the same saved file, the same error for every broken
+ * file. The fixtures' tensors are small, so these tests leave every payload
+ * of at least 1 byte in the file.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ModelFuseError } from '../../../extension/engine/errors';
+import { OnnxModel } from '../../../extension/engine/onnx/model';
+import { saveModel } from '../../../extension/engine/onnx/save';
+import { lazyRawDataLength } from '../../../extension/engine/onnx/lazyRawData';
+import { analyzeModel } from '../../../extension/engine/fusion/scan';
+import { fuseCandidates } from '../../../extension/engine/fusion/fuse';
+import { fixture, FUSION_CASES, tempDir } from '../helpers/fixtures';
+
+const ON_DEMAND = { weights: 'on-demand', onDemandMinBytes: 1 } as const;
+const MODELS = [...FUSION_CASES.map((c) => fixture(c, 'model.onnx')), fixture('lora_linear_qv', 'base.onnx'), fixture('lora_conv', 'peft_unmerged.onnx')];
+const dir = tempDir('modelfuse-ondemand-');
+
+/** Outcome of loading + scanning: the scan JSON, or the error message. */
+function outcome(file: string, options?: Parameters<typeof OnnxModel.load>[1]): string {
+  let model: OnnxModel | undefined;
+  try {
+    model = OnnxModel.load(file, options);
+    return JSON.stringify(analyzeModel(model).scan);
+  } catch (err) {
+    if (!(err instanceof ModelFuseError)) throw err;
+    return `error: ${err.message}`;
+  } finally {
+    model?.close();
+  }
+}
+
+test('on-demand load: payloads stay in the file, yet scan, tensor bytes and the saved file equal a full load', async () => {
+  let leftOut = 0;
+  for (const file of MODELS) {
+    const full = OnnxModel.load(file);
+    const lazy = OnnxModel.load(file, ON_DEMAND);
+    assert.equal(lazy.fileSize, full.fileBytes.length);
+    assert.equal(outcome(file, ON_DEMAND), outcome(file), `${file}: scan`);
+    if (lazy.fileBytes.length < lazy.fileSize) leftOut++;
+    for (const [i, t] of full.graph.initializer.entries()) {
+      assert.deepEqual(Buffer.from(lazy.tensorBytes(lazy.graph.initializer[i])), Buffer.from(full.tensorBytes(t)), `${file}: ${t.name}`);
+    }
+    const a = path.join(dir, `${path.basename(path.dirname(file))}-full.onnx`);
+    const b = path.join(dir, `${path.basename(path.dirname(file))}-lazy.onnx`);
+    await saveModel(full, a, { force: true });
+    await saveModel(OnnxModel.load(file, ON_DEMAND), b, { force: true });
+    if (!fs.existsSync(`${a}.data`)) assert.ok(fs.readFileSync(a).equals(fs.readFileSync(b)), `${file}: saved bytes`);
+    full.close();
+    lazy.close();
+  }
+  assert.ok(leftOut >= MODELS.length - 2, `payloads were left out in ${leftOut} of ${MODELS.length} models`);
+});
+
+test('on-demand load: a fused model is saved with the same bytes as after a full load', async () => {
+  for (const c of FUSION_CASES.filter((x) => !x.includes('dynamo')).slice(0, 4)) {
+    const outs: Buffer[] = [];
+    for (const options of [undefined, ON_DEMAND]) {
+      const m = OnnxModel.load(fixture(c, 'model.onnx'), options);
+      fuseCandidates(m, analyzeModel(m).scan.candidates);
+      const out = path.join(dir, `${c}-fused-${options ? 'lazy' : 'full'}.onnx`);
+      await saveModel(m, out, { force: true });
+      m.close();
+      outs.push(fs.readFileSync(out));
+    }
+    assert.ok(outs[0].equals(outs[1]), `${c}: fused output`);
+  }
+});
+
+test('on-demand load: a file rewritten after opening is refused when a payload is read, never read half old, half new', () => {
+  const file = path.join(dir, 'changing.onnx');
+  fs.copyFileSync(MODELS[0], file);
+  const m = OnnxModel.load(file, ON_DEMAND);
+  const big = m.graph.initializer.find((t) => lazyRawDataLength(t) !== undefined);
+  assert.ok(big, 'a payload was left in the file');
+  fs.appendFileSync(file, Buffer.from([0]));
+  assert.throws(() => m.tensorBytes(big), (err: unknown) => err instanceof ModelFuseError && /changed on disk/.test(err.message));
+  m.close();
+});
+
+/** mulberry32, as in the scan fuzz test. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('fuzz: on a mutated file, on-demand load gives exactly the outcome of a full load (same scan or same error)', () => {
+  const file = path.join(dir, 'mutant.onnx');
+  let same = 0;
+  let errors = 0;
+  for (const [mi, source] of MODELS.entries()) {
+    const src = fs.readFileSync(source);
+    const r = rng(500 + mi);
+    for (let i = 0; i < 150; i++) {
+      const pos = Math.floor(r() * src.length);
+      let bytes: Buffer;
+      switch (Math.floor(r() * 3)) {
+        case 0: bytes = Buffer.from(src); for (let k = 0; k < 1 + Math.floor(r() * 4); k++) bytes[Math.floor(r() * bytes.length)] ^= 1 << Math.floor(r() * 8); break;
+        case 1: bytes = src.subarray(0, pos); break;
+        default: bytes = Buffer.concat([src.subarray(0, pos), Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]), src.subarray(Math.min(src.length, pos + 1))]);
+      }
+      if (bytes.length === 0) continue;
+      fs.writeFileSync(file, bytes);
+      const full = outcome(file);
+      assert.equal(outcome(file, ON_DEMAND), full, `${source}, mutation ${i}`);
+      same++;
+      if (full.startsWith('error: ')) errors++;
+    }
+  }
+  assert.ok(errors > 50 && same - errors > 50, `${same} compared, ${errors} errors`);
+});
