@@ -127,7 +127,7 @@ function median(xs: number[]): number {
 }
 
 const sec = (ms: number): string => (ms / 1000).toFixed(2);
-const mib = (b: number): string => (b / 2 ** 20).toFixed(0);
+const mib = (b: number): string => String(Math.floor(b / 2 ** 20)); // floor: 1023.9 MiB must not print as 1024
 
 /** `LORA_BENCH_RUNS` (default 3) runs of each fast mode, interleaved so the machine's load hits all alike. */
 export async function runLoraBench(): Promise<void> {

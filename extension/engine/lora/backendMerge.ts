@@ -3,8 +3,9 @@
  * what the engine still owes around it:
  *
  * - the NaN/Inf check of every merged value before the bytes go anywhere:
- *   the backend's sums of the final values when it has them (NaN/Inf propagate
- *   through any sum, so finite sums prove finite values), else a bit scan of the result (a float16/bfloat16/float32 is non-finite exactly
+ *   the backend's per-block sum/min/max of the float32 values before their one
+ *   rounding when it has them (NaN/Inf propagate through any sum; min/max show
+ *   an overflow of the dtype), else a bit scan of the result (a float16/bfloat16/float32 is non-finite exactly
  *   when its exponent bits are all ones; an overflow of the base dtype became
  *   ±Inf when the sum was rounded). On a hit, the offending value is
  *   recomputed in float64 for the message (e.g. "70000, beyond float16's
@@ -15,9 +16,9 @@
  *   m·n values.
  */
 import { DataType } from '../onnx/dtypes';
-import { NonFiniteError } from './fusedMerge';
+import { NonFiniteError, OVERFLOW_LIMIT } from './fusedMerge';
 import { decodeFloatTensor } from './halfFloat';
-import type { MatmulBackend } from './matmul';
+import type { FusedMergeOutput, MatmulBackend } from './matmul';
 
 export interface BackendMergeResult {
   bytes: Uint8Array;
@@ -40,7 +41,7 @@ export async function mergeSingleByBackend(
   if (!backend.mergeSingle) return null;
   const out = await backend.mergeSingle({ base: baseBytes, dtype, L, R, m, k, n, scale });
   if (!out) return null;
-  const bad = out.outputSums && allFinite(out.outputSums) ? -1 : firstNonFinite(out.bytes, dtype, m * n);
+  const bad = provenFinite(out.unrounded, OVERFLOW_LIMIT[dtype]) ? -1 : firstNonFinite(out.bytes, dtype, m * n);
   if (bad >= 0) {
     const i = Math.floor(bad / n);
     const j = bad % n;
@@ -54,8 +55,12 @@ export async function mergeSingleByBackend(
   return { bytes: out.bytes, baseNorm: Math.sqrt(wsq), deltaNorm: Math.abs(scale) * productNorm(L, R, m, k, n) };
 }
 
-function allFinite(xs: ArrayLike<number>): boolean {
-  for (let i = 0; i < xs.length; i++) if (!Number.isFinite(xs[i])) return false;
+/** The backend's block summaries prove every rounded value finite (see FusedMergeOutput.unrounded). */
+function provenFinite(u: FusedMergeOutput['unrounded'], limit: number | undefined): boolean {
+  if (!u || limit === undefined) return false;
+  for (let i = 0; i < u.sums.length; i++) {
+    if (!Number.isFinite(u.sums[i]) || !(u.max[i] < limit) || !(u.min[i] > -limit)) return false;
+  }
   return true;
 }
 

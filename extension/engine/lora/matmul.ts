@@ -44,11 +44,13 @@ export interface FusedMergeOutput {
   /** Partial sums of W² over the base (any grouping; short float32 sums of exact squares): ‖W‖² is their float64 sum. */
   rowSumSquares: Float32Array | Float64Array;
   /**
-   * Optional sums (any grouping, any float order) of the final values in `bytes`. NaN and ±Inf propagate
-   * through every sum, so when all are finite every value is; a non-finite sum (NaN/Inf, or finite values
-   * overflowing the sum) only means the caller must scan.
+   * Optional, per block of values: the sum, min and max of the values that `bytes` are the one rounding
+   * of (float32 sums, or the final values when there is no rounding). NaN and ±Inf propagate through any
+   * sum, so with finite sums and min/max inside the dtype's range (|x| below its overflow limit) every
+   * value of `bytes` is finite and the caller skips its scan; anything else (including finite values whose
+   * sum overflows) only means it scans.
    */
-  outputSums?: Float32Array | Float64Array;
+  unrounded?: { sums: ArrayLike<number>; min: ArrayLike<number>; max: ArrayLike<number> };
 }
 
 export type FusedMergeFn = (request: FusedMergeRequest) => Promise<FusedMergeOutput | null>;

@@ -49,10 +49,12 @@ function mergeModelBytes(kind: GraphKind): Uint8Array {
     attribute: [attrFloat('alpha', 1), attrFloat('beta', 1)],
   });
   if (half) node.push({ op_type: 'Cast', input: ['Yf'], output: ['Y'], name: 'round_once', attribute: [attrInt('to', DataType.FLOAT16)] });
-  // Σ of the FINAL values (float16 widened exactly): NaN and ±Inf propagate through any sum, so a finite sum proves
-  // every value finite, while the block is still in cache — the caller then skips its own scan.
-  if (half) node.push({ op_type: 'Cast', input: ['Y'], output: ['Yw'], name: 'widen_result', attribute: [attrInt('to', DataType.FLOAT)] });
-  node.push({ op_type: 'ReduceSum', input: [half ? 'Yw' : 'Y'], output: ['ySum'], name: 'finite_check', attribute: [attrInt('keepdims', 0)] });
+  // Summary of the float32 sums before their one rounding, while the block is in cache (the caller's NaN/Inf proof,
+  // instead of a scan): NaN and ±Inf propagate through any sum; min and max show an overflow of the base dtype.
+  const sum = half ? 'Yf' : 'Y';
+  node.push({ op_type: 'ReduceSum', input: [sum], output: ['ySum'], name: 'check_sum', attribute: [attrInt('keepdims', 0)] });
+  node.push({ op_type: 'ReduceMin', input: [sum], output: ['yMin'], name: 'check_min', attribute: [attrInt('keepdims', 0)] });
+  node.push({ op_type: 'ReduceMax', input: [sum], output: ['yMax'], name: 'check_max', attribute: [attrInt('keepdims', 0)] });
   const wType = half ? DataType.FLOAT16 : DataType.FLOAT;
   const model = onnx.ModelProto.create({
     ir_version: 8,
@@ -66,7 +68,7 @@ function mergeModelBytes(kind: GraphKind): Uint8Array {
         value('W', wType, ['M', 'N']), value('L', DataType.FLOAT, ['M', 'K']), value('R', DataType.FLOAT, ['K', 'N']),
         onnx.ValueInfoProto.create({ name: 'chunks', type: { tensor_type: { elem_type: DataType.INT64, shape: { dim: [{ dim_value: 2 }] } } } }),
       ],
-      output: [value('Y', wType, ['M', 'N']), value('rowSq', DataType.FLOAT, ['C']), value('ySum', DataType.FLOAT, [])],
+      output: [value('Y', wType, ['M', 'N']), value('rowSq', DataType.FLOAT, ['C']), value('ySum', DataType.FLOAT, []), value('yMin', DataType.FLOAT, []), value('yMax', DataType.FLOAT, [])],
     },
   });
   return onnx.ModelProto.encode(model).finish();
@@ -113,7 +115,8 @@ export async function ortFusedMerge(req: FusedMergeRequest): Promise<FusedMergeO
   // Gemm and the final Cast, instead of streaming 64 MB arrays through memory five times.
   const rows = Math.max(1, Math.min(m, Math.floor(BLOCK_VALUES / n)));
   const sums: Float32Array[] = [];
-  const outputSums = new Float32Array(Math.ceil(m / rows));
+  const blocks = Math.ceil(m / rows);
+  const unrounded = { sums: new Float32Array(blocks), min: new Float32Array(blocks), max: new Float32Array(blocks) };
   for (let r0 = 0; r0 < m; r0 += rows) {
     const r1 = Math.min(m, r0 + rows);
     const len = (r1 - r0) * n;
@@ -129,7 +132,9 @@ export async function ortFusedMerge(req: FusedMergeRequest): Promise<FusedMergeO
       {
         Y: new ort.Tensor(type, out.subarray(r0 * n, r1 * n) as Float32Array, [r1 - r0, n]),
         rowSq: new ort.Tensor('float32', sq, [sq.length]),
-        ySum: new ort.Tensor('float32', outputSums.subarray(sums.length, sums.length + 1), []),
+        ySum: new ort.Tensor('float32', unrounded.sums.subarray(sums.length, sums.length + 1), []),
+        yMin: new ort.Tensor('float32', unrounded.min.subarray(sums.length, sums.length + 1), []),
+        yMax: new ort.Tensor('float32', unrounded.max.subarray(sums.length, sums.length + 1), []),
       },
     );
     sums.push(sq);
@@ -140,9 +145,9 @@ export async function ortFusedMerge(req: FusedMergeRequest): Promise<FusedMergeO
     for (let j = 0; j < sq.length; j++) t += sq[j];
     rowSumSquares[i] = t;
   });
-  // bfloat16: the sums are of the float32 values, not of the rounded ones (rounding can still overflow): no proof.
+  // bfloat16 is rounded here, in JavaScript, and scanned by the caller.
   if (dtype === DataType.BFLOAT16) return { bytes: new Uint8Array(roundToBfloat16(out as Float32Array).buffer), rowSumSquares };
-  return { bytes: new Uint8Array(out.buffer), rowSumSquares, outputSums };
+  return { bytes: new Uint8Array(out.buffer), rowSumSquares, unrounded };
 }
 
 /** Values per ORT run (see the row blocks above). */

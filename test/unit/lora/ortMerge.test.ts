@@ -139,7 +139,7 @@ test('bfloat16 and float32 bases in ORT follow the same rule; float64 is left to
   // Finite float32 values whose sum overflows: the backend's check sum is Inf, the scan then clears them.
   const big = { W: Float64Array.from([3e38, 3e38, 3e38, -1]), L: new Float32Array([1, 1]), R: new Float32Array([0.5, 0]) };
   const rbig = await ortFusedMerge({ base: encode(big.W, DataType.FLOAT), dtype: DataType.FLOAT, L: big.L, R: big.R, m: 2, k: 1, n: 2, scale: 1 });
-  assert.ok(rbig?.outputSums && !Number.isFinite(rbig.outputSums[0]), 'the check sum overflowed');
+  assert.ok(rbig?.unrounded && !Number.isFinite(rbig.unrounded.sums[0]), 'the check sum overflowed');
   const merged = await mergeSingleByBackend(ort(), encode(big.W, DataType.FLOAT), DataType.FLOAT, big.L, big.R, 2, 1, 2, 1);
   // W + [[1], [1]]·[[0.5, 0]]: +0.5 vanishes next to 3e38 in float32; -1 + 0 stays -1.
   assert.deepEqual([...new Float32Array(merged!.bytes.buffer)], [3e38, 3e38, 3e38, -1].map(Math.fround));
@@ -268,6 +268,10 @@ test('ORT backend: an overflow or NaN stops the merge naming the tensor and valu
     /merged tensor 'm\.fc\.weight' value 3 is 65520, beyond float16's range/,
   );
   assert.deepEqual(fs.readdirSync(dir).sort(), ['adapter', 'base.safetensors']);
+  // 65504 + 15.5 is still below the overflow limit: it rounds to 65504 and merges.
+  const plan = buildPlan(path.join(dir, 'base.safetensors'), [{ path: path.join(dir, 'adapter'), weight: 15.5 / 16 }]);
+  await mergeLora(plan, path.join(dir, 'ok.safetensors'), { backend: ort() }).finally(() => plan.close());
+  assert.deepEqual([...readAll(path.join(dir, 'ok.safetensors'))['m.fc.weight'].values], [1, 2, 3, 65504]);
 });
 
 test('ORT backend: cancelling between tensors stops the merge and leaves no output', async () => {
