@@ -10,6 +10,7 @@ import { dtypeName, isFloatType } from '../onnx/dtypes';
 import { tensorDims } from '../onnx/tensors';
 import { attrInt, type GraphIndex } from '../graph/graphIndex';
 import type { ModuleTree } from '../graph/moduleTree';
+import { knownAddress } from '../graph/nodeAddress';
 import type { PatternName } from './candidate';
 import type { Ranks } from './ranks';
 
@@ -60,8 +61,10 @@ export function hasOp(node: Node, ...types: string[]): boolean {
   return isOp(node, ...types);
 }
 
+/** A node as messages name it: the address scan lists it by (`'Conv#0'` for an unnamed node), else its name. */
 export function nodeLabel(node: Node): string {
-  return node.name ? `'${node.name}'` : `(unnamed ${node.op_type})`;
+  const address = knownAddress(node) ?? node.name;
+  return address ? `'${address}'` : `(unnamed ${node.op_type})`;
 }
 
 /**

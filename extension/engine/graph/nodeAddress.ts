@@ -18,6 +18,11 @@ import type { onnx } from '../onnx/proto';
 
 const assigned = new WeakMap<onnx.INodeProto, string>();
 
+/** The address a node was last given by nodeAddresses, if any (for messages about nodes found through the index). */
+export function knownAddress(node: onnx.INodeProto): string | undefined {
+  return assigned.get(node);
+}
+
 export function nodeAddresses(nodes: readonly onnx.INodeProto[]): Map<onnx.INodeProto, string> {
   const counts = new Map<string, number>();
   for (const n of nodes) if (n.name) counts.set(n.name, (counts.get(n.name) ?? 0) + 1);

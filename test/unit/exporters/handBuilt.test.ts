@@ -359,3 +359,12 @@ test('weights computed at run time (QDQ DequantizeLinear, an unfolded Transpose 
   expectBlocked(r.candidates, 'conv-bn', ['conv2d/Conv2D', 'bn/FusedBatchNormV3'], /Conv weight 'kernel_oihw' is computed by 'conv2d\/kernel\/transpose', not a constant/);
   assert.deepEqual(r.fuse.applied, []);
 });
+
+test('blocked reasons name unnamed nodes by the address scan lists them under', async () => {
+  const g = new GraphBuilder();
+  g.input('x', [1, 3, 5, 5]).output('y').output('y_c');
+  convBnRelu(g, { conv: '', bn: '', relu: '' }, { x: 'x', y: 'y', cin: 3, C: 4, k: [3, 3] });
+  const file = writeModel(path.join(dir, 'unnamed-blocked.onnx'), modelProto(g, { opset: 13, irVersion: 8, ...HELPER }));
+  const r = await runPipeline(file, { x: { dims: [1, 3, 5, 5] } });
+  expectBlocked(r.candidates, 'conv-bn-relu', ['Conv#0', 'BatchNormalization#1', 'Relu#2'], /^output 'y_c' of 'Conv#0' is also a graph output$/);
+});
