@@ -29,43 +29,62 @@ function bits(a: Float32Array): Uint32Array {
   return new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
 }
 
-for (const offset of [0, 1, 2, 3, 4, 5]) {
-  test(`float32 bytes at offset ${offset}: scaleRun and multiplyRun give the bits of one float64 rounding, edited in place`, () => {
-    const rows = 6;
-    const cols = 37;
-    const values = awkwardFloats(rows * cols, offset + 1);
-    const backing = new Uint8Array(rows * cols * 4 + 16).fill(0xab);
-    const bytes = backing.subarray(offset, offset + rows * cols * 4);
-    bytes.set(new Uint8Array(values.buffer));
-
-    const cells = float32Cells(bytes);
-    assert.equal(cells.length, rows * cols);
-    for (let r = 0; r < rows; r++) cells.scaleRun(r * cols, cols, factors[r]);
-    const scaledRows = reference(values, (k) => factors[Math.floor(k / cols)]);
-    const stored = (): Float32Array => new Float32Array(Uint8Array.from(bytes).buffer);
-    assert.deepEqual(bits(stored()), bits(scaledRows));
-
-    const columnFactors = Float64Array.from({ length: cols }, (_, c) => factors[c % factors.length] * (c + 1));
-    for (let r = 0; r < rows; r++) cells.multiplyRun(r * cols, columnFactors);
-    assert.deepEqual(bits(stored()), bits(reference(scaledRows, (k) => columnFactors[k % cols])));
-
-    // Nothing outside the tensor's bytes was touched.
-    assert.ok(backing.subarray(0, offset).every((b) => b === 0xab));
-    assert.ok(backing.subarray(offset + bytes.length).every((b) => b === 0xab));
-  });
+/** `count` awkward values stored as float32 bytes at `offset` of a larger buffer filled with a marker. */
+function storedAt(values: Float32Array, offset: number): { backing: Uint8Array; bytes: Uint8Array } {
+  const backing = new Uint8Array(values.length * 4 + offset + 8).fill(0xab);
+  const bytes = backing.subarray(offset, offset + values.length * 4);
+  bytes.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  return { backing, bytes };
 }
 
-test('typed-array cells compute the same products as byte cells', () => {
+function untouchedAround(backing: Uint8Array, bytes: Uint8Array): boolean {
+  return backing.subarray(0, bytes.byteOffset).every((b) => b === 0xab) && backing.subarray(bytes.byteOffset + bytes.length).every((b) => b === 0xab);
+}
+
+const readBack = (bytes: Uint8Array): Float32Array => new Float32Array(Uint8Array.from(bytes).buffer);
+
+// Small tensors, and tensors of several scratch chunks (16384 values) whose runs straddle chunk boundaries.
+for (const [rows, cols] of [[6, 37], [3, 16384 + 77], [4099, 9]] as const) {
+  for (const offset of [0, 1, 2, 3, 5]) {
+    test(`float32 bytes [${rows}, ${cols}] at offset ${offset}: scaleRuns and scaleTiled give the bits of one float64 rounding, in place`, () => {
+      const values = awkwardFloats(rows * cols, offset + cols);
+      const { backing, bytes } = storedAt(values, offset);
+      const cells = float32Cells(bytes);
+      assert.equal(cells.length, rows * cols);
+
+      const rowFactors = Float64Array.from({ length: rows }, (_, r) => factors[r % factors.length] * (1 + r / 7));
+      cells.scaleRuns(cols, rowFactors);
+      const scaledRows = reference(values, (k) => rowFactors[Math.floor(k / cols)]);
+      assert.deepEqual(bits(readBack(bytes)), bits(scaledRows));
+
+      const columnFactors = Float64Array.from({ length: cols }, (_, c) => factors[c % factors.length] * (c + 1));
+      cells.scaleTiled(columnFactors);
+      assert.deepEqual(bits(readBack(bytes)), bits(reference(scaledRows, (k) => columnFactors[k % cols])));
+      assert.ok(untouchedAround(backing, bytes), 'nothing outside the tensor was written');
+    });
+  }
+}
+
+test('typed-array cells (float32 and float64) compute the same products as byte cells', () => {
   const values = awkwardFloats(90, 7);
   const asArray = Float32Array.from(values);
-  const asBytes = new Uint8Array(values.length * 4 + 1).subarray(1);
-  asBytes.set(new Uint8Array(Float32Array.from(values).buffer));
-  for (const cells of [arrayCells(asArray), float32Cells(asBytes)]) for (let o = 0; o < 6; o++) cells.scaleRun(o * 15, 15, factors[o]);
-  assert.deepEqual(bits(asArray), bits(new Float32Array(Uint8Array.from(asBytes).buffer)));
+  const { bytes } = storedAt(values, 1);
+  for (const cells of [arrayCells(asArray), float32Cells(bytes)]) cells.scaleRuns(15, factors);
+  assert.deepEqual(bits(asArray), bits(readBack(bytes)));
 
   const wide = Float64Array.from(values);
-  arrayCells(wide).scaleRun(0, wide.length, 1 / 3);
-  assert.deepEqual(Array.from(wide), Array.from(values, (v) => v * (1 / 3)));
+  arrayCells(wide).scaleTiled(factors);
+  assert.deepEqual(Array.from(wide), Array.from(values, (v, k) => v * factors[k % factors.length]));
+});
+
+test('runs or tiles that do not cover the tensor exactly are an internal error, before anything changes', () => {
+  const values = awkwardFloats(12, 3);
+  const { bytes } = storedAt(values, 1);
+  const before = Uint8Array.from(bytes);
+  const cells = float32Cells(bytes);
+  assert.throws(() => cells.scaleRuns(5, factors), /do not cover/);
+  assert.throws(() => cells.scaleTiled(Float64Array.from([1, 2, 3, 4, 5])), /do not divide/);
+  assert.deepEqual(bytes, before);
 });
 
 test('float32 cells refuse a byte length that is not whole float32 values', () => {

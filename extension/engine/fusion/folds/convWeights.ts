@@ -78,8 +78,7 @@ export function foldAffineIntoConv(ctx: FoldContext, conv: INodeProto, layout: C
 
 /** Conv weight [Cout, …]: every element of output channel o is multiplied by scale[o]. */
 export function scaleConvWeight(w: FloatCells, outChannels: number, scale: Float64Array): void {
-  const per = w.length / outChannels;
-  for (let o = 0; o < outChannels; o++) w.scaleRun(o * per, per, scale[o]);
+  if (w.length > 0) w.scaleRuns(w.length / outChannels, scale);
 }
 
 /** ConvTranspose weight [Cin, Cout/groups, k…]: W[r, j, …] belongs to output channel (r div Cin/groups)·(Cout/groups) + j. */
@@ -87,9 +86,13 @@ export function scaleConvTransposeWeight(w: FloatCells, dims: readonly number[],
   const inChannels = dims[0];
   const outPerGroup = dims[1];
   const inPerGroup = inChannels / groups;
+  if (w.length === 0) return;
   const kernel = w.length / (inChannels * outPerGroup);
+  // One factor per (r, j) kernel: the runs of the weight in storage order.
+  const factors = new Float64Array(inChannels * outPerGroup);
   for (let r = 0; r < inChannels; r++) {
     const group = Math.floor(r / inPerGroup);
-    for (let j = 0; j < outPerGroup; j++) w.scaleRun((r * outPerGroup + j) * kernel, kernel, scale[group * outPerGroup + j]);
+    for (let j = 0; j < outPerGroup; j++) factors[r * outPerGroup + j] = scale[group * outPerGroup + j];
   }
+  w.scaleRuns(kernel, factors);
 }

@@ -6,20 +6,24 @@
  * and start wherever the protobuf put them, usually not on a 4-byte
  * boundary, so no Float32Array can view them. Copying such a weight into an
  * aligned array and back costs two copies and a fresh allocation the size of
- * the weight (page faults and peak memory included); a DataView edits the
- * bytes where they are, at the speed of the typed-array loop.
+ * the weight (page faults and peak memory included); instead the bytes are
+ * edited where they are (Float32ByteCells).
  *
  * Every product is computed in float64 (JS numbers) and rounded once when
  * stored — for float32 storage by the store itself (round to nearest even),
- * exactly as `Math.fround(x * s)` — so all three kinds give the same bits.
+ * exactly as `Math.fround(x * s)` — so every storage gives the same bits.
  */
 
 export interface FloatCells {
   readonly length: number;
-  /** cells[start … start + count) *= factor */
-  scaleRun(start: number, count: number, factor: number): void;
-  /** cells[start + i] *= factors[i] for every i < factors.length */
-  multiplyRun(start: number, factors: Float64Array): void;
+  /**
+   * Element k *= factors[floor(k / runLength)]: consecutive runs of
+   * `runLength` elements, one factor each (a Conv weight's output channels).
+   * runLength · factors.length must be the length.
+   */
+  scaleRuns(runLength: number, factors: ArrayLike<number>): void;
+  /** Element k *= factors[k mod factors.length] (the columns of an [in, out] matrix); the length must be a multiple. */
+  scaleTiled(factors: ArrayLike<number>): void;
 }
 
 const NATIVE_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -27,63 +31,88 @@ const NATIVE_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 
 /** Cells over float32 little-endian bytes (a raw_data view, edited in place); bytes.length must be a multiple of 4. */
 export function float32Cells(bytes: Uint8Array): FloatCells {
   if (bytes.byteLength % 4 !== 0) throw new RangeError(`internal: ${bytes.byteLength} bytes are not whole float32 values`);
-  if (NATIVE_LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) return new Float32ArrayCells(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
+  if (NATIVE_LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) return new ArrayCells(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
   return new Float32ByteCells(bytes);
 }
 
 /** Cells over a typed array (e.g. float64 values read from a float16 tensor, rounded to the tensor's type later). */
 export function arrayCells(values: Float32Array | Float64Array): FloatCells {
-  return values instanceof Float32Array ? new Float32ArrayCells(values) : new Float64ArrayCells(values);
+  return new ArrayCells(values);
 }
 
-// One class per storage keeps each loop's element access monomorphic (V8 compiles it to a plain load/store).
+function checkRuns(length: number, runLength: number, factors: ArrayLike<number>): void {
+  if (runLength * factors.length !== length) throw new Error(`internal: ${factors.length} runs of ${runLength} do not cover ${length} values`);
+}
 
-class Float32ArrayCells implements FloatCells {
-  constructor(private readonly a: Float32Array) {}
+function checkTiled(length: number, factors: ArrayLike<number>): void {
+  if (factors.length === 0 ? length !== 0 : length % factors.length !== 0) throw new Error(`internal: ${factors.length} tiled factors do not divide ${length} values`);
+}
+
+/** a[0 … n) hold elements base … base + n of the tensor: scales them as scaleRuns would. */
+function scaleRunsOf(a: Float32Array | Float64Array, n: number, base: number, runLength: number, factors: ArrayLike<number>): void {
+  let run = Math.floor(base / runLength);
+  let i = 0;
+  while (i < n) {
+    const stop = Math.min(n, (run + 1) * runLength - base);
+    const f = factors[run++];
+    for (; i < stop; i++) a[i] *= f;
+  }
+}
+
+/** a[0 … n) hold elements base … base + n of the tensor: scales them as scaleTiled would. */
+function scaleTiledOf(a: Float32Array | Float64Array, n: number, base: number, factors: ArrayLike<number>): void {
+  const m = factors.length;
+  let j = base % m;
+  for (let i = 0; i < n; i++) {
+    a[i] *= factors[j];
+    if (++j === m) j = 0;
+  }
+}
+
+class ArrayCells implements FloatCells {
+  constructor(private readonly a: Float32Array | Float64Array) {}
   get length(): number {
     return this.a.length;
   }
-  scaleRun(start: number, count: number, factor: number): void {
-    const a = this.a;
-    const end = start + count;
-    for (let k = start; k < end; k++) a[k] *= factor;
+  scaleRuns(runLength: number, factors: ArrayLike<number>): void {
+    checkRuns(this.a.length, runLength, factors);
+    if (this.a.length > 0) scaleRunsOf(this.a, this.a.length, 0, runLength, factors);
   }
-  multiplyRun(start: number, factors: Float64Array): void {
-    const a = this.a;
-    for (let i = 0; i < factors.length; i++) a[start + i] *= factors[i];
+  scaleTiled(factors: ArrayLike<number>): void {
+    checkTiled(this.a.length, factors);
+    if (this.a.length > 0) scaleTiledOf(this.a, this.a.length, 0, factors);
   }
 }
 
-class Float64ArrayCells implements FloatCells {
-  constructor(private readonly a: Float64Array) {}
-  get length(): number {
-    return this.a.length;
-  }
-  scaleRun(start: number, count: number, factor: number): void {
-    const a = this.a;
-    const end = start + count;
-    for (let k = start; k < end; k++) a[k] *= factor;
-  }
-  multiplyRun(start: number, factors: Float64Array): void {
-    const a = this.a;
-    for (let i = 0; i < factors.length; i++) a[start + i] *= factors[i];
-  }
-}
+/**
+ * Unaligned float32 bytes, edited through a small aligned scratch array:
+ * copy a chunk in, scale it as a Float32Array, copy it back. The scratch
+ * stays in cache, and typed-array loops are faster than per-element
+ * DataView calls (about 20% on a ResNet-50). Chunks follow the tensor, not
+ * the runs, so short runs (a 1×1 Conv's channels) cost no extra calls.
+ */
+const SCRATCH = new Float32Array(16384);
+const SCRATCH_BYTES = new Uint8Array(SCRATCH.buffer);
 
 class Float32ByteCells implements FloatCells {
-  private readonly view: DataView;
   readonly length: number;
-  constructor(bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  constructor(private readonly bytes: Uint8Array) {
     this.length = bytes.byteLength / 4;
   }
-  scaleRun(start: number, count: number, factor: number): void {
-    const v = this.view;
-    const end = (start + count) * 4;
-    for (let p = start * 4; p < end; p += 4) v.setFloat32(p, v.getFloat32(p, true) * factor, true);
+  scaleRuns(runLength: number, factors: ArrayLike<number>): void {
+    checkRuns(this.length, runLength, factors);
+    this.chunked((n, base) => scaleRunsOf(SCRATCH, n, base, runLength, factors));
   }
-  multiplyRun(start: number, factors: Float64Array): void {
-    const v = this.view;
-    for (let i = 0, p = start * 4; i < factors.length; i++, p += 4) v.setFloat32(p, v.getFloat32(p, true) * factors[i], true);
+  scaleTiled(factors: ArrayLike<number>): void {
+    checkTiled(this.length, factors);
+    this.chunked((n, base) => scaleTiledOf(SCRATCH, n, base, factors));
+  }
+  private chunked(scale: (n: number, base: number) => void): void {
+    for (let base = 0; base < this.length; base += SCRATCH.length) {
+      const n = Math.min(SCRATCH.length, this.length - base);
+      SCRATCH_BYTES.set(this.bytes.subarray(base * 4, (base + n) * 4));
+      scale(n, base);
+      this.bytes.set(n === SCRATCH.length ? SCRATCH_BYTES : SCRATCH_BYTES.subarray(0, n * 4), base * 4);
+    }
   }
 }

@@ -11,12 +11,9 @@ import type { FloatCells } from './floatCells';
 
 /** Multiplies output feature n of a 2-D weight by scale[n]; `outAxis` is 0 for [out, in], 1 for [in, out]. */
 export function scaleLinearWeight(w: FloatCells, dims: readonly number[], outAxis: 0 | 1, scale: Float64Array): void {
-  const [rows, cols] = dims;
-  if (outAxis === 1 && scale.length !== cols) throw new Error('internal: scale length');
-  for (let r = 0; r < rows; r++) {
-    if (outAxis === 0) w.scaleRun(r * cols, cols, scale[r]);
-    else w.multiplyRun(r * cols, scale);
-  }
+  if (w.length === 0) return;
+  if (outAxis === 0) w.scaleRuns(dims[1], scale);
+  else w.scaleTiled(scale);
 }
 
 /**
