@@ -11,6 +11,7 @@ import type { FloatCells } from './floatCells';
 
 /** Multiplies output feature n of a 2-D weight by scale[n]; `outAxis` is 0 for [out, in], 1 for [in, out]. */
 export function scaleLinearWeight(w: FloatCells, dims: readonly number[], outAxis: 0 | 1, scale: Float64Array): void {
+  if (scale.length !== dims[outAxis]) throw new Error(`internal: ${scale.length} factors for ${dims[outAxis]} output features`);
   if (w.length === 0) return;
   if (outAxis === 0) w.scaleRuns(dims[1], scale);
   else w.scaleTiled(scale);
