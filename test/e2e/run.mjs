@@ -92,6 +92,9 @@ async function main() {
     }
 
     baseDir = mkdtempSync(path.join(os.tmpdir(), 'modelfuse-e2e-'));
+    const tempDir = baseDir;
+    // Also when a signal or the watchdog ends the run (the finally below does not run then).
+    process.on('exit', () => rmSync(tempDir, { recursive: true, force: true }));
     const workspaces = { trusted: makeTrustedWorkspace(baseDir), untrusted: makeUntrustedWorkspace(baseDir) };
     rmSync(RESULTS, { recursive: true, force: true });
     mkdirSync(RESULTS, { recursive: true });
