@@ -19,6 +19,7 @@ import { DataType } from '../onnx/dtypes';
 import { NonFiniteError, OVERFLOW_LIMIT } from './fusedMerge';
 import { decodeFloatTensor } from './halfFloat';
 import type { FusedMergeOutput, MatmulBackend } from './matmul';
+import type { BufferPool } from './bufferPool';
 
 export interface BackendMergeResult {
   bytes: Uint8Array;
@@ -37,9 +38,13 @@ export async function mergeSingleByBackend(
   k: number,
   n: number,
   scale: number,
+  /** Where the result may go (recycled buffers of the streaming merge). */
+  pool?: BufferPool,
 ): Promise<BackendMergeResult | null> {
   if (!backend.mergeSingle) return null;
-  const out = await backend.mergeSingle({ base: baseBytes, dtype, L, R, m, k, n, scale });
+  const dest = pool && dtype !== DataType.DOUBLE ? pool.take(m * n * bytesPer(dtype)) : undefined;
+  const out = await backend.mergeSingle({ base: baseBytes, dtype, L, R, m, k, n, scale, out: dest });
+  if (dest && out?.bytes.buffer !== dest.buffer) pool!.give(dest); // not used (e.g. bfloat16, rounded in JS)
   if (!out) return null;
   const bad = provenFinite(out.unrounded, OVERFLOW_LIMIT[dtype]) ? -1 : firstNonFinite(out.bytes, dtype, m * n);
   if (bad >= 0) {

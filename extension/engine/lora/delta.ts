@@ -23,6 +23,7 @@ import { fusedMergeSingle, mergeWithProduct, NonFiniteError, OVERFLOW_LIMIT } fr
 import { decodeFloatTensor, float64ToBfloat16Bits, float64ToHalfBits } from './halfFloat';
 import { transpose2d, type MatmulBackend } from './matmul';
 import { mergeSingleByBackend } from './backendMerge';
+import type { BufferPool } from './bufferPool';
 import type { DeltaKind } from './targetTypes';
 
 export { NonFiniteError };
@@ -89,6 +90,8 @@ export async function mergeTerms(
   backend: MatmulBackend,
   /** Products already requested (pipelining: the worker computes the next tensor's while this one merges). */
   prefetched?: readonly (Promise<Float32Array> | undefined)[],
+  /** Recycled output buffers (streaming safetensors merge), for a backend that writes its result in place. */
+  pool?: BufferPool,
 ): Promise<MergedTensor> {
   const count = shape.reduce((a, b) => a * b, 1);
   const product = (i: number): Promise<Float32Array> => prefetched?.[i] ?? loraProduct(terms[i], transposed, backend);
@@ -103,7 +106,7 @@ export async function mergeTerms(
     if (backend.mergeSingle && !prefetched?.[0]) {
       // The backend does the whole merge (ONNX Runtime in this process); null: not for this dtype.
       const { L, R, m, k, n } = productOperands(t, transposed);
-      const r = await mergeSingleByBackend(backend, baseBytes, dtype, L, R, m, k, n, t.scale);
+      const r = await mergeSingleByBackend(backend, baseBytes, dtype, L, R, m, k, n, t.scale, pool);
       if (r) return { bytes: r.bytes, baseNorm: r.baseNorm, deltaNorms: [r.deltaNorm] };
     }
     const { m, n } = productOperands(t, transposed);

@@ -36,6 +36,8 @@ export interface FusedMergeRequest {
   k: number;
   n: number;
   scale: number;
+  /** Optional destination for the result (m·n values of `dtype`, offset 0); a backend that cannot write there ignores it. */
+  out?: Uint8Array;
 }
 
 export interface FusedMergeOutput {

@@ -30,6 +30,7 @@ import { decodeFloatTensor } from './halfFloat';
 import { loraProduct, mergeBias, mergeTerms, NonFiniteError, norm, encodeChecked, type LoraTerm, type MergedTensor } from './delta';
 import { JsMatmulBackend, type MatmulBackend } from './matmul';
 import { initializerBehind, type LoraPlan, type PlanPair } from './plan';
+import { BufferPool } from './bufferPool';
 
 export interface MergeOptions {
   force?: boolean;
@@ -113,6 +114,8 @@ class Merger {
   readonly rows: MergedRow[] = [];
   /** Products requested ahead of time (by target name): the worker computes them while the main thread merges. */
   private readonly ahead = new Map<string, { terms: LoraTerm[]; products: Promise<Float32Array>[] }>();
+  /** Recycled buffers for merged tensors, when the caller recycles them after writing (the safetensors stream). */
+  pool?: BufferPool;
   constructor(private readonly plan: LoraPlan, private readonly backend: MatmulBackend) {}
 
   /** Starts the products of a later tensor now; only worth it for an out-of-process backend. */
@@ -162,7 +165,7 @@ class Merger {
         if (w.lora.some((p) => p.transposed !== transposed)) throw new ModelFuseError(`${this.plan.basePath}: tensor '${name}' is matched with two different layouts`);
         const early = this.ahead.get(name);
         this.ahead.delete(name);
-        result = await mergeTerms(baseBytes, shape, dtype, transposed, early?.terms ?? w.lora.map((p) => this.term(p)), this.backend, early?.products);
+        result = await mergeTerms(baseBytes, shape, dtype, transposed, early?.terms ?? w.lora.map((p) => this.term(p)), this.backend, early?.products, this.pool);
         w.lora.forEach((p, i) => this.row(p, name, p.scale, result!.deltaNorms[i], result!.baseNorm));
         current = result.bytes;
       }
@@ -220,6 +223,9 @@ async function mergeSafetensors(plan: LoraPlan, work: Map<string, TensorWork>, m
   const total = work.size;
   let done = 0;
   let written = 0;
+  // Buffers in flight: the read ahead, the tensor being merged and its result, the write behind.
+  const pool = new BufferPool(4);
+  merger.pool = pool;
   return writeAtomically(async (files) => {
     for (let si = 0; si < base.shards.length; si++) {
       const shard = base.shards[si];
@@ -230,11 +236,11 @@ async function mergeSafetensors(plan: LoraPlan, work: Map<string, TensorWork>, m
         const entries = [...shard.entries.values()].sort((a, b) => a.begin - b.begin);
         // A three-stage pipeline: the next tensor is read (libuv thread) and its product requested (worker)
         // while this one merges on the main thread, and the previous one is still being written.
-        const reads: (Promise<Buffer> | undefined)[] = [];
-        const readAt = (i: number): Promise<Buffer> => {
+        const reads: (Promise<Uint8Array> | undefined)[] = [];
+        const readAt = (i: number): Promise<Uint8Array> => {
           let r = reads[i];
           if (!r) {
-            reads[i] = r = readRange(reader, entries[i].begin, entries[i].end, shard.path, entries[i].name);
+            reads[i] = r = readRange(reader, entries[i].begin, entries[i].end, shard.path, entries[i].name, pool.take(entries[i].end - entries[i].begin));
             r.catch(() => undefined); // awaited below; a failure surfaces there
           }
           return r;
@@ -257,11 +263,13 @@ async function mergeSafetensors(plan: LoraPlan, work: Map<string, TensorWork>, m
               const nw = nextWork[i];
               if (nw >= 0) merger.prefetch(entries[nw].name, work.get(entries[nw].name));
               const merged = await merger.merge(e.name, w, raw, safetensorsDtypeToOnnx(e.dtype), e.shape);
+              if (merged !== raw) pool.give(raw); // read by the merge only, which is over
               options.onProgress?.(++done, total, e.name);
               return merged;
             },
           })),
           shard.metadata,
+          (b) => pool.give(b), // written: nobody reads it any more
         );
       } finally {
         fs.closeSync(fd);
@@ -292,7 +300,13 @@ const ST_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64:
  * product may be computed by the onnxruntime worker), which a synchronous
  * `bytes()` callback cannot await.
  */
-export async function writeSafetensorsStream(fd: number, entries: readonly StreamEntry[], metadata?: Record<string, string>): Promise<number> {
+export async function writeSafetensorsStream(
+  fd: number,
+  entries: readonly StreamEntry[],
+  metadata?: Record<string, string>,
+  /** Called with each tensor's bytes once they are written (the caller may reuse them). */
+  onWritten?: (bytes: Uint8Array) => void,
+): Promise<number> {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
@@ -310,16 +324,23 @@ export async function writeSafetensorsStream(fd: number, entries: readonly Strea
   pos += writeAll(fd, json, pos);
   // Write-behind: tensor i is written (libuv thread) while tensor i+1 is produced.
   let pending: Promise<void> = Promise.resolve();
+  let inWrite: Uint8Array | undefined;
+  const written = async (): Promise<void> => {
+    await pending;
+    if (inWrite) onWritten?.(inWrite);
+    inWrite = undefined;
+  };
   try {
     for (const e of entries) {
       const b = await e.bytes();
       const expected = e.shape.reduce((a, c) => a * c, 1) * ST_BYTES[e.dtype];
       if (b.length !== expected) throw new RangeError(`tensor '${e.name}': ${b.length} bytes, expected ${expected}`);
-      await pending;
+      await written();
       pending = writeAllAsync(fd, b, pos);
+      inWrite = b;
       pos += b.length;
     }
-    await pending;
+    await written();
   } finally {
     await pending.catch(() => undefined);
   }
@@ -341,8 +362,7 @@ function writeAllAsync(fd: number, b: Uint8Array, position: number): Promise<voi
 }
 
 /** Bytes [begin, end) of a file, read asynchronously. */
-function readRange(fd: number, begin: number, end: number, file: string, name: string): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(end - begin);
+function readRange(fd: number, begin: number, end: number, file: string, name: string, buf: Uint8Array): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     let done = 0;
     const step = (): void =>

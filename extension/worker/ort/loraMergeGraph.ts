@@ -107,7 +107,7 @@ export async function ortFusedMerge(req: FusedMergeRequest): Promise<FusedMergeO
   const L = new Float32Array(m * k);
   for (let i = 0; i < L.length; i++) L[i] = scale * req.L[i];
   const W = dtype === DataType.FLOAT16 ? halfWords(req.base, count) : dtype === DataType.FLOAT ? float32Words(req.base, count) : widenBfloat16(req.base, count);
-  const out = dtype === DataType.FLOAT16 ? new Uint16Array(count) : new Float32Array(count);
+  const out = dtype === DataType.FLOAT16 ? new Uint16Array(into(req.out, count * 2) ?? new ArrayBuffer(count * 2)) : new Float32Array(into(req.out, count * 4) ?? new ArrayBuffer(count * 4));
   const s = await session(dtype === DataType.FLOAT16 ? 'f16' : 'f32');
   const type = dtype === DataType.FLOAT16 ? 'float16' : 'float32';
   const R = new ort.Tensor('float32', req.R, [k, n]);
@@ -148,6 +148,11 @@ export async function ortFusedMerge(req: FusedMergeRequest): Promise<FusedMergeO
   // bfloat16 is rounded here, in JavaScript, and scanned by the caller.
   if (dtype === DataType.BFLOAT16) return { bytes: new Uint8Array(roundToBfloat16(out as Float32Array).buffer), rowSumSquares };
   return { bytes: new Uint8Array(out.buffer), rowSumSquares, unrounded };
+}
+
+/** The caller's destination buffer when it fits exactly (float16/float32 results are written straight into it). */
+function into(out: Uint8Array | undefined, bytes: number): ArrayBuffer | undefined {
+  return out && out.byteOffset === 0 && out.byteLength === bytes && out.buffer.byteLength === bytes ? (out.buffer as ArrayBuffer) : undefined;
 }
 
 /** Values per ORT run (see the row blocks above). */
