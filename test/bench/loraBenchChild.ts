@@ -1,6 +1,7 @@
 /**
  * One LoRA-bench measurement in a fresh process (so its peak RSS is its own):
- *   readwrite BASE OUT            — read every tensor and write it to OUT, unchanged (the physical floor)
+ *   readwrite BASE OUT            — read every tensor and write it to OUT, unchanged (the floor of issue 4)
+ *   readwrite-reuse BASE OUT      — the same copy through one recycled buffer (no allocation per tensor)
  *   reference BASE ADAPTER OUT    — a plain merge: per tensor, decode, W[i,j] += s·Σₖ B[i,k]·A[k,j] in a
  *                                   tight triple loop, encode, write (what one writes without thinking about speed)
  *   merge BASE ADAPTER OUT MODE — `modelfuse lora` with MODE:
@@ -40,6 +41,37 @@ function copyAll(base: string, out: string, transform?: (name: string, bytes: Bu
   } finally {
     fs.closeSync(fd);
     f.close();
+  }
+}
+
+/** read+write with ONE recycled buffer and plain read/write calls: the strictest floor (no allocation per tensor). */
+function copyReusingBuffer(base: string, out: string): number {
+  const f = SafetensorsFile.open(base);
+  const entries = [...f.entries.values()].sort((a, b) => a.begin - b.begin);
+  f.close();
+  const src = fs.openSync(base, 'r');
+  const dst = fs.openSync(out, 'w');
+  try {
+    // The header is copied as is (same tensors, same order); then each tensor's bytes through one buffer.
+    const head = Buffer.alloc(8);
+    fs.readSync(src, head, 0, 8, 0);
+    const dataStart = 8 + Number(head.readBigUInt64LE(0));
+    let buf = Buffer.allocUnsafeSlow(0);
+    let pos = 0;
+    const copy = (from: number, length: number): void => {
+      if (buf.length < length) buf = Buffer.allocUnsafeSlow(length);
+      let got = 0;
+      while (got < length) got += fs.readSync(src, buf, got, length - got, from + got);
+      let put = 0;
+      while (put < length) put += fs.writeSync(dst, buf, put, length - put, pos + put);
+      pos += length;
+    };
+    copy(0, dataStart);
+    for (const e of entries) copy(dataStart + e.begin, e.end - e.begin);
+    return entries.length;
+  } finally {
+    fs.closeSync(src);
+    fs.closeSync(dst);
   }
 }
 
@@ -144,6 +176,7 @@ async function main(): Promise<void> {
   const cpu0 = process.cpuUsage();
   let tensors: number;
   if (mode === 'readwrite') tensors = copyAll(args[0], args[1]);
+  else if (mode === 'readwrite-reuse') tensors = copyReusingBuffer(args[0], args[1]);
   else if (mode === 'reference') tensors = referenceMerge(args[0], args[1], args[2]);
   else if (mode === 'merge') tensors = await engineMerge(args[0], args[1], args[2], args[3] ?? 'js');
   else throw new Error(`unknown mode ${mode}`);
