@@ -3,6 +3,9 @@
  *
  *   W' = Cast(Gemm(s·L, R, C = Cast(W, float), alpha = 1, beta = 1), base dtype)
  *   sq = ReduceSumSquare over chunks of ≤ 256 values of Cast(W, float)   (for ‖W‖ in the report)
+ *   ReduceSum / ReduceMin / ReduceMax of the float32 sums before the rounding  (the NaN/Inf proof)
+ *
+ * run over blocks of rows, so the intermediates of one block stay in cache.
  *
  * The base bytes go in as they were read (a float16 tensor over the file's
  * bytes: no decoding in JavaScript), MLAS computes the rank-k product and adds
@@ -18,8 +21,9 @@
  *   JavaScript rounds it to bfloat16 once, to nearest even.
  * - anything else (float64): `null`, the caller keeps its JavaScript path.
  *
- * The non-finite check and the norms are the caller's (engine) business; this
- * file only computes.
+ * Deciding is the caller's (engine/lora/backendMerge.ts): it takes the block
+ * summaries as proof that nothing overflowed or went NaN, or scans the result
+ * when they do not prove it, and computes ‖W‖ and ‖ΔW‖ for the report.
  */
 import { DataType, onnx } from '../../engine/onnx/proto';
 import type { FusedMergeOutput, FusedMergeRequest } from '../../engine/lora/matmul';
@@ -111,8 +115,9 @@ export async function ortFusedMerge(req: FusedMergeRequest): Promise<FusedMergeO
   const s = await session(dtype === DataType.FLOAT16 ? 'f16' : 'f32');
   const type = dtype === DataType.FLOAT16 ? 'float16' : 'float32';
   const R = new ort.Tensor('float32', req.R, [k, n]);
-  // Row blocks of ~1 M values: each op's intermediates (4 MB of float32) stay in cache between the Cast, the
-  // Gemm and the final Cast, instead of streaming 64 MB arrays through memory five times.
+  // Row blocks of ~2¹⁹ values: each op's intermediates (2 MB of float32) stay in cache between the Casts, the
+  // Gemm and the reductions, instead of streaming 64 MB arrays through memory once per op (measured: ~40%
+  // less CPU per 4096×4096 tensor than one run over the whole tensor).
   const rows = Math.max(1, Math.min(m, Math.floor(BLOCK_VALUES / n)));
   const sums: Float32Array[] = [];
   const blocks = Math.ceil(m / rows);
