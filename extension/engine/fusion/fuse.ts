@@ -7,12 +7,10 @@
  * The model is changed in memory only; `fuseModelFile` writes the result to a new
  * path with `saveModel` (atomic, never over the input).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Candidate, PatternName } from './candidate';
 import { OnnxModel } from '../onnx/model';
 import { saveModel } from '../onnx/save';
-import { checkOutputPath } from '../io/atomicWrite';
+import { checkOutputPath, sameFile } from '../io/atomicWrite';
 import { externalRef } from '../onnx/externalData';
 import { isExternal } from '../onnx/tensors';
 import { fileError, ModelFuseError, throwIfCancelled, type CancelToken } from '../errors';
@@ -214,17 +212,6 @@ export async function fuseModelFile(input: string, output: string, options: Fuse
 /** fuse never writes over its input, not even with --force: a failed or wrong fuse must leave the original intact. */
 function refuseInPlace(input: string, output: string): void {
   if (sameFile(input, output)) throw fileError(output, 'is the input model; fuse never writes over its input (choose a new file)');
-}
-
-function sameFile(a: string, b: string): boolean {
-  if (path.resolve(a) === path.resolve(b)) return true;
-  try {
-    const sa = fs.statSync(a);
-    const sb = fs.statSync(b);
-    return sa.dev === sb.dev && sa.ino === sb.ino;
-  } catch {
-    return false;
-  }
 }
 
 function externalFiles(model: OnnxModel): string[] {

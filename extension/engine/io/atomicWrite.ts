@@ -30,8 +30,9 @@ export function checkOutputPath(output: string, inputs: readonly string[], force
   }
 }
 
-function sameFile(a: string, b: string): boolean {
-  if (a === b) return true;
+/** True when two paths name the same file (same path, or the same inode through a link). */
+export function sameFile(a: string, b: string): boolean {
+  if (path.resolve(a) === path.resolve(b)) return true;
   try {
     const sa = fs.statSync(a);
     const sb = fs.statSync(b);
