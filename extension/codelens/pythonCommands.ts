@@ -4,7 +4,7 @@
  * line, so an edit never lands in the wrong place.
  */
 import * as vscode from 'vscode';
-import { analyzePythonSource, type PyClassAnalysis } from '../engine/python/analyzePython';
+import type { PyClassAnalysis } from '../engine/python/analyzePython';
 import type { ClassTarget } from './fusionCodeLensProvider';
 import type { PythonAnalysisCache } from './pythonAnalysisCache';
 import { log } from '../host/log';

@@ -25,8 +25,6 @@ export class InspectorViewProvider implements vscode.WebviewViewProvider, vscode
   private state: InspectorState = { phase: 'empty', message: 'Select a module in the Modules view to see its parameters.' };
   private pending: vscode.CancellationTokenSource | undefined;
   private readonly disposables: vscode.Disposable[] = [];
-  /** The last request, so a view that was hidden and shown again re-shows it. */
-  private last: { file: string; module: string } | undefined;
 
   constructor(private readonly extensionUri: vscode.Uri, private readonly activeModelPath: ActiveModelPath) {}
 
@@ -55,7 +53,6 @@ export class InspectorViewProvider implements vscode.WebviewViewProvider, vscode
       this.setState({ phase: 'empty', message: 'Open an ONNX model to inspect its modules.' });
       return;
     }
-    this.last = { file, module };
     this.pending?.cancel();
     const cancel = new vscode.CancellationTokenSource();
     this.pending = cancel;
