@@ -3,9 +3,8 @@
  * what the engine still owes around it:
  *
  * - the NaN/Inf check of every merged value before the bytes go anywhere:
- *   the backend's per-block sum/min/max of the float32 values before their one
- *   rounding when it has them (NaN/Inf propagate through any sum; min/max show
- *   an overflow of the dtype), else a bit scan of the result (a float16/bfloat16/float32 is non-finite exactly
+ *   a proof from bounds that no value can overflow (see cannotOverflow:
+ *   the usual case, costing O((m+n)·k)), else a bit scan of the result (a float16/bfloat16/float32 is non-finite exactly
  *   when its exponent bits are all ones; an overflow of the base dtype became
  *   ±Inf when the sum was rounded). On a hit, the offending value is
  *   recomputed in float64 for the message (e.g. "70000, beyond float16's
@@ -18,7 +17,7 @@
 import { DataType } from '../onnx/dtypes';
 import { NonFiniteError, OVERFLOW_LIMIT } from './fusedMerge';
 import { decodeFloatTensor } from './halfFloat';
-import type { FusedMergeOutput, MatmulBackend } from './matmul';
+import type { MatmulBackend } from './matmul';
 import type { BufferPool } from './bufferPool';
 
 export interface BackendMergeResult {
@@ -46,7 +45,7 @@ export async function mergeSingleByBackend(
   const out = await backend.mergeSingle({ base: baseBytes, dtype, L, R, m, k, n, scale, out: dest });
   if (dest && out?.bytes.buffer !== dest.buffer) pool!.give(dest); // not used (e.g. bfloat16, rounded in JS)
   if (!out) return null;
-  const bad = provenFinite(out.unrounded, OVERFLOW_LIMIT[dtype]) ? -1 : firstNonFinite(out.bytes, dtype, m * n);
+  const bad = cannotOverflow(out.squares.largest, L, R, m, k, n, scale, OVERFLOW_LIMIT[dtype]) ? -1 : firstNonFinite(out.bytes, dtype, m * n);
   if (bad >= 0) {
     const i = Math.floor(bad / n);
     const j = bad % n;
@@ -55,18 +54,41 @@ export async function mergeSingleByBackend(
     const w = decodeFloatTensor(baseBytes.subarray(bad * bytesPer(dtype)), dtype, 1)[0];
     throw new NonFiniteError(bad, w + scale * p, dtype);
   }
-  let wsq = 0;
-  for (let i = 0; i < out.rowSumSquares.length; i++) wsq += out.rowSumSquares[i];
-  return { bytes: out.bytes, baseNorm: Math.sqrt(wsq), deltaNorm: Math.abs(scale) * productNorm(L, R, m, k, n) };
+  return { bytes: out.bytes, baseNorm: Math.sqrt(out.squares.total), deltaNorm: Math.abs(scale) * productNorm(L, R, m, k, n) };
 }
 
-/** The backend's block summaries prove every rounded value finite (see FusedMergeOutput.unrounded). */
-function provenFinite(u: FusedMergeOutput['unrounded'], limit: number | undefined): boolean {
-  if (!u || limit === undefined) return false;
-  for (let i = 0; i < u.sums.length; i++) {
-    if (!Number.isFinite(u.sums[i]) || !(u.max[i] < limit) || !(u.min[i] > -limit)) return false;
+/**
+ * True when no merged value can be NaN, ±Inf or beyond the dtype's range, so
+ * the result needs no scan. With every chunk sum of W² finite, W is finite and
+ * |W[i,j]| ≤ √largest; the factors are finite (checked before the merge), and
+ * |s·(L·R)[i,j]| ≤ max_i Σ_t |s·L[i,t]|·max_j |R[t,j]| =: D. So every float32
+ * sum is at most (√largest + D) times a rounding factor below 1 + (k+300)·2⁻²³,
+ * and if that stays under the overflow limit nothing can overflow (and NaN
+ * needs an Inf or a NaN to start from). LoRA deltas are tiny next to the
+ * range, so this almost always holds; when it does not, the caller scans.
+ */
+export function cannotOverflow(largest: number, L: Float32Array, R: Float32Array, m: number, k: number, n: number, scale: number, limit: number | undefined): boolean {
+  if (limit === undefined || !Number.isFinite(largest)) return false;
+  const rmax = new Float64Array(k);
+  for (let t = 0; t < k; t++) {
+    let mx = 0;
+    for (let j = 0, at = t * n; j < n; j++, at++) {
+      const a = Math.abs(R[at]);
+      if (a > mx) mx = a;
+      else if (a !== a) return false; // NaN
+    }
+    rmax[t] = mx;
   }
-  return true;
+  let d = 0;
+  for (let i = 0; i < m; i++) {
+    let row = 0;
+    for (let t = 0; t < k; t++) row += Math.abs(L[i * k + t]) * rmax[t];
+    if (row > d) d = row;
+    else if (row !== row) return false; // NaN
+  }
+  // Rounding slack, generously: the chunk sums (≤ 256 terms), s·L, the rank-k accumulation and the final sum.
+  const bound = (Math.sqrt(largest) + Math.abs(scale) * d) * (1 + (k + 300) * 2 ** -23);
+  return bound < limit; // false for NaN
 }
 
 function bytesPer(dtype: number): number {

@@ -43,16 +43,11 @@ export interface FusedMergeRequest {
 export interface FusedMergeOutput {
   /** W' in the base dtype, not yet checked for NaN/Inf. */
   bytes: Uint8Array;
-  /** Partial sums of W² over the base (any grouping; short float32 sums of exact squares): ‖W‖² is their float64 sum. */
-  rowSumSquares: Float32Array | Float64Array;
   /**
-   * Optional, per block of values: the sum, min and max of the values that `bytes` are the one rounding
-   * of (float32 sums, or the final values when there is no rounding). NaN and ±Inf propagate through any
-   * sum, so with finite sums and min/max inside the dtype's range (|x| below its overflow limit) every
-   * value of `bytes` is finite and the caller skips its scan; anything else (including finite values whose
-   * sum overflows) only means it scans.
+   * Σ W² of the base as float32 sums over short chunks (≤ 256 values): `total` is their float64 sum (‖W‖²),
+   * `largest` the largest chunk (NaN/Inf if any chunk is). Every |W[i]| ≤ √largest: the caller's overflow bound.
    */
-  unrounded?: { sums: ArrayLike<number>; min: ArrayLike<number>; max: ArrayLike<number> };
+  squares: { total: number; largest: number };
 }
 
 export type FusedMergeFn = (request: FusedMergeRequest) => Promise<FusedMergeOutput | null>;

@@ -2,8 +2,7 @@
  * A whole single-term LoRA merge of one tensor inside ONNX Runtime:
  *
  *   W' = Cast(Gemm(s·L, R, C = Cast(W, float), alpha = 1, beta = 1), base dtype)
- *   sq = ReduceSumSquare over chunks of ≤ 256 values of Cast(W, float)   (for ‖W‖ in the report)
- *   ReduceSum / ReduceMin / ReduceMax of the float32 sums before the rounding  (the NaN/Inf proof)
+ *   sq = ReduceSumSquare over chunks of ≤ 256 values of Cast(W, float)   (‖W‖ for the report, and a bound on |W|)
  *
  * run over blocks of rows, so the intermediates of one block stay in cache.
  *
@@ -21,9 +20,9 @@
  *   JavaScript rounds it to bfloat16 once, to nearest even.
  * - anything else (float64): `null`, the caller keeps its JavaScript path.
  *
- * Deciding is the caller's (engine/lora/backendMerge.ts): it takes the block
- * summaries as proof that nothing overflowed or went NaN, or scans the result
- * when they do not prove it, and computes ‖W‖ and ‖ΔW‖ for the report.
+ * Deciding is the caller's (engine/lora/backendMerge.ts): from the chunk sums
+ * and the factors it proves that nothing can have overflowed or gone NaN, or
+ * scans the result when it cannot, and computes ‖W‖ and ‖ΔW‖ for the report.
  */
 import { DataType, onnx } from '../../engine/onnx/proto';
 import type { FusedMergeOutput, FusedMergeRequest } from '../../engine/lora/matmul';
@@ -53,12 +52,6 @@ function mergeModelBytes(kind: GraphKind): Uint8Array {
     attribute: [attrFloat('alpha', 1), attrFloat('beta', 1)],
   });
   if (half) node.push({ op_type: 'Cast', input: ['Yf'], output: ['Y'], name: 'round_once', attribute: [attrInt('to', DataType.FLOAT16)] });
-  // Summary of the float32 sums before their one rounding, while the block is in cache (the caller's NaN/Inf proof,
-  // instead of a scan): NaN and ±Inf propagate through any sum; min and max show an overflow of the base dtype.
-  const sum = half ? 'Yf' : 'Y';
-  node.push({ op_type: 'ReduceSum', input: [sum], output: ['ySum'], name: 'check_sum', attribute: [attrInt('keepdims', 0)] });
-  node.push({ op_type: 'ReduceMin', input: [sum], output: ['yMin'], name: 'check_min', attribute: [attrInt('keepdims', 0)] });
-  node.push({ op_type: 'ReduceMax', input: [sum], output: ['yMax'], name: 'check_max', attribute: [attrInt('keepdims', 0)] });
   const wType = half ? DataType.FLOAT16 : DataType.FLOAT;
   const model = onnx.ModelProto.create({
     ir_version: 8,
@@ -72,7 +65,7 @@ function mergeModelBytes(kind: GraphKind): Uint8Array {
         value('W', wType, ['M', 'N']), value('L', DataType.FLOAT, ['M', 'K']), value('R', DataType.FLOAT, ['K', 'N']),
         onnx.ValueInfoProto.create({ name: 'chunks', type: { tensor_type: { elem_type: DataType.INT64, shape: { dim: [{ dim_value: 2 }] } } } }),
       ],
-      output: [value('Y', wType, ['M', 'N']), value('rowSq', DataType.FLOAT, ['C']), value('ySum', DataType.FLOAT, []), value('yMin', DataType.FLOAT, []), value('yMax', DataType.FLOAT, [])],
+      output: [value('Y', wType, ['M', 'N']), value('rowSq', DataType.FLOAT, ['C'])],
     },
   });
   return onnx.ModelProto.encode(model).finish();
@@ -116,12 +109,10 @@ export async function ortFusedMerge(req: FusedMergeRequest): Promise<FusedMergeO
   const type = dtype === DataType.FLOAT16 ? 'float16' : 'float32';
   const R = new ort.Tensor('float32', req.R, [k, n]);
   // Row blocks of ~2¹⁹ values: each op's intermediates (2 MB of float32) stay in cache between the Casts, the
-  // Gemm and the reductions, instead of streaming 64 MB arrays through memory once per op (measured: ~40%
+  // Gemm and the reduction, instead of streaming 64 MB arrays through memory once per op (measured: ~40%
   // less CPU per 4096×4096 tensor than one run over the whole tensor).
   const rows = Math.max(1, Math.min(m, Math.floor(BLOCK_VALUES / n)));
   const sums: Float32Array[] = [];
-  const blocks = Math.ceil(m / rows);
-  const unrounded = { sums: new Float32Array(blocks), min: new Float32Array(blocks), max: new Float32Array(blocks) };
   for (let r0 = 0; r0 < m; r0 += rows) {
     const r1 = Math.min(m, r0 + rows);
     const len = (r1 - r0) * n;
@@ -137,22 +128,22 @@ export async function ortFusedMerge(req: FusedMergeRequest): Promise<FusedMergeO
       {
         Y: new ort.Tensor(type, out.subarray(r0 * n, r1 * n) as Float32Array, [r1 - r0, n]),
         rowSq: new ort.Tensor('float32', sq, [sq.length]),
-        ySum: new ort.Tensor('float32', unrounded.sums.subarray(sums.length, sums.length + 1), []),
-        yMin: new ort.Tensor('float32', unrounded.min.subarray(sums.length, sums.length + 1), []),
-        yMax: new ort.Tensor('float32', unrounded.max.subarray(sums.length, sums.length + 1), []),
       },
     );
     sums.push(sq);
   }
-  const rowSumSquares = new Float64Array(sums.length);
-  sums.forEach((sq, i) => {
-    let t = 0;
-    for (let j = 0; j < sq.length; j++) t += sq[j];
-    rowSumSquares[i] = t;
-  });
-  // bfloat16 is rounded here, in JavaScript, and scanned by the caller.
-  if (dtype === DataType.BFLOAT16) return { bytes: new Uint8Array(roundToBfloat16(out as Float32Array).buffer), rowSumSquares };
-  return { bytes: new Uint8Array(out.buffer), rowSumSquares, unrounded };
+  let total = 0;
+  let largest = 0;
+  for (const sq of sums) {
+    for (let j = 0; j < sq.length; j++) {
+      total += sq[j];
+      if (sq[j] > largest) largest = sq[j];
+    }
+  }
+  if (!Number.isFinite(total)) largest = total; // a NaN/Inf chunk must not hide behind a finite maximum
+  const squares = { total, largest };
+  if (dtype === DataType.BFLOAT16) return { bytes: new Uint8Array(roundToBfloat16(out as Float32Array).buffer), squares };
+  return { bytes: new Uint8Array(out.buffer), squares };
 }
 
 /** The caller's destination buffer when it fits exactly (float16/float32 results are written straight into it). */

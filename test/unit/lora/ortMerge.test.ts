@@ -22,7 +22,8 @@ import { CancelledError, ModelFuseError } from '../../../extension/engine/errors
 import { buildPlan } from '../../../extension/engine/lora/plan';
 import { mergeLora } from '../../../extension/engine/lora/merge';
 import { FusedMergeBackend, JsMatmulBackend, type MatmulBackend } from '../../../extension/engine/lora/matmul';
-import { firstNonFinite, mergeSingleByBackend, productNorm } from '../../../extension/engine/lora/backendMerge';
+import { cannotOverflow, firstNonFinite, mergeSingleByBackend, productNorm } from '../../../extension/engine/lora/backendMerge';
+import { OVERFLOW_LIMIT } from '../../../extension/engine/lora/fusedMerge';
 import { BufferPool } from '../../../extension/engine/lora/bufferPool';
 import { ortFusedMerge } from '../../../extension/worker/ort/loraMergeGraph';
 import { float64ToBfloat16Bits, float64ToHalfBits } from '../../../extension/engine/lora/halfFloat';
@@ -137,15 +138,30 @@ test('bfloat16 and float32 bases in ORT follow the same rule; float64 is left to
   const { exact, delta } = exactAndBound(f);
   for (let x = 0; x < exact.length; x++) assert.ok(Math.abs(got[x] - exact[x]) <= delta[x], `value ${x}: ${got[x]} vs ${exact[x]}`);
 
-  // Finite float32 values whose sum overflows: the backend's check sum is Inf, the scan then clears them.
+  // Finite float32 values whose squares overflow: no bound proves the result finite, the scan then clears it.
   const big = { W: Float64Array.from([3e38, 3e38, 3e38, -1]), L: new Float32Array([1, 1]), R: new Float32Array([0.5, 0]) };
   const rbig = await ortFusedMerge({ base: encode(big.W, DataType.FLOAT), dtype: DataType.FLOAT, L: big.L, R: big.R, m: 2, k: 1, n: 2, scale: 1 });
-  assert.ok(rbig?.unrounded && !Number.isFinite(rbig.unrounded.sums[0]), 'the check sum overflowed');
+  assert.equal(rbig?.squares.largest, Infinity, 'the chunk sum of squares overflowed');
   const merged = await mergeSingleByBackend(ort(), encode(big.W, DataType.FLOAT), DataType.FLOAT, big.L, big.R, 2, 1, 2, 1);
   // W + [[1], [1]]·[[0.5, 0]]: +0.5 vanishes next to 3e38 in float32; -1 + 0 stays -1.
   assert.deepEqual([...new Float32Array(merged!.bytes.buffer)], [3e38, 3e38, 3e38, -1].map(Math.fround));
 
   assert.equal(await ortFusedMerge({ base: new Uint8Array(8), dtype: DataType.DOUBLE, L: new Float32Array(1), R: new Float32Array(1), m: 1, k: 1, n: 1, scale: 1 }), null);
+});
+
+test('cannotOverflow: proves typical merges finite from bounds, refuses near the limit or with NaN/Inf anywhere', () => {
+  const L = new Float32Array([0.5, -0.25, 1, 0]); // [2, 2]
+  const R = new Float32Array([1, -2, 0.5, 3, 0, -1]); // [2, 3]: row maxima 2 and 3
+  // D = max(0.5·2 + 0.25·3, 1·2 + 0) = 2; with s = 4 the delta is at most 8.
+  const limit = OVERFLOW_LIMIT[DataType.FLOAT16];
+  assert.equal(cannotOverflow(65504 ** 2, L, R, 2, 2, 3, 1, limit), true, '65504 + 2 < 65520');
+  assert.equal(cannotOverflow(65504 ** 2, L, R, 2, 2, 3, 4, limit), true, '65504 + 8 < 65520');
+  assert.equal(cannotOverflow(65504 ** 2, L, R, 2, 2, 3, -8, limit), false, '65504 + 16 reaches the limit');
+  assert.equal(cannotOverflow(NaN, L, R, 2, 2, 3, 1, limit), false);
+  assert.equal(cannotOverflow(Infinity, L, R, 2, 2, 3, 1, limit), false);
+  assert.equal(cannotOverflow(1, L, Float32Array.from([1, NaN, 0, 0, 0, 0]), 2, 2, 3, 1, limit), false);
+  assert.equal(cannotOverflow(1, Float32Array.from([NaN, 0, 0, 0]), R, 2, 2, 3, 1, limit), false);
+  assert.equal(cannotOverflow(1, L, R, 2, 2, 3, 1, undefined), false, 'unknown dtype');
 });
 
 test('non-finite scan: finds NaN/Inf at any position, odd counts and unaligned bytes; ‖L·R‖ from Gram matrices', () => {
@@ -253,6 +269,7 @@ test('ORT backend: an overflow or NaN stops the merge naming the tensor and valu
   for (const [poison, message] of [
     [{ tensor: 'c', index: 7, value: NaN }, /merged tensor 'model\.c\.weight' value 7 is NaN.*nothing was written/],
     [{ tensor: 'b', index: 0, value: -Infinity }, /merged tensor 'model\.b\.weight' value 0 is -Infinity/],
+    [{ tensor: 'a', index: 1000, value: NaN }, /merged tensor 'model\.a\.weight' value 1000 is NaN/],
   ] as const) {
     const dir = tempDir();
     const { base, adapter } = mixedBase(dir, poison);
