@@ -13,5 +13,4 @@ import './debug';
 import './engineHandlers';
 import './loraHandlers';
 import './paramDiff';
-import './paramDiff';
 import './loraMergeInWorker';
