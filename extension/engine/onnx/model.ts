@@ -126,7 +126,7 @@ export class OnnxModel {
     try {
       proto = onnx.ModelProto.decode(bytes);
     } catch (err) {
-      throw fileError(modelPath, `not a valid ONNX model (protobuf decoding failed: ${shortReason(err)})`);
+      throw fileError(modelPath, `not a valid ONNX model (${decodeFailure(err)})`);
     }
     const model = new OnnxModel(modelPath, proto, bytes, new ExternalDataReader(modelPath));
     try {
@@ -211,6 +211,14 @@ export class OnnxModel {
       throw fileError(this.path, `${name}: holds ${stored} bytes but ${dtypeName(t.data_type ?? 0)}[${dims.join(', ')}] needs ${expected}`);
     }
   }
+}
+
+/** protobufjs's reasons, in words a user can act on. */
+function decodeFailure(err: unknown): string {
+  const reason = shortReason(err);
+  // protobufjs reports a length running past the end of the buffer as "index out of range: a + b > n"
+  if (/index out of range/.test(reason)) return "the file is truncated or corrupt: a protobuf field runs past the end of the data";
+  return `protobuf decoding failed: ${reason}`;
 }
 
 function shortReason(err: unknown): string {

@@ -59,3 +59,8 @@ test('a model that kept its weights external keeps new (folded) weights external
   m.close();
   again.close();
 });
+
+test('a truncated model is reported as truncated, naming the file', () => {
+  const bytes = fs.readFileSync(fixture('zoo_resstyle', 'model.onnx'));
+  assert.throws(() => OnnxModel.fromBytes('cut.onnx', bytes.subarray(0, 3000)), /^ModelFuseError: cut\.onnx: not a valid ONNX model \(the file is truncated or corrupt/);
+});
