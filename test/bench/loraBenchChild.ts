@@ -52,22 +52,27 @@ function copyReusingBuffer(base: string, out: string): number {
   const src = fs.openSync(base, 'r');
   const dst = fs.openSync(out, 'w');
   try {
-    // The header is copied as is (same tensors, same order); then each tensor's bytes through one buffer.
+    // The header is copied as is (same tensors, same order); then each tensor's bytes (absolute offsets) through one buffer.
     const head = Buffer.alloc(8);
     fs.readSync(src, head, 0, 8, 0);
     const dataStart = 8 + Number(head.readBigUInt64LE(0));
+    if (entries.length && entries[0].begin < dataStart) throw new Error('unexpected tensor offsets');
     let buf = Buffer.allocUnsafeSlow(0);
     let pos = 0;
     const copy = (from: number, length: number): void => {
       if (buf.length < length) buf = Buffer.allocUnsafeSlow(length);
       let got = 0;
-      while (got < length) got += fs.readSync(src, buf, got, length - got, from + got);
+      while (got < length) {
+        const n = fs.readSync(src, buf, got, length - got, from + got);
+        if (n === 0) throw new Error(`${base}: ended at ${from + got}, expected ${length - got} more bytes`);
+        got += n;
+      }
       let put = 0;
       while (put < length) put += fs.writeSync(dst, buf, put, length - put, pos + put);
       pos += length;
     };
     copy(0, dataStart);
-    for (const e of entries) copy(dataStart + e.begin, e.end - e.begin);
+    for (const e of entries) copy(e.begin, e.end - e.begin);
     return entries.length;
   } finally {
     fs.closeSync(src);
