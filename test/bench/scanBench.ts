@@ -86,11 +86,18 @@ export async function runScanBench(): Promise<void> {
     console.log(row('fs.readFileSync .onnx', readSync));
     console.log(`${row('scan (load + scan)', scan)} (node alone before loading: ${MB(scan.rssBefore)}), ${scan.candidates} candidates`);
     console.log(`    of which load         ${scan.loadMs.toFixed(1).padStart(8)} ms   (read + decode + validate)`);
-    console.log(`  scan / readFile        ${(scan.ms / readAsync.ms).toFixed(2)}× wall, ${(scan.cpuMs / readAsync.cpuMs).toFixed(2)}× CPU   (target ≤ 1.5×)`);
+    // For a model whose weights are external, the .onnx is tiny and scan's fixed cost (tens of ms) dominates any
+    // ratio to reading it; the target there is that scan does not read the weights at all.
+    const ratioTarget = m.dataPath ? '' : '   (target ≤ 1.5×)';
+    console.log(`  scan / readFile        ${(scan.ms / readAsync.ms).toFixed(2)}× wall, ${(scan.cpuMs / readAsync.cpuMs).toFixed(2)}× CPU${ratioTarget}`);
     console.log(`  scan / readFileSync    ${(scan.ms / readSync.ms).toFixed(2)}× wall, ${(scan.cpuMs / readSync.cpuMs).toFixed(2)}× CPU`);
-    console.log(`  peak RSS / .onnx size  ${(scan.maxRss / onnxBytes).toFixed(2)}× total, ${(extra / onnxBytes).toFixed(2)}× above node's own baseline   (target ≤ 1.5×)`);
+    console.log(`  peak RSS / .onnx size  ${(scan.maxRss / onnxBytes).toFixed(2)}× total, ${(extra / onnxBytes).toFixed(2)}× above node's own baseline${ratioTarget}`);
     if (scan.bytesRead !== null) {
-      console.log(`  bytes read by scan     ${scan.bytesRead.toLocaleString('en-US')} (the .onnx is ${onnxBytes.toLocaleString('en-US')}${m.dataPath ? `; external data ${dataBytes.toLocaleString('en-US')} never read` : ''})`);
+      console.log(`  bytes read by scan     ${scan.bytesRead.toLocaleString('en-US')} (the .onnx is ${onnxBytes.toLocaleString('en-US')}${m.dataPath ? `; external data ${dataBytes.toLocaleString('en-US')}` : ''})`);
+      if (m.dataPath) {
+        const readsWeights = scan.bytesRead >= dataBytes / 100;
+        console.log(`  external data read     ${readsWeights ? 'YES' : 'no'}: scan read ${(100 * scan.bytesRead / dataBytes).toFixed(4)}% of the weights' size   (target: only the .onnx, so scan time does not grow with the weights)`);
+      }
     }
   }
 }
