@@ -118,3 +118,21 @@ export function candidateLabel(c: CandidateJson): string {
   const names = c.modules.map((m, i) => m ?? c.nodes[i] ?? '?');
   return names.join(' → ');
 }
+
+/**
+ * What a LoRA branch adds to its module's name, for the tree and the overview
+ * table: `rank 4 · scale 2`, plus the adapter count when several are stacked
+ * and DoRA when the branch rescales the base. Read from the scan's `details`
+ * (which `scan --json` leaves out of its contract but the overview carries);
+ * empty for other patterns and for details that are missing or malformed.
+ */
+export function loraBranchFacts(c: CandidateJson): string[] {
+  const d = c.details;
+  if (c.pattern !== 'lora-branch' || !d) return [];
+  const facts: string[] = [];
+  if (typeof d.rank === 'number' || typeof d.rank === 'string') facts.push(`rank ${d.rank}`);
+  if (typeof d.scale === 'number' || typeof d.scale === 'string') facts.push(`scale ${d.scale}`);
+  if (typeof d.adapters === 'number' && d.adapters > 1) facts.push(`${d.adapters} adapters`);
+  if (d.dora === true) facts.push('DoRA');
+  return facts;
+}

@@ -5,7 +5,7 @@
  */
 import type { CandidateJson } from '../engine/fusion/candidate';
 import type { ModuleTreeNode } from '../engine/graph/moduleTree';
-import { candidateLabel, isFusibleInOnnx, whyNotFusible } from '../protocol/modelOverview';
+import { candidateLabel, isFusibleInOnnx, loraBranchFacts, whyNotFusible } from '../protocol/modelOverview';
 import { exact, shortCount } from '../../webview/shared/format';
 
 /** Codicon names; the providers turn them into ThemeIcons with theme colours. */
@@ -61,12 +61,14 @@ export function moduleItem(m: ModuleTreeNode, candidates: readonly CandidateJson
 
 export function sequenceItem(c: CandidateJson): ItemModel {
   const reason = whyNotFusible(c);
-  const label = candidateLabel(c);
+  // A LoRA branch is one module; its rank and scale are what tells one adapted layer from another.
+  const label = [candidateLabel(c), ...loraBranchFacts(c)].join(' · ');
   const description = c.blocked !== null ? `blocked: ${c.blocked}` : !c.folds ? 'grouping only (PyTorch)' : c.warnings.length ? 'folds exactly · shared module' : 'folds exactly';
   const tooltip = [
     `**${c.pattern}** — ${label}`,
     '',
     `Nodes: ${c.nodes.map((n) => `\`${n}\``).join(' → ')}`,
+    ...loraTooltipLines(c),
     c.blocked !== null ? `\n$(circle-slash) **Blocked:** ${c.blocked}` : reason ? `\n${reason}` : '\n$(check) Folds exactly into one node',
     ...c.warnings.map((w) => `\n$(warning) ${w}`),
   ].join('  \n');
@@ -79,4 +81,12 @@ export function sequenceItem(c: CandidateJson): ItemModel {
     contextValue: reason === null ? 'sequence.fusible' : c.blocked !== null ? 'sequence.blocked' : 'sequence.grouping',
     expandable: false,
   };
+}
+
+/** The tooltip's account of a LoRA branch (its rank and scale are in the title line): what the fold does. */
+function loraTooltipLines(c: CandidateJson): string[] {
+  if (loraBranchFacts(c).length === 0) return [];
+  const base = typeof c.details?.base === 'string' ? `its base \`${c.details.base}\`` : 'its base layer';
+  const what = c.details?.dora === true ? 'rescales the weight of' : 'adds scale · B·A to the weight of';
+  return [`LoRA branch: fusing ${what} ${base} and removes the branch`];
 }

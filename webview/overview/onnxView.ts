@@ -1,6 +1,6 @@
 /** The overview of an ONNX model: header, summary, inputs/outputs, fusible sequences, operator histogram. */
 import type { CandidateJson } from '../../extension/engine/fusion/candidate';
-import { candidateLabel, isFusibleInOnnx, whyNotFusible, type OnnxOverview, type ValueSummary } from '../../extension/protocol/modelOverview';
+import { candidateLabel, isFusibleInOnnx, loraBranchFacts, whyNotFusible, type OnnxOverview, type ValueSummary } from '../../extension/protocol/modelOverview';
 import type { OverviewActions } from '../../extension/protocol/webviewProtocol';
 import { h, type Child } from '../shared/dom';
 import { bytes, exact, shape, shortCount } from '../shared/format';
@@ -106,6 +106,8 @@ function candidateRow(c: CandidateJson, disabled: boolean, actions: HostActions,
   if (c.blocked !== null) status.push(h('span', { class: 'status blocked', title: c.blocked }, `Blocked: ${c.blocked}`));
   else if (!c.folds) status.push(h('span', { class: 'status grouping', title: reason ?? '' }, 'Grouping only (PyTorch)'));
   else status.push(h('span', { class: 'status ok' }, 'Folds exactly'));
+  const lora = loraBranchFacts(c);
+  if (lora.length) status.push(h('div', { class: 'status muted' }, `LoRA ${lora.join(' · ')}`));
   for (const w of c.warnings) status.push(h('div', { class: 'status warning', title: w }, `⚠ ${shortWarning(w)}`));
   const nodes = c.nodes.join(', ');
   return h('tr', { class: c.blocked !== null ? 'row-blocked' : '' },

@@ -13,39 +13,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileError, ModelFuseError } from '../../engine/errors';
-import { OnnxModel } from '../../engine/onnx/model';
-import { SafetensorsFile } from '../../engine/safetensors/safetensors';
-import { analyzeModel } from '../../engine/fusion/scan';
-import { toCandidateJson } from '../../engine/fusion/candidate';
 import { fuseModelFile } from '../../engine/fusion/fuse';
-import { buildFuseList, formatFuseList } from '../../engine/fusion/fuseList';
 import type { FuseFileResult } from '../../protocol/extensionMethods';
 import '../../protocol/extensionMethods';
 import { registerHandler } from '../registry';
-import { onnxOverview, safetensorsOverview, type ScanContribution } from './modelOverview';
+import { overviewOfFile } from './overviewOfFile';
 
-registerHandler('ext.overview', async (params, ctx) => {
-  const file = requirePath(params?.path, 'ext.overview');
-  const ext = path.extname(file).toLowerCase();
-  if (ext === '.safetensors') {
-    ctx.progress('reading the safetensors header');
-    const st = SafetensorsFile.open(file);
-    try {
-      return safetensorsOverview(st);
-    } finally {
-      st.close();
-    }
-  }
-  ctx.progress('reading and validating the model');
-  const model = OnnxModel.load(file);
-  try {
-    ctx.throwIfCancelled();
-    ctx.progress('finding fusible sequences');
-    return onnxOverview(model, scanFor(model));
-  } finally {
-    model.close();
-  }
-});
+registerHandler('ext.overview', async (params, ctx) => overviewOfFile(requirePath(params?.path, 'ext.overview'), ctx));
 
 registerHandler('ext.fuse', async (params, ctx): Promise<FuseFileResult> => {
   const input = requirePath(params?.model, 'ext.fuse');
@@ -81,31 +55,6 @@ registerHandler('ext.fuse', async (params, ctx): Promise<FuseFileResult> => {
     initializersAfter: r.initializersAfter,
   };
 });
-
-/**
- * The scan is an extra: when it fails on a model that loaded fine (a pattern
- * the detectors trip over), the overview still opens and says why the
- * sequences are missing, instead of the whole editor failing.
- */
-function scanFor(model: OnnxModel): ScanContribution {
-  try {
-    const analysis = analyzeModel(model);
-    const list = buildFuseList(analysis);
-    return {
-      candidates: analysis.scan.candidates.map(toCandidateJson),
-      modules: analysis.tree.toJSON(),
-      fuseList: {
-        python: formatFuseList(list, path.basename(model.path)),
-        groups: list.groups.map((g) => g.modules),
-        excluded: list.excluded.map((e) => ({ modules: e.modules, reason: e.reason })),
-      },
-      problem: null,
-    };
-  } catch (err) {
-    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    return { candidates: [], modules: null, fuseList: null, problem: err instanceof ModelFuseError ? message : `internal error in the scan: ${message}` };
-  }
-}
 
 export function requirePath(value: unknown, method: string): string {
   if (typeof value !== 'string' || value.length === 0) throw new ModelFuseError(`${method}: a file path is required`);
