@@ -6,9 +6,12 @@
  * A selected sequence is fused when it can be (not blocked, folds something).
  * Selected modules pick the sequences whose modules are ALL selected (a
  * container selects everything below it), like the module lists PyTorch's
- * fuse_modules takes; a module left over is reported.
+ * fuse_modules takes; a module left over is reported. In a PEFT export the
+ * tree's `base_model.model.<layer>` (or its `base_layer`) selects the LoRA
+ * branch named `<layer>`: paths are compared only through peftModulePath.
  */
 import type { CandidateJson } from '../engine/fusion/candidate';
+import { isModuleWithin } from '../engine/graph/peftModulePath';
 import { candidateLabel, isFusibleInOnnx, whyNotFusible } from '../protocol/modelOverview';
 
 export type SelectedItem = { kind: 'module'; path: string } | { kind: 'sequence'; id: string };
@@ -25,7 +28,7 @@ export interface FuseRequest {
   refused: Refusal[];
 }
 
-const covers = (selected: string, module: string) => selected === '' || module === selected || module.startsWith(`${selected}.`);
+const covers = isModuleWithin;
 
 export function resolveFuseSelection(selection: readonly SelectedItem[], candidates: readonly CandidateJson[]): FuseRequest {
   const chosen = new Set<string>();

@@ -11,7 +11,7 @@ import type { CandidateJson } from '../engine/fusion/candidate';
 import type { ModuleTreeNode } from '../engine/graph/moduleTree';
 import type { ModelRegistry } from '../editor/modelRegistry';
 import type { ModelDocument } from '../editor/modelDocument';
-import { moduleItem, sequenceItem, topLevelModules, type ItemModel } from './treeModel';
+import { findModuleNode, moduleItem, sequenceItem, topLevelModules, type ItemModel } from './treeModel';
 
 export const MODULES_VIEW_ID = 'modelfuse.modules';
 export const SEQUENCES_VIEW_ID = 'modelfuse.sequences';
@@ -67,16 +67,8 @@ class ModulesProvider implements vscode.TreeDataProvider<ModuleTreeNode> {
 
   /** The tree node for a module path (expanding the way there), for reveal. */
   find(modulePath: string): ModuleTreeNode | undefined {
-    const root = activeOnnx(this.registry)?.root;
-    if (!root) return undefined;
-    let level = this.getChildren();
-    for (;;) {
-      const hit = level.find((m) => m.path === modulePath);
-      if (hit) return hit;
-      const next = level.find((m) => modulePath.startsWith(`${m.path}.`));
-      if (!next) return undefined;
-      level = this.getChildren(next);
-    }
+    if (!activeOnnx(this.registry)?.root) return undefined;
+    return findModuleNode(this.getChildren(), (m) => this.getChildren(m), modulePath);
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import type { CandidateJson } from '../engine/fusion/candidate';
 import type { ModuleTreeNode } from '../engine/graph/moduleTree';
+import { isModuleWithin, isSameModule } from '../engine/graph/peftModulePath';
 import { candidateLabel, isFusibleInOnnx, loraBranchFacts, whyNotFusible } from '../protocol/modelOverview';
 import { exact, shortCount } from '../../webview/shared/format';
 
@@ -31,9 +32,28 @@ export function topLevelModules(root: ModuleTreeNode): ModuleTreeNode[] {
   return kids;
 }
 
+/**
+ * The tree node a sequence's module names (either PEFT form), for Reveal:
+ * the layer itself, not its `base_layer`, since the search goes top-down.
+ * `childrenOf` is the provider's, which records parents for `getParent`.
+ */
+export function findModuleNode(top: readonly ModuleTreeNode[], childrenOf: (m: ModuleTreeNode) => ModuleTreeNode[], modulePath: string): ModuleTreeNode | undefined {
+  const hit = top.find((m) => m.path !== '' && isSameModule(m.path, modulePath));
+  if (hit) return hit;
+  // Every container that may hold it ('base_model' and a node-name scope can both claim a path): the first that does.
+  for (const m of top) {
+    if (m.path === '' || m.children.length === 0 || !isModuleWithin(m.path, modulePath)) continue;
+    const found = findModuleNode(childrenOf(m), childrenOf, modulePath);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 export function moduleItem(m: ModuleTreeNode, candidates: readonly CandidateJson[]): ItemModel {
-  const inSequences = candidates.filter((c) => c.modules.some((p) => p !== null && (p === m.path || p.startsWith(`${m.path}.`))));
-  const direct = candidates.filter((c) => c.modules.includes(m.path));
+  // Compared through the PEFT rule: the LoRA branch named `layers.0.attn.q_proj` belongs to `base_model.model.layers.0.attn.q_proj`.
+  // The '(top level)' entry (path '') holds only the nodes of no module, so it does not count the whole model's sequences.
+  const inSequences = candidates.filter((c) => c.modules.some((p) => p !== null && m.path !== '' && isModuleWithin(m.path, p)));
+  const direct = candidates.filter((c) => c.modules.some((p) => p !== null && isSameModule(m.path, p)));
   const shared = m.callSites > 1;
   const parts: string[] = [];
   if (m.opTypes.length) parts.push(m.opTypes.join(', '));

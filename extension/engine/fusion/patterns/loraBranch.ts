@@ -7,6 +7,7 @@
  */
 import type { ModuleTree } from '../../graph/moduleTree';
 import type { GraphIndex } from '../../graph/graphIndex';
+import { peftModuleName } from '../../graph/peftModulePath';
 import { loraContext, matchLoraAt, matchNodes, type LoraMatch } from '../../lora/graphBranch/match';
 import type { Details, Node, PatternDetector, PatternMatch, ScanContext } from '../scanContext';
 import { nodeLabel } from '../scanContext';
@@ -105,8 +106,4 @@ export function modulePathFromParameter(name: string): string | null {
   if (peft) return peftModuleName(peft[1]);
   const plain = /^(.+)\.(?:weight|bias)$/.exec(name);
   return plain ? peftModuleName(plain[1]) : null;
-}
-
-export function peftModuleName(path: string): string {
-  return path.replace(/^base_model\.model\./, '').replace(/\.base_layer$/, '');
 }
