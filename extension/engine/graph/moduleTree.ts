@@ -18,7 +18,11 @@
  *
  * Rules, in order: dynamo metadata; else a parameter name that agrees with
  * the node name (or is the node name with a lost container prefix); else the
- * node name with `_N` call suffixes removed. A tied weight (one initializer
+ * node name with `_N` call suffixes removed. A scope without parameters takes
+ * its path from the resolved scopes it exchanges values with inside one call
+ * (a caller reading its callee's result), before falling back to its name:
+ * that is what puts a PEFT layer's adapter nodes under the right layer when
+ * the layers' containers were never called. A tied weight (one initializer
  * read by nodes of different scopes) never overrides the node's own scope.
  * Parameter-free modules with a lost prefix (`/relu_1/Relu`) resolve to the
  * name they were called by; when two calls strip to the same name they are
@@ -32,6 +36,7 @@ import { isFloatType } from '../onnx/dtypes';
 import { tensorDims } from '../onnx/tensors';
 import { GraphIndex } from './graphIndex';
 import { nodeAddresses } from './nodeAddress';
+import { nameAdapterScopes } from './peftAdapterScopes';
 
 /** One module in the tree; plain data, so it serialises to JSON for the tree view as is. */
 export interface ModuleTreeNode {
@@ -121,7 +126,7 @@ export function buildModuleTree(model: OnnxModel, index: GraphIndex = new GraphI
     const p = parameterModule(node, index, initializerUsers);
     if (scope && p && agrees(p.path, scope) && !scopePaths.has(scopeKey(scope))) scopePaths.set(scopeKey(scope), p.path);
   }
-  inferParentScopes(scopePaths);
+  resolveScopesWithoutParameters(named, index, scopePaths);
   for (const node of nodes) {
     const info = nodeModuleInfo(node, index, initializerUsers, scopePaths);
     if (info.modules.some((p) => !isReasonablePath(p))) info.modules = [];
@@ -205,11 +210,128 @@ function isSubsequenceEndingTogether(want: string[], have: string[]): boolean {
 }
 
 /**
+ * Evidence is taken at most this many hops away from a parameter: the real
+ * chains are short (base layer → LoRA layer's Add → lora_B → lora_A), and a
+ * bound keeps hostile graphs (long chains of scopes) linear.
+ */
+const MAX_INFERENCE_ROUNDS = 8;
+
+/**
+ * Scopes whose nodes read no named parameter get their path from the scopes
+ * around them, by two rules applied in rounds until nothing changes: data flow
+ * (inferFromDataFlow) and, after it, the key structure (inferParentScopes).
+ * Then the entries of PEFT's adapter ModuleDicts, whose container was never
+ * called, get it back (peftAdapterScopes.ts).
+ */
+function resolveScopesWithoutParameters(named: readonly onnx.INodeProto[], index: GraphIndex, scopePaths: Map<string, string>): void {
+  const scoped = new Map<onnx.INodeProto, ScopedNode>();
+  for (const node of named) {
+    const scope = torchScriptScope(node.name ?? '');
+    if (scope) scoped.set(node, { scope, key: scopeKey(scope), stripped: scope.rawSegments.map((s) => s.replace(TORCHSCRIPT_CALL_SUFFIX, '')) });
+  }
+  const inferred = new Set<string>();
+  // Evidence from below (a callee's path, which its parameters named in full) first; only then from above, whose
+  // path lacks the containers lost in between: `/model/q_proj_1/Cast` also feeds `/model/MatMul_2` of `base_model.model`.
+  for (const fromCallers of [false, true]) {
+    for (let round = 0; round < MAX_INFERENCE_ROUNDS; round++) {
+      const byDataFlow = inferFromDataFlow(scoped, index, scopePaths, fromCallers);
+      byDataFlow.forEach((k) => inferred.add(k));
+      if (byDataFlow.length + inferParentScopes(scopePaths) === 0) break;
+    }
+  }
+  nameAdapterScopes(scoped, index, scopePaths, inferred);
+}
+
+interface ScopedNode {
+  scope: TorchScriptScope;
+  key: string;
+  /** Scope segments with `_N` call suffixes removed. */
+  stripped: string[];
+}
+
+/**
+ * A scope without parameters takes its path from a resolved scope one level
+ * above or below it that it exchanges values with. Scope names alone cannot
+ * do this when containers were never called: `q_proj` and `q_proj_1` are then
+ * the q_proj of two different layers, and their children's names
+ * (`base_layer_1` under `q_proj`) do not even say which call they belong to;
+ * the values do. Only edges that stay inside one call count:
+ * - a callee's result goes to its caller: the LoRA layer's Add
+ *   `/model/q_proj_1/Add` reads `/model/q_proj/base_layer_1/Add`, so
+ *   `q_proj_1` is `layers.1.attn.q_proj`; lora_B's MatMul feeds `/model/q_proj/Mul`;
+ * - a caller passes values to its callees, but the value may come from the
+ *   previous call of the caller, so only from a caller called once
+ *   (`/model/Relu_1` → `/model/pool/…`);
+ * - within a PEFT layer, lora_A's result goes to lora_B (same scope name,
+ *   `default` → `default_1`); elsewhere two calls of one scope name exchanging
+ *   a value are usually consecutive calls, so that edge counts nowhere else.
+ * The last two only when `fromCallers`. Only a single, unanimous proposal is
+ * taken; otherwise the node name decides, as before. Returns the keys resolved in this round.
+ */
+function inferFromDataFlow(scoped: Map<onnx.INodeProto, ScopedNode>, index: GraphIndex, scopePaths: Map<string, string>, fromCallers: boolean): string[] {
+  const callsOf = new Map<string, Set<string>>(); // stripped scope → raw keys (its calls)
+  for (const s of scoped.values()) {
+    const k = s.stripped.join('/');
+    let set = callsOf.get(k);
+    if (!set) callsOf.set(k, (set = new Set()));
+    set.add(s.key);
+  }
+  const loraLayers = new Set([...scopePaths.values()].filter((p) => p.endsWith('.base_layer')).map((p) => p.slice(0, -'.base_layer'.length)));
+  const proposals = new Map<string, Set<string>>();
+  const propose = (s: ScopedNode, path: string | null): void => {
+    if (!path || !isReasonablePath(path) || !agrees(path, s.scope)) return;
+    let set = proposals.get(s.key);
+    if (!set) proposals.set(s.key, (set = new Set()));
+    set.add(path);
+  };
+  /** `s` (unresolved) and a neighbour `n`; `sReads` when the value flows from n to s. */
+  const consider = (s: ScopedNode, neighbour: onnx.INodeProto, sReads: boolean): void => {
+    const n = scoped.get(neighbour);
+    const known = n && scopePaths.get(n.key);
+    if (!n || !known) return;
+    const [a, b] = [s.stripped, n.stripped];
+    if (b.length === a.length + 1 && isPrefix(a, b) && sReads) {
+      // s is the caller, reading its callee's result.
+      const child = `.${b[b.length - 1]}`;
+      propose(s, known.endsWith(child) ? known.slice(0, -child.length) : null);
+    } else if (!fromCallers) {
+      return;
+    } else if (a.length === b.length + 1 && isPrefix(b, a) && (!sReads || callsOf.get(b.join('/'))?.size === 1)) {
+      // s is the callee: its result read by the caller, or its input from a caller called once.
+      propose(s, `${known}.${a[a.length - 1]}`);
+    } else if (a.length === b.length && isPrefix(a, b) && !sReads && loraLayers.has(known.slice(0, Math.max(0, known.lastIndexOf('.'))))) {
+      // lora_A's result read by lora_B, resolved to `<layer>.<adapter>`.
+      propose(s, known);
+    }
+  };
+  for (const [node, s] of scoped) {
+    if (scopePaths.has(s.key)) continue;
+    for (const inp of node.input ?? []) {
+      const p = inp ? index.producer.get(inp) : undefined;
+      if (p) consider(s, p, true);
+    }
+    for (const out of node.output ?? []) if (out) for (const c of index.consumersOf(out)) consider(s, c.node, false);
+  }
+  const resolved: string[] = [];
+  for (const [key, paths] of proposals) {
+    if (paths.size !== 1) continue;
+    scopePaths.set(key, [...paths][0]);
+    resolved.push(key);
+  }
+  return resolved;
+}
+
+function isPrefix(short: readonly string[], long: readonly string[]): boolean {
+  return short.every((seg, i) => seg === long[i]);
+}
+
+/**
  * A scope without parameters of its own (`/model/q_proj/Mul`) takes its path
  * from its resolved child scopes (`/model/q_proj/base_layer` →
  * `….q_proj.base_layer`), but only when all children agree on it.
+ * Returns how many scopes it resolved.
  */
-function inferParentScopes(scopePaths: Map<string, string>): void {
+function inferParentScopes(scopePaths: Map<string, string>): number {
   const proposals = new Map<string, Set<string>>();
   const keys = [...scopePaths.keys()].sort((a, b) => b.split('/').length - a.split('/').length);
   for (const key of keys) {
@@ -226,7 +348,13 @@ function inferParentScopes(scopePaths: Map<string, string>): void {
     if (!set) proposals.set(parentKey, (set = new Set()));
     set.add(parentPath);
   }
-  for (const [key, paths] of proposals) if (!scopePaths.has(key) && paths.size === 1) scopePaths.set(key, [...paths][0]);
+  let resolved = 0;
+  for (const [key, paths] of proposals) {
+    if (scopePaths.has(key) || paths.size !== 1) continue;
+    scopePaths.set(key, [...paths][0]);
+    resolved++;
+  }
+  return resolved;
 }
 
 function scopeKey(scope: TorchScriptScope): string {

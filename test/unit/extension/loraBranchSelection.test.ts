@@ -44,7 +44,7 @@ const selectModules = (...paths: string[]) => paths.map((path) => ({ kind: 'modu
 test('the fixture names the branches in the short form and the tree in the full PEFT form', () => {
   // The premise of everything below: if either side changes form, these tests must be revisited.
   assert.deepEqual(qv.candidates.filter((c) => c.pattern === 'lora-branch').map((c) => c.modules), [['layers.0.attn.q_proj'], ['layers.0.attn.v_proj'], ['layers.1.attn.q_proj'], ['layers.1.attn.v_proj']]);
-  assert.deepEqual(treeNode(qv.root, 'base_model.model.layers.0.attn.q_proj').children.map((m) => m.name), ['base_layer']);
+  assert.deepEqual(treeNode(qv.root, 'base_model.model.layers.0.attn.q_proj').children.map((m) => m.name), ['base_layer', 'lora_A', 'lora_B']);
   assert.deepEqual(treeNode(conv.root, 'base_model.model.conv1').children.map((m) => m.name), ['base_layer', 'lora_A', 'lora_B']);
 });
 

@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { buildModuleTree, type ModuleTreeNode } from '../../../extension/engine/graph/moduleTree';
+import { analyzeModel, scanModel } from '../../../extension/engine/fusion/scan';
+import { buildFuseList } from '../../../extension/engine/fusion/fuseList';
 import { tensorDims } from '../../../extension/engine/onnx/tensors';
 import { fixture } from '../helpers/fixtures';
 import { buildModel } from './build';
@@ -174,4 +176,116 @@ test('absurdly deep scope names are not modules (no unbounded recursion in the t
   assert.deepEqual(tree.root.nodes, [deep, 'mm']);
   assert.equal(tree.root.parameterCount, 16);
   assert.ok(JSON.stringify(tree).length > 0);
+});
+
+/** Every module path in the tree, parents before children. */
+function allPaths(root: ModuleTreeNode): string[] {
+  const out: string[] = [];
+  walk(root, (n) => n.path && out.push(n.path));
+  return out;
+}
+
+function weightElements(model: OnnxModel, node: string): number {
+  const n = model.graph.node.find((x) => x.name === node)!;
+  const w = model.graph.initializer.find((t) => t.name === n.input?.[1])!;
+  return tensorDims(w).reduce((a, b) => a * b, 1);
+}
+
+test('PEFT export, transposed Linear adapters: every node of a LoRA branch sits under its own layer, lora_A/lora_B told apart by data flow', () => {
+  const { model, tree } = load('lora_linear_qv', 'peft_unmerged.onnx');
+  // Layer 1's scopes name neither the layer nor, for its children, the call (`/model/q_proj/base_layer_1`, `/model/q_proj/default_2`).
+  const calls = [
+    { layer: 'layers.0', ownScope: (p: string) => `/model/${p}`, base: 'base_layer', a: 'default', b: 'default_1' },
+    { layer: 'layers.1', ownScope: (p: string) => `/model/${p}_1`, base: 'base_layer_1', a: 'default_2', b: 'default_3' },
+  ];
+  for (const c of calls) {
+    for (const proj of ['q_proj', 'v_proj']) {
+      const layer = `base_model.model.${c.layer}.attn.${proj}`;
+      assert.equal(tree.moduleOf(`/model/${proj}/${c.base}/MatMul`), `${layer}.base_layer`);
+      assert.equal(tree.moduleOf(`/model/${proj}/${c.a}/MatMul`), `${layer}.lora_A.default`);
+      assert.equal(tree.moduleOf(`/model/${proj}/${c.b}/MatMul`), `${layer}.lora_B.default`);
+      // PEFT's LoraLayer.forward: result = base_layer(x) + lora_B(lora_A(x)) * scaling, then cast back: the layer's own ops.
+      for (const op of ['Constant', 'Mul', 'Add', 'Cast']) assert.equal(tree.moduleOf(`${c.ownScope(proj)}/${op}`), layer, `${proj} ${op}`);
+      assert.deepEqual(tree.find(layer)?.children.map((m) => m.name), ['base_layer', 'lora_A', 'lora_B']);
+      for (const part of ['', '.base_layer', '.lora_A.default', '.lora_B.default']) assert.equal(tree.callSites(layer + part).length, 1, layer + part);
+      // The transposed adapter weights (onnx::MatMul_…) count for the adapter's module.
+      assert.equal(tree.find(`${layer}.lora_A.default`)?.parameterCount, weightElements(model, `/model/${proj}/${c.a}/MatMul`));
+    }
+  }
+  assert.deepEqual(tree.root.children.map((m) => m.path), ['base_model'], 'no module outside the PEFT wrapper (no `model.q_proj` merging both layers)');
+  assert.deepEqual(allPaths(tree.root).filter((p) => /(^|\.)default$/.test(p) && !/\.lora_[AB]\.default$/.test(p)), []);
+  assert.equal(tree.moduleOf('/model/MatMul'), 'base_model.model', 'functional attention ops stay in the model');
+});
+
+test('PEFT export, conv LoRA with a Linear head: the head adapter joins fc, the conv adapters keep their parameter paths', () => {
+  const { tree } = load('lora_conv', 'peft_unmerged.onnx');
+  for (const layer of ['conv1', 'conv2']) {
+    assert.equal(tree.moduleOf(`/model/${layer}/default/Conv`), `base_model.model.${layer}.lora_A.default`);
+    assert.equal(tree.moduleOf(`/model/${layer}/default_1/Conv`), `base_model.model.${layer}.lora_B.default`);
+    assert.equal(tree.moduleOf(`/model/${layer}/Add`), `base_model.model.${layer}`);
+  }
+  assert.equal(tree.moduleOf('/model/fc/base_layer/Gemm'), 'base_model.model.fc.base_layer');
+  assert.equal(tree.moduleOf('/model/fc/default/MatMul'), 'base_model.model.fc.lora_A.default');
+  assert.equal(tree.moduleOf('/model/fc/default_1/MatMul'), 'base_model.model.fc.lora_B.default');
+  for (const op of ['Mul', 'Add', 'Cast']) assert.equal(tree.moduleOf(`/model/fc/${op}`), 'base_model.model.fc');
+  assert.deepEqual(tree.find('base_model.model.fc')?.children.map((m) => m.name), ['base_layer', 'lora_A', 'lora_B']);
+  // The wrapper's own scope `/model` is `base_model.model`, two levels above any parameter.
+  assert.equal(tree.moduleOf('/model/Relu'), 'base_model.model');
+  assert.equal(tree.moduleOf('/model/pool/GlobalAveragePool'), 'base_model.model.pool');
+  assert.deepEqual(tree.root.children.map((m) => m.path), ['base_model']);
+  assert.deepEqual(tree.root.nodes, []);
+});
+
+test('PEFT exports: scan still finds every LoRA branch with the same nodes and layer, and each branch lies inside that layer in the tree', () => {
+  const expected: Record<string, string[]> = {
+    lora_linear_qv: ['layers.0.attn.q_proj', 'layers.0.attn.v_proj', 'layers.1.attn.q_proj', 'layers.1.attn.v_proj'],
+    lora_conv: ['conv1', 'conv2', 'fc'],
+  };
+  for (const [name, layers] of Object.entries(expected)) {
+    const model = OnnxModel.load(fixture(name, 'peft_unmerged.onnx'));
+    const analysis = analyzeModel(model);
+    const branches = analysis.scan.candidates.filter((c) => c.pattern === 'lora-branch');
+    assert.deepEqual(branches.map((c) => c.modules), layers.map((l) => [l]), name);
+    assert.equal(analysis.scan.candidates.length, branches.length, `${name}: nothing but the LoRA branches`);
+    for (const c of branches) {
+      assert.ok(c.folds && !c.blocked && c.warnings.length === 0, c.id);
+      const layer = `base_model.model.${c.modules[0]}`;
+      for (const n of c.nodes) {
+        const m = analysis.tree.moduleOf(n) ?? '';
+        assert.ok(m === layer || m.startsWith(`${layer}.`), `${n} is in ${m}, not in ${layer}`);
+      }
+    }
+    assert.deepEqual(buildFuseList(analysis).groups, [], `${name}: no fuse_modules group (LoRA branches are ONNX-level folds)`);
+    model.close();
+  }
+  const conv = OnnxModel.load(fixture('lora_conv', 'peft_unmerged.onnx'));
+  assert.deepEqual(scanModel(conv).candidates.find((c) => c.modules[0] === 'fc')?.nodes, [
+    '/model/fc/base_layer/Gemm', '/model/fc/default/MatMul', '/model/fc/default_1/MatMul', '/model/fc/Mul', '/model/fc/Add',
+  ]);
+  conv.close();
+});
+
+test('data flow, not the scope name, places a parameter-free call whose containers were lost; disagreeing evidence keeps the name', () => {
+  const model = buildModel({
+    inputs: [{ name: 'x', dims: [2, 4] }],
+    outputs: ['y', 'z'],
+    inits: [
+      { name: 'enc.0.blk.lin.weight', dims: [4, 4] },
+      { name: 'enc.1.blk.lin.weight', dims: [4, 4] },
+    ],
+    nodes: [
+      // enc.0.blk and enc.1.blk, called directly: scopes `blk` and `blk_1`, their children both under `blk`.
+      { op: 'Gemm', name: '/blk/lin/Gemm', in: ['x', 'enc.0.blk.lin.weight'], out: ['a'], attrs: { transB: 1 } },
+      { op: 'Relu', name: '/blk/Relu', in: ['a'], out: ['ra'] },
+      { op: 'Gemm', name: '/blk/lin_1/Gemm', in: ['ra', 'enc.1.blk.lin.weight'], out: ['b'], attrs: { transB: 1 } },
+      { op: 'Relu', name: '/blk_1/Relu', in: ['b'], out: ['y'] },
+      // A third call reading results of both blocks' children: two different proposals, so the node name decides.
+      { op: 'Add', name: '/blk_2/Add', in: ['a', 'b'], out: ['z'] },
+    ],
+  });
+  const tree = buildModuleTree(model);
+  assert.equal(tree.moduleOf('/blk/Relu'), 'enc.0.blk');
+  assert.equal(tree.moduleOf('/blk_1/Relu'), 'enc.1.blk');
+  assert.equal(tree.callSites('enc.0.blk').length, 1);
+  assert.equal(tree.moduleOf('/blk_2/Add'), 'blk');
 });
