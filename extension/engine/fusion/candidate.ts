@@ -51,16 +51,8 @@ export interface Candidate {
   details?: Record<string, string | number | boolean | null>;
 }
 
-export interface CandidateJson {
-  id: string;
-  pattern: PatternName;
-  nodes: string[];
-  modules: (string | null)[];
-  folds: boolean;
-  blocked: string | null;
-  warnings: string[];
-  details?: Record<string, string | number | boolean | null>;
-}
+/** A candidate as it crosses a process boundary (worker → host → webview): plain data, the same fields. */
+export type CandidateJson = Candidate;
 
 export function toCandidateJson(c: Candidate): CandidateJson {
   return { id: c.id, pattern: c.pattern, nodes: c.nodes, modules: c.modules, folds: c.folds, blocked: c.blocked, warnings: c.warnings, ...(c.details ? { details: c.details } : {}) };
