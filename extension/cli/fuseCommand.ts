@@ -17,13 +17,13 @@ import type { VerifyReport } from '../protocol/workerProtocol';
 import { verifyInWorker } from '../worker/api';
 import { COMMON_OPTIONS, optValue, parseArgs, requirePositionals, type ParsedArgs } from './args';
 import type { CliCommand, CliIO } from './command';
-import { formatVerifyReport, parseVerifyOptions } from './verifyCommand';
+import { formatVerifyReport, parseVerifyOptions, VERIFY_COMPARISON_OPTIONS } from './verifyCommand';
 import { withCliWorker } from './workerSession';
 
 const USAGE = 'fuse MODEL -o OUT [--patterns p1,p2] [--only id1,id2] [--verify [--inputs F] [--shape name=1x3x224x224] [--atol x] [--rtol y]] [--json] [--force]';
 
 /** Options of `verify` that describe the comparison; accepted only together with --verify. */
-const VERIFY_OPTIONS = ['inputs', 'shape', 'int-range', 'atol', 'rtol', 'runs', 'seed'] as const;
+const VERIFY_OPTIONS = Object.keys(VERIFY_COMPARISON_OPTIONS);
 
 const SPEC = {
   ...COMMON_OPTIONS,
@@ -32,13 +32,7 @@ const SPEC = {
   only: { value: true, repeat: true },
   verify: {},
   force: {},
-  inputs: { value: true },
-  shape: { value: true, repeat: true },
-  'int-range': { value: true },
-  atol: { value: true },
-  rtol: { value: true },
-  runs: { value: true },
-  seed: { value: true },
+  ...VERIFY_COMPARISON_OPTIONS,
 };
 
 export const fuseCommand: CliCommand = {

@@ -24,7 +24,7 @@ import { verifyInWorker } from '../worker/api';
 import type { LoraMergeInWorkerParams } from '../worker/handlers/loraMergeInWorker';
 import { COMMON_OPTIONS, optValue, parseArgs, type ParsedArgs } from './args';
 import type { CliCommand, CliIO } from './command';
-import { formatNumber, parseVerifyOptions } from './verifyCommand';
+import { formatNumber, parseVerifyOptions, VERIFY_COMPARISON_OPTIONS } from './verifyCommand';
 import { withCliWorker } from './workerSession';
 
 const USAGE_PLAN = 'lora plan BASE --adapter A[=w] … [--map F] [--rank r --alpha a] [--scale s] [--shared error|untie|all] [--json]';
@@ -52,11 +52,7 @@ const MERGE_SPEC = {
   verify: {},
   matmul: { value: true },
   // passed on to the verification (see `verify --help`)
-  inputs: { value: true },
-  'int-range': { value: true },
-  seed: { value: true },
-  atol: { value: true },
-  rtol: { value: true },
+  ...VERIFY_COMPARISON_OPTIONS,
 };
 
 function numberOpt(a: ParsedArgs, name: string, check: (n: number) => boolean, what: string): number | undefined {

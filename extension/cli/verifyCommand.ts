@@ -9,14 +9,14 @@ import { ModelFuseError } from '../engine/errors';
 import { parseIntRange, parseShapeOptions } from '../engine/stats/inputs';
 import type { OutputReport, VerifyReport } from '../protocol/workerProtocol';
 import { verifyInWorker, type VerifyOptions } from '../worker/api';
-import { COMMON_OPTIONS, optValue, parseArgs, requirePositionals, type ParsedArgs } from './args';
+import { COMMON_OPTIONS, optValue, parseArgs, requirePositionals, type OptionSpec, type ParsedArgs } from './args';
 import type { CliCommand, CliIO } from './command';
 import { withCliWorker } from './workerSession';
 
 const USAGE = 'verify A B [--inputs F] [--shape name=1x3x224x224 …] [--int-range lo,hi] [--atol x] [--rtol y] [--runs N] [--seed S] [--json]';
 
-const SPEC = {
-  ...COMMON_OPTIONS,
+/** The options that describe a comparison; `fuse --verify` and `lora --verify` accept them too. */
+export const VERIFY_COMPARISON_OPTIONS: Record<string, OptionSpec> = {
   inputs: { value: true },
   shape: { value: true, repeat: true },
   'int-range': { value: true },
@@ -25,6 +25,8 @@ const SPEC = {
   runs: { value: true },
   seed: { value: true },
 };
+
+const SPEC = { ...COMMON_OPTIONS, ...VERIFY_COMPARISON_OPTIONS };
 
 function nonNegative(a: ParsedArgs, name: string): number | undefined {
   const v = optValue(a, name);
