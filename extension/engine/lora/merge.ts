@@ -24,7 +24,7 @@ import { onnx, type ITensorProto } from '../onnx/proto';
 import { isExternal, tensorDims } from '../onnx/tensors';
 import { saveModel } from '../onnx/save';
 import type { OnnxModel } from '../onnx/model';
-import { safetensorsDtypeToOnnx, type SafetensorsDtype } from '../safetensors/safetensors';
+import { safetensorsByteLength, safetensorsDtypeToOnnx, safetensorsHead, type SafetensorsDtype } from '../safetensors/safetensors';
 import type { LoadedAdapter, TensorRef } from './adapterFormats';
 import { decodeFloatTensor } from './halfFloat';
 import { loraProduct, mergeBias, mergeTerms, NonFiniteError, norm, encodeChecked, type LoraTerm, type MergedTensor } from './delta';
@@ -292,11 +292,9 @@ export interface StreamEntry {
   bytes: () => Promise<Uint8Array>;
 }
 
-const ST_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1, U16: 2, U32: 4, U64: 8, F8_E4M3: 1, F8_E5M2: 1 };
-
 /**
- * The async twin of safetensors.ts's `writeSafetensorsToFd` (same header
- * layout, 8-byte aligned): tensors here come from an async producer (the
+ * The async twin of safetensors.ts's `writeSafetensorsToFd` (same head,
+ * `safetensorsHead`): tensors here come from an async producer (the
  * product may be computed by the onnxruntime worker), which a synchronous
  * `bytes()` callback cannot await.
  */
@@ -307,21 +305,7 @@ export async function writeSafetensorsStream(
   /** Called with each tensor's bytes once they are written (the caller may reuse them). */
   onWritten?: (bytes: Uint8Array) => void,
 ): Promise<number> {
-  const header: Record<string, unknown> = {};
-  if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
-  let offset = 0;
-  for (const e of entries) {
-    const len = e.shape.reduce((a, b) => a * b, 1) * ST_BYTES[e.dtype];
-    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + len] };
-    offset += len;
-  }
-  let json = Buffer.from(JSON.stringify(header), 'utf8');
-  const pad = (8 - (json.length % 8)) % 8;
-  if (pad) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  let pos = writeAll(fd, len, 0);
-  pos += writeAll(fd, json, pos);
+  let pos = writeAll(fd, safetensorsHead(entries, metadata), 0);
   // Write-behind: tensor i is written (libuv thread) while tensor i+1 is produced.
   let pending: Promise<void> = Promise.resolve();
   let inWrite: Uint8Array | undefined;
@@ -333,7 +317,7 @@ export async function writeSafetensorsStream(
   try {
     for (const e of entries) {
       const b = await e.bytes();
-      const expected = e.shape.reduce((a, c) => a * c, 1) * ST_BYTES[e.dtype];
+      const expected = safetensorsByteLength(e.dtype, e.shape);
       if (b.length !== expected) throw new RangeError(`tensor '${e.name}': ${b.length} bytes, expected ${expected}`);
       await written();
       pending = writeAllAsync(fd, b, pos);

@@ -152,30 +152,39 @@ export interface SafetensorsWriteEntry {
   bytes: () => Uint8Array;
 }
 
+/** Bytes one tensor occupies in a safetensors file. */
+export function safetensorsByteLength(dtype: SafetensorsDtype, shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1) * BYTES[dtype];
+}
+
 /**
- * Streams tensors into `fd` in the given order. The header is computed from
- * shapes and dtypes alone, so no tensor is produced before it is written.
+ * The file's head: the 8-byte length and the JSON header, padded with spaces
+ * so tensor data stays 8-byte aligned, as the reference writer does. Computed
+ * from names, dtypes and shapes alone, so no tensor is produced before it is written.
  */
-export function writeSafetensorsToFd(fd: number, entries: readonly SafetensorsWriteEntry[], metadata?: Record<string, string>): number {
+export function safetensorsHead(entries: readonly { name: string; dtype: SafetensorsDtype; shape: number[] }[], metadata?: Record<string, string>): Buffer {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   for (const e of entries) {
-    const len = e.shape.reduce((a, b) => a * b, 1) * BYTES[e.dtype];
+    const len = safetensorsByteLength(e.dtype, e.shape);
     header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + len] };
     offset += len;
   }
   let json = Buffer.from(JSON.stringify(header), 'utf8');
-  const pad = (8 - (json.length % 8)) % 8; // keep tensor data 8-byte aligned, as the reference writer does
+  const pad = (8 - (json.length % 8)) % 8;
   if (pad) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(json.length));
-  let pos = 0;
-  pos += writeAll(fd, len, pos);
-  pos += writeAll(fd, json, pos);
+  return Buffer.concat([len, json]);
+}
+
+/** Streams tensors into `fd` in the given order, one `bytes()` call at a time. */
+export function writeSafetensorsToFd(fd: number, entries: readonly SafetensorsWriteEntry[], metadata?: Record<string, string>): number {
+  let pos = writeAll(fd, safetensorsHead(entries, metadata), 0);
   for (const e of entries) {
     const b = e.bytes();
-    const expected = e.shape.reduce((a, c) => a * c, 1) * BYTES[e.dtype];
+    const expected = safetensorsByteLength(e.dtype, e.shape);
     if (b.length !== expected) throw new RangeError(`tensor '${e.name}': ${b.length} bytes, expected ${expected}`);
     pos += writeAll(fd, b, pos);
   }
