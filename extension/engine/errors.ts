@@ -5,13 +5,21 @@
  * problem. Front ends print `message` and hide the stack unless debugging;
  * anything that is not a ModelFuseError is a bug and is shown as one.
  */
+import { escapeControls } from './text/inert';
+
 export class ModelFuseError extends Error {
   /** Exit code for the CLI: 2 = bad input or usage (1 is reserved for "verification failed"). */
   readonly exitCode: number;
-  constructor(message: string, options?: { exitCode?: number; cause?: unknown }) {
+  /**
+   * The raw text behind a translated message (protobufjs's, ONNX Runtime's C++
+   * message): for the log and `--debug`, never the one line users read.
+   */
+  readonly detail?: string;
+  constructor(message: string, options?: { exitCode?: number; cause?: unknown; detail?: string }) {
     super(oneLine(message), options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'ModelFuseError';
     this.exitCode = options?.exitCode ?? 2;
+    if (options?.detail) this.detail = oneLine(options.detail);
   }
 }
 
@@ -21,13 +29,18 @@ export class ModelFuseError extends Error {
  * contract or the user's terminal, and a megabyte-long name must not flood it.
  */
 function oneLine(message: string): string {
-  const escaped = message.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  const escaped = escapeControls(message);
   return escaped.length > 2000 ? `${escaped.slice(0, 2000)}…` : escaped;
 }
 
 /** A problem with one named file: the message always starts with the path. */
-export function fileError(path: string, problem: string, cause?: unknown): ModelFuseError {
-  return new ModelFuseError(`${path}: ${problem}`, { cause });
+export function fileError(path: string, problem: string, cause?: unknown, detail?: string): ModelFuseError {
+  return new ModelFuseError(`${path}: ${problem}`, { cause, detail });
+}
+
+/** ` (detail: …)` for a log line, or '' when the error carries no raw detail. */
+export function detailOf(err: unknown): string {
+  return err instanceof ModelFuseError && err.detail ? ` (detail: ${err.detail})` : '';
 }
 
 /** Thrown when the user (or the host) cancels a long operation. */

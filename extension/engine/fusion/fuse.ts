@@ -18,6 +18,7 @@ import { checkGraph, removeDangling, type CleanupReport } from '../graph/cleanup
 import { FoldContext, FoldRefusal, type FoldContextOptions, type FoldResult } from './folds/foldContext';
 import { foldFor } from './folds/index';
 import { scanModel } from './scan';
+import { fusibility } from './fusibility';
 
 /** Every pattern name `scan` can report (the PatternName union, as a runtime list). */
 const PATTERN_SET: Record<PatternName, true> = {
@@ -117,9 +118,8 @@ export function fuseCandidates(model: OnnxModel, candidates: readonly Candidate[
 }
 
 function whyNotApplicable(c: Candidate): string | null {
-  if (c.blocked) return c.blocked;
-  if (!c.folds && c.details?.foldedByExporter) return 'the exporter already folded this BatchNormalization into the Conv; nothing is left to fold';
-  if (!c.folds) return `${c.pattern} is a grouping for PyTorch's fuse_modules; in ONNX the activation stays a node, so there is nothing to fold`;
+  const f = fusibility(c);
+  if (!f.fusible) return f.reason;
   if (!foldFor(c.pattern)) return `no fold is available for pattern ${c.pattern}`;
   return null;
 }
@@ -161,11 +161,22 @@ function uniqueId(id: string, applied: readonly AppliedFold[]): string {
 export interface FuseFileOptions extends FuseOptions {
   /** Replace an existing output file (never needed for, and never allowing, writing over the input without it). */
   force?: boolean;
+  /**
+   * Checks the finished temporary model before it is moved into place (`fuse --verify`); false: the
+   * output is not written (a thrown error: nothing is written either).
+   */
+  beforeCommit?: (tempModel: string) => Promise<boolean>;
+  /** When `beforeCommit` says false, write the rejected model here instead (`--keep-failed`). */
+  keepFailedAs?: string;
 }
 
 export interface FuseFileResult extends FuseReport {
   input: string;
   output: string;
+  /** False when `beforeCommit` rejected the result: `output` was not written. */
+  committed: boolean;
+  /** Where the rejected model was written instead (`keepFailedAs`), or null. */
+  keptFailed: string | null;
   /** The external-data file written beside the output, or null. */
   externalData: string | null;
   nodesBefore: number;
@@ -183,7 +194,12 @@ export interface FuseFileResult extends FuseReport {
 export async function fuseModelFile(input: string, output: string, options: FuseFileOptions = {}): Promise<FuseFileResult> {
   refuseInPlace(input, output);
   checkOutputPath(output, [input], options.force ?? false); // fail before the heavy work, not after
-  const model = OnnxModel.load(input);
+  if (options.keepFailedAs) {
+    refuseInPlace(input, options.keepFailedAs);
+    checkOutputPath(options.keepFailedAs, [input], options.force ?? false);
+  }
+  // Weights on demand: a fold reads the tensors it changes; the save copies every other one from the input file.
+  const model = OnnxModel.load(input, { weights: 'on-demand' });
   try {
     for (const file of externalFiles(model)) {
       // Even with --force: the fused model would replace weights the input model still points at.
@@ -193,12 +209,16 @@ export async function fuseModelFile(input: string, output: string, options: Fuse
     const initializersBefore = model.graph.initializer?.length ?? 0;
     const report = scanAndFuse(model, options);
     throwIfCancelled(options.cancel);
-    const saved = await saveModel(model, output, { force: options.force });
+    const saved = await saveModel(model, output, { force: options.force, beforeCommit: options.beforeCommit });
+    const kept = !saved.committed && options.keepFailedAs ? await saveModel(model, options.keepFailedAs, { force: options.force }) : null;
+    const written = saved.committed ? saved : kept;
     return {
       ...report,
       input,
-      output: saved.output,
-      externalData: saved.externalData,
+      output,
+      committed: saved.committed,
+      keptFailed: kept?.output ?? null,
+      externalData: written?.externalData ?? null,
       nodesBefore,
       nodesAfter: model.graph.node?.length ?? 0,
       initializersBefore,

@@ -14,6 +14,7 @@
  * Everything left out is printed as a Python comment with the reason.
  */
 import type { ModuleTree } from '../graph/moduleTree';
+import { escapeControls } from '../text/inert';
 import type { GraphIndex } from '../graph/graphIndex';
 import { nodeAddresses } from '../graph/nodeAddress';
 import type { Candidate } from './candidate';
@@ -62,7 +63,7 @@ export function buildFuseList(analysis: ModelAnalysis): FuseList {
   const used = new Set<string>();
   for (const c of analysis.scan.candidates) {
     if (!isTorchPattern(c)) continue;
-    const verdict = judge(c, tree, index, ranks, used);
+    const verdict = withoutFunctionalActivation(c, tree, index, ranks, used) ?? judge(c, tree, index, ranks, used);
     if ('reason' in verdict) excluded.push({ candidate: c.id, modules: c.modules, reason: verdict.reason });
     else {
       groups.push(verdict);
@@ -77,8 +78,26 @@ function isTorchPattern(c: Candidate): boolean {
   return ['conv-bn', 'conv-bn-relu', 'conv-relu', 'linear-relu', 'bn-relu', 'linear-bn', 'convtranspose-bn'].includes(c.pattern);
 }
 
+/**
+ * conv → bn → F.relu (GoogLeNet's and Inception's BasicConv2d): the activation
+ * is a function, not a module, so fuse_modules cannot take it; [conv, bn] is
+ * still a group it fuses, and the functional ReLU keeps working on the fused
+ * Conv's output. Undefined when this does not apply (the whole group is judged).
+ * (A ReLU module after the BatchNorm makes the group [conv, bn, relu] instead.)
+ */
+function withoutFunctionalActivation(c: Candidate, tree: ModuleTree, index: GraphIndex, ranks: Ranks, used: Set<string>): FuseListGroup | undefined {
+  if (c.pattern !== 'conv-bn-relu' || c.blocked || c.details?.unnamedBatchNorm !== undefined) return undefined;
+  const [conv, bn, act] = c.modules;
+  // The function's node belongs to no module, or to the module whose forward() calls it (the BasicConv2d around both).
+  const functional = act === null || (conv !== null && conv.startsWith(`${act}.`));
+  if (c.modules.length !== 3 || conv === null || bn === null || !functional) return undefined;
+  const verdict = judge({ ...c, pattern: 'conv-bn', modules: [conv, bn], nodes: c.nodes.slice(0, -1) }, tree, index, ranks, used);
+  return 'reason' in verdict ? undefined : verdict;
+}
+
 function judge(c: Candidate, tree: ModuleTree, index: GraphIndex, ranks: Ranks, used: Set<string>): FuseListGroup | { reason: string } {
   if (c.blocked) return { reason: c.blocked };
+  if (typeof c.details?.unnamedBatchNorm === 'string') return { reason: c.details.unnamedBatchNorm };
   if (c.modules.some((m) => m === null)) {
     const n = c.nodes.find((name) => tree.modulesOf(name).length === 0);
     return { reason: `node '${n}' belongs to no module (a functional call such as F.relu cannot be fused by fuse_modules)` };
@@ -109,6 +128,13 @@ export function moduleType(path: string, tree: ModuleTree, index: GraphIndex, ra
   const ops = new Set(nodes.map((n) => n.op_type ?? ''));
   const ctx = { index } as unknown as ScanContext;
   const only = (...allowed: string[]): boolean => [...ops].every((o) => allowed.includes(o));
+  // A BN the exporter folded into the Conv has no node of its own: it shares the Conv's node, whose first module is the
+  // Conv, and its type follows the Conv's rank.
+  const host = nodes.find((n) => n.op_type === 'Conv' || n.op_type === 'ConvTranspose');
+  if (host && only('Conv', 'ConvTranspose') && tree.modulesOf(tree.nodesOf(path)[nodes.indexOf(host)] ?? '')[0] !== path) {
+    const d = convSpatialDims(ctx, host);
+    return d && d >= 1 && d <= 3 ? `BatchNorm${d}d` : '?its Conv weight rank is unknown';
+  }
   if (ops.has('Conv') && only('Conv')) {
     const d = convSpatialDims(ctx, nodes[0]);
     return d && d >= 1 && d <= 3 ? `Conv${d}d` : '?its Conv weight rank is unknown';
@@ -130,12 +156,6 @@ export function moduleType(path: string, tree: ModuleTree, index: GraphIndex, ra
     if (r === 5) return 'BatchNorm3d';
     return '?the rank of its input is unknown, so BatchNorm1d/2d/3d cannot be told apart';
   }
-  // Dynamo: a BN the exporter folded into the Conv has no node of its own; its type follows the Conv's.
-  const host = nodes.find((n) => n.op_type === 'Conv' || n.op_type === 'ConvTranspose');
-  if (host && tree.modulesOf(host.name ?? '')[0] !== path) {
-    const d = convSpatialDims(ctx, host);
-    return d && d >= 1 && d <= 3 ? `BatchNorm${d}d` : '?its Conv weight rank is unknown';
-  }
   return `?its ops are ${[...ops].join(', ') || 'none'}`;
 }
 
@@ -154,11 +174,12 @@ function nodeByName(index: GraphIndex, name: string): NodeProto | undefined {
 
 /** The Python text: the call for the safe groups, the left-out ones as comments. */
 export function formatFuseList(list: FuseList, modelPath: string): string {
-  const lines = [`# fuse_modules groups for ${modelPath} (found by ModelFuse scan)`];
+  // A comment line must stay one line: the path and the names in reasons come from the file system and the model.
+  const lines = [`# fuse_modules groups for ${escapeControls(modelPath)} (found by ModelFuse scan)`];
   if (list.excluded.length) {
     lines.push('# Left out (not safe or not possible in PyTorch):');
-    // A comment line must stay one line: names in the reason come from the file.
-    for (const e of list.excluded) lines.push(`#   ${pyList(e.modules.map((m) => m ?? 'None'))}: ${e.reason.replace(/[\x00-\x1f\x7f]/g, ' ')}`);
+    // A module the file does not name (an exporter-folded BatchNorm, a functional call) shows as `?`, not as a name.
+    for (const e of list.excluded) lines.push(`#   [${e.modules.map((m) => (m === null ? '?' : pyStr(m))).join(', ')}]: ${escapeControls(e.reason)}`);
   }
   lines.push('# The model must be in eval mode (model.eval()) for fuse_modules to fold BatchNorm.');
   lines.push('import torch');
@@ -167,7 +188,7 @@ export function formatFuseList(list: FuseList, modelPath: string): string {
     lines.push('model = torch.ao.quantization.fuse_modules(model, [])');
   } else {
     lines.push('model = torch.ao.quantization.fuse_modules(model, [');
-    for (const g of list.groups) lines.push(`    ${pyList(g.modules)},  # ${g.types.join(' + ')}`);
+    for (const g of list.groups) lines.push(`    ${pyList(g.modules)},  # ${escapeControls(g.types.join(' + '))}`);
     lines.push('])');
   }
   return lines.join('\n') + '\n';
@@ -178,5 +199,6 @@ function pyList(items: string[]): string {
 }
 
 function pyStr(s: string): string {
-  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}'`;
+  // Backslashes first, so the escapes escapeControls adds stay escapes in the Python literal.
+  return `'${escapeControls(s.replace(/\\/g, '\\\\').replace(/'/g, "\\'"))}'`;
 }

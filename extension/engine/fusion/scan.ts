@@ -28,6 +28,7 @@
  */
 import * as fs from 'node:fs';
 import type { OnnxModel } from '../onnx/model';
+import type { onnx } from '../onnx/proto';
 import { isFloatType } from '../onnx/dtypes';
 import { externalRef } from '../onnx/externalData';
 import { isExternal, tensorDims } from '../onnx/tensors';
@@ -35,6 +36,9 @@ import { GraphIndex } from '../graph/graphIndex';
 import { buildModuleTree, type ModuleTree } from '../graph/moduleTree';
 import { nodeAddresses } from '../graph/nodeAddress';
 import type { Candidate } from './candidate';
+import { isWeightLike } from '../graph/constantWeights';
+import { findExporterFoldedConvs, resolveFoldedBatchNorms, type ExporterFoldedConv, type StateDictReader } from '../graph/exporterFolds';
+import { unnamedBatchNormReason } from './exporterFoldReason';
 import { PATTERN_DETECTORS } from './patterns/index';
 import { Ranks } from './ranks';
 import type { Node, PatternDetector, PatternMatch, ScanContext } from './scanContext';
@@ -50,11 +54,31 @@ export interface ModelSummary {
   nodes: number;
   /** Initializers of the main graph. */
   initializers: number;
-  /** Elements of the floating-point initializers (weights, biases, BatchNorm statistics). */
+  /**
+   * Elements of the floating-point weights (weights, biases, BatchNorm statistics): initializers and the
+   * tensors of `Constant` nodes (paddle2onnx, tf2onnx, silero's If branches keep weights there), in
+   * If/Loop/Scan bodies too.
+   */
   parameters: number;
+  /**
+   * If/Loop/Scan bodies: scan looks for sequences in the main graph only. Each is listed with its node
+   * count so that a model computing most of its work in a body is not reported as "nothing to fuse".
+   */
+  subgraphs: SubgraphSummary[];
   /** Bytes on disk: the .onnx file plus the external data files it references. */
   bytes: number;
 }
+
+export interface SubgraphSummary {
+  /** The node owning it and the attribute (`If_3.then_branch`), nested bodies joined by `/`. */
+  path: string;
+  nodes: number;
+  /** Why its sequences are not scanned. */
+  notScanned: string;
+}
+
+export const SUBGRAPH_NOT_SCANNED =
+  'sequences inside If/Loop/Scan bodies are not scanned: a fold there would have to rewrite the body and every value it reads from outside';
 
 export interface ScanResult {
   model: ModelSummary;
@@ -67,22 +91,43 @@ export interface ModelAnalysis {
   tree: ModuleTree;
   index: GraphIndex;
   ranks: Ranks;
+  /** Convs into which the exporter folded a BatchNorm (TorchScript eval export), with what the checkpoint said. */
+  exporterFolds: ExporterFoldedConv[];
 }
 
-export function scanModel(model: OnnxModel, detectors: readonly PatternDetector[] = PATTERN_DETECTORS): ScanResult {
-  return analyzeModel(model, detectors).scan;
+export interface AnalyzeOptions {
+  detectors?: readonly PatternDetector[];
+  /**
+   * The PyTorch model's state dict, opened only when the exporter folded a
+   * BatchNorm away (graph/exporterFolds.ts) so that it can be named.
+   */
+  checkpoint?: () => StateDictReader | undefined;
 }
 
-export function analyzeModel(model: OnnxModel, detectors: readonly PatternDetector[] = PATTERN_DETECTORS): ModelAnalysis {
+export function scanModel(model: OnnxModel, options: AnalyzeOptions = {}): ScanResult {
+  return analyzeModel(model, options).scan;
+}
+
+export function analyzeModel(model: OnnxModel, options: AnalyzeOptions = {}): ModelAnalysis {
+  const detectors = options.detectors ?? PATTERN_DETECTORS;
   const index = new GraphIndex(model.graph);
-  const tree = buildModuleTree(model, index);
   const addresses = nodeAddresses(model.graph.node ?? []);
+  let tree = buildModuleTree(model, index);
+  const exporterFolded = findExporterFoldedConvs(model, index, addresses);
+  const checkpoint = exporterFolded.size > 0 ? options.checkpoint?.() : undefined;
+  if (checkpoint) {
+    const convTree = tree;
+    resolveFoldedBatchNorms(model, index, exporterFolded, (n) => convTree.moduleOf(n), checkpoint);
+    const named = new Map([...exporterFolded.values()].filter((f) => f.batchNorm).map((f) => [f.node, f.batchNorm!]));
+    if (named.size > 0) tree = buildModuleTree(model, index, { foldedBatchNorms: named });
+  }
   const ranks = new Ranks(model.graph, index);
   const ctx: ScanContext = {
     model,
     index,
     tree,
     ranks,
+    exporterFolded,
     isAddressable: (n) => addresses.has(n),
   };
   const ranked: RankedMatch[] = [];
@@ -91,8 +136,8 @@ export function analyzeModel(model: OnnxModel, detectors: readonly PatternDetect
   const kept = resolveOverlaps(ranked).sort((a, b) => (position.get(a.nodes[0]) ?? 0) - (position.get(b.nodes[0]) ?? 0));
 
   const ids = new Set<string>();
-  const candidates = kept.map((m) => toCandidate(m, tree, ids, addresses));
-  return { scan: { model: summarize(model, index), candidates }, tree, index, ranks };
+  const candidates = kept.map((m) => toCandidate(m, tree, ids, addresses, exporterFolded));
+  return { scan: { model: summarize(model, index, addresses), candidates }, tree, index, ranks, exporterFolds: [...exporterFolded.values()] };
 }
 
 interface RankedMatch {
@@ -135,15 +180,21 @@ function resolveOverlaps(all: RankedMatch[]): PatternMatch[] {
   return kept;
 }
 
-function toCandidate(m: PatternMatch, tree: ModuleTree, ids: Set<string>, addresses: Map<Node, string>): Candidate {
+function toCandidate(m: PatternMatch, tree: ModuleTree, ids: Set<string>, addresses: Map<Node, string>, exporterFolded: Map<string, ExporterFoldedConv>): Candidate {
   const names = m.nodes.map((n) => addresses.get(n) ?? n.name ?? '');
-  const modules = m.modules ?? moduleGroup(names, tree);
+  let modules = m.modules ?? moduleGroup(names, tree);
   let pattern = m.pattern;
   const details = m.details ? { ...m.details } : undefined;
-  // A dynamo Conv that already absorbed its BatchNorm, followed by a Relu: in PyTorch terms conv+bn+relu.
-  if (pattern === 'conv-relu' && tree.modulesOf(names[0]).length > 1) {
+  // A Conv that already absorbed its BatchNorm, followed by a Relu: in PyTorch terms conv+bn+relu. When the
+  // checkpoint did not name the BatchNorm (or none was given), its place in the group is unknown: null.
+  const folded = exporterFolded.get(names[0]);
+  if (pattern === 'conv-relu' && (tree.modulesOf(names[0]).length > 1 || folded)) {
     pattern = 'conv-bn-relu';
-    if (details) details.foldedByExporter = true;
+    if (details) {
+      details.foldedByExporter = true;
+      if (folded && !folded.batchNorm) details.unnamedBatchNorm = unnamedBatchNormReason(folded, modules[0], modules[1]);
+    }
+    if (folded && !folded.batchNorm) modules = [modules[0], null, ...modules.slice(1)];
   }
   const warnings = [...(m.warnings ?? [])];
   // The shared-module trap is fuse_modules'; ONNX-level folds (conv-add, matmul-add, lora-branch) do not replace modules.
@@ -186,15 +237,33 @@ export function isSharedModuleWarning(w: string): boolean {
   return w.startsWith(SHARED_MODULE + ' ');
 }
 
-function summarize(model: OnnxModel, index: GraphIndex): ModelSummary {
+function summarize(model: OnnxModel, index: GraphIndex, addresses: Map<Node, string>): ModelSummary {
   const p = model.proto;
   let parameters = 0;
   const externalFiles = new Set<string>();
-  for (const t of model.graph.initializer ?? []) {
-    if (isFloatType(t.data_type ?? 0)) parameters += tensorDims(t).reduce((a, b) => a * b, 1);
-    const ref = isExternal(t) ? externalRef(t) : undefined;
-    if (ref) externalFiles.add(model.external.resolve(ref.location, t.name ?? ''));
-  }
+  const subgraphs: SubgraphSummary[] = [];
+  const countGraph = (g: onnx.IGraphProto, prefix: string, depth: number): void => {
+    for (const t of g.initializer ?? []) {
+      if (isFloatType(t.data_type ?? 0)) parameters += tensorDims(t).reduce((a, b) => a * b, 1);
+      const ref = isExternal(t) ? externalRef(t) : undefined;
+      if (ref) externalFiles.add(model.external.resolve(ref.location, t.name ?? ''));
+    }
+    (g.node ?? []).forEach((n, i) => {
+      for (const a of n.attribute ?? []) {
+        // Which Constants are weights (not a Reshape target or an epsilon) is graph/constantWeights.ts's rule, as in the overview.
+        if (n.op_type === 'Constant' && a.t && isFloatType(a.t.data_type ?? 0) && isWeightLike(a.t)) parameters += tensorDims(a.t).reduce((x, y) => x * y, 1);
+        if (n.op_type === 'Constant' && a.name === 'value_floats' && (a.floats ?? []).length >= 2) parameters += (a.floats ?? []).length;
+        const owner = depth === 0 ? (addresses.get(n) ?? n.name ?? '') : n.name || `${n.op_type}#${i}`;
+        for (const body of [a.g, ...(a.graphs ?? [])]) {
+          if (!body || depth >= 16) continue;
+          const path = `${prefix}${owner}.${a.name}`;
+          subgraphs.push({ path, nodes: (body.node ?? []).length, notScanned: SUBGRAPH_NOT_SCANNED });
+          countGraph(body, `${path}/`, depth + 1);
+        }
+      }
+    });
+  };
+  countGraph(model.graph, '', 0);
   let bytes = model.fileSize;
   for (const f of externalFiles) bytes += fileSize(f);
   return {
@@ -205,6 +274,7 @@ function summarize(model: OnnxModel, index: GraphIndex): ModelSummary {
     initializers: index.initializers.size,
     parameters,
     bytes,
+    subgraphs,
   };
 }
 

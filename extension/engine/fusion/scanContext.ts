@@ -10,6 +10,7 @@ import { dtypeName, isFloatType } from '../onnx/dtypes';
 import { tensorDims } from '../onnx/tensors';
 import { attrInt, type GraphIndex } from '../graph/graphIndex';
 import type { ModuleTree } from '../graph/moduleTree';
+import type { ExporterFoldedConv } from '../graph/exporterFolds';
 import { knownAddress } from '../graph/nodeAddress';
 import type { PatternName } from './candidate';
 import type { Ranks } from './ranks';
@@ -22,6 +23,8 @@ export interface ScanContext {
   readonly index: GraphIndex;
   readonly tree: ModuleTree;
   readonly ranks: Ranks;
+  /** Convs into which the exporter folded a BatchNorm, by node address (graph/exporterFolds.ts). */
+  readonly exporterFolded: ReadonlyMap<string, ExporterFoldedConv>;
   /** Nodes that can be named in a candidate: every node of the main graph (graph/nodeAddress.ts names the unnamed and the duplicates). */
   isAddressable(node: Node): boolean;
 }

@@ -3,12 +3,19 @@
  * `nn.Module` (by its path, `layer1.0.conv1`) each node came from, how often
  * each module was called, and how many parameters each holds.
  *
- * Exporters leave three kinds of evidence, each unreliable on its own:
+ * Exporters leave three kinds of evidence, each unreliable on its own (how
+ * names and metadata are read is graph/scopes.ts; BatchNorms folded away by
+ * the exporter are graph/exporterFolds.ts):
  * - TorchScript node names, `/layer1/layer1.0/conv1/Conv`. Each segment is a
- *   module scope; a scope entered again gets a `_N` suffix (`/relu_1/Relu` is
- *   the second call of `relu`). When a container's forward() was never called
+ *   module scope named from its last named atom (`conv.0.2` under `conv.0`
+ *   under `conv` is `features.1.conv.0.2`); a scope entered again gets a `_N`
+ *   suffix (`/relu_1/Relu` is the second call of `relu`), which only counts
+ *   as a call when the same parent has the unsuffixed scope (Inception's
+ *   `branch3x3_1` is a name). When a container's forward() was never called
  *   (a loop over `self.blocks` calling `block.conv1` directly), its prefix is
  *   lost: `blocks.0.conv1` appears as `/conv1_1/Conv`.
+ * - The exporter's de-duplication of equal parameters: one initializer read
+ *   through `Identity_N` nodes. Those nodes are no module's calls.
  * - Initializer names, `blocks.0.conv1.weight`: the state-dict key, always the
  *   full path, but only for nodes with parameters (and shared by tied weights).
  * - The dynamo exporter's node `metadata_props`: `pkg.torch.onnx.name_scopes`
@@ -18,7 +25,8 @@
  *
  * Rules, in order: dynamo metadata; else a parameter name that agrees with
  * the node name (or is the node name with a lost container prefix); else the
- * node name with `_N` call suffixes removed. A scope without parameters takes
+ * nearest resolved ancestor scope's path with the rest of the node name
+ * joined on, call suffixes removed. A scope without parameters takes
  * its path from the resolved scopes it exchanges values with inside one call
  * (a caller reading its callee's result), before falling back to its name:
  * that is what puts a PEFT layer's adapter nodes under the right layer when
@@ -37,6 +45,7 @@ import { tensorDims } from '../onnx/tensors';
 import { GraphIndex } from './graphIndex';
 import { nodeAddresses } from './nodeAddress';
 import { nameAdapterScopes } from './peftAdapterScopes';
+import { dynamoScope, isBatchNormClass, joinScopes, STATE_DICT_KEY, TORCHSCRIPT_CALL_SUFFIX, torchScriptScope, type TorchScriptScope } from './scopes';
 
 /** One module in the tree; plain data, so it serialises to JSON for the tree view as is. */
 export interface ModuleTreeNode {
@@ -91,16 +100,7 @@ interface NodeModuleInfo {
   classes: Map<string, string>;
 }
 
-const TORCHSCRIPT_CALL_SUFFIX = /_(\d+)$/;
-/** torch.export marks the N-th repeated call of a module as `path@N`. */
-const EXPORT_CALL_SUFFIX = /@(\d+)$/;
-/**
- * A state-dict key: dotted identifiers / indices. The first segment may be an
- * index: the children of a top-level nn.Sequential are `0`, `1`, … (`1.running_mean`,
- * as older exporters wrote them). Generated names (`onnx::MatMul_30`,
- * `/fc/Constant_output_0`) and bare numbers (`1.5`) do not match.
- */
-const STATE_DICT_KEY = /^(?![\d.]+$)[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)+$/;
+const TORCHSCRIPT_NAME_AND_CALL = /^(.+)_(\d+)$/;
 /**
  * Deeper paths are not modules but hostile names (`/a/a/a/…` thousands deep):
  * they would make the tree, its JSON and the tree view recurse without bound.
@@ -109,7 +109,16 @@ const MAX_MODULE_DEPTH = 64;
 /** Single-op module classes: every node of theirs is one call. */
 const ONE_NODE_PER_CALL = new Set(['Relu', 'Conv', 'ConvTranspose', 'Gemm', 'BatchNormalization', 'Sigmoid', 'Tanh', 'LeakyRelu', 'Gelu', 'HardSigmoid', 'HardSwish', 'Softmax', 'MaxPool', 'AveragePool', 'GlobalAveragePool']);
 
-export function buildModuleTree(model: OnnxModel, index: GraphIndex = new GraphIndex(model.graph)): ModuleTree {
+export interface ModuleTreeOptions {
+  /**
+   * BatchNorms the exporter folded into a Conv, by the Conv's node address
+   * (graph/exporterFolds.ts, named from the model's checkpoint): the Conv then
+   * stands for both modules, as a dynamo export records it.
+   */
+  foldedBatchNorms?: ReadonlyMap<string, string>;
+}
+
+export function buildModuleTree(model: OnnxModel, index: GraphIndex = new GraphIndex(model.graph), options: ModuleTreeOptions = {}): ModuleTree {
   const nodes = model.graph.node ?? [];
   // Keyed by the address scan uses (graph/nodeAddress.ts): unnamed nodes of old exporters and hand-made graphs still
   // get a module from their parameter names (`Conv#0` reading `0.weight` is module '0').
@@ -127,8 +136,11 @@ export function buildModuleTree(model: OnnxModel, index: GraphIndex = new GraphI
     if (scope && p && agrees(p.path, scope) && !scopePaths.has(scopeKey(scope))) scopePaths.set(scopeKey(scope), p.path);
   }
   resolveScopesWithoutParameters(named, index, scopePaths);
+  const pathOfScope = scopePathResolver(named, scopePaths);
   for (const node of nodes) {
-    const info = nodeModuleInfo(node, index, initializerUsers, scopePaths);
+    const info = nodeModuleInfo(node, index, initializerUsers, pathOfScope);
+    const foldedBatchNorm = options.foldedBatchNorms?.get(addresses.get(node)!);
+    if (foldedBatchNorm && info.modules.length === 1 && info.modules[0] !== foldedBatchNorm) info.modules.push(foldedBatchNorm);
     if (info.modules.some((p) => !isReasonablePath(p))) info.modules = [];
     infos.set(addresses.get(node)!, info);
     // A repeated name also answers for its first node, as callers looking up by plain name expect.
@@ -165,9 +177,13 @@ function nodeModuleInfo(
   node: onnx.INodeProto,
   index: GraphIndex,
   initializerUsers: Map<string, Set<string>>,
-  scopePaths: Map<string, string>,
+  pathOfScope: (scope: TorchScriptScope) => string,
 ): NodeModuleInfo {
   const classes = new Map<string, string>();
+  // The TorchScript exporter replaces equal parameters (a fresh model's BatchNorms: all ones, all zeros) by one
+  // initializer read through `Identity_N` nodes that give each copy its own name. Such a node computes nothing for
+  // any module: counting it as a call would make one BatchNorm "called from 19 places".
+  if (isParameterAlias(node, index)) return { modules: [], callKey: null, classes };
   const fromParams = parameterModule(node, index, initializerUsers);
   const dynamo = dynamoScope(node);
   if (dynamo) {
@@ -184,11 +200,55 @@ function nodeModuleInfo(
     const callKey = `ts:${scopeKey(scope)}`;
     // A parameter of another module read directly (F.conv2d(x, self.conv.weight)) names this node only, unless it is a tied weight.
     if (fromParams && !fromParams.tied && !agrees(fromParams.path, scope)) return { modules: [fromParams.path], callKey, classes };
-    const path = scopePaths.get(scopeKey(scope)) ?? scope.stripped;
+    const path = pathOfScope(scope);
     return { modules: path ? [path] : [], callKey: path ? callKey : null, classes };
   }
   if (fromParams) return { modules: [fromParams.path], callKey: null, classes };
   return { modules: [], callKey: null, classes };
+}
+
+/** An Identity of an initializer: the exporter's de-duplication of equal parameters, not a module's computation. */
+export function isParameterAlias(node: onnx.INodeProto, index: GraphIndex): boolean {
+  return node.op_type === 'Identity' && (node.domain ?? '') === '' && !!node.input?.[0] && index.initializers.has(node.input[0]);
+}
+
+/**
+ * The module path of every TorchScript scope: the one its parameters or data
+ * flow resolved (scopePaths), else its nearest resolved ancestor's path with
+ * the remaining segments joined on (joinScopes). A `_N` suffix marks the
+ * N+1-th call of a module only when the same parent also has the scope without
+ * it (`relu`, `relu_1`); otherwise it is part of the name (`branch3x3_1` in
+ * Inception, which has no `branch3x3` beside it).
+ */
+function scopePathResolver(named: readonly onnx.INodeProto[], scopePaths: Map<string, string>): (scope: TorchScriptScope) => string {
+  // Every scope prefix, to tell `relu_1` (a second call beside `relu`) from a name. Deeper scopes are hostile names,
+  // not modules (isReasonablePath): skipping them keeps this linear in the file's size.
+  const keys = new Set<string>();
+  for (const node of named) {
+    const scope = torchScriptScope(node.name ?? '');
+    if (!scope || scope.rawSegments.length > MAX_MODULE_DEPTH) continue;
+    let key = '';
+    for (const seg of scope.rawSegments) keys.add((key = key ? `${key}/${seg}` : seg));
+  }
+  const withoutCallSuffix = (parent: readonly string[], segment: string): string => {
+    const m = TORCHSCRIPT_NAME_AND_CALL.exec(segment);
+    return m && keys.has([...parent, m[1]].join('/')) ? m[1] : segment;
+  };
+  const cache = new Map<string, string>();
+  return (scope) => {
+    const key = scopeKey(scope);
+    const known = scopePaths.get(key) ?? cache.get(key);
+    if (known !== undefined) return known;
+    const segs = scope.rawSegments;
+    if (segs.length > MAX_MODULE_DEPTH) return joinScopes(segs);
+    let i = segs.length - 1;
+    while (i > 0 && !scopePaths.has(segs.slice(0, i).join('/'))) i--;
+    const base = i > 0 ? scopePaths.get(segs.slice(0, i).join('/'))! : '';
+    const rest = segs.slice(i).map((seg, j) => withoutCallSuffix(segs.slice(0, i + j), seg));
+    const path = joinScopes(rest, base);
+    cache.set(key, path);
+    return path;
+  };
 }
 
 /**
@@ -387,109 +447,6 @@ function isParameterValue(value: string, index: GraphIndex): boolean {
   if (index.initializers.has(value)) return true;
   const p = index.producer.get(value);
   return !!p && p.op_type === 'Identity' && !!p.input?.[0] && index.initializers.has(p.input[0]);
-}
-
-interface TorchScriptScope {
-  /** Scope segments as written (`relu_1`). */
-  rawSegments: string[];
-  /** Module path with the call suffixes kept (`relu_1`). */
-  raw: string;
-  /** Module path with `_N` call suffixes removed (`relu`). */
-  stripped: string;
-}
-
-/** `/layer1/layer1.0/conv1/Conv` → layer1.0.conv1. Null for names that are not TorchScript scoped names. */
-function torchScriptScope(nodeName: string): TorchScriptScope | null {
-  if (!nodeName.startsWith('/')) return null;
-  const segments = nodeName.split('/').slice(1, -1); // drop the leading '' and the op name
-  if (segments.length === 0 || segments.some((s) => s === '')) return null;
-  return { rawSegments: segments, raw: joinScopes(segments), stripped: joinScopes(segments.map((s) => s.replace(TORCHSCRIPT_CALL_SUFFIX, ''))) };
-}
-
-/** Scope segments may already hold their parent's path (`layer1`, `layer1.0`): join without repeating it. */
-function joinScopes(segments: string[]): string {
-  let path = '';
-  for (const s of segments) path = path && !s.startsWith(path + '.') ? `${path}.${s}` : s;
-  return path;
-}
-
-interface DynamoScope {
-  path: string;
-  rawPath: string;
-  classes: Map<string, string>;
-}
-
-/** `pkg.torch.onnx.name_scopes` = "['', 'layer1', 'layer1.0', 'relu']": module scopes, then the fx node. */
-function dynamoScope(node: onnx.INodeProto): DynamoScope | null {
-  const props = new Map((node.metadata_props ?? []).map((p) => [p.key ?? '', p.value ?? '']));
-  let scopes = parsePythonStringList(props.get('pkg.torch.onnx.name_scopes'));
-  let hierarchy = parsePythonStringList(props.get('pkg.torch.onnx.class_hierarchy')) ?? [];
-  if (!scopes) ({ scopes, hierarchy } = parseNamespace(props.get('namespace')));
-  if (!scopes || scopes.length < 2) return null;
-  const moduleScopes = scopes.slice(0, -1);
-  let rawPath = '';
-  const classes = new Map<string, string>();
-  moduleScopes.forEach((s, i) => {
-    const scope = normaliseDynamoPath(s);
-    // Scopes are normally full paths (`layer1`, `layer1.0`); a relative one is appended to its parent.
-    if (scope) {
-      const nested = rawPath && !stripExportSuffixes(scope).startsWith(stripExportSuffixes(rawPath) + '.');
-      rawPath = nested ? `${rawPath}.${scope}` : scope;
-    }
-    const cls = hierarchy[i];
-    if (cls && rawPath) classes.set(stripExportSuffixes(rawPath), cls);
-  });
-  if (!rawPath) return null;
-  return { path: stripExportSuffixes(rawPath), rawPath, classes };
-}
-
-/**
- * The older `namespace` form of the same information:
- * ": __main__.Net/layer1: torch.nn.Sequential/layer1.0: torchvision.Bottleneck/relu: aten.relu.default"
- * (module paths never contain '/'; each segment is `path: class`, the last one the fx node).
- */
-function parseNamespace(text: string | undefined): { scopes: string[] | null; hierarchy: string[] } {
-  if (!text || !text.includes(': ')) return { scopes: null, hierarchy: [] };
-  const segments = text.split('/').map((seg) => {
-    const i = seg.indexOf(': ');
-    return i < 0 ? [seg, ''] : [seg.slice(0, i), seg.slice(i + 2)];
-  });
-  return { scopes: segments.map((s) => s[0]), hierarchy: segments.map((s) => s[1]) };
-}
-
-/** `L['self'].layer1[0].conv1` (strict-mode dynamo) → `layer1.0.conv1`; plain paths are returned as they are. */
-function normaliseDynamoPath(s: string): string {
-  return s
-    .replace(/^L\['self'\]\.?/, '')
-    .replace(/\[(\d+)\]/g, '.$1')
-    .replace(/\['([^']*)'\]/g, '.$1')
-    .replace(/^\./, '');
-}
-
-function stripExportSuffixes(path: string): string {
-  return path.split('.').map((s) => s.replace(EXPORT_CALL_SUFFIX, '')).join('.');
-}
-
-/** Parses a Python repr of a list of strings: `['', 'bn1', "it's"]`. Null if it is not one. */
-function parsePythonStringList(text: string | undefined): string[] | null {
-  if (!text) return null;
-  const t = text.trim();
-  if (!t.startsWith('[') || !t.endsWith(']')) return null;
-  const out: string[] = [];
-  const re = /\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")\s*(,|$)/y;
-  const body = t.slice(1, -1);
-  re.lastIndex = 0;
-  while (re.lastIndex < body.length) {
-    const m = re.exec(body);
-    if (!m) return null;
-    out.push((m[1] ?? m[2]).replace(/\\(.)/g, '$1'));
-    if (m[3] === '') break;
-  }
-  return out;
-}
-
-function isBatchNormClass(cls: string | undefined): boolean {
-  return !!cls && /BatchNorm/i.test(cls);
 }
 
 // ---------------------------------------------------------------- the tree

@@ -9,9 +9,12 @@
  * PEFT picks the override with `get_pattern_key`: the first pattern key (in
  * the order the JSON lists them) for which `re.match(rf"(.*\.)?({key})$",
  * module_name)` succeeds — so a key is a regular expression matched against a
- * dotted suffix of the module name.
+ * dotted suffix of the module name. Keys come from untrusted files, so they
+ * run on a linear-time matcher (text/linearRegex.ts), never on a backtracking
+ * engine that a key like `((.|.)*)*X` would hang.
  */
 import { ModelFuseError } from '../errors';
+import { LinearRegex, PatternSyntaxError } from '../text/linearRegex';
 
 export interface LoraConfig {
   r: number;
@@ -71,16 +74,17 @@ export function defaultLoraConfig(r: number, alpha: number, source: string): Lor
   return parseLoraConfig({ r, lora_alpha: alpha }, source);
 }
 
-const compiled = new Map<string, RegExp>();
+const compiled = new Map<string, LinearRegex>();
 
-function compilePattern(key: string, source: string): RegExp {
+function compilePattern(key: string, source: string): LinearRegex {
   let re = compiled.get(key);
   if (!re) {
     try {
       // Python's re.match(rf"(.*\.)?({key})$", name): anchored at the start, `$` at the end.
-      re = new RegExp(`^(?:.*\\.)?(?:${key})$`);
+      re = new LinearRegex(`(?:.*\\.)?(?:${key})`);
     } catch (err) {
-      throw new ModelFuseError(`${source}: pattern '${key}' is not a valid regular expression (${(err as Error).message})`);
+      if (!(err instanceof PatternSyntaxError)) throw err;
+      throw new ModelFuseError(`${source}: pattern '${key}' cannot be used: ${err.message}`);
     }
     compiled.set(key, re);
   }
@@ -89,7 +93,7 @@ function compilePattern(key: string, source: string): RegExp {
 
 /** PEFT's get_pattern_key: the first pattern (JSON order) matching a dotted suffix of `moduleName`. */
 export function patternKey(patternKeys: readonly string[], moduleName: string): string | undefined {
-  for (const key of patternKeys) if (compilePattern(key, 'pattern').test(moduleName)) return key;
+  for (const key of patternKeys) if (compilePattern(key, 'pattern').fullMatch(moduleName)) return key;
   return undefined;
 }
 

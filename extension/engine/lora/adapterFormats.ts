@@ -10,7 +10,15 @@
  *   `base_model.model.` prefix): its config comes from `__metadata__` when it
  *   carries one, else from --rank/--alpha;
  * - the kohya / A1111 format: `lora_unet_<module_with_underscores>.lora_down.weight`,
- *   `.lora_up.weight` and a scalar `.alpha` (scale = alpha / rank).
+ *   `.lora_up.weight` and a scalar `.alpha` (scale = alpha / rank), and the
+ *   LyCORIS algorithms in the same naming (LoCon with `lora_mid`, LoHa, LoKr,
+ *   full `diff`; see lycoris.ts), with DoRA as `.dora_scale`.
+ *
+ * DoRA comes in two conventions that must not be mixed up: PEFT's
+ * `lora_magnitude_vector` holds one value per output feature; LyCORIS's
+ * `dora_scale` is [out, 1, …] (wd_on_out) or [1, in, …] (the norm taken per
+ * input feature). The shape says which; a `dora_scale` whose shape does not
+ * (one axis), or a file holding both conventions, is refused.
  *
  * Pickled `adapter_model.bin` files are refused, never unpickled: loading a
  * pickle runs arbitrary code.
@@ -23,6 +31,7 @@ import * as path from 'node:path';
 import { fileError, ModelFuseError } from '../errors';
 import { SafetensorsFile } from '../safetensors/safetensors';
 import { defaultLoraConfig, moduleScale, parseLoraConfig, type LoraConfig } from './adapterConfig';
+import { ALGORITHM_LABEL, describeLycoris, LYCORIS_PARTS, lycorisDelta, type LycorisShape } from './lycoris';
 
 export type AdapterFormat = 'peft' | 'peft-safetensors' | 'kohya';
 
@@ -47,6 +56,14 @@ export interface AdapterModule {
   bias?: TensorRef;
   /** DoRA magnitude (one value per output row/channel). */
   magnitude?: TensorRef;
+  /** LyCORIS/kohya DoRA: `dora_scale` over the output axis ([out, 1, …]) or the input axis ([1, in, …]). */
+  doraScale?: DoraScale;
+  /** What makes ΔW: 'LoRA', 'LoCon (Tucker, lora_mid)', 'LoHa', 'LoKr', 'full diff'. */
+  algorithm: string;
+  /** ΔW in PyTorch layout ([out, in], [out, in, k…], embedding [num, dim]). */
+  deltaShape: number[];
+  /** A LyCORIS module (not plain LoRA): its ΔW, unscaled, float64, in `deltaShape`'s layout. */
+  lycoris?: { shape: LycorisShape; parts: Record<string, TensorRef>; delta(): Float64Array };
   /** For `replace`: parameter name → tensor (e.g. weight, bias). */
   replacements?: Record<string, TensorRef>;
   rank: number;
@@ -57,6 +74,24 @@ export interface AdapterModule {
   scaleEvidence: string;
   /** The adapter keys that make up this module. */
   keys: string[];
+}
+
+export interface DoraScale {
+  ref: TensorRef;
+  axis: 'out' | 'in';
+  /** torch.finfo(dtype).eps of the dora_scale's dtype: LyCORIS adds it to the norm. */
+  eps: number;
+}
+
+/** Which DoRA convention a module uses, in words (for `lora plan`). */
+export function doraConvention(m: AdapterModule): string | null {
+  if (m.magnitude) return 'PEFT lora_magnitude_vector: one magnitude per output feature, W\' = m·V/‖V‖ per output row';
+  if (m.doraScale) {
+    return m.doraScale.axis === 'out'
+      ? `LyCORIS dora_scale [${m.doraScale.ref.shape.join(', ')}]: per output feature (wd_on_out), W' = V·s/(‖V‖+eps) per output row`
+      : `LyCORIS dora_scale [${m.doraScale.ref.shape.join(', ')}]: per input feature, W' = V·s/(‖V‖+eps) per input column`;
+  }
+  return null;
 }
 
 export interface LoadedAdapter {
@@ -110,7 +145,12 @@ export function loadAdapter(spec: AdapterSpec, options: AdapterOptions = {}): Lo
   const file = SafetensorsFile.open(p);
   try {
     const names = file.names();
-    if (names.some((n) => n.includes('.lora_down.') || n.endsWith('.alpha'))) {
+    const peftDora = names.find((n) => /\.lora_magnitude_vector(\.|$)/.test(n));
+    const kohyaDora = names.find((n) => n.endsWith('.dora_scale'));
+    if (peftDora && kohyaDora) {
+      throw fileError(p, `mixes the two DoRA conventions: PEFT's '${peftDora}' (per output feature) and LyCORIS's '${kohyaDora}' (its own shape and axis); ModelFuse will not guess which one each module means`);
+    }
+    if (names.some((n) => KOHYA_PREFIXES.some((pre) => n.startsWith(pre)) && KOHYA_KEY.test(n))) {
       return buildAdapter(spec, file, 'kohya', kohyaConfig(file, options), options);
     }
     return buildAdapter(spec, file, 'peft-safetensors', bareConfig(file, options), options);
@@ -176,6 +216,8 @@ function kohyaConfig(file: SafetensorsFile, options: AdapterOptions): LoraConfig
 }
 
 const PEFT_PREFIX = 'base_model.model.';
+/** `<module>.<part>` of the kohya/LyCORIS naming. */
+const KOHYA_KEY = new RegExp(`^(.*)\\.(lora_down\\.weight|lora_up\\.weight|alpha|dora_scale|${LYCORIS_PARTS.map((p) => p.replace('.', '\\.')).join('|')})$`);
 const KOHYA_PREFIXES = ['lora_unet_', 'lora_te1_', 'lora_te2_', 'lora_te_', 'lora_transformer_'];
 
 interface PendingModule {
@@ -188,6 +230,8 @@ interface PendingModule {
   bias?: TensorRef;
   magnitude?: TensorRef;
   alphaKey?: string;
+  /** kohya/LyCORIS tensors by their part name (lora_down.weight, hada_w1_a, …). */
+  parts: Record<string, TensorRef>;
   replacements: Record<string, TensorRef>;
   keys: string[];
 }
@@ -197,23 +241,22 @@ function buildAdapter(spec: AdapterSpec, file: SafetensorsFile, format: AdapterF
   const unknown: string[] = [];
   const get = (module: string, underscored: boolean): PendingModule => {
     let m = byModule.get(module);
-    if (!m) byModule.set(module, (m = { module, underscored, embedding: false, kind: 'lora', replacements: {}, keys: [] }));
+    if (!m) byModule.set(module, (m = { module, underscored, embedding: false, kind: 'lora', parts: {}, replacements: {}, keys: [] }));
     return m;
   };
   for (const key of file.names()) {
     const ref: TensorRef = { key, shape: file.get(key).shape };
     if (format === 'kohya') {
       const prefix = KOHYA_PREFIXES.find((pre) => key.startsWith(pre));
-      const m = /^(.*)\.(lora_down\.weight|lora_up\.weight|alpha)$/.exec(key);
+      const m = KOHYA_KEY.exec(key);
       if (!prefix || !m) {
         unknown.push(key);
         continue;
       }
       const mod = get(m[1].slice(prefix.length), true);
       mod.keys.push(key);
-      if (m[2] === 'lora_down.weight') mod.A = ref;
-      else if (m[2] === 'lora_up.weight') mod.B = ref;
-      else mod.alphaKey = key;
+      if (m[2] === 'alpha') mod.alphaKey = key;
+      else mod.parts[m[2]] = ref;
       continue;
     }
     const name = key.startsWith(PEFT_PREFIX) ? key.slice(PEFT_PREFIX.length) : key;
@@ -249,6 +292,7 @@ function buildAdapter(spec: AdapterSpec, file: SafetensorsFile, format: AdapterF
   const modules: AdapterModule[] = [];
   for (const p of byModule.values()) modules.push(finishModule(p, file, format, config, options));
   if (modules.length === 0) throw fileError(file.path, 'adapter has no LoRA weights');
+  checkDoraConventions(file.path, modules);
   const adapter: LoadedAdapter = {
     spec: spec.path,
     weightsPath: file.path,
@@ -268,29 +312,28 @@ function isModuleToSave(config: LoraConfig, module: string): boolean {
   return config.modulesToSave.some((m) => module === m || module.endsWith(`.${m}`));
 }
 
+/** Adapter weights ModelFuse multiplies: floats. Integers and booleans would be merged as numbers they do not mean; F8 needs scales it does not have. */
+const MERGEABLE_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
+
+/** What a key is to its module, for messages: `….lora_A.weight` → lora_A, `….lora_B.bias` → lora_B.bias, `….alpha` → alpha. */
+function tensorRole(key: string): string {
+  const parts = key.replace(/\.weight$/, '').split('.');
+  return parts[parts.length - 1] === 'bias' && parts.length > 1 ? parts.slice(-2).join('.') : parts[parts.length - 1];
+}
+
 function finishModule(p: PendingModule, file: SafetensorsFile, format: AdapterFormat, config: LoraConfig, options: AdapterOptions): AdapterModule {
   const where = `${file.path}: module '${p.module}'`;
   if (p.kind === 'replace') {
     if (p.A || p.B) throw new ModelFuseError(`${where} is both in modules_to_save and LoRA-adapted`);
-    return { module: p.module, underscored: false, kind: 'replace', embedding: false, replacements: p.replacements, rank: 0, alpha: 0, scale: 1, scaleEvidence: 'modules_to_save: replaces the base tensor', keys: p.keys };
+    return { module: p.module, underscored: false, kind: 'replace', embedding: false, replacements: p.replacements, rank: 0, alpha: 0, scale: 1, scaleEvidence: 'modules_to_save: replaces the base tensor', keys: p.keys, algorithm: 'modules_to_save', deltaShape: [] };
   }
-  if (!p.A || !p.B) throw new ModelFuseError(`${where} has ${p.A ? 'lora_A but no lora_B' : 'lora_B but no lora_A'} (${p.keys.join(', ')})`);
-  const tensorRank = p.A.shape[0]; // lora_A (and lora_embedding_A) is [r, …]
-  const bRank = p.B.shape[1];
-  if (p.A.shape.length < 2 || p.B.shape.length < 2 || tensorRank !== bRank) {
-    throw new ModelFuseError(`${where}: lora_A [${p.A.shape.join(', ')}] and lora_B [${p.B.shape.join(', ')}] do not share a rank`);
+  // Integer, boolean and 8-bit float tensors are not LoRA weights: merging them as numbers gives garbage.
+  for (const key of p.keys) {
+    const dtype = file.entries.get(key)?.dtype;
+    if (dtype && !MERGEABLE_DTYPES.has(dtype)) throw new ModelFuseError(`${where}: cannot merge a ${dtype} ${tensorRole(key)} ('${key}'); LoRA weights must be F32, F16, BF16 or F64`);
   }
-  if (format === 'kohya') {
-    let alpha = options.alpha ?? tensorRank; // kohya stores alpha per module; none means alpha = rank (scale 1)
-    let evidence = options.alpha !== undefined ? `--alpha ${alpha} / rank ${tensorRank}` : `no .alpha: alpha = rank ${tensorRank}`;
-    if (p.alphaKey) {
-      const v = file.readFloat64(p.alphaKey);
-      if (v.length !== 1 || !Number.isFinite(v[0])) throw new ModelFuseError(`${file.path}: '${p.alphaKey}' is not a finite scalar`);
-      alpha = v[0] === 0 ? tensorRank : v[0]; // kohya's own loader treats alpha 0 as "= rank"
-      evidence = `${p.alphaKey} = ${v[0]} / rank ${tensorRank}`;
-    }
-    return { module: p.module, underscored: true, kind: 'lora', embedding: false, A: p.A, B: p.B, rank: tensorRank, alpha, scale: alpha / tensorRank, scaleEvidence: evidence, keys: p.keys };
-  }
+  if (format === 'kohya') return finishKohyaModule(p, file, options);
+  const tensorRank = checkLowRankPair(where, p.A, p.B, 'lora_A', 'lora_B');
   if (p.embedding && p.magnitude) throw new ModelFuseError(`${where}: DoRA on an embedding is not supported by ModelFuse`);
   if (p.magnitude && !config.useDora) throw new ModelFuseError(`${where} has a lora_magnitude_vector but the config does not set use_dora`);
   if (!p.magnitude && config.useDora) throw new ModelFuseError(`${where}: the config sets use_dora but the module has no lora_magnitude_vector`);
@@ -304,5 +347,83 @@ function finishModule(p: PendingModule, file: SafetensorsFile, format: AdapterFo
   }
   const scale = config.useRslora ? s.alpha / Math.sqrt(rank) : s.alpha / rank;
   const evidence = `${config.useRslora ? 'use_rslora: alpha/√r' : 'alpha/r'} = ${s.alpha}${s.alphaFrom ? ` (alpha_pattern '${s.alphaFrom}')` : ''} / ${config.useRslora ? `√${rank}` : rank}${s.rankFrom ? ` (rank_pattern '${s.rankFrom}')` : ''}`;
-  return { module: p.module, underscored: false, kind: 'lora', embedding: p.embedding, A: p.A, B: p.B, bias: p.bias, magnitude: p.magnitude, rank, alpha: s.alpha, scale, scaleEvidence: evidence, keys: p.keys };
+  const deltaShape = p.embedding ? [p.A!.shape[1], p.B!.shape[0]] : [p.B!.shape[0], p.A!.shape[1], ...p.A!.shape.slice(2)];
+  return { module: p.module, underscored: false, kind: 'lora', embedding: p.embedding, A: p.A, B: p.B, bias: p.bias, magnitude: p.magnitude, rank, alpha: s.alpha, scale, scaleEvidence: evidence, keys: p.keys, algorithm: 'LoRA', deltaShape };
+}
+
+/** The rank a down/up pair shares, or an error naming both shapes. */
+function checkLowRankPair(where: string, A: TensorRef | undefined, B: TensorRef | undefined, aName: string, bName: string): number {
+  if (!A || !B) throw new ModelFuseError(`${where} has ${A ? `${aName} but no ${bName}` : B ? `${bName} but no ${aName}` : `neither ${aName} nor ${bName}`}`);
+  if (A.shape.length < 2 || B.shape.length < 2 || A.shape[0] !== B.shape[1]) {
+    throw new ModelFuseError(`${where}: ${aName} [${A.shape.join(', ')}] and ${bName} [${B.shape.join(', ')}] do not share a rank`);
+  }
+  return A.shape[0];
+}
+
+/**
+ * A kohya/LyCORIS module: plain LoRA (lora_down/lora_up) keeps the low-rank
+ * product; the LyCORIS algorithms give a dense ΔW (lycoris.ts). The scale is
+ * alpha / rank with kohya's rules (no alpha, or alpha 0: alpha = rank), or 1
+ * where LyCORIS has no rank (full diff, LoKr with both factors full).
+ */
+function finishKohyaModule(p: PendingModule, file: SafetensorsFile, options: AdapterOptions): AdapterModule {
+  const where = `${file.path}: module '${p.module}'`;
+  const { 'dora_scale': doraRef, 'lora_down.weight': down, 'lora_up.weight': up, 'diff_b': diffBias, ...rest } = p.parts;
+  const lycoris = describeLycoris(where, { ...rest, ...(down ? { 'lora_down.weight': down } : {}), ...(up ? { 'lora_up.weight': up } : {}), ...(diffBias ? { diff_b: diffBias } : {}) });
+  const rank = lycoris ? lycoris.rank : checkLowRankPair(where, down, up, 'lora_down', 'lora_up');
+  let alpha = rank ?? 1;
+  let evidence: string;
+  if (rank === null) {
+    evidence = `${lycoris!.algorithm === 'full' ? 'full diff' : 'LoKr with both factors full'}: scale 1${p.alphaKey ? ` (${p.alphaKey} is not used)` : ''}`;
+  } else {
+    alpha = options.alpha ?? rank;
+    evidence = options.alpha !== undefined ? `--alpha ${alpha} / rank ${rank}` : `no .alpha: alpha = rank ${rank}`;
+    if (p.alphaKey) {
+      const v = file.readFloat64(p.alphaKey);
+      if (v.length !== 1 || !Number.isFinite(v[0])) throw new ModelFuseError(`${file.path}: '${p.alphaKey}' is not a finite scalar`);
+      alpha = v[0] === 0 ? rank : v[0]; // kohya's and LyCORIS's loaders treat alpha 0 as "= rank"
+      evidence = `${p.alphaKey} = ${v[0]} / rank ${rank}`;
+    }
+  }
+  const scale = rank === null ? 1 : alpha / rank;
+  const deltaShape = lycoris ? lycoris.deltaShape : [up!.shape[0], down!.shape[1], ...down!.shape.slice(2)];
+  const module: AdapterModule = {
+    module: p.module, underscored: true, kind: 'lora', embedding: false, rank: rank ?? 0, alpha, scale, scaleEvidence: evidence, keys: p.keys,
+    algorithm: ALGORITHM_LABEL[lycoris?.algorithm ?? 'lora'], deltaShape, bias: diffBias,
+  };
+  if (lycoris) {
+    const parts = { ...p.parts };
+    module.lycoris = { shape: lycoris, parts, delta: () => lycorisDelta(lycoris, parts, (ref) => file.readFloat64(ref.key)) };
+  } else {
+    module.A = down;
+    module.B = up;
+  }
+  if (doraRef) module.doraScale = doraScaleOf(where, doraRef, deltaShape, file.get(doraRef.key).dtype);
+  return module;
+}
+
+const DTYPE_EPS: Record<string, number> = { F32: 2 ** -23, F16: 2 ** -10, BF16: 2 ** -7, F64: 2 ** -52 };
+
+/** The axis a `dora_scale` normalises, from its shape: [out, 1, …] or [1, in, …]; anything else says neither. */
+function doraScaleOf(where: string, ref: TensorRef, deltaShape: number[], dtype: string): DoraScale {
+  const s = ref.shape;
+  const eps = DTYPE_EPS[dtype];
+  if (eps === undefined) throw new ModelFuseError(`${where}: dora_scale is ${dtype}, not a float tensor`);
+  const onesAfter = (i: number): boolean => s.slice(i).every((d) => d === 1);
+  const out = s.length >= 2 && s[0] === deltaShape[0] && onesAfter(1);
+  const inAxis = s.length >= 2 && s[0] === 1 && s[1] > 1 && onesAfter(2);
+  if (out && !inAxis && (s[0] > 1 || deltaShape[0] === 1)) return { ref, axis: 'out', eps };
+  if (inAxis && !out) return { ref, axis: 'in', eps };
+  throw new ModelFuseError(
+    `${where}: dora_scale has shape [${s.join(', ')}], which does not say its axis (LyCORIS writes [out, 1, …] for a norm per output feature, [1, in, …] for one per input feature; ΔW here is [${deltaShape.join(', ')}]); ModelFuse will not guess`,
+  );
+}
+
+/** One file, one DoRA convention: modules normalising different axes mean the file was assembled from different tools. */
+function checkDoraConventions(file: string, modules: readonly AdapterModule[]): void {
+  const byAxis = (axis: 'out' | 'in'): AdapterModule | undefined => modules.find((m) => m.doraScale?.axis === axis);
+  const [o, i] = [byAxis('out'), byAxis('in')];
+  if (o && i) {
+    throw fileError(file, `mixes both dora_scale conventions: '${o.module}' [${o.doraScale!.ref.shape.join(', ')}] normalises per output feature and '${i.module}' [${i.doraScale!.ref.shape.join(', ')}] per input feature`);
+  }
 }

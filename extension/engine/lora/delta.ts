@@ -10,6 +10,11 @@
  *   [dim, r]; ΔW = (B·A)ᵀ, [num, dim].
  * - DoRA: V = W + ΔW, W' = m · V / ‖V‖ with the norm per output row (per output
  *   channel for conv, over all other axes) — PEFT's `get_weight_norm`.
+ * - LyCORIS (LoCon with Tucker, LoHa, LoKr, full diff): ΔW arrives dense
+ *   (lycoris.ts), in PyTorch layout, and is added like a product.
+ * - LyCORIS DoRA (`dora_scale`): V = W + scale·ΔW, f = s / (‖V‖ + eps) per
+ *   output row or per input column as the scale's shape says, f' = w·(f − 1) + 1
+ *   with w the user's weight (LyCORIS's multiplier), W' = V ⊙ f'.
  * - Several adapters: applied in the order given, each with scale = its user
  *   weight × --scale × its own alpha/r (PEFT's set_scale); without DoRA this is
  *   exactly W + Σ wᵢ·scaleᵢ·Bᵢ·Aᵢ.
@@ -38,6 +43,31 @@ export interface LoraTerm {
   scale: number;
   /** DoRA magnitude, one value per output row/channel. */
   magnitude?: Float32Array;
+  /** A LyCORIS ΔW, unscaled, in PyTorch layout (A and B are then empty). */
+  dense?: Float64Array;
+  /** LyCORIS DoRA: the dora_scale values, their axis, the eps added to the norm and the user's multiplier. */
+  doraScale?: { values: Float32Array; axis: 'out' | 'in'; eps: number; multiplier: number };
+}
+
+/** A dense ΔW in the stored layout of the target: a transposed matrix is stored [in, out]. */
+function storedDense(term: LoraTerm, shape: number[], transposed: boolean): Float64Array {
+  const d = term.dense!;
+  if (!transposed) return d;
+  const [rows, cols] = [shape[1], shape[0]]; // PyTorch [out, in] = stored [in, out] read the other way
+  const out = new Float64Array(d.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = d[i * cols + j];
+  return out;
+}
+
+/** For each element of a stored tensor, the output row or input column it belongs to ([out, in, k…], or [in, out] when transposed). */
+function featureOf(shape: number[], transposed: boolean, axis: 'out' | 'in'): { count: number; of: (i: number) => number } {
+  if (transposed) {
+    const outs = shape[1];
+    return axis === 'out' ? { count: outs, of: (i) => i % outs } : { count: shape[0], of: (i) => Math.floor(i / outs) };
+  }
+  const kernel = shape.slice(2).reduce((a, b) => a * b, 1);
+  const perOut = shape[1] * kernel;
+  return axis === 'out' ? { count: shape[0], of: (i) => Math.floor(i / perOut) } : { count: shape[1], of: (i) => Math.floor(i / kernel) % shape[1] };
 }
 
 export interface MergedTensor {
@@ -95,7 +125,7 @@ export async function mergeTerms(
 ): Promise<MergedTensor> {
   const count = shape.reduce((a, b) => a * b, 1);
   const product = (i: number): Promise<Float32Array> => prefetched?.[i] ?? loraProduct(terms[i], transposed, backend);
-  if (terms.length === 1 && !terms[0].magnitude) {
+  if (terms.length === 1 && !terms[0].magnitude && !terms[0].dense && !terms[0].doraScale) {
     const t = terms[0];
     if (backend.name === 'js' && !prefetched?.[0]) {
       // In-process: fuse product, merge and rounding row by row (never materialises the product).
@@ -121,7 +151,11 @@ export async function mergeTerms(
   const deltaNorms: number[] = [];
   for (let ti = 0; ti < terms.length; ti++) {
     const t = terms[ti];
-    const p = await product(ti);
+    const p: ArrayLike<number> = t.dense ? storedDense(t, shape, transposed) : await product(ti);
+    if (t.doraScale) {
+      deltaNorms.push(applyLycorisDora(cur, p, t, shape, transposed));
+      continue;
+    }
     if (!t.magnitude) {
       let dsq = 0;
       for (let i = 0; i < n; i++) {
@@ -152,6 +186,28 @@ export async function mergeTerms(
     deltaNorms.push(Math.sqrt(dsq));
   }
   return { bytes: encodeChecked(cur, dtype), baseNorm, deltaNorms };
+}
+
+/** LyCORIS's apply_weight_decompose on V = cur + scale·p, in place; returns ‖ΔW‖ of the step. */
+function applyLycorisDora(cur: Float64Array, p: ArrayLike<number>, t: LoraTerm, shape: number[], transposed: boolean): number {
+  const { values, axis, eps, multiplier } = t.doraScale!;
+  const feature = featureOf(shape, transposed, axis);
+  if (values.length !== feature.count) throw new RangeError(`dora_scale has ${values.length} values for ${feature.count} ${axis === 'out' ? 'output' : 'input'} features`);
+  const n = cur.length;
+  const v = new Float64Array(n);
+  const sq = new Float64Array(feature.count);
+  for (let i = 0; i < n; i++) {
+    v[i] = cur[i] + t.scale * p[i];
+    sq[feature.of(i)] += v[i] * v[i];
+  }
+  const factor = Float64Array.from(sq, (s, g) => multiplier * (values[g] / (Math.sqrt(s) + eps) - 1) + 1);
+  let dsq = 0;
+  for (let i = 0; i < n; i++) {
+    const next = v[i] * factor[feature.of(i)];
+    dsq += (next - cur[i]) ** 2;
+    cur[i] = next;
+  }
+  return Math.sqrt(dsq);
 }
 
 /** Final float64 values → bytes of `dtype`, rounding once, refusing NaN/overflow. */

@@ -18,19 +18,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { throwIfCancelled, ModelFuseError, type CancelToken } from '../errors';
-import { checkOutputPath, tempPathFor, writeAtomically } from '../io/atomicWrite';
+import { checkOutputPath, forgetTemporary, tempPathFor, trackTemporary, writeAtomically } from '../io/atomicWrite';
 import { isFloatType } from '../onnx/dtypes';
 import { onnx, type ITensorProto } from '../onnx/proto';
 import { isExternal, tensorDims } from '../onnx/tensors';
 import { saveModel } from '../onnx/save';
 import type { OnnxModel } from '../onnx/model';
-import { safetensorsByteLength, safetensorsDtypeToOnnx, safetensorsHead, type SafetensorsDtype } from '../safetensors/safetensors';
+import { safetensorsDtypeToOnnx } from '../safetensors/safetensors';
+import { writeAll, writeSafetensorsStream } from '../safetensors/stream';
 import type { LoadedAdapter, TensorRef } from './adapterFormats';
 import { decodeFloatTensor } from './halfFloat';
 import { loraProduct, mergeBias, mergeTerms, NonFiniteError, norm, encodeChecked, type LoraTerm, type MergedTensor } from './delta';
 import { JsMatmulBackend, type MatmulBackend } from './matmul';
 import { initializerBehind, type LoraPlan, type PlanPair } from './plan';
 import { BufferPool } from './bufferPool';
+import { unmergeRoundingBound } from './unmerge';
+import type { FileRange } from '../io/fileRange';
 
 export interface MergeOptions {
   force?: boolean;
@@ -49,6 +52,8 @@ export interface MergedRow {
   scale: number;
   delta_fro: number;
   rel_change: number;
+  /** --subtract: the largest |W'' − W| the two roundings (merge, then unmerge) allow in this tensor. */
+  rounding_bound?: number;
 }
 
 export interface MergeReport {
@@ -100,7 +105,7 @@ export function preflightAdapters(plan: LoraPlan): void {
   for (const p of plan.pairs) {
     const a = plan.adapters[p.adapterIndex];
     const m = a.modules.find((x) => x.module === p.module)!;
-    const refs = [m.A, m.B, m.bias, m.magnitude, ...Object.values(m.replacements ?? {})].filter((r): r is TensorRef => !!r);
+    const refs = [m.A, m.B, m.bias, m.magnitude, m.doraScale?.ref, ...Object.values(m.lycoris?.parts ?? {}), ...Object.values(m.replacements ?? {})].filter((r): r is TensorRef => !!r);
     for (const r of refs) {
       const v = a.read(r);
       for (let i = 0; i < v.length; i++) {
@@ -124,6 +129,7 @@ class Merger {
     // A backend that merges in this process (mergeSingle) would compute the product twice; nothing to overlap.
     if (this.backend.mergeSingle) return;
     const terms = w.lora.map((p) => this.term(p));
+    if (terms.some((t) => t.dense)) return; // a dense ΔW has no product to compute
     const products = terms.map((t) => loraProduct(t, w.lora[0].transposed, this.backend));
     for (const p of products) p.catch(() => undefined); // awaited (and reported) when the tensor is merged
     this.ahead.set(name, { terms, products });
@@ -136,9 +142,14 @@ class Merger {
   private term(p: PlanPair): LoraTerm {
     const a = this.plan.adapters[p.adapterIndex];
     const m = a.modules.find((x) => x.module === p.module)!;
+    const none = new Float32Array(0);
     return {
-      kind: p.deltaKind, A: this.read(a, m.A!), aShape: m.A!.shape, B: this.read(a, m.B!), bShape: m.B!.shape, scale: p.scale,
+      kind: p.deltaKind, A: m.A ? this.read(a, m.A) : none, aShape: m.A?.shape ?? [], B: m.B ? this.read(a, m.B) : none, bShape: m.B?.shape ?? [],
+      // LyCORIS DoRA takes the user's weight as its own multiplier, after the normalisation.
+      scale: m.doraScale ? p.peftScale : p.scale,
       magnitude: m.magnitude ? this.read(a, m.magnitude) : undefined,
+      dense: m.lycoris?.delta(),
+      doraScale: m.doraScale && { values: this.read(a, m.doraScale.ref), axis: m.doraScale.axis, eps: m.doraScale.eps, multiplier: p.weight * p.globalScale },
     };
   }
 
@@ -167,6 +178,7 @@ class Merger {
         this.ahead.delete(name);
         result = await mergeTerms(baseBytes, shape, dtype, transposed, early?.terms ?? w.lora.map((p) => this.term(p)), this.backend, early?.products, this.pool);
         w.lora.forEach((p, i) => this.row(p, name, p.scale, result!.deltaNorms[i], result!.baseNorm));
+        if (this.plan.subtract) this.noteRounding(name, baseBytes, result.bytes, dtype, count);
         current = result.bytes;
       }
       if (w.biasOf.length) {
@@ -177,6 +189,7 @@ class Merger {
         });
         const b = mergeBias(decodeFloatTensor(current, dtype, count), dtype, adds);
         w.biasOf.forEach((p, i) => this.row(p, name, p.scale, b.deltaNorms[i], b.baseNorm));
+        if (this.plan.subtract) this.noteRounding(name, current, b.bytes, dtype, count);
         current = b.bytes;
       }
       return current;
@@ -189,6 +202,12 @@ class Merger {
       }
       throw err;
     }
+  }
+
+  /** The rounding bound of an unmerged tensor, on every row that wrote it. */
+  private noteRounding(name: string, before: Uint8Array, after: Uint8Array, dtype: number, count: number): void {
+    const bound = unmergeRoundingBound(decodeFloatTensor(before, dtype, count), decodeFloatTensor(after, dtype, count), dtype);
+    for (const r of this.rows) if (r.target === name) r.rounding_bound = Math.max(r.rounding_bound ?? 0, bound);
   }
 
   private row(p: PlanPair, target: string, scale: number, deltaFro: number, baseFro: number): void {
@@ -282,67 +301,7 @@ async function mergeSafetensors(plan: LoraPlan, work: Map<string, TensorWork>, m
       fs.writeFileSync(tempIndex, JSON.stringify(idx, null, 2) + '\n');
     }
     return { output, files: sharded ? [...shardOutputs, output] : [output], merged: [], tensorsWritten: written };
-  });
-}
-
-export interface StreamEntry {
-  name: string;
-  dtype: SafetensorsDtype;
-  shape: number[];
-  bytes: () => Promise<Uint8Array>;
-}
-
-/**
- * The async twin of safetensors.ts's `writeSafetensorsToFd` (same head,
- * `safetensorsHead`): tensors here come from an async producer (the
- * product may be computed by the onnxruntime worker), which a synchronous
- * `bytes()` callback cannot await.
- */
-export async function writeSafetensorsStream(
-  fd: number,
-  entries: readonly StreamEntry[],
-  metadata?: Record<string, string>,
-  /** Called with each tensor's bytes once they are written (the caller may reuse them). */
-  onWritten?: (bytes: Uint8Array) => void,
-): Promise<number> {
-  let pos = writeAll(fd, safetensorsHead(entries, metadata), 0);
-  // Write-behind: tensor i is written (libuv thread) while tensor i+1 is produced.
-  let pending: Promise<void> = Promise.resolve();
-  let inWrite: Uint8Array | undefined;
-  const written = async (): Promise<void> => {
-    await pending;
-    if (inWrite) onWritten?.(inWrite);
-    inWrite = undefined;
-  };
-  try {
-    for (const e of entries) {
-      const b = await e.bytes();
-      const expected = safetensorsByteLength(e.dtype, e.shape);
-      if (b.length !== expected) throw new RangeError(`tensor '${e.name}': ${b.length} bytes, expected ${expected}`);
-      await written();
-      pending = writeAllAsync(fd, b, pos);
-      inWrite = b;
-      pos += b.length;
-    }
-    await written();
-  } finally {
-    await pending.catch(() => undefined);
-  }
-  return pos;
-}
-
-function writeAllAsync(fd: number, b: Uint8Array, position: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let done = 0;
-    const step = (): void =>
-      fs.write(fd, b, done, b.length - done, position + done, (err, n) => {
-        if (err) return reject(err);
-        done += n;
-        if (done < b.length) step();
-        else resolve();
-      });
-    step();
-  });
+  }, { force: options.force });
 }
 
 /** Bytes [begin, end) of a file, read asynchronously. */
@@ -361,11 +320,6 @@ function readRange(fd: number, begin: number, end: number, file: string, name: s
   });
 }
 
-function writeAll(fd: number, b: Uint8Array, position: number): number {
-  let done = 0;
-  while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done, position + done);
-  return b.length;
-}
 
 // ---------------------------------------------------------------- ONNX
 
@@ -376,7 +330,7 @@ async function mergeOnnx(plan: LoraPlan, work: Map<string, TensorWork>, merger: 
   const graph = model.graph;
   const initializers = [...(graph.initializer ?? [])];
   const indexOf = new Map(initializers.map((t, i) => [t.name ?? '', i]));
-  const scratchPath = `${tempPathFor(output)}.scratch`;
+  const scratchPath = trackTemporary(`${tempPathFor(output)}.scratch`);
   let scratchFd: number | undefined;
   let scratchEnd = 0;
   const scratch = new Map<ITensorProto, { offset: number; length: number }>();
@@ -418,19 +372,21 @@ async function mergeOnnx(plan: LoraPlan, work: Map<string, TensorWork>, merger: 
     graph.node = (graph.node ?? []).filter((n) => !(n.op_type === 'Identity' && removedIdentities.has(n.output?.[0] ?? '')));
     graph.initializer = initializers as onnx.TensorProto[];
     const view = Object.create(model) as OnnxModel;
-    view.tensorBytes = (t: ITensorProto): Uint8Array => {
+    // A merged tensor's bytes are in the scratch file (the save copies them from there), not where its reference points.
+    view.tensorRange = (t: ITensorProto): FileRange | undefined => {
       const s = scratch.get(t);
-      if (!s) return model.tensorBytes(t);
-      const buf = Buffer.allocUnsafe(s.length);
-      let got = 0;
-      while (got < s.length) got += fs.readSync(scratchFd!, buf, got, s.length - got, s.offset + got);
-      return buf;
+      return s ? { fd: scratchFd!, offset: s.offset, length: s.length, file: scratchPath } : model.tensorRange(t);
+    };
+    view.tensorBytes = (t: ITensorProto): Uint8Array => {
+      if (scratch.has(t)) throw new Error(`internal: merged tensor '${t.name}' is copied from the scratch file, not read`);
+      return model.tensorBytes(t);
     };
     const saved = await saveModel(view, output, { force: options.force });
     return { output, files: saved.externalData ? [output, saved.externalData] : [output], merged: [], tensorsWritten: initializers.length };
   } finally {
     if (scratchFd !== undefined) fs.closeSync(scratchFd);
     fs.rmSync(scratchPath, { force: true });
+    forgetTemporary(scratchPath);
   }
 }
 

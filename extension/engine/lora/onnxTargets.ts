@@ -27,6 +27,7 @@ import type { OnnxModel } from '../onnx/model';
 import type { INodeProto, ITensorProto } from '../onnx/proto';
 import { tensorDims } from '../onnx/tensors';
 import { attrInt, attrInts } from '../graph/graphIndex';
+import { dynamoScope } from '../graph/scopes';
 import { fmtShape, naturalCompare, sameShape, underscore, type DeltaKind, type ModuleRequest, type TargetMatch, type TargetResolution } from './targetTypes';
 
 /** One node reading a weight initializer (directly, through Identity, or through Transpose). */
@@ -141,24 +142,23 @@ export function findWeightUses(model: OnnxModel): WeightUse[] {
   return uses;
 }
 
-/** The dynamo exporter records `pkg.torch.onnx.name_scopes` = ['', 'layers.0', 'layers.0.attn', …]; the last is the module. */
+/**
+ * The module the dynamo exporter recorded for a node: `pkg.torch.onnx.name_scopes`
+ * = ['', 'model', 'model.layers.0', …, 'model.layers.0.self_attn.q_proj', 'linear']
+ * lists module scopes and then the fx node's own name (graph/scopes.ts reads it
+ * for every consumer).
+ */
 function metadataScope(node: INodeProto): string | undefined {
-  for (const p of node.metadata_props ?? []) {
-    if (!/name_scopes?$/.test(p.key ?? '')) continue;
-    const items = [...(p.value ?? '').matchAll(/['"]([^'"]*)['"]/g)].map((m) => m[1]).filter(Boolean);
-    if (items.length) return items[items.length - 1];
-  }
-  return undefined;
+  return dynamoScope(node)?.path;
 }
 
 /** The delta's shape in the stored layout of a use, or undefined when the adapter cannot fit that kind of node. */
 export function storedDeltaShape(req: ModuleRequest, use: { kind: DeltaKind; transposed: boolean }): number[] | undefined {
-  const { A, B } = req.module;
-  if (!A || !B) return undefined;
-  if (req.deltaKind === 'conv') return use.kind === 'conv' ? [B.shape[0], A.shape[1], ...A.shape.slice(2)] : undefined;
+  const natural = req.module.deltaShape; // [out, in] for linear, [out, in, k…] for conv, [num, dim] for an embedding
+  if (natural.length < 2) return undefined;
+  if (req.deltaKind === 'conv') return use.kind === 'conv' ? natural : undefined;
   if (use.kind === 'conv') return undefined;
-  // [out, in] for linear, [num, dim] for an embedding: transposed storage flips it.
-  const natural = req.deltaKind === 'linear' ? [B.shape[0], A.shape[1]] : [A.shape[1], B.shape[0]];
+  // transposed storage flips a matrix
   return use.transposed ? [natural[1], natural[0]] : natural;
 }
 

@@ -24,10 +24,10 @@ import { OnnxModel } from '../onnx/model';
 import { dtypeName } from '../onnx/dtypes';
 import { safetensorsDtypeToOnnx } from '../safetensors/safetensors';
 import { tensorDims } from '../onnx/tensors';
-import { loadAdapter, type AdapterOptions, type AdapterSpec, type LoadedAdapter } from './adapterFormats';
+import { doraConvention, loadAdapter, type AdapterOptions, type AdapterSpec, type LoadedAdapter } from './adapterFormats';
 import { findWeightUses, matchOnnx, storedDeltaShape } from './onnxTargets';
 import { matchSafetensors, SafetensorsBase } from './safetensorsTargets';
-import { deltaKindOf, fmtShape, sameShape, torchWeightShape, type DeltaKind, type ModuleRequest, type TargetMatch, type TargetResolution } from './targetTypes';
+import { deltaFits, deltaKindOf, fmtShape, sameShape, torchWeightShape, type DeltaKind, type ModuleRequest, type TargetMatch, type TargetResolution } from './targetTypes';
 
 export type SharedPolicy = 'error' | 'untie' | 'all';
 
@@ -37,6 +37,8 @@ export interface PlanOptions extends AdapterOptions {
   /** Path of a mapping JSON overriding matches. */
   mapPath?: string;
   shared?: SharedPolicy;
+  /** Unmerge: remove the adapters from a model they were merged into (every scale negated). */
+  subtract?: boolean;
 }
 
 export interface PlanPair {
@@ -69,6 +71,10 @@ export interface PlanPair {
   scale: number;
   scaleEvidence: string;
   dora: boolean;
+  /** Which DoRA convention, in words (PEFT's per-output magnitude or LyCORIS's dora_scale axis), or null. */
+  doraConvention: string | null;
+  /** The adapter algorithm of the module: LoRA, LoCon (Tucker), LoHa, LoKr, full diff. */
+  algorithm: string;
   evidence: string[];
   /** ONNX: the node whose weight this is, and the nodes that share it. */
   node?: string;
@@ -93,6 +99,8 @@ export interface LoraPlan {
   unmatched: UnmatchedModule[];
   /** Problems that make the plan unusable even with --allow-unmatched (shape mismatches, double deltas). */
   errors: string[];
+  /** The plan removes the adapters (lora --subtract) instead of adding them. */
+  subtract: boolean;
   /** Open base handles, for the merge. */
   onnx?: OnnxModel;
   safetensors?: SafetensorsBase;
@@ -125,7 +133,7 @@ export function buildPlan(basePath: string, specs: readonly AdapterSpec[], optio
     }
     if (baseKind === 'onnx') onnx = OnnxModel.load(basePath);
     else st = SafetensorsBase.open(basePath);
-    const plan: LoraPlan = { basePath, baseKind, adapters, pairs: [], unmatched: [], errors: [], onnx, safetensors: st, close };
+    const plan: LoraPlan = { basePath, baseKind, adapters, pairs: [], unmatched: [], errors: [], subtract: options.subtract ?? false, onnx, safetensors: st, close };
     fillPlan(plan, options);
     return plan;
   } catch (err) {
@@ -148,7 +156,8 @@ function fillPlan(plan: LoraPlan, options: PlanOptions): void {
     if (target === null) auto.set(id, { reason: `left out by --map ${options.mapPath}` });
     else auto.set(id, mappedResolution(plan, req, target, options.mapPath!));
   }
-  const globalScale = options.scale ?? 1;
+  // --subtract negates the global factor: W'' = W' − s·ΔW for every module.
+  const globalScale = (options.scale ?? 1) * (options.subtract ? -1 : 1);
   for (const req of requests) {
     const a = plan.adapters[req.adapterIndex];
     const res = auto.get(req.id) as TargetResolution;
@@ -167,14 +176,23 @@ function fillPlan(plan: LoraPlan, options: PlanOptions): void {
       adapterIndex: req.adapterIndex, adapter: a.spec, module: m.module, keys: m.keys, kind: m.kind, deltaKind: req.deltaKind,
       source: t.target, target: t.target, targetShape: t.shape, targetDtype: dtype, transposed: t.transposed, bias: t.bias,
       replacements: t.replacements, rank: m.rank, alpha: m.alpha, peftScale: m.scale, weight: a.weight, globalScale,
-      scale: a.weight * globalScale * m.scale, scaleEvidence: m.scaleEvidence, dora: !!m.magnitude, evidence: t.evidence,
+      scale: a.weight * globalScale * m.scale, scaleEvidence: m.scaleEvidence, dora: !!m.magnitude || !!m.doraScale, doraConvention: doraConvention(m),
+      algorithm: m.algorithm, evidence: t.evidence,
       node: t.node, sharedWith: t.sharedWith,
     };
     checkShapes(plan, req, pair);
+    if (plan.subtract) checkUnmergeable(plan, pair);
     plan.pairs.push(pair);
   }
   applySharedPolicy(plan, options.shared ?? 'error');
   checkDoubleDeltas(plan, options.shared ?? 'error');
+}
+
+/** What --subtract cannot undo from the merged weights alone. */
+function checkUnmergeable(plan: LoraPlan, pair: PlanPair): void {
+  const where = `${pair.adapter} module '${pair.module}'`;
+  if (pair.kind === 'replace') plan.errors.push(`--subtract: ${where} replaced '${pair.target}' (modules_to_save); the original tensor is not in the adapter, so it cannot be restored`);
+  else if (pair.dora) plan.errors.push(`--subtract: ${where} is DoRA; the merge divided by ‖W + ΔW‖, which the merged weight no longer tells, so it cannot be unmerged`);
 }
 
 function onnxDtypeOf(model: OnnxModel, value: string): string {
@@ -210,17 +228,24 @@ function checkShapes(plan: LoraPlan, req: ModuleRequest, pair: PlanPair): void {
     return;
   }
   const expected = plan.onnx ? storedDeltaShape(req, { kind: pair.deltaKind === 'conv' ? 'conv' : 'linear', transposed: pair.transposed }) : torchWeightShape(req);
-  if (!expected || !sameShape(expected, pair.targetShape)) {
+  if (!expected || !deltaFits(m, expected, pair.targetShape)) {
     const hint = expected && expected.length === 2 && sameShape([expected[1], expected[0]], pair.targetShape)
       ? plan.onnx ? '' : ' (it looks transposed: is fan_in_fan_out missing from the adapter config?)' : '';
     plan.errors.push(
-      `shape mismatch: ${a.weightsPath} module '${m.module}' (lora_A ${fmtShape(m.A!.shape)}, lora_B ${fmtShape(m.B!.shape)}) makes a delta of ${expected ? fmtShape(expected) : 'unknown shape'} but base tensor '${pair.target}' is ${fmtShape(pair.targetShape)}${hint}`,
+      `shape mismatch: ${a.weightsPath} module '${m.module}' (${m.A && m.B ? `lora_A ${fmtShape(m.A.shape)}, lora_B ${fmtShape(m.B.shape)}` : m.algorithm}) makes a delta of ${expected ? fmtShape(expected) : 'unknown shape'} but base tensor '${pair.target}' is ${fmtShape(pair.targetShape)}${hint}`,
     );
   }
   if (m.magnitude) {
     const outs = pair.deltaKind === 'conv' || !pair.transposed ? pair.targetShape[0] : pair.targetShape[1];
     const count = m.magnitude.shape.reduce((x, y) => x * y, 1);
     if (count !== outs) plan.errors.push(`shape mismatch: ${a.weightsPath} '${m.magnitude.key}' ${fmtShape(m.magnitude.shape)} has ${count} values but '${pair.target}' has ${outs} output rows`);
+  }
+  if (m.doraScale) {
+    // PyTorch layout [out, in, …]; a transposed 2-D tensor stores [in, out].
+    const [outs, ins] = pair.transposed ? [pair.targetShape[1], pair.targetShape[0]] : [pair.targetShape[0], pair.targetShape[1]];
+    const want = m.doraScale.axis === 'out' ? outs : ins;
+    const count = m.doraScale.ref.shape.reduce((x, y) => x * y, 1);
+    if (count !== want) plan.errors.push(`shape mismatch: ${a.weightsPath} '${m.doraScale.ref.key}' ${fmtShape(m.doraScale.ref.shape)} has ${count} values but '${pair.target}' has ${want} ${m.doraScale.axis === 'out' ? 'output' : 'input'} features`);
   }
   if (m.bias) {
     if (!pair.bias) {

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileError } from '../errors';
 import { SafetensorsFile, type SafetensorsEntry } from '../safetensors/safetensors';
-import { fmtShape, sameShape, torchWeightShape, underscore, type ModuleRequest, type TargetMatch, type TargetResolution } from './targetTypes';
+import { deltaFits, fmtShape, torchWeightShape, underscore, type ModuleRequest, type TargetMatch, type TargetResolution } from './targetTypes';
 
 export interface BaseTensorInfo {
   name: string;
@@ -142,7 +142,7 @@ function buildMatch(base: SafetensorsBase, byModule: Map<string, string[]>, req:
   const info = base.tensors.get(target)!;
   const evidence = [why];
   const expected = torchWeightShape(req);
-  if (expected && sameShape(expected, info.shape)) evidence.push(`shape ${fmtShape(info.shape)} fits lora_B·lora_A`);
+  if (expected && deltaFits(m, expected, info.shape)) evidence.push(`shape ${fmtShape(info.shape)} fits the ${m.algorithm} ΔW ${fmtShape(expected)}`);
   const bias = byModule.get(mod)?.includes('bias') ? `${mod}.bias` : undefined;
   return { target, shape: info.shape, transposed: req.deltaKind === 'linear' && req.fanInFanOut, bias, evidence };
 }

@@ -46,23 +46,25 @@ export interface TargetResolution {
 
 /** The shape a module's delta has in PyTorch layout ([out,in] / [out,in,k…] / [num,dim]). */
 export function torchWeightShape(req: ModuleRequest): number[] | undefined {
-  const { A, B } = req.module;
-  if (!A || !B) return undefined;
-  switch (req.deltaKind) {
-    case 'linear': {
-      const s = [B.shape[0], A.shape[1]];
-      return req.fanInFanOut ? [s[1], s[0]] : s;
-    }
-    case 'conv':
-      return [B.shape[0], A.shape[1], ...A.shape.slice(2)];
-    case 'embedding':
-      return [A.shape[1], B.shape[0]];
-  }
+  const s = req.module.deltaShape;
+  if (s.length < 2) return undefined;
+  return req.deltaKind === 'linear' && req.fanInFanOut ? [s[1], s[0]] : s;
 }
 
 export function deltaKindOf(m: AdapterModule): DeltaKind {
   if (m.embedding) return 'embedding';
-  return (m.A?.shape.length ?? 2) > 2 ? 'conv' : 'linear';
+  return m.deltaShape.length > 2 ? 'conv' : 'linear';
+}
+
+/**
+ * Whether a delta of `delta`'s shape fits a tensor of `target`'s shape: the
+ * same shape, or (a LoHa/LoKr conv stored flat, [out, in·k·k]) the same
+ * numbers as the conv weight [out, in, k…] it is reshaped to.
+ */
+export function deltaFits(m: AdapterModule, delta: readonly number[], target: readonly number[]): boolean {
+  if (sameShape(delta, target)) return true;
+  const flattened = m.lycoris?.shape.flattened ?? false;
+  return flattened && delta.length === 2 && target.length > 2 && target[0] === delta[0] && target.slice(1).reduce((a, b) => a * b, 1) === delta[1];
 }
 
 export const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);

@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileError } from '../errors';
+import type { FileRange } from '../io/fileRange';
 import type { ITensorProto } from './proto';
 
 export interface ExternalRef {
@@ -18,12 +19,22 @@ export interface ExternalRef {
   length: number | undefined;
 }
 
+/**
+ * ONNX Runtime reads offset and length as plain decimal integers; `Number()`
+ * would also take '0x40', '1e3' or ' 64 '. Anything but digits is NaN here,
+ * which the checks below refuse, so ModelFuse never reads a model ORT reads
+ * differently.
+ */
+function decimal(text: string | undefined): number {
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) : NaN;
+}
+
 export function externalRef(t: ITensorProto): ExternalRef | undefined {
   if (t.data_location !== 1) return undefined;
   const entries = new Map((t.external_data ?? []).map((e) => [e.key ?? '', e.value ?? '']));
   const location = entries.get('location') ?? '';
-  const offset = entries.has('offset') ? Number(entries.get('offset')) : 0;
-  const length = entries.has('length') ? Number(entries.get('length')) : undefined;
+  const offset = entries.has('offset') ? decimal(entries.get('offset')) : 0;
+  const length = entries.has('length') ? decimal(entries.get('length')) : undefined;
   return { location, offset, length };
 }
 
@@ -44,7 +55,7 @@ export class ExternalDataReader {
     const name = t.name ?? '(unnamed)';
     const { size } = this.open(ref.location, name);
     if (!Number.isSafeInteger(ref.offset) || ref.offset < 0) {
-      throw fileError(this.modelPath, `tensor '${name}': external data offset '${ref.offset}' is not valid`);
+      throw fileError(this.modelPath, `tensor '${name}': external data offset is not a non-negative decimal integer`);
     }
     const length = ref.length ?? (expectedLength ?? size - ref.offset);
     if (!Number.isSafeInteger(length) || length < 0) {
@@ -58,17 +69,22 @@ export class ExternalDataReader {
     }
   }
 
-  /** Reads one tensor's bytes into a fresh buffer. */
-  read(t: ITensorProto, expectedLength: number | undefined): Buffer {
+  /** Where one tensor's bytes are (checked, file open), without reading them: a save copies them from there. */
+  range(t: ITensorProto, expectedLength: number | undefined): FileRange {
     this.check(t, expectedLength);
     const ref = externalRef(t)!;
     const { fd, size } = this.open(ref.location, t.name ?? '');
-    const length = ref.length ?? expectedLength ?? size - ref.offset;
+    return { fd, offset: ref.offset, length: ref.length ?? expectedLength ?? size - ref.offset, file: this.resolve(ref.location, t.name ?? '') };
+  }
+
+  /** Reads one tensor's bytes into a fresh buffer. */
+  read(t: ITensorProto, expectedLength: number | undefined): Buffer {
+    const { fd, offset, length } = this.range(t, expectedLength);
     const buf = Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
-      const n = fs.readSync(fd, buf, done, length - done, ref.offset + done);
-      if (n === 0) throw fileError(this.modelPath, `external file '${ref.location}' ended early`);
+      const n = fs.readSync(fd, buf, done, length - done, offset + done);
+      if (n === 0) throw fileError(this.modelPath, `external file '${externalRef(t)!.location}' ended early`);
       done += n;
     }
     return buf;

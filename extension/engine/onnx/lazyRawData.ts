@@ -12,6 +12,7 @@
  */
 import * as fs from 'node:fs';
 import { fileError } from '../errors';
+import type { ChunkEdit, FileRange } from '../io/fileRange';
 import type { ITensorProto } from './proto';
 
 export interface PayloadSource {
@@ -22,18 +23,52 @@ export interface PayloadSource {
   mtimeMs: number;
 }
 
-const pendingLength = new WeakMap<ITensorProto, number>();
+interface Pending {
+  source: PayloadSource;
+  offset: number;
+  length: number;
+  /** Edits recorded instead of applied (deferLazyEdit): applied when the bytes are read or copied. */
+  edits: ChunkEdit[];
+}
+
+const pending = new WeakMap<ITensorProto, Pending>();
 
 /** Length of a payload not read yet, undefined for a tensor whose raw_data is in memory (or absent). */
 export function lazyRawDataLength(t: ITensorProto): number | undefined {
-  return pendingLength.get(t);
+  return pending.get(t)?.length;
+}
+
+/**
+ * Where a payload not read yet sits in the model file, without reading it (a
+ * save copies it from there to the output); undefined once it is in memory.
+ */
+export function lazyRawDataRange(t: ITensorProto): FileRange | undefined {
+  const p = pending.get(t);
+  if (!p) return undefined;
+  checkUnchanged(p.source, t.name ?? '');
+  return { fd: p.source.fd, offset: p.offset, length: p.length, file: p.source.path, ...(p.edits.length ? { edits: [...p.edits] } : {}) };
+}
+
+/**
+ * Records an edit of a payload not read yet instead of reading it: a fold
+ * that scales an untouched weight then costs nothing until the save, which
+ * applies it piece by piece while copying (streamingEncode.ts), and memory
+ * never holds the weight. A later read of `raw_data` gets the edited bytes.
+ * Returns false (nothing recorded) for a tensor whose bytes are in memory.
+ */
+export function deferLazyEdit(t: ITensorProto, edit: ChunkEdit): boolean {
+  const p = pending.get(t);
+  if (!p) return false;
+  p.edits.push(edit);
+  return true;
 }
 
 /** Makes `t.raw_data` read `length` bytes at `offset` of the model file when first used. */
 export function attachLazyRawData(t: ITensorProto, source: PayloadSource, offset: number, length: number): void {
-  pendingLength.set(t, length);
+  const entry: Pending = { source, offset, length, edits: [] };
+  pending.set(t, entry);
   const settle = (value: Uint8Array | null | undefined): void => {
-    pendingLength.delete(t);
+    pending.delete(t);
     Object.defineProperty(t, 'raw_data', { value, writable: true, enumerable: true, configurable: true });
   };
   Object.defineProperty(t, 'raw_data', {
@@ -41,6 +76,7 @@ export function attachLazyRawData(t: ITensorProto, source: PayloadSource, offset
     configurable: true,
     get(): Uint8Array {
       const bytes = readPayload(source, offset, length, t.name ?? '');
+      for (const edit of entry.edits) edit(bytes, 0);
       settle(bytes);
       return bytes;
     },
@@ -50,12 +86,16 @@ export function attachLazyRawData(t: ITensorProto, source: PayloadSource, offset
   });
 }
 
-function readPayload(source: PayloadSource, offset: number, length: number, name: string): Buffer {
+function checkUnchanged(source: PayloadSource, name: string): void {
   if (source.fd < 0) throw new Error(`internal: tensor '${name}' read after its model was closed`);
   const st = fs.fstatSync(source.fd);
   if (st.size !== source.size || st.mtimeMs !== source.mtimeMs) {
     throw fileError(source.path, 'the file changed on disk since it was opened; open it again');
   }
+}
+
+function readPayload(source: PayloadSource, offset: number, length: number, name: string): Buffer {
+  checkUnchanged(source, name);
   const buf = Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {

@@ -9,13 +9,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileError, ModelFuseError } from '../errors';
-import { onnx, toNumber, type ITensorProto } from './proto';
+import { onnx, toNumber, toNumberClamped, type ITensorProto } from './proto';
 import { bytesToFloat64, dtypeName, dtypeSize, isNumericType } from './dtypes';
 import { ExternalDataReader } from './externalData';
 import { embeddedBytes, expectedByteLength, isExternal, storedByteLength, tensorDims, tensorElementCount } from './tensors';
 import { forEachTensor } from './walk';
 import { readSkeleton } from './skeleton';
-import { attachLazyRawData, type PayloadSource } from './lazyRawData';
+import { attachLazyRawData, lazyRawDataRange, type PayloadSource } from './lazyRawData';
+import { checkGraphSanity } from './graphSanity';
+import type { FileRange } from '../io/fileRange';
 
 /** protobuf cannot hold more than 2 GiB; a bigger .onnx file is not a valid model. */
 const MAX_PROTO_BYTES = 2 ** 31 - 1;
@@ -33,6 +35,9 @@ export interface LoadOptions {
   /** With 'on-demand': payloads at least this big stay in the file (default skeleton.ts's LAZY_PAYLOAD_MIN_BYTES, 64 KiB). */
   onDemandMinBytes?: number;
 }
+
+/** Far above any real opset (ONNX is at ~23); a larger number is a corrupt or hostile file. */
+const MAX_OPSET = 10_000;
 
 export class OnnxModel {
   private constructor(
@@ -126,7 +131,7 @@ export class OnnxModel {
     try {
       proto = onnx.ModelProto.decode(bytes);
     } catch (err) {
-      throw fileError(modelPath, `not a valid ONNX model (${decodeFailure(err)})`);
+      throw fileError(modelPath, `not a valid ONNX model (${decodeFailure(err)})`, undefined, `protobuf: ${shortReason(err)}`);
     }
     const model = new OnnxModel(modelPath, proto, bytes, new ExternalDataReader(modelPath));
     try {
@@ -160,6 +165,16 @@ export class OnnxModel {
     return b;
   }
 
+  /**
+   * Where a tensor's bytes sit in a file when they are not in memory (external
+   * data, or a payload an on-demand load left in the model file), else
+   * undefined. Reads nothing: a save copies untouched weights from there.
+   */
+  tensorRange(t: ITensorProto): FileRange | undefined {
+    if (isExternal(t)) return this.external.range(t, expectedByteLength(t));
+    return lazyRawDataRange(t);
+  }
+
   /** A tensor's values as float64, for arithmetic and statistics. */
   tensorValues(t: ITensorProto): Float64Array {
     const dtype = t.data_type ?? 0;
@@ -180,6 +195,11 @@ export class OnnxModel {
     if (!p.graph) throw fileError(this.path, 'not an ONNX model (it has no graph)');
     if (!p.ir_version || toNumber(p.ir_version) <= 0) throw fileError(this.path, 'not an ONNX model (no ir_version)');
     if ((p.opset_import ?? []).length === 0 && toNumber(p.ir_version) >= 3) throw fileError(this.path, 'not an ONNX model (no opset_import)');
+    for (const o of p.opset_import ?? []) {
+      const v = toNumberClamped(o.version);
+      if (!Number.isSafeInteger(v) || v < 1 || v > MAX_OPSET) throw fileError(this.path, `opset ${String(o.version)} of domain '${o.domain || 'ai.onnx'}' is not a valid version`);
+    }
+    checkGraphSanity(p.graph, this.path);
     forEachTensor(p, ({ tensor, where }) => this.validateTensor(tensor, where));
   }
 
@@ -213,12 +233,12 @@ export class OnnxModel {
   }
 }
 
-/** protobufjs's reasons, in words a user can act on. */
+/** protobufjs's reasons, in words a user can act on (the raw reason goes to the error's detail). */
 function decodeFailure(err: unknown): string {
   const reason = shortReason(err);
   // protobufjs reports a length running past the end of the buffer as "index out of range: a + b > n"
   if (/index out of range/.test(reason)) return "the file is truncated or corrupt: a protobuf field runs past the end of the data";
-  return `protobuf decoding failed: ${reason}`;
+  return 'it is truncated or not a protobuf';
 }
 
 function shortReason(err: unknown): string {

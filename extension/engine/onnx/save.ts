@@ -4,7 +4,9 @@
  * keeps them there: every initializer of at least `externalizeMinBytes` (as
  * onnx's own convert_model_to_external_data does) is copied, one at a time,
  * into `OUT.onnx.data` beside the output, including tensors a fold just
- * produced. If the embedded weights would push the protobuf past 2 GiB, large
+ * produced. Bytes still in a file (the input's external data, payloads an
+ * on-demand load left in the model file) are copied from there through one
+ * recycled buffer, never read whole. If the embedded weights would push the protobuf past 2 GiB, large
  * tensors are moved to external data too. The input is never modified.
  */
 import * as fs from 'node:fs';
@@ -13,8 +15,10 @@ import { onnx, type ITensorProto } from './proto';
 import type { OnnxModel } from './model';
 import { embeddedBytes, expectedByteLength, isExternal } from './tensors';
 import { writeModelStreaming } from './streamingEncode';
+import { lazyRawDataLength } from './lazyRawData';
 import { forEachTensor } from './walk';
-import { checkOutputPath, writeAtomically } from '../io/atomicWrite';
+import { checkOutputPath, writeAtomicallyIf } from '../io/atomicWrite';
+import { copyRange } from '../io/fileRange';
 import { fileError } from '../errors';
 
 export interface SaveOptions {
@@ -24,6 +28,11 @@ export interface SaveOptions {
   embeddedLimit?: number;
   /** Tensors at least this big are the ones moved out when the limit is passed (default 1 KiB). */
   externalizeMinBytes?: number;
+  /**
+   * Called with the finished temporary model (its external data beside it, under the final name) before
+   * anything is moved into place; false discards it all (`fuse --verify`: only a verified model is committed).
+   */
+  beforeCommit?: (tempModel: string) => Promise<boolean>;
 }
 
 const DEFAULT_EMBEDDED_LIMIT = 2 ** 31 - 64 * 2 ** 20; // leave room for the graph itself
@@ -33,6 +42,8 @@ export interface SaveResult {
   output: string;
   externalData: string | null;
   bytes: number;
+  /** False when `beforeCommit` declined: nothing was written. */
+  committed: boolean;
 }
 
 export async function saveModel(model: OnnxModel, output: string, options: SaveOptions = {}): Promise<SaveResult> {
@@ -51,10 +62,11 @@ export async function saveModel(model: OnnxModel, output: string, options: SaveO
   const limit = options.embeddedLimit ?? DEFAULT_EMBEDDED_LIMIT;
   const minBytes = options.externalizeMinBytes ?? 1024;
   let embedded = 0;
-  for (const t of initializers) if (!isExternal(t)) embedded += t.raw_data?.length ?? 0;
+  // A payload still in the input file is counted by its length: touching raw_data would read it.
+  for (const t of initializers) if (!isExternal(t)) embedded += lazyRawDataLength(t) ?? t.raw_data?.length ?? 0;
   const inputUsesExternalData = initializers.some(isExternal);
   const moveOut = (t: ITensorProto): boolean =>
-    isExternal(t) || ((inputUsesExternalData || embedded > limit) && (expectedByteLength(t) ?? 0) >= minBytes && !!embeddedBytes(t));
+    isExternal(t) || ((inputUsesExternalData || embedded > limit) && (expectedByteLength(t) ?? 0) >= minBytes && (lazyRawDataLength(t) !== undefined || !!embeddedBytes(t)));
   const needsDataFile = initializers.some(moveOut);
 
   const dataName = `${path.basename(output)}.data`;
@@ -63,7 +75,7 @@ export async function saveModel(model: OnnxModel, output: string, options: SaveO
     throw fileError(dataPath, 'external data file exists (use --force to replace it)');
   }
 
-  return writeAtomically(async (files) => {
+  const { result, committed } = await writeAtomicallyIf(async (files) => {
     let outInitializers: ITensorProto[] = initializers;
     if (needsDataFile) {
       const dataTemp = files.add(dataPath);
@@ -72,11 +84,11 @@ export async function saveModel(model: OnnxModel, output: string, options: SaveO
         let offset = 0;
         outInitializers = initializers.map((t) => {
           if (!moveOut(t)) return t;
-          const bytes = model.tensorBytes(t);
           const pad = (ALIGN - (offset % ALIGN)) % ALIGN;
           if (pad) fs.writeSync(fd, Buffer.alloc(pad), 0, pad, offset);
           offset += pad;
-          writeFully(fd, bytes, offset);
+          const inFile = model.tensorRange(t);
+          const length = inFile ? copyRange(inFile, fd, offset) : writeFully(fd, model.tensorBytes(t), offset);
           // Only the tensor's identity travels; its values (raw_data or typed fields) now live in the data file.
           const copy = onnx.TensorProto.create({ name: t.name, dims: t.dims, data_type: t.data_type });
           if (t.doc_string) copy.doc_string = t.doc_string;
@@ -85,9 +97,9 @@ export async function saveModel(model: OnnxModel, output: string, options: SaveO
           copy.external_data = [
             { key: 'location', value: dataName },
             { key: 'offset', value: String(offset) },
-            { key: 'length', value: String(bytes.length) },
+            { key: 'length', value: String(length) },
           ].map((e) => onnx.StringStringEntryProto.create(e));
-          offset += bytes.length;
+          offset += length;
           return copy;
         });
       } finally {
@@ -103,10 +115,15 @@ export async function saveModel(model: OnnxModel, output: string, options: SaveO
       fs.closeSync(fd);
     }
     return { output, externalData: needsDataFile ? dataPath : null, bytes };
+  }, {
+    force: options.force,
+    beforeCommit: options.beforeCommit && ((files) => options.beforeCommit!(files.tempOf(output)!)),
   });
+  return { ...result, committed };
 }
 
-function writeFully(fd: number, bytes: Uint8Array, position: number): void {
+function writeFully(fd: number, bytes: Uint8Array, position: number): number {
   let done = 0;
   while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
+  return bytes.length;
 }

@@ -3,13 +3,17 @@
  * in memory. protobufjs would grow one buffer to the model's full size and
  * copy it again; here the small parts (graph nodes, tensor headers) are
  * encoded by protobufjs and the large `raw_data` payloads are written from
- * their existing views. Fields are emitted in field-number order, the same
+ * their existing views, or, for payloads an on-demand load left in the model
+ * file, copied from the input file through one recycled buffer (never read
+ * whole: an untouched weight costs what `cp` costs). Fields are emitted in field-number order, the same
  * bytes protobufjs (and the reference protobuf library) produce, so an
  * unmodified model is written back byte-identical.
  */
 import * as fs from 'node:fs';
 import * as protobuf from 'protobufjs/minimal';
 import { onnx, type ITensorProto } from './proto';
+import { lazyRawDataRange } from './lazyRawData';
+import { copyRange, type FileRange } from '../io/fileRange';
 
 /** Field numbers of the messages we split (from onnx.proto). */
 const MODEL_GRAPH_FIELD = 7;
@@ -42,17 +46,19 @@ function lengthDelimitedHeader(field: number, length: number): Uint8Array {
   return protobuf.Writer.create().uint32((field << 3) | 2).uint32(length).finish();
 }
 
-/** One initializer: encoded head and tail around an optional raw_data payload that is written from its view. */
+/** One initializer: encoded head and tail around an optional raw_data payload, in memory or still in the input file. */
 interface TensorParts {
   head: Uint8Array;
-  raw: Uint8Array | undefined;
+  raw: Uint8Array | FileRange | undefined;
   rawHeader: Uint8Array | undefined;
   tail: Uint8Array;
   length: number;
 }
 
 function splitTensor(t: ITensorProto): TensorParts {
-  const raw = t.raw_data && t.raw_data.length > 0 && Object.prototype.hasOwnProperty.call(t, 'raw_data') ? t.raw_data : undefined;
+  // Asked before `t.raw_data` is touched: touching it would read the payload.
+  const inFile = lazyRawDataRange(t);
+  const raw = inFile ?? (t.raw_data && t.raw_data.length > 0 && Object.prototype.hasOwnProperty.call(t, 'raw_data') ? t.raw_data : undefined);
   if (!raw) {
     const whole = onnx.TensorProto.encode(onnx.TensorProto.create(t as onnx.ITensorProto)).finish();
     return { head: whole, raw: undefined, rawHeader: undefined, tail: new Uint8Array(0), length: whole.length };
@@ -74,24 +80,35 @@ class FileSink {
     if (bytes.length >= 1 << 20) {
       this.flush();
       this.writeNow(bytes);
+      this.position += bytes.length;
       return;
     }
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;
-    if (this.pendingBytes >= 1 << 20) this.flush();
+    // writev takes at most IOV_MAX (1024) pieces
+    if (this.pendingBytes >= 1 << 20 || this.pending.length >= 1000) this.flush();
   }
 
   flush(): void {
     if (this.pendingBytes === 0) return;
-    this.writeNow(Buffer.concat(this.pending, this.pendingBytes));
+    // One gathered write of the pieces where they are: concatenating them first would copy every small weight once more.
+    const done = fs.writevSync(this.fd, this.pending, this.position);
+    if (done < this.pendingBytes) this.writeNow(Buffer.concat(this.pending, this.pendingBytes).subarray(done), done);
+    this.position += this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
   }
 
-  private writeNow(bytes: Uint8Array): void {
+  /** Bytes still in a file, copied without holding them whole. */
+  copy(range: FileRange): void {
+    this.flush();
+    this.position += copyRange(range, this.fd, this.position);
+  }
+
+  /** Writes `bytes` at the current position + `skip`, without moving the position. */
+  private writeNow(bytes: Uint8Array, skip = 0): void {
     let done = 0;
-    while (done < bytes.length) done += fs.writeSync(this.fd, bytes, done, bytes.length - done, this.position + done);
-    this.position += bytes.length;
+    while (done < bytes.length) done += fs.writeSync(this.fd, bytes, done, bytes.length - done, this.position + skip + done);
   }
 }
 
@@ -119,7 +136,8 @@ export function writeModelStreaming(fd: number, model: onnx.IModelProto, graph: 
     sink.write(t.head);
     if (t.raw) {
       sink.write(t.rawHeader!);
-      sink.write(t.raw);
+      if (t.raw instanceof Uint8Array) sink.write(t.raw);
+      else sink.copy(t.raw);
     }
     sink.write(t.tail);
   });

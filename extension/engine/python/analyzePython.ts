@@ -5,7 +5,7 @@
  * module), and ready-to-insert `fuse_model()` text. Pure TypeScript over
  * tree-sitter; no vscode.
  */
-import { findModuleClasses, type PyClass } from './classes';
+import { findModuleClasses, mergeNotes, topLevelFunctions, type ImportedDefinitions, type PyClass, type PyNote } from './classes';
 import { analyzeForward } from './forwardFlow';
 import { fuseModelMethodText, fuseModulesCallText } from './fuseModelText';
 import { NameScope } from './names';
@@ -13,6 +13,16 @@ import { findSequences, type PySequence, type PySharedModule, type PyUnsafeSeque
 import { field, named, parsePython, type SyntaxNode, type Tree } from './treeSitter';
 
 export type { PySequence, PySharedModule, PyUnsafeSequence } from './sequences';
+export { noteText, type PyNote } from './classes';
+
+/**
+ * Reads the source of a module a file imports from (`.blocks`, `mypkg.layers`), or
+ * undefined when it is not a workspace file. Called once per imported module.
+ */
+export type ImportReader = (module: string) => Promise<string | undefined>;
+
+/** At most this many imported modules are read per file. */
+const MAX_IMPORTED_MODULES = 16;
 
 export interface PyModuleSummary {
   path: string;
@@ -33,6 +43,11 @@ export interface PyClassAnalysis {
   sequences: PySequence[];
   unsafe: PyUnsafeSequence[];
   sharedModules: PySharedModule[];
+  /**
+   * What the analysis could not follow or what stops a group short (a helper it cannot
+   * read, a list built in a loop, nn.ReLU6 after conv+bn), by line: the "why nothing".
+   */
+  notes: PyNote[];
   /** Whether the class (or a same-file base) already has a fuse_model method. */
   definesFuseModel: boolean;
   /** `torch.ao.quantization.fuse_modules(model, [...], inplace=True)`, or null without sequences. */
@@ -49,19 +64,54 @@ export interface PythonAnalysis {
   hasSyntaxErrors: boolean;
 }
 
-export async function analyzePythonSource(source: string, wasmDir?: string): Promise<PythonAnalysis> {
+export async function analyzePythonSource(source: string, wasmDir?: string, readImport?: ImportReader): Promise<PythonAnalysis> {
   const tree = await parsePython(source, wasmDir);
+  const importedTrees: Tree[] = [];
   try {
-    return analyzeTree(tree, source);
+    const imports = readImport ? await importedDefinitions(tree.rootNode, readImport, wasmDir, importedTrees) : [];
+    return analyzeTree(tree, source, imports);
   } finally {
     tree.delete();
+    for (const t of importedTrees) t.delete();
   }
 }
 
-export function analyzeTree(tree: Tree, source: string): PythonAnalysis {
+/** The classes and functions this file imports by name from workspace files (one level deep). */
+async function importedDefinitions(root: SyntaxNode, readImport: ImportReader, wasmDir: string | undefined, trees: Tree[]): Promise<ImportedDefinitions[]> {
+  const byModule = new Map<string, { local: string; name: string }[]>();
+  for (const imp of NameScope.fromModule(root).fromImports()) {
+    if (/^torch(vision)?(\.|$)/.test(imp.module)) continue;
+    byModule.set(imp.module, [...(byModule.get(imp.module) ?? []), imp]);
+  }
+  const out: ImportedDefinitions[] = [];
+  for (const [module, names] of [...byModule].slice(0, MAX_IMPORTED_MODULES)) {
+    const text = await readImport(module);
+    if (text === undefined) continue;
+    const tree = await parsePython(text, wasmDir);
+    trees.push(tree);
+    const r = tree.rootNode;
+    const classes = new Map<string, SyntaxNode>();
+    const functions = new Map<string, SyntaxNode>();
+    // Everything the file defines, by its own names (its classes refer to each other)…
+    for (const c of named(r)) {
+      const def = c.type === 'decorated_definition' ? field(c, 'definition') : c;
+      if (def?.type === 'class_definition') classes.set(field(def, 'name')!.text, def);
+    }
+    for (const f of topLevelFunctions(r)) functions.set(field(f, 'name')!.text, f);
+    // …and by the names this file imported them as (`from .blocks import ConvBNReLU as CBR`).
+    for (const { local, name } of names) {
+      if (classes.has(name)) classes.set(local, classes.get(name)!);
+      if (functions.has(name)) functions.set(local, functions.get(name)!);
+    }
+    out.push({ scope: NameScope.fromModule(r), classes, functions });
+  }
+  return out;
+}
+
+export function analyzeTree(tree: Tree, source: string, imports: readonly ImportedDefinitions[] = []): PythonAnalysis {
   const root = tree.rootNode;
   const scope = NameScope.fromModule(root);
-  const classes = findModuleClasses(root, scope);
+  const classes = findModuleClasses(root, scope, imports);
   const byName = new Map(classes.map((c) => [c.name, c]));
   const own = new Map<PyClass, ReturnType<typeof findSequences>>();
   for (const cls of classes) own.set(cls, findSequences(cls, analyzeForward(cls)));
@@ -74,8 +124,17 @@ export function analyzeTree(tree: Tree, source: string): PythonAnalysis {
       if (d.origin !== 'local' || !d.className || d.aliasOf !== undefined) continue;
       const child = byName.get(d.className);
       if (!child) continue;
+      // The child itself may exist only under a condition (`if aux_logits: self.AuxLogits = …`).
+      const childGuards = d.guard ? [d.guard] : [];
       for (const s of nested(child, [...stack, cls])) {
-        out.push({ ...s, modules: s.modules.map((m) => (m ? `${d.path}.${m}` : d.path)), viaChild: s.viaChild ? `${d.path}.${s.viaChild}` : d.path });
+        const prefixed = (m: string) => (m ? `${d.path}.${m}` : d.path);
+        const guards = [...childGuards, ...(s.guards ?? []).map((g) => ({ ...g, path: prefixed(g.path) }))];
+        out.push({
+          ...s,
+          modules: s.modules.map(prefixed),
+          viaChild: s.viaChild ? prefixed(s.viaChild) : d.path,
+          ...(guards.length ? { guards } : {}),
+        });
       }
     }
     return out;
@@ -83,10 +142,10 @@ export function analyzeTree(tree: Tree, source: string): PythonAnalysis {
 
   const lines = source.split(/\r?\n/);
   return {
-    classes: classes.map((cls) => {
-      const { unsafe, sharedModules } = own.get(cls)!;
+    classes: classes.filter((cls) => !cls.imported).map((cls) => {
+      const { unsafe, sharedModules, notes } = own.get(cls)!;
       const sequences = nested(cls, []);
-      const groups = sequences.map((s) => s.modules);
+      const groups = sequences.map((s) => ({ modules: s.modules, ...(s.guards ? { guards: s.guards } : {}) }));
       const { indent, unit } = indentation(cls.node, lines);
       const end = cls.node.endPosition;
       return {
@@ -98,6 +157,7 @@ export function analyzeTree(tree: Tree, source: string): PythonAnalysis {
         sequences,
         unsafe,
         sharedModules,
+        notes: mergeNotes([...cls.notes, ...notes]),
         definesFuseModel: cls.methods.has('fuse_model'),
         fuseModulesCall: groups.length ? fuseModulesCallText(groups) : null,
         fuseModelMethod: groups.length ? fuseModelMethodText(groups, { indent, unit, bindsTorch: scope.bindsTorch }) : null,

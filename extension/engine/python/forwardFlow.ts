@@ -29,6 +29,17 @@ export interface CallEvent {
   inLoop: boolean;
   /** Set when the call is implied by calling the nn.Sequential at this path. */
   viaSequential?: string;
+  /** The if/elif/else branches the call is in (`"12:0"`: the first branch of the if with id 12), outermost first. */
+  branches: string[];
+}
+
+/** Two calls that can never both run: they sit in different branches of one `if`. */
+export function exclusive(a: CallEvent, b: CallEvent): boolean {
+  const ofA = new Map(a.branches.map((t) => t.split(':') as [string, string]));
+  return b.branches.some((t) => {
+    const [id, branch] = t.split(':');
+    return ofA.has(id) && ofA.get(id) !== branch;
+  });
 }
 
 export interface SideReference {
@@ -38,6 +49,14 @@ export interface SideReference {
   text: string;
 }
 
+/** A call of a torch function on a value (`F.relu(x)`): fuse_modules cannot fuse it, but the user may want to know. */
+export interface FunctionalCall {
+  /** As written: `F.relu`. */
+  name: string;
+  input: number;
+  line: number;
+}
+
 export interface ForwardFlow {
   /** False when the class has no forward (then only an nn.Sequential subclass has calls). */
   hasForward: boolean;
@@ -45,6 +64,7 @@ export interface ForwardFlow {
   /** Uses per value number. */
   uses: number[];
   sideReferences: SideReference[];
+  functionalCalls: FunctionalCall[];
 }
 
 type Env = Map<string, number>;
@@ -60,7 +80,10 @@ class FlowBuilder {
   private readonly uses: number[] = [];
   private readonly phiSources = new Map<number, number[]>();
   private readonly sideReferences: SideReference[] = [];
+  private readonly functionalCalls: FunctionalCall[] = [];
   private loopDepth = 0;
+  private readonly branchStack: string[] = [];
+  private nextIf = 0;
   private readonly inlineStack: string[] = [];
   private returns: number[] = [];
 
@@ -74,7 +97,7 @@ class FlowBuilder {
       // An nn.Sequential subclass without its own forward runs its children in order.
       this.callModule('', [this.fresh()], false, this.cls.decls.get('')!.line);
     }
-    return { hasForward: !!forward, events: this.events, uses: this.uses, sideReferences: this.sideReferences };
+    return { hasForward: !!forward, events: this.events, uses: this.uses, sideReferences: this.sideReferences, functionalCalls: this.functionalCalls };
   }
 
   private fresh(): number {
@@ -211,23 +234,34 @@ class FlowBuilder {
     if (cond) this.read(cond, env);
     const branches: Env[] = [];
     const consequence = field(stmt, 'consequence');
+    const ifId = this.nextIf++;
+    const inBranch = (index: number, run: () => void) => {
+      this.branchStack.push(`${ifId}:${index}`);
+      try {
+        run();
+      } finally {
+        this.branchStack.pop();
+      }
+    };
     const first = new Map(env);
-    if (consequence) this.block(consequence, first);
+    if (consequence) inBranch(0, () => this.block(consequence, first));
     branches.push(first);
     let hasElse = false;
     for (const alt of stmt.childrenForFieldName('alternative')) {
       if (!alt) continue;
       const branchEnv = new Map(env);
-      if (alt.type === 'elif_clause') {
-        const c = field(alt, 'condition');
-        if (c) this.read(c, branchEnv);
-        const body = field(alt, 'consequence');
-        if (body) this.block(body, branchEnv);
-      } else {
-        hasElse = true;
-        const body = field(alt, 'body');
-        if (body) this.block(body, branchEnv);
-      }
+      inBranch(branches.length, () => {
+        if (alt.type === 'elif_clause') {
+          const c = field(alt, 'condition');
+          if (c) this.read(c, branchEnv);
+          const body = field(alt, 'consequence');
+          if (body) this.block(body, branchEnv);
+        } else {
+          hasElse = true;
+          const body = field(alt, 'body');
+          if (body) this.block(body, branchEnv);
+        }
+      });
       branches.push(branchEnv);
     }
     if (!hasElse) branches.push(new Map(env));
@@ -353,6 +387,13 @@ class FlowBuilder {
       this.sideReference(callee!, path);
     } else if (callee) {
       this.read(callee, env);
+      // F.relu(x), torch.relu(x), x.relu(): an activation written as a function.
+      const name = callee.text.replace(/\s+/g, '');
+      if (/^(F|torch|torch\.nn\.functional|nn\.functional)\.relu_?$/.test(name)) {
+        const { inputs } = this.arguments(args, env);
+        if (inputs.length > 0) this.functionalCalls.push({ name, input: inputs[0], line: node.startPosition.row });
+        return this.fresh();
+      }
     }
     this.arguments(args, env);
     return this.fresh();
@@ -374,18 +415,19 @@ class FlowBuilder {
   /** A call of the module at `path`; an nn.Sequential expands into its children, each feeding the next. */
   private callModule(path: string, inputs: number[], extraArgs: boolean, line: number, viaSequential?: string): number {
     const decl = this.decl(path);
-    const children = decl?.className === 'Sequential' ? decl.children : undefined;
+    const children = decl?.children;
     if (children && children.length > 0 && !extraArgs && inputs.length === 1) {
       // Each child's output is used exactly once, by the next child; the last one is the Sequential's result.
       let value = inputs[0];
       children.forEach((child, i) => {
         if (i > 0) this.use(value);
-        value = this.callModule(child, [value], false, line, viaSequential ?? path);
+        // null: modules without a static index sit here; nothing chains across them.
+        value = child === null ? this.fresh() : this.callModule(child, [value], false, line, viaSequential ?? path);
       });
       return value;
     }
     const output = this.fresh();
-    this.events.push({ module: decl?.path ?? path, line, inputs, extraArgs, output, inLoop: this.loopDepth > 0, ...(viaSequential !== undefined ? { viaSequential } : {}) });
+    this.events.push({ module: decl?.path ?? path, line, inputs, extraArgs, output, inLoop: this.loopDepth > 0, branches: [...this.branchStack], ...(viaSequential !== undefined ? { viaSequential } : {}) });
     return output;
   }
 

@@ -5,30 +5,82 @@
  * the QAT variant when the model is in training mode.
  */
 
+import { selfExpression } from './sequences';
+
 const LINE_LIMIT = 88; // black's default: a generated line longer than this is wrapped
 
-function groupLiteral(group: readonly string[]): string {
-  return `[${group.map((m) => JSON.stringify(m)).join(', ')}]`;
+export interface FuseGroup {
+  modules: readonly string[];
+  /** Fuse only when these hold: the module at `path` exists, or (with `length`) has that many children. */
+  guards?: readonly { path: string; length?: number }[];
+}
+
+/** `target` + relative path as Python: `self.features[-1]`, `model.conv1`. */
+function expressionOf(target: string, path: string): string {
+  return target + selfExpression(path).slice('self'.length);
+}
+
+/**
+ * A module path as a Python string. A negative index (a child counted from the end of an
+ * nn.Sequential whose length is not static) becomes an f-string: `f"conv.{len(self.conv) - 2}"`.
+ */
+function pathLiteral(target: string, path: string): string {
+  const parts = path.split('.');
+  if (!parts.some((p) => /^-\d+$/.test(p))) return JSON.stringify(path);
+  const text = parts.map((p, i) => (/^-\d+$/.test(p) ? `{len(${expressionOf(target, parts.slice(0, i).join('.'))}) - ${p.slice(1)}}` : p)).join('.');
+  return `f${JSON.stringify(text)}`;
+}
+
+function groupLiteral(target: string, group: readonly string[]): string {
+  return `[${group.map((m) => pathLiteral(target, m)).join(', ')}]`;
 }
 
 /** `fn(target, [[...], [...]], inplace=True)`, wrapped one group per line when long. */
 function fuseCall(fn: string, target: string, groups: readonly (readonly string[])[], indent: string, unit: string): string[] {
-  const oneLine = `${indent}${fn}(${target}, [${groups.map(groupLiteral).join(', ')}], inplace=True)`;
+  const oneLine = `${indent}${fn}(${target}, [${groups.map((g) => groupLiteral(target, g)).join(', ')}], inplace=True)`;
   if (oneLine.length <= LINE_LIMIT) return [oneLine];
   return [
     `${indent}${fn}(`,
     `${indent}${unit}${target},`,
     `${indent}${unit}[`,
-    ...groups.map((g) => `${indent}${unit}${unit}${groupLiteral(g)},`),
+    ...groups.map((g) => `${indent}${unit}${unit}${groupLiteral(target, g)},`),
     `${indent}${unit}],`,
     `${indent}${unit}inplace=True,`,
     `${indent})`,
   ];
 }
 
+/** `len(self.branch1) == 5`, `getattr(self, "AuxLogits", None) is not None`. */
+function guardCondition(target: string, guards: NonNullable<FuseGroup['guards']>): string {
+  return guards
+    .map((g) => {
+      if (g.length !== undefined) return `len(${expressionOf(target, g.path)}) == ${g.length}`;
+      const dot = g.path.lastIndexOf('.');
+      const owner = dot < 0 ? target : expressionOf(target, g.path.slice(0, dot));
+      return `getattr(${owner}, ${JSON.stringify(g.path.slice(dot + 1))}, None) is not None`;
+    })
+    .join(' and ');
+}
+
+/** One call for the unguarded groups, then one `if …:` call per condition. */
+function guardedCalls(fn: string, target: string, groups: readonly FuseGroup[], indent: string, unit: string): string[] {
+  const plain = groups.filter((g) => !g.guards?.length).map((g) => g.modules);
+  const lines = plain.length ? fuseCall(fn, target, plain, indent, unit) : [];
+  const byGuard = new Map<string, FuseGroup[]>();
+  for (const g of groups) {
+    if (!g.guards?.length) continue;
+    const condition = guardCondition(target, g.guards);
+    byGuard.set(condition, [...(byGuard.get(condition) ?? []), g]);
+  }
+  for (const [condition, guarded] of byGuard) {
+    lines.push(`${indent}if ${condition}:`, ...fuseCall(fn, target, guarded.map((g) => g.modules), indent + unit, unit));
+  }
+  return lines;
+}
+
 /** The call to paste where the model is built (`model.eval()` first: conv+bn folding needs eval mode). */
-export function fuseModulesCallText(groups: readonly (readonly string[])[], modelVariable = 'model'): string {
-  return fuseCall('torch.ao.quantization.fuse_modules', modelVariable, groups, '', '    ').join('\n');
+export function fuseModulesCallText(groups: readonly FuseGroup[], modelVariable = 'model'): string {
+  return guardedCalls('torch.ao.quantization.fuse_modules', modelVariable, groups, '', '    ').join('\n');
 }
 
 export interface MethodTextOptions {
@@ -41,7 +93,7 @@ export interface MethodTextOptions {
 }
 
 /** The `fuse_model` method, as lines without trailing newline. */
-export function fuseModelMethodText(groups: readonly (readonly string[])[], o: MethodTextOptions): string {
+export function fuseModelMethodText(groups: readonly FuseGroup[], o: MethodTextOptions): string {
   const body = o.indent + o.unit;
   const lines = [
     `${o.indent}def fuse_model(self, is_qat: bool = False) -> None:`,
@@ -55,6 +107,6 @@ export function fuseModelMethodText(groups: readonly (readonly string[])[], o: M
   } else {
     lines.push(`${body}from torch.ao.quantization import fuse_modules, fuse_modules_qat`, '', `${body}fuse = fuse_modules_qat if is_qat else fuse_modules`);
   }
-  lines.push(...fuseCall('fuse', 'self', groups, body, o.unit));
+  lines.push(...guardedCalls('fuse', 'self', groups, body, o.unit));
   return lines.join('\n');
 }

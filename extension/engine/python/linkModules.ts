@@ -16,10 +16,17 @@ export interface PythonLink {
   unsafe: boolean;
 }
 
-/** Splits `full` into (prefix, relative) when it ends with `.relative` (or equals it). */
+/**
+ * Splits `full` into (prefix, relative) when it ends with `.relative` (or equals it). A negative
+ * index in `relative` (`features.-1.0`: counted from the end of a Sequential built in a loop)
+ * matches any index: the ONNX export names the last block by its number.
+ */
 function prefixOf(full: string, relative: string): string | null {
   if (full === relative) return '';
-  return full.endsWith(`.${relative}`) ? full.slice(0, full.length - relative.length - 1) : null;
+  if (!/(^|\.)-\d+(\.|$)/.test(relative)) return full.endsWith(`.${relative}`) ? full.slice(0, full.length - relative.length - 1) : null;
+  const pattern = relative.split('.').map((p) => (/^-\d+$/.test(p) ? '\\d+' : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('\\.');
+  const m = new RegExp(`^(?:(.*)\\.)?${pattern}$`).exec(full);
+  return m ? (m[1] ?? '') : null;
 }
 
 export function linkToPython(onnxModules: readonly (string | null)[], classes: readonly PyClassAnalysis[]): PythonLink[] {

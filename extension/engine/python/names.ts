@@ -47,6 +47,27 @@ export class NameScope {
     return m ? m[1] : null;
   }
 
+  /**
+   * The torchvision.ops block a dotted name denotes (`Conv2dNormActivation`), or null.
+   * torchvision's own model files import them relatively (`from ..ops.misc import …`).
+   */
+  torchvisionOpsClass(dotted: string): string | null {
+    const m = /^(?:torchvision|\.+)\.?ops(?:\.misc)?\.([A-Za-z_]\w*)$/.exec(this.qualify(dotted));
+    return m ? m[1] : null;
+  }
+
+  /** Every `from MODULE import NAME` binding: (local name, module, imported name). */
+  fromImports(): { local: string; module: string; name: string }[] {
+    const out: { local: string; module: string; name: string }[] = [];
+    for (const [local, q] of this.bindings) {
+      const m = /^(.*[^.])\.([A-Za-z_]\w*)$|^(\.+)([A-Za-z_]\w*)$/.exec(q);
+      if (!m || q === local) continue;
+      const module = m[1] ?? m[3];
+      out.push({ local, module, name: m[2] ?? m[4] });
+    }
+    return out;
+  }
+
   private readImport(stmt: SyntaxNode): void {
     if (stmt.type === 'import_statement') {
       for (const item of named(stmt)) {
@@ -61,19 +82,21 @@ export class NameScope {
         }
       }
     } else if (stmt.type === 'import_from_statement') {
+      // Relative imports are bound too (`from ..ops.misc import X` → `..ops.misc.X`): they name
+      // workspace helpers and, inside torchvision itself, its library blocks.
       const from = field(stmt, 'module_name')?.text;
-      if (!from || from.startsWith('.')) return;
+      if (!from) return;
       if (named(stmt).some((c) => c.type === 'wildcard_import')) {
         this.starModules.push(from.replace(/^torch\.nn\.modules(\.\w+)?$/, 'torch.nn'));
         return;
       }
       for (const item of stmt.childrenForFieldName('name')) {
         if (!item) continue;
-        if (item.type === 'dotted_name') this.bindings.set(item.text, `${from}.${item.text}`);
+        if (item.type === 'dotted_name') this.bindings.set(item.text, joinModule(from, item.text));
         else if (item.type === 'aliased_import') {
           const name = field(item, 'name')?.text;
           const alias = field(item, 'alias')?.text;
-          if (name && alias) this.bindings.set(alias, `${from}.${name}`);
+          if (name && alias) this.bindings.set(alias, joinModule(from, name));
         }
       }
     } else if (stmt.type === 'if_statement' || stmt.type === 'try_statement') {
@@ -81,6 +104,11 @@ export class NameScope {
       for (const block of stmt.descendantsOfType(['import_statement', 'import_from_statement'])) if (block) this.readImport(block);
     }
   }
+}
+
+/** `from . import x` → `.x`, `from .a import x` → `.a.x`. */
+function joinModule(from: string, name: string): string {
+  return from.endsWith('.') ? from + name : `${from}.${name}`;
 }
 
 /** torch.nn names `from torch.nn import *` can bring in that matter here. */

@@ -67,7 +67,10 @@ export class SafetensorsFile {
     if (!header || typeof header !== 'object' || Array.isArray(header)) throw fileError(path, 'not a safetensors file (header is not an object)');
     const dataStart = 8 + headerLen;
     const meta = header.__metadata__;
-    this.metadata = meta && typeof meta === 'object' ? Object.fromEntries(Object.entries(meta as object).map(([k, v]) => [k, String(v)])) : {};
+    if (meta !== undefined && (!meta || typeof meta !== 'object' || Array.isArray(meta) || !Object.values(meta).every((v) => typeof v === 'string'))) {
+      throw fileError(path, '__metadata__ must be an object of strings (as the safetensors format defines it)');
+    }
+    this.metadata = meta ? { ...(meta as Record<string, string>) } : {};
     for (const [name, raw] of Object.entries(header)) {
       if (name === '__metadata__') continue;
       const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
@@ -87,6 +90,11 @@ export class SafetensorsFile {
         throw fileError(path, `tensor '${name}': ${end - begin} bytes do not match ${dtype}[${(e.shape as number[]).join(', ')}]`);
       }
       this.entries.set(name, { name, dtype: dtype as SafetensorsDtype, shape: e.shape as number[], begin, end });
+    }
+    // Two tensors sharing bytes: a write to one would change the other; the safetensors library refuses it too.
+    const byOffset = [...this.entries.values()].filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
+    for (let i = 1; i < byOffset.length; i++) {
+      if (byOffset[i].begin < byOffset[i - 1].end) throw fileError(path, `tensors '${byOffset[i - 1].name}' and '${byOffset[i].name}' overlap in the file (data_offsets)`);
     }
   }
 

@@ -16,6 +16,7 @@
 import { ModelFuseError, fileError } from '../errors';
 import { float16Bits } from '../onnx/dtypes';
 import type { SafetensorsFile } from '../safetensors/safetensors';
+import { readNpy } from './npy';
 import type { InputsDescription, InputTensorDescription } from '../../protocol/workerProtocol';
 
 /** An input as a model declares it: dims are numbers, or symbolic names / null / negative for dynamic ones. */
@@ -203,7 +204,7 @@ export function resolveShape(spec: ModelInputSpec, override?: readonly number[])
   return [...override];
 }
 
-function checkShapeNames(specs: readonly ModelInputSpec[], shapes: Record<string, number[]>): void {
+export function checkShapeNames(specs: readonly ModelInputSpec[], shapes: Record<string, number[]>): void {
   for (const name of Object.keys(shapes)) {
     if (!specs.some((s) => s.name === name)) {
       throw new ModelFuseError(`--shape ${name}=…: the model has no input '${name}' (inputs: ${specs.map((s) => s.name).join(', ') || 'none'})`);
@@ -296,21 +297,38 @@ export function inputsFromSafetensors(file: SafetensorsFile, specs: readonly Mod
       throw fileError(file.path, `no tensor for model input '${spec.name}' (looked for '${spec.name}' and 'input.${spec.name}'; the file has: ${have || 'nothing'})`);
     }
     const entry = file.get(key);
-    const dtype = SAFETENSORS_TO_ORT[entry.dtype];
-    if (dtype !== spec.dtype) {
-      throw fileError(file.path, `tensor '${key}' is ${entry.dtype} but model input '${spec.name}' is ${spec.dtype}`);
-    }
-    const shapeOk = spec.dims.length === 0
-      ? entry.shape.length === 0
-      : entry.shape.length === spec.dims.length && spec.dims.every((d, i) => isDynamic(d) || d === entry.shape[i]);
-    if (!shapeOk) {
-      throw fileError(file.path, `tensor '${key}' has shape [${entry.shape.join(', ')}] but model input '${spec.name}' is ${spec.dtype}${formatDims(spec.dims)}`);
-    }
+    const dtype = checkFileTensor(file.path, `tensor '${key}'`, SAFETENSORS_TO_ORT[entry.dtype] ?? entry.dtype, entry.shape, spec, entry.dtype);
     const data = typedArrayOf(dtype, file.readBytes(key));
     tensors.push({ name: spec.name, dtype, dims: [...entry.shape], data });
     described[spec.name] = { dtype, shape: [...entry.shape], values: `file tensor '${key}'` };
   }
   return { tensors, description: { source: 'file', file: file.path, tensors: described } };
+}
+
+/** Checks a file's tensor against the model input it feeds; returns its ORT dtype. */
+function checkFileTensor(filePath: string, what: string, dtype: string, shape: readonly number[], spec: ModelInputSpec, storedType = dtype): string {
+  if (dtype !== spec.dtype) throw fileError(filePath, `${what} is ${storedType} but model input '${spec.name}' is ${spec.dtype}`);
+  const shapeOk = spec.dims.length === 0
+    ? shape.length === 0
+    : shape.length === spec.dims.length && spec.dims.every((d, i) => isDynamic(d) || d === shape[i]);
+  if (!shapeOk) {
+    throw fileError(filePath, `${what} has shape [${shape.join(', ')}] but model input '${spec.name}' is ${spec.dtype}${formatDims(spec.dims)}`);
+  }
+  return dtype;
+}
+
+// ---------------------------------------------------------------- inputs from a .npy file
+
+/** A `.npy` file holds one array: the input of a single-input model. */
+export function inputsFromNpy(filePath: string, specs: readonly ModelInputSpec[]): PreparedInputs {
+  if (specs.length !== 1) {
+    throw fileError(filePath, `a .npy file holds one array, but the model takes ${specs.length} inputs (${specs.map((s) => s.name).join(', ')}); put them in one .safetensors file, one tensor per input name`);
+  }
+  const spec = specs[0];
+  const array = readNpy(filePath);
+  const dtype = checkFileTensor(filePath, 'the array', array.dtype, array.shape, spec);
+  const tensor: InputTensor = { name: spec.name, dtype, dims: array.shape, data: typedArrayOf(dtype, array.bytes) };
+  return { tensors: [tensor], description: { source: 'file', file: filePath, tensors: { [spec.name]: { dtype, shape: array.shape, values: 'the .npy array' } } } };
 }
 
 /** A typed array over a fresh, aligned copy of little-endian bytes. */

@@ -8,7 +8,7 @@
  *
  * Tensors are paired by the fold record first (a fold that had to copy a
  * shared weight gives it a new name; a Conv without bias gets an added one),
- * then by equal names. Identical bytes are "unchanged" without converting
+ * then by equal names, then by place, content or module (placePairing.ts). Identical bytes are "unchanged" without converting
  * anything. Runs in the worker; only the summary leaves it.
  */
 import { throwIfCancelled, type CancelToken } from '../errors';
@@ -16,6 +16,7 @@ import { DataType, dtypeName } from '../onnx/dtypes';
 import { effectiveRank } from './effectiveRank';
 import { DEFAULT_BINS, sharedHistogram } from './histogram';
 import type { ParamSource } from './paramSource';
+import { pairByPlace } from './placePairing';
 import type {
   ChannelAffineStats, FoldRecord, FoldSummary, LoraLayerRecord, LoraLayerStats, ParamDiffSummary, TensorDiff, TensorRef,
 } from './paramDiffTypes';
@@ -60,6 +61,9 @@ export function computeParamDiff(before: ParamSource, after: ParamSource, option
   }
   const beforeNames = new Set(before.names());
   for (const name of after.names()) if (!pairs.has(name)) pairs.set(name, { after: name, before: beforeNames.has(name) ? name : null });
+  // Renamed weights (Constant-node weights of paddle2onnx / tf2onnx, re-exports): by place, content, module. A fold's new tensor stays new.
+  const claimed = new Set([...pairs.values()].map((p) => p.before).filter((n): n is string => n !== null));
+  pairByPlace(before, after, [...pairs.values()].filter((p) => p.foldId === undefined), claimed);
 
   const used = new Set<string>();
   const changed: TensorDiff[] = [];

@@ -8,7 +8,9 @@ import { isNumericType } from '../onnx/dtypes';
 import { tensorDims } from '../onnx/tensors';
 import { buildModuleTree, type ModuleTree } from '../graph/moduleTree';
 import { GraphIndex } from '../graph/graphIndex';
-import type { ITensorProto } from '../onnx/proto';
+import type { ITensorProto, onnx } from '../onnx/proto';
+import { constantNodeWeights, subgraphInitializers } from '../graph/constantWeights';
+import { nodeAddresses } from '../graph/nodeAddress';
 import { SafetensorsFile, safetensorsDtypeToOnnx } from '../safetensors/safetensors';
 
 export interface ParamInfo {
@@ -25,6 +27,13 @@ export interface ParamSource {
   bytes(name: string): Uint8Array;
   values(name: string): Float64Array;
   moduleOf(name: string): string | null;
+  /**
+   * Keys that identify a tensor's place in the model independently of its
+   * name, most specific first (`node:<Constant node address>`,
+   * `reader:<node address>#<input slot>`): the diff pairs tensors a re-export or
+   * a fold renamed through them. Absent for formats where names are the identity.
+   */
+  placeKeys?(name: string): string[];
   close(): void;
 }
 
@@ -34,14 +43,26 @@ export function moduleFromStateDictKey(name: string): string | null {
   return m ? m[1] : null;
 }
 
-/** The initializers of an ONNX model (numeric ones; the diff has nothing to say about strings). */
+/**
+ * The parameters of an ONNX model: initializers (also of If/Loop bodies) and
+ * the weights held in Constant nodes (graph/constantWeights.ts), numeric ones
+ * only (the diff has nothing to say about strings).
+ */
 export class OnnxParamSource implements ParamSource {
   private readonly tensors = new Map<string, ITensorProto>();
+  /** Constant-node weights: value name → the node's address. */
+  private readonly constantNodes = new Map<string, string>();
   private tree: ModuleTree | undefined;
+  private addresses: Map<onnx.INodeProto, string> | undefined;
   readonly index: GraphIndex;
 
   constructor(readonly model: OnnxModel) {
-    for (const t of model.graph.initializer ?? []) if (t.name) this.tensors.set(t.name, t);
+    for (const t of [...(model.graph.initializer ?? []), ...subgraphInitializers(model.graph)]) if (t.name && !this.tensors.has(t.name)) this.tensors.set(t.name, t);
+    for (const c of constantNodeWeights(model.graph)) {
+      if (this.tensors.has(c.name)) continue;
+      this.tensors.set(c.name, c.tensor);
+      this.constantNodes.set(c.name, c.address);
+    }
     this.index = new GraphIndex(model.graph);
   }
 
@@ -83,13 +104,26 @@ export class OnnxParamSource implements ParamSource {
     return reader ? this.tree.moduleOf(reader.name ?? '') : null;
   }
 
+  placeKeys(name: string): string[] {
+    const keys: string[] = [];
+    const constantNode = this.constantNodes.get(name);
+    if (constantNode !== undefined) keys.push(`node:${constantNode}`);
+    const readers = this.index.consumersOf(name);
+    if (readers.length === 1) {
+      this.addresses ??= nodeAddresses(this.model.graph.node ?? []);
+      const address = this.addresses.get(readers[0].node);
+      if (address !== undefined) keys.push(`reader:${address}#${readers[0].slot}`);
+    }
+    return keys;
+  }
+
   close(): void {
     this.model.close();
   }
 
   private tensor(name: string): ITensorProto {
     const t = this.tensors.get(name);
-    if (!t) throw new RangeError(`no initializer '${name}' in ${this.model.path}`);
+    if (!t) throw new RangeError(`no parameter '${name}' in ${this.model.path}`);
     return t;
   }
 }

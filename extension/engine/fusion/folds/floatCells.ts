@@ -13,6 +13,8 @@
  * stored — for float32 storage by the store itself (round to nearest even),
  * exactly as `Math.fround(x * s)` — so every storage gives the same bits.
  */
+import type { ITensorProto } from '../../onnx/proto';
+import { deferLazyEdit, lazyRawDataLength } from '../../onnx/lazyRawData';
 
 export interface FloatCells {
   readonly length: number;
@@ -33,6 +35,20 @@ export function float32Cells(bytes: Uint8Array): FloatCells {
   if (bytes.byteLength % 4 !== 0) throw new RangeError(`internal: ${bytes.byteLength} bytes are not whole float32 values`);
   if (NATIVE_LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) return new ArrayCells(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
   return new Float32ByteCells(bytes);
+}
+
+/**
+ * Cells of a float32 weight an on-demand load left in the model file, or
+ * undefined when its bytes are in memory: each scaling is recorded, not
+ * applied, and the save applies it piece by piece while it copies the weight
+ * from the input (lazyRawData.ts's deferLazyEdit) — the weight is read once,
+ * written once, and never held whole. Same products, same rounding, same
+ * order as scaling in memory, so the same bits.
+ */
+export function deferredFloat32Cells(t: ITensorProto, nonFinite?: (element: number) => Error): FloatCells | undefined {
+  const bytes = lazyRawDataLength(t);
+  if (bytes === undefined || !NATIVE_LITTLE_ENDIAN || bytes % 4 !== 0) return undefined;
+  return new DeferredCells(t, bytes / 4, nonFinite);
 }
 
 /** Cells over a typed array (e.g. float64 values read from a float16 tensor, rounded to the tensor's type later). */
@@ -114,5 +130,37 @@ class Float32ByteCells implements FloatCells {
       scale(n, base);
       this.bytes.set(n === SCRATCH.length ? SCRATCH_BYTES : SCRATCH_BYTES.subarray(0, n * 4), base * 4);
     }
+  }
+}
+
+/** Scalings recorded on a payload still in the file; each piece is scaled as a Float32Array when it is read or copied. */
+class DeferredCells implements FloatCells {
+  /** `nonFinite`: the error to stop the save with when a scaled piece holds Inf or NaN (folds never write them). */
+  constructor(private readonly tensor: ITensorProto, readonly length: number, private readonly nonFinite?: (element: number) => Error) {}
+  scaleRuns(runLength: number, factors: ArrayLike<number>): void {
+    checkRuns(this.length, runLength, factors);
+    const f = Float64Array.from(factors); // the caller's array may change before the save
+    this.defer((a, base) => scaleRunsOf(a, a.length, base, runLength, f));
+  }
+  scaleTiled(factors: ArrayLike<number>): void {
+    checkTiled(this.length, factors);
+    const f = Float64Array.from(factors);
+    this.defer((a, base) => scaleTiledOf(a, a.length, base, f));
+  }
+  private defer(scale: (a: Float32Array, base: number) => void): void {
+    const recorded = deferLazyEdit(this.tensor, (chunk, at) => {
+      let a: Float32Array;
+      if (chunk.byteOffset % 4 === 0) {
+        a = new Float32Array(chunk.buffer, chunk.byteOffset, chunk.byteLength / 4);
+        scale(a, at / 4);
+      } else {
+        a = new Float32Array(chunk.byteLength / 4);
+        new Uint8Array(a.buffer).set(chunk);
+        scale(a, at / 4);
+        chunk.set(new Uint8Array(a.buffer));
+      }
+      if (this.nonFinite) for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) throw this.nonFinite(at / 4 + i);
+    });
+    if (!recorded) throw new Error(`internal: tensor '${this.tensor.name}' was read before its scaling was recorded`);
   }
 }

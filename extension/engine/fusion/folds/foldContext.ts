@@ -18,7 +18,10 @@ import { DataType, onnx, toNumber, type INodeProto, type ITensorProto } from '..
 import { dtypeName, float64ToBytes, isFloatType } from '../../onnx/dtypes';
 import { isExternal, makeTensor, tensorDims } from '../../onnx/tensors';
 import { Ranks } from '../ranks';
-import { arrayCells, float32Cells, type FloatCells } from './floatCells';
+import { arrayCells, deferredFloat32Cells, float32Cells, type FloatCells } from './floatCells';
+import { lazyRawDataLength } from '../../onnx/lazyRawData';
+import { firstNonFinite } from './finiteCheck';
+import { ModelFuseError } from '../../errors';
 
 /** A candidate the fold will not apply, with the reason the user sees. */
 export class FoldRefusal extends Error {
@@ -203,6 +206,7 @@ export class FoldContext {
     const init = current ? this.index.initializers.get(current) : undefined;
     const before = current ? this.describe(current) : null;
     const tensor = (name: string): onnx.TensorProto => onnx.TensorProto.create({ name, data_type: dtype, dims: [...dims], raw_data: bytes });
+    this.assertFinite(bytes, dtype, node, role, current || nameForNew);
 
     if (init && this.isSoleReader(current, node)) {
       const sameLayout = (init.data_type ?? 0) === dtype && sameDims(tensorDims(init), dims);
@@ -242,7 +246,11 @@ export class FoldContext {
     }
     const init = this.overwritableInitializer(node, slot);
     if (init && init === source.tensor) {
-      mutate(float32Cells(init.raw_data!));
+      // Still in the model file: the scaling is applied while the save copies it (never read here), and checked for
+      // Inf/NaN there; a payload in memory is checked now.
+      const deferred = deferredFloat32Cells(init, (at) => this.nonFinite(node, role, source.name, source.dtype, at));
+      mutate(deferred ?? float32Cells(init.raw_data!));
+      if (!deferred) this.assertFinite(init.raw_data!, source.dtype, node, role, source.name);
       return this.record({ role, node: this.addressOf(node), before: this.describe(source.name), after: { name: source.name, dims: [...source.dims], dtype: dtypeName(source.dtype) }, storage: 'overwritten' });
     }
     // External data is read into a fresh buffer (ExternalDataReader.read), ours to edit; embedded bytes belong to the loaded model.
@@ -252,11 +260,31 @@ export class FoldContext {
     return this.writeBytes(node, slot, role, source.dtype, source.dims, bytes, nameForNew);
   }
 
+  /**
+   * A fold result with Inf or NaN is never written. The graph may already be
+   * edited in place at this point, so the whole fuse stops (nothing is
+   * written), naming the node and the tensor; it is the input's values, not a
+   * defect, so exit code 2.
+   */
+  private assertFinite(bytes: Uint8Array, dtype: number, node: INodeProto, role: string, tensorName: string): void {
+    const at = firstNonFinite(bytes, dtype);
+    if (at >= 0) throw this.nonFinite(node, role, tensorName, dtype, at);
+  }
+
+  private nonFinite(node: INodeProto, role: string, tensorName: string, dtype: number, at: number): ModelFuseError {
+    return new ModelFuseError(
+      `${this.model.path}: folding into '${this.addressOf(node)}' would write Inf or NaN into its ${role} '${tensorName}' (element ${at}, ${dtypeName(dtype)}): ` +
+        'the folded values do not fit the type (e.g. a huge BatchNorm scale or a tiny variance); nothing was written',
+    );
+  }
+
   /** The embedded float initializer at `node`'s input `slot` if this node alone reads it and overwriting is allowed. */
   private overwritableInitializer(node: INodeProto, slot: number): ITensorProto | undefined {
     const current = (node.input ?? [])[slot] || '';
     const init = current ? this.index.initializers.get(current) : undefined;
-    if (!init || !this.overwrite || isExternal(init) || !init.raw_data || init.raw_data.length === 0) return undefined;
+    if (!init || !this.overwrite || isExternal(init)) return undefined;
+    // A payload still in the file is asked its length: touching raw_data would read it.
+    if ((lazyRawDataLength(init) ?? init.raw_data?.length ?? 0) === 0) return undefined;
     if (!this.isSoleReader(current, node)) return undefined;
     return init;
   }

@@ -6,7 +6,7 @@
  * the fold works on the graph as it is now and refuses if it changed.
  */
 import { refuse, type Fold } from './foldContext';
-import { loraContext, matchLoraAt, branchNodes, matchNodes } from '../../lora/graphBranch/match';
+import { loraContext, matchLoraAt, branchNodes, keptNodes, matchNodes } from '../../lora/graphBranch/match';
 import { biasValueOf, computeFoldedWeights } from '../../lora/graphBranch/foldMath';
 
 export const loraBranchFold: Fold = {
@@ -27,7 +27,7 @@ export const loraBranchFold: Fold = {
     }
     const biasValue = biasValueOf(m);
     const biasHolder = m.biasAdd ?? (m.base === 'Gemm' || m.base === 'Conv' ? m.baseNode : null);
-    if (folded.bias && !biasHolder) refuse(`the DoRA rescaling changes the bias of '${candidate.nodes[0]}', which has none to change`);
+    if (folded.bias && !biasHolder) refuse(`the fold changes the bias of '${candidate.nodes[0]}' (DoRA rescaling or lora_bias), which has none to change`);
 
     // Every check passed: edit.
     const weightSlot = m.base === 'Gather' ? 0 : 1;
@@ -37,7 +37,7 @@ export const loraBranchFold: Fold = {
       ctx.writeTensor(biasHolder, slot, 'bias', folded.bias.dtype, [folded.bias.values.length], folded.bias.values, `${m.weight}_lora_bias`);
     }
     for (const n of branchNodes(m)) ctx.removeNode(n);
-    ctx.takeOverOutput(m.biasAdd ?? m.baseNode, 0, m.output);
+    ctx.takeOverOutput(keptNodes(m).at(-1)!, 0, m.output);
     return ctx.takeJournal();
   },
 };

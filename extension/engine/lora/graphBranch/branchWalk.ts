@@ -13,10 +13,10 @@
  * the path is not a low-rank branch at all.
  */
 import type { onnx } from '../../onnx/proto';
-import { dtypeName } from '../../onnx/dtypes';
 import { attrFloat, attrInt, attrInts, type GraphIndex } from '../../graph/graphIndex';
 import type { ConstEvaluator } from './constEval';
 import type { StaticShapes } from './staticShapes';
+import { castProblem } from './baseChain';
 
 export type BaseKind = 'MatMul' | 'Gemm' | 'Conv' | 'Gather';
 
@@ -38,12 +38,20 @@ export interface WalkedBranch {
   scale: number;
   /** Constants multiplied per output feature after B (DoRA's magnitude / weight norm), value names. */
   columnScales: string[];
+  /** Constant biases added after B (PEFT's `lora_bias`: B's own bias), each with the scale and per-feature factors applied after it. */
+  biasTerms: BranchBias[];
   /** Every node of the path, in data-flow order. */
   nodes: onnx.INodeProto[];
   /** Values produced on the path before `output`: each must be read only by the next node. */
   intermediates: string[];
   /** Reasons this branch must not be folded (empty when foldable). */
   problems: string[];
+}
+
+export interface BranchBias {
+  value: string;
+  scale: number;
+  columnScales: string[];
 }
 
 interface OpenPair {
@@ -69,7 +77,7 @@ export function walkBranch(
   consts: ConstEvaluator,
   shapes: StaticShapes,
   start: string,
-  x: string,
+  xs: ReadonlySet<string>,
   base: BaseKind,
   baseDtype: number,
 ): WalkedBranch | undefined {
@@ -77,12 +85,18 @@ export function walkBranch(
   const problems: string[] = [];
   const factors: LowRankFactor[] = [];
   const columnScales: string[] = [];
+  const biasTerms: BranchBias[] = [];
   const casts: onnx.INodeProto[] = [];
   const pairs: OpenPair[] = [];
   let scale = 1;
   let cur = start;
+  // A bias input of a low-rank layer: B's (lora_bias) folds into the base bias; A's would pass through B, which is not done.
+  const addFactorBias = (value: string, biasScale: number): void => {
+    if (factors.length === 0) biasTerms.push({ value, scale: biasScale, columnScales: [...columnScales] });
+    else problems.push(`the low-rank layer reading x adds a bias '${value}', which this fold does not merge`);
+  };
 
-  while (cur !== x) {
+  while (!xs.has(cur)) {
     const node = index.producer.get(cur);
     if (!node || (node.domain ?? '') !== '' || nodes.length >= MAX_PATH_NODES) return undefined;
     const ins = node.input ?? [];
@@ -116,7 +130,7 @@ export function walkBranch(
           // DoRA's m/‖W+ΔW‖ computed from a run-time value: still a LoRA branch (reported, not folded) if the other operand is one.
           if (factors.length > 0 || pairs.length > 0 || base === 'Conv') return undefined;
           for (const [path, factor] of [[ins[0], ins[1]], [ins[1], ins[0]]]) {
-            const rest = walkBranch(index, consts, shapes, path, x, base, baseDtype);
+            const rest = walkBranch(index, consts, shapes, path, xs, base, baseDtype);
             if (!rest) continue;
             problems.push(...castProblems(casts, baseDtype));
             return {
@@ -124,6 +138,7 @@ export function walkBranch(
               factors: rest.factors,
               scale: scale * rest.scale,
               columnScales: [...rest.columnScales, ...columnScales, factor],
+              biasTerms: [...biasTerms, ...rest.biasTerms.map((t) => ({ value: t.value, scale: t.scale * scale, columnScales: [...t.columnScales, ...columnScales, factor] }))],
               nodes: [...rest.nodes, ...nodes],
               intermediates: [...rest.intermediates, rest.output, ...intermediatesOf(nodes, start)],
               problems: [...rest.problems, ...problems],
@@ -139,6 +154,16 @@ export function walkBranch(
         else problems.push(sc && 'problem' in sc ? sc.problem : `Mul by '${constIn}' is not a scale`);
         break;
       }
+      case 'Add': {
+        // lora_bias: B's bias added after the low-rank product (TorchScript's MatMul + Add).
+        const c0 = consts.info(ins[0]).ok;
+        const c1 = consts.info(ins[1]).ok;
+        if (c0 === c1) return undefined;
+        if (factors.length > 0 || pairs.length > 0) problems.push(`Add '${node.name}' adds a constant before the last low-rank layer`);
+        else biasTerms.push({ value: c0 ? ins[0] : ins[1], scale, columnScales: [...columnScales] });
+        next = c0 ? ins[1] : ins[0];
+        break;
+      }
       case 'Div': {
         if (!consts.info(ins[1]).ok || consts.info(ins[0]).ok) return undefined;
         const sc = scalarOf(consts, ins[1]);
@@ -152,10 +177,10 @@ export function walkBranch(
       case 'Conv': {
         if (op === 'Gemm') {
           if (attrInt(node, 'transA', 0) !== 0) return undefined;
+          if (ins[2]) addFactorBias(ins[2], scale * attrFloat(node, 'beta', 1));
           scale *= attrFloat(node, 'alpha', 1);
-          if (ins[2]) problems.push(`the low-rank Gemm '${node.name}' adds a bias (lora_bias), which this fold does not merge`);
         }
-        if (op === 'Conv' && ins[2]) problems.push(`the low-rank Conv '${node.name}' adds a bias (lora_bias), which this fold does not merge`);
+        if (op === 'Conv' && ins[2]) addFactorBias(ins[2], scale);
         if (consts.info(ins[0]).ok) return undefined; // the constant is the left operand: not a layer applied to x
         factors.unshift({ op, node, weight: ins[1], transB: op === 'Gemm' && attrInt(node, 'transB', 0) === 1 });
         next = ins[0];
@@ -163,17 +188,19 @@ export function walkBranch(
       }
       case 'Gather': {
         // The embedding LoRA: Gather(Aᵀ, ids) reads the same ids as the base embedding.
-        if (ins[1] !== x || attrInt(node, 'axis', 0) !== 0) return undefined;
+        if (!xs.has(ins[1]) || attrInt(node, 'axis', 0) !== 0) return undefined;
         factors.unshift({ op, node, weight: ins[0], transB: false });
         next = ins[1];
         break;
       }
       case 'Transpose':
+      case 'Flatten':
       case 'Reshape': {
         // Walking backwards, the closing half of a pair comes first; it waits on the stack for its opening half.
         const top = pairs[pairs.length - 1];
-        const verdict = top && top.node.op_type === op
-          ? (op === 'Transpose' ? transposePairProblem(node, top, factors.length, base) : reshapePairProblem(index, consts, shapes, node, top, factors.length, base))
+        const reshapes = op !== 'Transpose' && top?.node.op_type === 'Reshape';
+        const verdict = top && (top.node.op_type === op || reshapes)
+          ? (op === 'Transpose' ? transposePairProblem(node, top, factors.length, base) : reshapePairProblem(index, shapes, node, top, factors.length, base))
           : 'no-pair';
         if (verdict === 'no-pair') pairs.push({ node, factorsAtOpen: factors.length });
         else {
@@ -194,13 +221,11 @@ export function walkBranch(
   if (!factorsFit(base, factors)) return undefined;
   for (const p of pairs) problems.push(`${p.node.op_type} '${p.node.name}' in the branch is not undone by a matching ${p.node.op_type}`);
   problems.push(...castProblems(casts, baseDtype));
-  return { output: start, factors, scale, columnScales, nodes, intermediates: intermediatesOf(nodes, start), problems };
+  return { output: start, factors, scale, columnScales, biasTerms, nodes, intermediates: intermediatesOf(nodes, start), problems };
 }
 
 function castProblems(casts: onnx.INodeProto[], baseDtype: number): string[] {
-  return casts
-    .filter((c) => attrInt(c, 'to', 0) !== baseDtype)
-    .map((c) => `Cast '${c.name}' to ${dtypeName(attrInt(c, 'to', 0))} inside the branch changes the precision (the base computes in ${dtypeName(baseDtype)})`);
+  return casts.map((c) => castProblem(c, baseDtype)).filter((p): p is string => p !== null);
 }
 
 /** First outputs of the path's nodes except its end: each must be read only by the next node. */
@@ -254,14 +279,14 @@ function transposePairProblem(opening: onnx.INodeProto, closing: OpenPair, facto
 }
 
 /**
- * A Reshape pair cancels when the second restores the shape the first
+ * A Reshape/Flatten pair cancels when the second restores the shape the first
  * received. Proven either from the graph itself (the target shape is
- * `Shape(v)` of the first Reshape's input) or from static shapes; with a
- * MatMul between them, both must keep the feature axis last and explicit.
+ * `Shape(v)` of the first one's input) or from static shapes; with a low-rank
+ * layer between them, the first may only regroup the leading dims (the
+ * feature axis stays last) and the second must give them back.
  */
 function reshapePairProblem(
   index: GraphIndex,
-  consts: ConstEvaluator,
   shapes: StaticShapes,
   opening: onnx.INodeProto,
   closing: OpenPair,
@@ -271,37 +296,22 @@ function reshapePairProblem(
   const v = opening.input?.[0] ?? '';
   const closingShape = closing.node.input?.[1] ?? '';
   const between = factorsNow - closing.factorsAtOpen;
-  const cannot = `cannot prove that Reshape '${closing.node.name}' restores the shape before Reshape '${opening.name}'`;
+  const cannot = `cannot prove that ${closing.node.op_type} '${closing.node.name}' restores the shape before ${opening.op_type} '${opening.name}'`;
   const shapeProducer = index.producer.get(closingShape);
   if (between === 0 && shapeProducer?.op_type === 'Shape' && shapeProducer.input?.[0] === v && !shapeProducer.attribute?.length) return null;
-  const t1 = consts.evaluate(opening.input?.[1] ?? '');
-  const t2 = consts.evaluate(closingShape);
   const vShape = shapes.shapeOf(v);
-  if (!t1.ok || !t2.ok || !vShape) return cannot;
-  const s1 = Array.from(t1.value.array.data);
-  const s2 = Array.from(t2.value.array.data);
-  if (between === 0) {
-    const mid = shapes.shapeOf(opening.output?.[0] ?? '');
-    const restored = mid ? resolveAgainst(mid, s2) : undefined;
-    return restored && restored.length === vShape.length && restored.every((d, i) => d === vShape[i]) ? null : cannot;
-  }
+  const end = shapes.shapeOf(closing.node.output?.[0] ?? '');
+  if (!vShape || !end) return cannot;
+  if (between === 0) return sameDims(vShape, end) ? null : cannot;
   if (base === 'Conv') return `Reshape pair '${opening.name}'/'${closing.node.name}' around a Conv`;
-  // Feature-preserving: only leading dims reshaped, restored exactly; the feature dims explicit.
-  const featureIn = vShape[vShape.length - 1];
-  const lead1 = s1.slice(0, -1);
-  const lead2 = s2.slice(0, -1);
-  const leadV = vShape.slice(0, -1);
-  const leadCount = leadV.reduce((a, b) => a * b, 1);
-  const lead1Ok = s1[s1.length - 1] === featureIn && lead1.every((d) => d > 0 || d === -1) && lead1.filter((d) => d === -1).length <= 1 &&
-    (lead1.includes(-1) ? leadCount % lead1.filter((d) => d > 0).reduce((a, b) => a * b, 1) === 0 : lead1.reduce((a, b) => a * b, 1) === leadCount);
-  const lead2Ok = s2[s2.length - 1] > 0 && lead2.length === leadV.length && lead2.every((d, i) => d === leadV[i]);
-  return lead1Ok && lead2Ok ? null : cannot;
+  const mid = shapes.shapeOf(opening.output?.[0] ?? '');
+  const midOut = shapes.shapeOf(closing.node.input?.[0] ?? '');
+  if (!mid || !midOut || mid.length !== midOut.length || vShape.length !== end.length) return cannot;
+  const featureKept = mid[mid.length - 1] === vShape[vShape.length - 1] && sameDims(mid.slice(0, -1), midOut.slice(0, -1));
+  const leadRestored = sameDims(end.slice(0, -1), vShape.slice(0, -1)) && end[end.length - 1] === midOut[midOut.length - 1];
+  return featureKept && leadRestored ? null : cannot;
 }
 
-function resolveAgainst(input: number[], target: number[]): number[] | undefined {
-  const total = input.reduce((a, b) => a * b, 1);
-  const out = target.map((d, i) => (d === 0 ? input[i] : d));
-  const known = out.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-  if (out.filter((d) => d === -1).length > 1) return undefined;
-  return out.map((d) => (d === -1 ? total / known : d));
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
 }

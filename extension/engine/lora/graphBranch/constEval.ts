@@ -12,6 +12,12 @@ import { float16Bits, float16FromBits, bfloat16Bits, bfloat16FromBits, isNumeric
 import { tensorDims } from '../../onnx/tensors';
 import { attrInt, attrInts, type GraphIndex } from '../../graph/graphIndex';
 import { binary, matmul, ndarray, reduce, resolveReshape, transpose, unary, type NdArray } from './ndarray';
+import { evalShapeOp, shapeOf, SHAPE_OPS, type TensorReader } from './shapeOps';
+
+/** Static shapes of run-time values: what makes `Shape(x)` a constant. */
+export interface ShapeSource {
+  shapeOf(value: string): number[] | undefined;
+}
 
 export interface ConstValue {
   array: NdArray;
@@ -39,7 +45,21 @@ export class ConstEvaluator {
   private readonly infoMemo = new Map<string, ConstInfoResult>();
   private readonly constMemo = new Map<string, Constness>();
 
+  private shapes: ShapeSource | undefined;
+
   constructor(private readonly model: OnnxModel, private readonly index: GraphIndex) {}
+
+  /** Lets `Shape` of a run-time value with a static shape count as a constant (set once, before any question). */
+  useShapes(shapes: ShapeSource): void {
+    this.shapes = shapes;
+  }
+
+  /** The static shape a `Shape`/`Size` node reads when its input is a run-time value. */
+  private staticInputShape(node: onnx.INodeProto): number[] | undefined {
+    if ((node.domain ?? '') !== '' || (node.op_type !== 'Shape' && node.op_type !== 'Size')) return undefined;
+    const input = node.input?.[0] ?? '';
+    return input ? this.shapes?.shapeOf(input) : undefined;
+  }
 
   /**
    * Whether a value is constant, decided from the graph's structure alone:
@@ -63,6 +83,12 @@ export class ConstEvaluator {
     const node = this.index.producer.get(value);
     if (!node) return { ok: false, why: `'${value}' has no producer` };
     if (depth > MAX_DEPTH) return { ok: false, why: `'${value}' is computed by a chain too deep to evaluate` };
+    // The shape of a run-time value is a constant once that shape is static.
+    if ((node.op_type === 'Shape' || node.op_type === 'Size') && (node.domain ?? '') === '' && this.constness(node.input?.[0] ?? '', depth + 1).ok !== true) {
+      return this.staticInputShape(node)
+        ? { ok: true }
+        : { ok: false, why: `'${value}' is computed by ${node.op_type} '${node.name ?? ''}' of '${node.input?.[0]}', whose shape is not static` };
+    }
     const inputs = (node.input ?? []).filter((i) => i);
     // Graph inputs first: the common non-constant case is decided without recursing.
     const runtime = inputs.find((i) => this.index.graphInputs.has(i));
@@ -131,15 +157,24 @@ export class ConstEvaluator {
     }
     const node = this.index.producer.get(value);
     if (!node) return { ok: false, why: `'${value}' has no producer` };
-    const inputs: ConstValue[] = [];
+    const staticDims = this.staticInputShape(node);
+    if (staticDims && !this.constness(node.input?.[0] ?? '', depth + 1).ok) {
+      const s = shapeOf(node, staticDims);
+      return { ok: true, value: node.op_type === 'Size' ? { array: ndarray([], Float64Array.of(staticDims.reduce((a, b) => a * b, 1))), dtype: DataType.INT64 } : s };
+    }
+    // Optional inputs left empty keep their position (Slice's axes/steps).
+    const inputs: (ConstValue | undefined)[] = [];
     for (const inp of node.input ?? []) {
-      if (!inp) continue;
+      if (!inp) {
+        inputs.push(undefined);
+        continue;
+      }
       const r = this.evaluate(inp, depth + 1);
       if (!r.ok) return r;
       inputs.push(r.value);
     }
     try {
-      const out = evalNode(node, inputs);
+      const out = evalNode(node, inputs, (t) => this.model.tensorValues(t));
       return out ? { ok: true, value: out } : { ok: false, why: `'${value}' is computed by ${node.op_type} '${node.name ?? ''}', which ModelFuse does not evaluate` };
     } catch (err) {
       return { ok: false, why: `'${value}': ${err instanceof Error ? err.message : String(err)}` };
@@ -170,13 +205,15 @@ const UNARY: Record<string, (x: number) => number> = {
 /** Every op evalNode knows (the constness check refuses others without reading anything). */
 const EVALUATED = new Set([
   ...Object.keys(BINARY), ...Object.keys(UNARY), 'Cast', 'Transpose', 'Reshape', 'Unsqueeze', 'Squeeze', 'Flatten', 'MatMul', 'Shape', 'EyeLike',
-  'ReduceSum', 'ReduceL2', 'ReduceSumSquare',
+  'ReduceSum', 'ReduceL2', 'ReduceSumSquare', ...SHAPE_OPS,
 ]);
 
 /** One node on constant inputs; undefined for ops we do not evaluate. */
-function evalNode(node: onnx.INodeProto, inputs: ConstValue[]): ConstValue | undefined {
+function evalNode(node: onnx.INodeProto, all: (ConstValue | undefined)[], readTensor: TensorReader): ConstValue | undefined {
   if ((node.domain ?? '') !== '') return undefined;
   const op = node.op_type ?? '';
+  if (SHAPE_OPS.has(op)) return evalShapeOp(node, all, readTensor);
+  const inputs = all.filter((v): v is ConstValue => v !== undefined);
   const a = inputs[0];
   if (op in BINARY && inputs.length === 2) return { array: binary(a.array, inputs[1].array, BINARY[op]), dtype: a.dtype };
   if (op in UNARY && inputs.length === 1) return { array: unary(a.array, UNARY[op]), dtype: a.dtype };
@@ -216,8 +253,6 @@ function evalNode(node: onnx.INodeProto, inputs: ConstValue[]): ConstValue | und
     }
     case 'MatMul':
       return { array: matmul(a.array, inputs[1].array), dtype: a.dtype };
-    case 'Shape':
-      return { array: ndarray([a.array.dims.length], Float64Array.from(a.array.dims)), dtype: DataType.INT64 };
     case 'EyeLike': {
       const [rows, cols] = a.array.dims;
       if (a.array.dims.length !== 2) return undefined;

@@ -13,6 +13,7 @@
  */
 import { attrFloat, attrInt } from '../../graph/graphIndex';
 import { matmulAccumulate, transpose, type NdArray } from './ndarray';
+import { refuse } from '../../fusion/folds/foldContext';
 import { factorInOut, outFeatures, type LoraContext, type LoraMatch } from './match';
 
 export interface FoldedTensors {
@@ -22,9 +23,10 @@ export interface FoldedTensors {
   bias: { values: Float64Array; dtype: number } | null;
 }
 
+/** The match checked that the value is constant, not that it can be computed with (a STRING or BOOL tensor cannot): a refusal, not a defect. */
 function mustEvaluate(ctx: LoraContext, value: string): { array: NdArray; dtype: number } {
   const r = ctx.consts.evaluate(value);
-  if (!r.ok) throw new Error(`internal: '${value}' was checked constant but cannot be evaluated: ${r.why}`);
+  if (!r.ok) refuse(`'${value}' cannot be folded: ${r.why}`);
   return r.value;
 }
 
@@ -38,7 +40,7 @@ export function computeFoldedWeights(ctx: LoraContext, m: LoraMatch): FoldedTens
   const w = mustEvaluate(ctx, m.weight);
   const out = outFeatures(m, w.array.dims);
   const weight = m.base === 'Conv' ? convWeight(ctx, m, w.array) : linearWeight(ctx, m, w.array, out);
-  return { weight, weightDtype: w.dtype, bias: doraBias(ctx, m, out) };
+  return { weight, weightDtype: w.dtype, bias: foldedBias(ctx, m, out) };
 }
 
 /** Σ sign·c per output feature over DoRA terms, plus one: the factor on the base weight. */
@@ -132,12 +134,15 @@ function convWeight(ctx: LoraContext, m: LoraMatch, w: NdArray): NdArray {
 }
 
 /**
- * The bias after DoRA terms: base + Σ c ⊙ (base − b₂) has bias b + Σ c ⊙ (b − b₂).
- * Null when nothing changes it (no term reads the biased output, or b₂ = b).
+ * The bias after DoRA terms and lora_bias: base + Σ c ⊙ (base − b₂) has bias
+ * b + Σ c ⊙ (b − b₂); each branch adds its own bias times the scale and
+ * per-feature factors after it. Null when nothing changes it (no term reads
+ * the biased output, or b₂ = b, and no branch has a bias).
  */
-function doraBias(ctx: LoraContext, m: LoraMatch, out: number): { values: Float64Array; dtype: number } | null {
+function foldedBias(ctx: LoraContext, m: LoraMatch, out: number): { values: Float64Array; dtype: number } | null {
   const terms = m.baseTerms.filter((t) => t.readsBiased);
-  if (terms.length === 0) return null;
+  const branchBiases = m.branches.flatMap((b) => b.biasTerms);
+  if (terms.length === 0 && branchBiases.length === 0) return null;
   const biasValue = biasValueOf(m);
   const b = biasValue ? perFeature(ctx, biasValue, out) : new Float64Array(out);
   // Gemm computes beta·C; a bias Add after the layer is added as it is.
@@ -154,6 +159,13 @@ function doraBias(ctx: LoraContext, m: LoraMatch, out: number): { values: Float6
       next[o] += d;
       if (d !== 0) changed = true;
     }
+  }
+  for (const t of branchBiases) {
+    const v = perFeature(ctx, t.value, out);
+    const col = new Float64Array(out).fill(t.scale);
+    for (const c of t.columnScales) perFeature(ctx, c, out).forEach((f, o) => (col[o] *= f));
+    for (let o = 0; o < out; o++) next[o] += col[o] * v[o];
+    changed = true;
   }
   if (!changed) return null;
   const dtype = biasValue ? mustEvaluate(ctx, biasValue).dtype : mustEvaluate(ctx, m.weight).dtype;

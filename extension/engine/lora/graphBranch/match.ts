@@ -21,6 +21,7 @@ import { attrFloat, attrInt, attrInts, attrString, GraphIndex } from '../../grap
 import { ConstEvaluator } from './constEval';
 import { StaticShapes } from './staticShapes';
 import { walkBranch, type BaseKind, type WalkedBranch } from './branchWalk';
+import { castDown, castUp, inputFlatten, outputUnflatten } from './baseChain';
 
 export type { BaseKind, WalkedBranch };
 
@@ -33,7 +34,9 @@ export interface LoraContext {
 
 export function loraContext(model: OnnxModel, index = new GraphIndex(model.graph)): LoraContext {
   const consts = new ConstEvaluator(model, index);
-  return { model, index, consts, shapes: new StaticShapes(index, consts) };
+  const shapes = new StaticShapes(index, consts);
+  consts.useShapes(shapes);
+  return { model, index, consts, shapes };
 }
 
 /** `c ⊙ base` or `c ⊙ (base − b2)`: DoRA's rescaling of the base output. */
@@ -56,6 +59,10 @@ export interface LoraMatch {
   weight: string;
   /** The Add of a constant bias right after the base layer (MatMul + Add), or null. */
   biasAdd: onnx.INodeProto | null;
+  /** Kept nodes between the layer (and its bias Add) and the branches' sum: the Reshape undoing an addmm's flattening, a Cast up to the adapters' dtype. */
+  tail: onnx.INodeProto[];
+  /** The Cast back to the base dtype after the sum (then the tail's Cast up goes too), or null. */
+  castDown: onnx.INodeProto | null;
   /** The value the branches are added to (bias included). */
   baseOutput: string;
   branches: WalkedBranch[];
@@ -90,6 +97,10 @@ export function matchLoraAt(ctx: LoraContext, baseNode: onnx.INodeProto): LoraMa
   if (!x || !weight) return undefined;
   const w = consts.info(weight);
   const baseDtype = w.ok ? w.value.dtype : index.initializers.get(weight)?.data_type ?? 0;
+  // An addmm layer flattens x first; its branches read x as it was.
+  const flatten = base === 'Gemm' ? inputFlatten(ctx, baseNode) : undefined;
+  const xs = new Set([x, ...(flatten ? [flatten.node.input?.[0] ?? ''] : [])]);
+  const chainProblems: string[] = [];
 
   let biasAdd: onnx.INodeProto | null = null;
   let baseOutput = baseNode.output?.[0] ?? '';
@@ -106,7 +117,7 @@ export function matchLoraAt(ctx: LoraContext, baseNode: onnx.INodeProto): LoraMa
   const rawOutput = baseNode.output?.[0] ?? '';
   const parse = (value: string, sign: number, depth: number): TermSum | undefined => {
     if (depth > 8) return undefined;
-    const b = walkBranch(index, consts, ctx.shapes, value, x, base, baseDtype);
+    const b = walkBranch(index, consts, ctx.shapes, value, xs, base, baseDtype);
     // Two runtime operands (attention's Q·Kᵀ) are not a LoRA branch; one constant factor is enough to report one.
     if (b && b.factors.every((f) => !consts.info(f.weight).ok)) return undefined;
     if (b) {
@@ -124,34 +135,55 @@ export function matchLoraAt(ctx: LoraContext, baseNode: onnx.INodeProto): LoraMa
     return { branches: [...left.branches, ...right.branches], baseTerms: [...left.baseTerms, ...right.baseTerms], sumNodes: [...left.sumNodes, ...right.sumNodes, node] };
   };
 
-  const sum: TermSum = { branches: [], baseTerms: [], sumNodes: [] };
-  let top = baseOutput;
-  for (;;) {
-    let advanced = false;
-    for (const { node, slot } of index.consumersOf(top)) {
-      if ((node.domain ?? '') !== '' || (node.op_type !== 'Add' && node.op_type !== 'Sub')) continue;
-      if (node.op_type === 'Sub' && slot !== 0) continue; // base − … only; … − base negates the base
-      const other = node.input?.[1 - slot] ?? '';
-      if (!other || other === top) continue;
-      const term = parse(other, node.op_type === 'Sub' ? -1 : 1, 0);
-      if (!term || term.branches.length === 0 && term.baseTerms.length === 0) continue;
-      sum.branches.push(...term.branches);
-      sum.baseTerms.push(...term.baseTerms);
-      sum.sumNodes.push(...term.sumNodes, node);
-      top = node.output?.[0] ?? '';
-      advanced = true;
-      break;
+  const sumAt = (start: string): TermSum & { top: string } => {
+    const sum: TermSum & { top: string } = { branches: [], baseTerms: [], sumNodes: [], top: start };
+    for (;;) {
+      let advanced = false;
+      for (const { node, slot } of index.consumersOf(sum.top)) {
+        if ((node.domain ?? '') !== '' || (node.op_type !== 'Add' && node.op_type !== 'Sub')) continue;
+        if (node.op_type === 'Sub' && slot !== 0) continue; // base − … only; … − base negates the base
+        const other = node.input?.[1 - slot] ?? '';
+        if (!other || other === sum.top) continue;
+        const term = parse(other, node.op_type === 'Sub' ? -1 : 1, 0);
+        if (!term || term.branches.length === 0 && term.baseTerms.length === 0) continue;
+        sum.branches.push(...term.branches);
+        sum.baseTerms.push(...term.baseTerms);
+        sum.sumNodes.push(...term.sumNodes, node);
+        sum.top = node.output?.[0] ?? '';
+        advanced = true;
+        break;
+      }
+      if (!advanced) return sum;
     }
-    if (!advanced) break;
+  };
+
+  // The branches are added right after the layer (and its bias), or after the Reshape that undoes an addmm's
+  // flattening, or after a Cast up to the adapters' float32: try each in turn, keeping the nodes passed.
+  const tail: onnx.INodeProto[] = [];
+  let sum = sumAt(baseOutput);
+  const unflatten = flatten && sum.branches.length === 0 ? outputUnflatten(ctx, baseOutput, flatten.node) : undefined;
+  if (unflatten) {
+    tail.push(unflatten.node);
+    baseOutput = unflatten.node.output?.[0] ?? '';
+    sum = sumAt(baseOutput);
+    // The flattening matters only when a branch reads the unflattened x, i.e. when the branches are added here.
+    for (const p of [flatten?.problem, unflatten.problem]) if (p && sum.branches.length) chainProblems.push(p);
+  }
+  const up = sum.branches.length === 0 ? castUp(ctx, baseOutput, baseDtype) : undefined;
+  if (up) {
+    tail.push(up);
+    baseOutput = up.output?.[0] ?? '';
+    sum = sumAt(baseOutput);
   }
   if (sum.branches.length === 0) return undefined;
+  const down = up ? castDown(ctx, sum.top, baseDtype) ?? null : null;
 
   const match: LoraMatch = {
-    base, baseNode, x, weight, biasAdd, baseOutput,
+    base, baseNode, x, weight, biasAdd, tail, castDown: down, baseOutput,
     branches: sum.branches, baseTerms: sum.baseTerms, sumNodes: sum.sumNodes,
-    output: top, problems: [], rank: [],
+    output: down ? down.output?.[0] ?? '' : sum.top, problems: [], rank: [],
   };
-  match.problems.push(...checkFoldable(ctx, match, w.ok ? undefined : w.why));
+  match.problems.push(...chainProblems, ...checkFoldable(ctx, match, w.ok ? undefined : w.why));
   return match;
 }
 
@@ -186,6 +218,7 @@ function checkFoldable(ctx: LoraContext, m: LoraMatch, weightNotConstant: string
   const rawReads = m.baseTerms.filter((t) => !t.readsBiased).length;
   const biasedReads = m.baseTerms.filter((t) => t.readsBiased).length;
   if (m.biasAdd) expect(m.baseNode.output?.[0] ?? '', 1 + rawReads);
+  for (const t of m.tail) expect(t.input?.[0] ?? '');
   expect(m.baseOutput, 1 + biasedReads);
   for (const b of m.branches) {
     for (const v of b.intermediates) expect(v);
@@ -194,7 +227,7 @@ function checkFoldable(ctx: LoraContext, m: LoraMatch, weightNotConstant: string
   }
   for (const t of m.baseTerms) for (const n of t.nodes) if (n.output?.[0]) expect(n.output[0]);
   for (const n of m.sumNodes) if (n.output?.[0] && n.output[0] !== m.output) expect(n.output[0]);
-  const inside = new Set<onnx.INodeProto>([m.baseNode, ...(m.biasAdd ? [m.biasAdd] : []), ...m.sumNodes, ...m.branches.flatMap((b) => b.nodes), ...m.baseTerms.flatMap((t) => t.nodes)]);
+  const inside = new Set<onnx.INodeProto>(matchNodes(m));
   for (const [v, n] of expected) {
     if (index.useCount(v) === n) continue;
     const outside = index.consumersOf(v).filter((c) => !inside.has(c.node)).map((c) => `node '${c.node.name || c.node.op_type}'`);
@@ -209,6 +242,14 @@ function checkFoldable(ctx: LoraContext, m: LoraMatch, weightNotConstant: string
   m.branches.forEach((b, k) => {
     problems.push(...b.problems);
     const label = m.branches.length > 1 ? `branch ${k + 1}: ` : '';
+    for (const t of b.biasTerms) {
+      const r = consts.info(t.value);
+      const n = r.ok ? r.value.dims.reduce((x, y) => x * y, 1) : 0;
+      const perFeature = r.ok && (r.value.dims.length <= 1 || (r.value.dims.length === 2 && r.value.dims[0] === 1));
+      if (!r.ok) problems.push(`${label}the branch bias '${t.value}' is not constant: ${r.why}`);
+      else if (!perFeature || (wDims && n !== 1 && n !== outFeatures(m, wDims))) problems.push(`${label}the branch bias '${t.value}' has shape [${r.value.dims.join(', ')}], not one value per output feature`);
+      if (!m.biasAdd && m.base !== 'Gemm' && m.base !== 'Conv') problems.push(`${label}the branch adds a bias ('${t.value}', lora_bias) but the base ${m.base} '${m.baseNode.name}' has no bias to fold it into`);
+    }
     const dims = b.factors.map((f, i) => {
       const r = consts.info(f.weight);
       if (!r.ok) problems.push(`${label}the ${i === 0 ? 'A (down)' : 'B (up)'} weight '${f.weight}' is not constant: ${r.why}`);
@@ -353,18 +394,27 @@ function convShapeProblem(m: LoraMatch, b: WalkedBranch, a: number[], bb: number
   return r;
 }
 
-/** The nodes of a match in the order a candidate lists them: the base layer (and its bias Add) first, then every branch node. */
+/** The nodes of a match in the order a candidate lists them: the base layer and what is kept after it first, then every branch node. */
 export function matchNodes(m: LoraMatch): onnx.INodeProto[] {
   return [
     m.baseNode,
     ...(m.biasAdd ? [m.biasAdd] : []),
+    ...m.tail,
     ...m.branches.flatMap((b) => b.nodes),
     ...m.baseTerms.flatMap((t) => t.nodes),
     ...m.sumNodes,
+    ...(m.castDown ? [m.castDown] : []),
   ];
 }
 
-/** The nodes a fold removes: everything but the base layer and its bias Add. */
+/** The nodes the fold keeps: the layer, its bias Add, its tail (but a Cast up whose Cast down goes too). */
+export function keptNodes(m: LoraMatch): onnx.INodeProto[] {
+  const tail = m.castDown ? m.tail.slice(0, -1) : m.tail;
+  return [m.baseNode, ...(m.biasAdd ? [m.biasAdd] : []), ...tail];
+}
+
+/** The nodes a fold removes: everything but the kept ones. */
 export function branchNodes(m: LoraMatch): onnx.INodeProto[] {
-  return matchNodes(m).slice(m.biasAdd ? 2 : 1);
+  const kept = new Set(keptNodes(m));
+  return matchNodes(m).filter((n) => !kept.has(n));
 }

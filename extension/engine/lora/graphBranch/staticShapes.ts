@@ -41,6 +41,10 @@ export class StaticShapes {
     if (declared) return declared;
     const t = this.index.constantTensor(value);
     if (t) return tensorDims(t);
+    if (this.consts.constness(value).ok) {
+      const c = this.consts.info(value);
+      return c.ok ? c.value.dims : undefined;
+    }
     const node = this.index.producer.get(value);
     if (!node || depth > 48 || (node.domain ?? '') !== '') return undefined;
     const ins = node.input ?? [];
@@ -87,6 +91,21 @@ export class StaticShapes {
         let axis = attrInt(node, 'axis', 0);
         if (axis < 0) axis += data.length;
         return [...data.slice(0, axis), ...idx, ...data.slice(axis + 1)];
+      }
+      case 'Unsqueeze':
+      case 'Squeeze': {
+        const a = s(0);
+        const axesValue = ins[1] ? this.consts.evaluate(ins[1]) : undefined;
+        const axes = attrInts(node, 'axes') ?? (axesValue?.ok ? Array.from(axesValue.value.array.data) : undefined);
+        if (!a || (op === 'Unsqueeze' && !axes)) return undefined;
+        if (op === 'Squeeze') {
+          const drop = new Set((axes ?? a.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)).map((x) => (x < 0 ? x + a.length : x)));
+          return a.filter((_, i) => !drop.has(i));
+        }
+        const rank = a.length + axes!.length;
+        const at = new Set(axes!.map((x) => (x < 0 ? x + rank : x)));
+        let src = 0;
+        return Array.from({ length: rank }, (_, i) => (at.has(i) ? 1 : a[src++]));
       }
       case 'Flatten': {
         const a = s(0);

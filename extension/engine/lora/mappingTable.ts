@@ -1,0 +1,140 @@
+/**
+ * The key mapping as an editable table, for front ends that let a user pair
+ * adapter modules with base tensors by hand (the VS Code mapping editor): one
+ * row per adapter module with its current pairing (or why there is none), the
+ * evidence, and every base tensor whose shape fits the module's delta — the
+ * only tensors a `--map` entry could name without a shape error. The choices
+ * are saved as the `--map` file that `buildPlan` reads (mappingFile.ts).
+ */
+import { deltaKindOf, fmtShape, naturalCompare, sameShape, torchWeightShape, type ModuleRequest } from './targetTypes';
+import { findWeightUses, storedDeltaShape } from './onnxTargets';
+import type { LoraPlan } from './plan';
+import type { AdapterModule } from './adapterFormats';
+
+export interface MappingCandidate {
+  /** What a `--map` entry names: a safetensors key, or the value an ONNX node reads. */
+  target: string;
+  shape: number[];
+  /** Who reads it (ONNX) or what it is, one line. */
+  note: string;
+  /** How much its name (and, in ONNX, the module names around its node) resembles the module path; higher first. */
+  score: number;
+}
+
+export interface MappingRow {
+  /** The module name: the key of its `--map` entry. */
+  module: string;
+  /** The adapters (as given) that adapt this module. */
+  adapters: string[];
+  kind: 'lora' | 'replace';
+  /** The delta's shape in PyTorch layout ([out, in], [out, in, k…], [num, dim]), when it has one. */
+  deltaShape: number[] | null;
+  status: 'matched' | 'unmatched' | 'left-out';
+  /** The base tensor it is paired with now (a `--map` value), or null. */
+  target: string | null;
+  /** Matched: the evidence for the pairing; otherwise why there is none. */
+  evidence: string[];
+  /** Base tensors of a fitting shape, best name match first (at most MAX_CANDIDATES). */
+  candidates: MappingCandidate[];
+  /** When there is nothing to choose from, why (a module that replaces several tensors, no tensor of that shape). */
+  note: string | null;
+}
+
+const MAX_CANDIDATES = 200;
+
+/** The table for a plan (built with or without a `--map` file): unmatched modules first, then matched, each in natural order. */
+export function mappingTable(plan: LoraPlan): MappingRow[] {
+  const rows = new Map<string, MappingRow>();
+  const onnxUses = plan.onnx ? findWeightUses(plan.onnx) : [];
+  plan.adapters.forEach((adapter, adapterIndex) => {
+    for (const module of adapter.modules) {
+      const existing = rows.get(module.module);
+      if (existing) {
+        if (!existing.adapters.includes(adapter.spec)) existing.adapters.push(adapter.spec);
+        continue;
+      }
+      const req: ModuleRequest = { id: -1, adapterIndex, module, deltaKind: deltaKindOf(module), fanInFanOut: adapter.fanInFanOut };
+      const row: MappingRow = { module: module.module, adapters: [adapter.spec], kind: module.kind, deltaShape: deltaShapeOf(req), status: 'unmatched', target: null, evidence: [], candidates: [], note: null };
+      const pair = plan.pairs.find((p) => p.adapterIndex === adapterIndex && p.module === module.module);
+      const unmatched = plan.unmatched.find((u) => u.adapter === adapter.spec && u.module === module.module);
+      if (pair) {
+        row.status = 'matched';
+        row.target = pair.kind === 'replace' ? (Object.values(pair.replacements ?? {})[0] ?? null) : pair.source;
+        row.evidence = [...pair.evidence];
+      } else if (unmatched) {
+        row.status = /^left out by --map/.test(unmatched.reason) ? 'left-out' : 'unmatched';
+        row.evidence = [unmatched.reason];
+      }
+      const found = plan.onnx ? onnxCandidates(req, onnxUses) : safetensorsCandidates(req, plan);
+      row.candidates = found.candidates.sort((a, b) => b.score - a.score || naturalCompare(a.target, b.target)).slice(0, MAX_CANDIDATES);
+      row.note = found.note;
+      rows.set(module.module, row);
+    }
+  });
+  const order = { unmatched: 0, 'left-out': 1, matched: 2 } as const;
+  return [...rows.values()].sort((a, b) => order[a.status] - order[b.status] || naturalCompare(a.module, b.module));
+}
+
+function deltaShapeOf(req: ModuleRequest): number[] | null {
+  const single = singleReplacement(req.module);
+  if (req.module.kind === 'replace') return single ? single.shape : null;
+  return torchWeightShape(req) ?? null;
+}
+
+function singleReplacement(m: AdapterModule): { param: string; shape: number[] } | null {
+  const params = Object.entries(m.replacements ?? {});
+  return params.length === 1 ? { param: params[0][0], shape: params[0][1].shape } : null;
+}
+
+type Found = { candidates: MappingCandidate[]; note: string | null };
+
+function onnxCandidates(req: ModuleRequest, uses: ReturnType<typeof findWeightUses>): Found {
+  const single = singleReplacement(req.module);
+  if (req.module.kind === 'replace' && !single) return { candidates: [], note: 'replaces several tensors (modules_to_save): it is paired by parameter name only' };
+  const byValue = new Map<string, MappingCandidate>();
+  for (const u of uses) {
+    const fits = single ? sameShape(single.shape, u.shape) : sameShape(storedDeltaShape(req, { kind: u.kind, transposed: u.transposed }) ?? [], u.shape);
+    if (!fits || byValue.has(u.value)) continue;
+    const names = [u.value, u.initializer, u.nodeName, ...u.names.map((n) => n.module)];
+    const score = Math.max(...names.map((n) => nameScore(req.module.module, n)));
+    byValue.set(u.value, { target: u.value, shape: u.shape, note: `${u.node.op_type} '${u.nodeName}' reads it${u.transposed ? ' transposed' : ''}`, score });
+  }
+  return { candidates: [...byValue.values()], note: byValue.size ? null : noneFits(req) };
+}
+
+function safetensorsCandidates(req: ModuleRequest, plan: LoraPlan): Found {
+  const single = singleReplacement(req.module);
+  if (req.module.kind === 'replace' && !single) return { candidates: [], note: 'replaces several tensors (modules_to_save): it is paired by parameter name only' };
+  const want = single?.shape ?? torchWeightShape(req);
+  const candidates: MappingCandidate[] = [];
+  if (want) {
+    for (const t of plan.safetensors!.tensors.values()) {
+      if (!sameShape(t.shape, want)) continue;
+      candidates.push({ target: t.name, shape: t.shape, note: `${t.dtype} ${fmtShape(t.shape)}`, score: nameScore(req.module.module, t.name) });
+    }
+  }
+  return { candidates, note: candidates.length ? null : noneFits(req) };
+}
+
+function noneFits(req: ModuleRequest): string {
+  const shape = req.module.kind === 'replace' ? singleReplacement(req.module)?.shape : torchWeightShape(req);
+  return `no base tensor has the shape of this module's ${req.module.kind === 'replace' ? 'tensor' : 'delta'}${shape ? ` ${fmtShape(shape)}` : ''}`;
+}
+
+/**
+ * How alike a module path and a tensor name are: shared parts of the path
+ * (`layers.0.attn.q_proj` and `blocks.0.attention.query.weight` share the
+ * layer number and, by prefix, `attn`/`q`). A layer number counts double: two
+ * layers of one model differ only there. Underscores split too (`q_proj`, kohya's names).
+ */
+export function nameScore(module: string, name: string): number {
+  const parts = (s: string) => s.toLowerCase().split(/[._/:\s-]+/).filter(Boolean);
+  const theirs = parts(name);
+  let score = 0;
+  for (const p of parts(module)) {
+    if (/^\d+$/.test(p)) score += theirs.includes(p) ? 2 : 0;
+    else if (theirs.includes(p)) score += 1;
+    else if (theirs.some((t) => !/^\d+$/.test(t) && (t.startsWith(p) || p.startsWith(t)))) score += 0.5;
+  }
+  return score;
+}
