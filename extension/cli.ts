@@ -7,6 +7,7 @@
 import { CancelledError, ModelFuseError } from './engine/errors';
 import type { CliCommand, CliIO } from './cli/command';
 import { COMMANDS } from './cli/commands';
+import { installSignalCleanup } from './cli/signals';
 
 const io: CliIO = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
@@ -36,11 +37,13 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const debug = rest.includes('--debug');
+  installSignalCleanup();
   try {
     return await command.run(rest, io);
   } catch (err) {
     if (err instanceof ModelFuseError) {
       io.err(`modelfuse ${name}: ${err.message}`);
+      if (debug && err.detail) io.err(`detail: ${err.detail}`);
       if (debug) io.err(String(err.stack));
       return err.exitCode;
     }
@@ -48,12 +51,53 @@ export async function main(argv: string[]): Promise<number> {
       io.err(`modelfuse ${name}: cancelled`);
       return 130;
     }
+    const environment = environmentProblem(err);
+    if (environment) {
+      io.err(`modelfuse ${name}: ${environment}`);
+      if (debug && err instanceof Error) io.err(String(err.stack));
+      return 2;
+    }
     // Not a user error: a bug. Still one line unless --debug, but say it is ours.
     const msg = err instanceof Error ? err.message : String(err);
     io.err(`modelfuse ${name}: internal error: ${msg.split('\n')[0]}${debug ? '' : ' (run with --debug for details)'}`);
     if (debug && err instanceof Error) io.err(String(err.stack));
     return 3;
   }
+}
+
+/**
+ * The machine, not ModelFuse, refused: a full disk, a read-only folder, a
+ * path through a file, missing permission. Exit 2 with the path and the
+ * cause, as for bad input; exit 3 stays for our own defects.
+ */
+const ENVIRONMENT_ERRORS: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EFBIG: 'file too large for this file system',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'is a folder',
+  ENOTDIR: 'a part of the path is not a folder',
+  ENOENT: 'no such file or folder',
+  EEXIST: 'already exists',
+  ENAMETOOLONG: 'name too long',
+  ELOOP: 'too many levels of symbolic links',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files in the system',
+  EIO: 'input/output error',
+  EBUSY: 'resource busy',
+  ETXTBSY: 'text file busy',
+  EXDEV: 'cross-device link',
+  ENOMEM: 'out of memory',
+};
+
+function environmentProblem(err: unknown): string | null {
+  const e = err as NodeJS.ErrnoException | null;
+  const cause = e && typeof e.code === 'string' ? ENVIRONMENT_ERRORS[e.code] : undefined;
+  if (!cause) return null;
+  const where = e!.path ?? (e as { dest?: string }).dest;
+  return `${where ? `${where}: ` : ''}${cause} (${e!.code}${e!.syscall ? ` in ${e!.syscall}` : ''})`;
 }
 
 if (require.main === module) {

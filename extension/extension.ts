@@ -10,15 +10,21 @@ import { ModelRegistry } from './editor/modelRegistry';
 import { ModelTreeViews } from './views/modelTreeViews';
 import { overviewCommands, registerCommands } from './commands/index';
 import type { CommandContext } from './commands/commandContext';
+import { registerVerificationInputs } from './commands/verificationInputs';
 import { disposeLog, log } from './host/log';
-import { disposeWorker, initWorkerHost } from './host/workerHost';
+import { initWorkerHost, shutDownWorker } from './host/workerHost';
+import { initResults } from './host/results';
 import { registerPythonFeatures } from './codelens/registerPythonFeatures';
 import { registerDiffPanel } from './views/diffPanel';
 import { registerInspectorView } from './views/inspectorView';
+import { initWebviewPaths } from './host/webviewPaths';
+import { registerWalkthrough } from './walkthrough/registerWalkthrough';
 
 export function activate(context: vscode.ExtensionContext): void {
   log().info(`ModelFuse ${context.extension.packageJSON.version ?? ''} activated (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'NOT trusted: viewing only'})`);
   initWorkerHost(context);
+  initResults(context);
+  initWebviewPaths(context);
   const registry = new ModelRegistry();
   const views = new ModelTreeViews(registry);
   const ctx: CommandContext = { registry, views, extensionUri: context.extensionUri };
@@ -27,13 +33,15 @@ export function activate(context: vscode.ExtensionContext): void {
     views,
     ModelEditorProvider.register(context, registry, overviewCommands(ctx)),
     ...registerCommands(ctx),
+    registerVerificationInputs(ctx, context.workspaceState),
+    ...registerWalkthrough(context, ctx),
     // Trust granted while models are open: the editors' buttons come alive.
     vscode.workspace.onDidGrantWorkspaceTrust(() => log().info('workspace trusted: fuse and merge are enabled')),
     { dispose: disposeLog },
   );
   // Parameter diff panel, module inspector (follows the Modules tree), CodeLens and view for Python model files.
   registerDiffPanel(context);
-  registerInspectorView(context, () => registry.active?.path).follow(views.modules);
+  registerInspectorView(context, () => registry.active?.path).followActiveModel(registry.onDidChangeActive).follow(views.modules);
   registerPythonFeatures(context, {
     // The ONNX model open in ModelFuse: its sequences are marked on the Python groups that make them.
     active: () => {
@@ -47,5 +55,5 @@ export function activate(context: vscode.ExtensionContext): void {
 }
 
 export async function deactivate(): Promise<void> {
-  await disposeWorker();
+  await shutDownWorker();
 }

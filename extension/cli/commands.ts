@@ -6,5 +6,6 @@ import { fuseCommand } from './fuseCommand';
 import { verifyCommand } from './verifyCommand';
 import { optimizeCommand } from './optimizeCommand';
 import { loraCommand } from './loraCommand';
+import { pyScanCommand } from './pyScanCommand';
 
-export const COMMANDS: CliCommand[] = [scanCommand, fuseListCommand, fuseCommand, verifyCommand, optimizeCommand, loraCommand];
+export const COMMANDS: CliCommand[] = [scanCommand, fuseListCommand, fuseCommand, verifyCommand, optimizeCommand, loraCommand, pyScanCommand];

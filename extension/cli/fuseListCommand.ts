@@ -8,21 +8,24 @@ import { analyzeModel } from '../engine/fusion/scan';
 import { buildFuseList, formatFuseList } from '../engine/fusion/fuseList';
 import type { CliCommand, CliIO } from './command';
 import { COMMON_OPTIONS, parseArgs, requirePositionals } from './args';
+import { checkpointSource, WEIGHTS_OPTION } from './checkpointOption';
 
-const USAGE = 'fuse-list MODEL';
+const USAGE = 'fuse-list MODEL [--weights STATE_DICT.safetensors]';
 
 export const fuseListCommand: CliCommand = {
   name: 'fuse-list',
   usage: USAGE,
   summary: 'print the torch.ao.quantization.fuse_modules(model, [...]) call for the groups safe in PyTorch',
   async run(argv: string[], io: CliIO): Promise<number> {
-    const args = parseArgs(argv, COMMON_OPTIONS);
+    const args = parseArgs(argv, { ...COMMON_OPTIONS, ...WEIGHTS_OPTION });
     const [modelPath] = requirePositionals(args, ['MODEL'], USAGE);
     // Module groups need no weight values: large payloads stay in the file.
     const model = OnnxModel.load(modelPath, { weights: 'on-demand' });
+    const checkpoint = checkpointSource(args, modelPath, io);
     try {
-      io.out(formatFuseList(buildFuseList(analyzeModel(model)), modelPath));
+      io.out(formatFuseList(buildFuseList(analyzeModel(model, { checkpoint: () => checkpoint.open() })), modelPath));
     } finally {
+      checkpoint.close();
       model.close();
     }
     return 0;

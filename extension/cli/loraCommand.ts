@@ -8,6 +8,11 @@
  * worker when the products are big — each tensor's W + s·B·A is one ORT graph
  * there, see worker/ort/loraMergeGraph.ts — and in JS here otherwise).
  *
+ * `--subtract` unmerges (diffusers' unfuse_lora): BASE is a model the
+ * adapters were merged into; every scale is negated, and the report gives,
+ * per tensor, how far two roundings may leave it from the original base;
+ * `--original FILE` measures the real distance from that base.
+ *
  * Exit codes: 0 merged (or a usable plan), 2 bad input / unusable plan.
  * `--verify` (ONNX bases) runs base and merged model in the ONNX Runtime
  * worker and reports how far the outputs moved; that the outputs move is the
@@ -21,15 +26,31 @@ import { JsMatmulBackend, type MatmulBackend } from '../engine/lora/matmul';
 import { assertPlanUsable, buildPlan, type LoraPlan, type PlanOptions, type SharedPolicy } from '../engine/lora/plan';
 import type { VerifyReport } from '../protocol/workerProtocol';
 import { verifyInWorker } from '../worker/api';
-import type { LoraMergeInWorkerParams } from '../worker/handlers/loraMergeInWorker';
+import type { LoraMergeParams } from '../protocol/extensionMethods';
 import { COMMON_OPTIONS, optValue, parseArgs, type ParsedArgs } from './args';
 import type { CliCommand, CliIO } from './command';
 import { formatNumber, parseVerifyOptions, VERIFY_COMPARISON_OPTIONS } from './verifyCommand';
-import { withCliWorker } from './workerSession';
+import { announceOutput } from './signals';
+import { parseWorkerLimits, WORKER_LIMIT_OPTIONS, withCliWorker } from './workerSession';
+import { distanceFromOriginal, type Distance } from '../engine/lora/unmerge';
+import { inputsLine } from '../engine/stats/verifyText';
 
-const USAGE_PLAN = 'lora plan BASE --adapter A[=w] … [--map F] [--rank r --alpha a] [--scale s] [--shared error|untie|all] [--json]';
+/** What --subtract can promise (the rounding bound) and, with --original, what it achieved. */
+function unmergeLines(r: MergeReport, distances: Distance[] | null): string[] {
+  const bound = Math.max(0, ...r.merged.map((m) => m.rounding_bound ?? 0));
+  const lines = [`rounding: merge then unmerge rounds twice, so each value may differ from the original base by up to ${formatNumber(bound)} (half an ulp of the merged plus half an ulp of the unmerged value, largest over the tensors)`];
+  if (!distances) return [...lines, 'pass --original BASE to measure the distance from the original base'];
+  lines.push('distance from the original base:');
+  for (const d of distances) {
+    const b = Math.max(0, ...r.merged.filter((m) => m.target === d.tensor).map((m) => m.rounding_bound ?? 0));
+    lines.push(`  ${d.tensor}: max |Δ| ${formatNumber(d.max_abs)} (${formatNumber(d.max_rel)} of its largest value)${d.max_abs <= b ? ', within the rounding bound' : `, MORE than the rounding bound ${formatNumber(b)}: not the base this adapter was merged into, or merged with other settings`}`);
+  }
+  return lines;
+}
+
+const USAGE_PLAN = 'lora plan BASE --adapter A[=w] … [--map F] [--rank r --alpha a] [--scale s] [--shared error|untie|all] [--subtract] [--json]';
 const USAGE_MERGE =
-  'lora BASE --adapter A[=w] … -o OUT [--scale s] [--map F] [--rank r --alpha a] [--allow-unmatched] [--shared error|untie|all] [--matmul js|ort|auto] [--verify] [--json] [--force]';
+  'lora BASE --adapter A[=w] … -o OUT [--scale s] [--map F] [--rank r --alpha a] [--allow-unmatched] [--shared error|untie|all] [--subtract [--original FILE]] [--matmul js|ort|auto] [--verify [--timeout S]] [--max-memory MB] [--json] [--force]';
 
 /** 2³⁰ multiply-adds (four 4096×4096 rank-16 products): below this the JS kernel finishes before a worker has started. */
 const AUTO_ORT_MACS = 2 ** 30;
@@ -42,17 +63,20 @@ const PLAN_SPEC = {
   alpha: { value: true },
   scale: { value: true },
   shared: { value: true },
+  subtract: {},
   'allow-unmatched': {},
 };
 
 const MERGE_SPEC = {
   ...PLAN_SPEC,
   output: { value: true, short: 'o' },
+  original: { value: true },
   force: {},
   verify: {},
   matmul: { value: true },
   // passed on to the verification (see `verify --help`)
   ...VERIFY_COMPARISON_OPTIONS,
+  ...WORKER_LIMIT_OPTIONS,
 };
 
 function numberOpt(a: ParsedArgs, name: string, check: (n: number) => boolean, what: string): number | undefined {
@@ -72,6 +96,7 @@ function planOptions(a: ParsedArgs): PlanOptions {
     alpha: numberOpt(a, 'alpha', (n) => n !== 0, 'a non-zero number'),
     mapPath: optValue(a, 'map'),
     shared: shared as SharedPolicy,
+    subtract: a.flags.has('subtract'),
   };
 }
 
@@ -112,7 +137,12 @@ async function runMerge(argv: string[], io: CliIO): Promise<number> {
   const matmulOpt = optValue(a, 'matmul') ?? 'auto';
   if (!['js', 'ort', 'auto'].includes(matmulOpt)) throw new ModelFuseError(`--matmul '${matmulOpt}': expected js, ort or auto`);
   const verify = a.flags.has('verify');
+  const original = optValue(a, 'original');
+  if (original !== undefined && !a.flags.has('subtract')) throw new ModelFuseError('--original compares an unmerged model with its original base; it needs --subtract');
   const verifyOptions = parseVerifyOptions(a);
+  const limits = parseWorkerLimits(a);
+  const session = { debug: a.flags.has('debug'), limits, what: 'verification' };
+  announceOutput(output); // a stop removes what a killed worker was writing there
   const plan = buildPlan(a.positionals[0], adapterSpecs(a), planOptions(a));
   if (verify && plan.baseKind !== 'onnx') {
     plan.close();
@@ -130,14 +160,15 @@ async function runMerge(argv: string[], io: CliIO): Promise<number> {
     };
     if (matmul === 'ort') {
       // The whole merge runs in the worker, next to ONNX Runtime: the weights never cross the IPC channel.
-      await withCliWorker(io, { debug: a.flags.has('debug') }, async (client, request) => {
+      await withCliWorker(io, session, async (client, request) => {
         // (the worker works on absolute paths; the report names the output as the user wrote it, like the JS path)
-        done.report = { ...(await client.request('lora.merge', mergeInWorkerParams(a, output), request)), output };
+        // --timeout limits the verification; the merge itself is bounded by --max-memory only.
+        done.report = { ...(await client.request('lora.merge', mergeInWorkerParams(a, output), { ...request, timeout: undefined })), output };
         plan.close();
         if (verify) done.verification = await verifyInWorker(client, plan.basePath, output, verifyOptions, request);
       });
     } else if (verify) {
-      await withCliWorker(io, { debug: a.flags.has('debug') }, async (client, request) => {
+      await withCliWorker(io, session, async (client, request) => {
         await run(new JsMatmulBackend(), () => verifyInWorker(client, plan.basePath, output, verifyOptions, request));
       });
     } else {
@@ -147,13 +178,14 @@ async function runMerge(argv: string[], io: CliIO): Promise<number> {
     plan.close();
   }
   const r = done.report!;
-  const json = { output: r.output, merged: r.merged, unmatched: plan.unmatched, verification: done.verification };
-  io.out(a.flags.has('json') ? JSON.stringify(json, null, 2) : formatMerge(plan, r, done.verification));
+  const distances = original === undefined ? null : distanceFromOriginal(r.output, original, [...new Set(r.merged.map((m) => m.target))]);
+  const json = { output: r.output, merged: r.merged, unmatched: plan.unmatched, verification: done.verification, ...(plan.subtract ? { distance_from_original: distances } : {}) };
+  io.out(a.flags.has('json') ? JSON.stringify(json, null, 2) : formatMerge(plan, r, done.verification, distances));
   return 0;
 }
 
 /** The same merge, as the worker's `lora.merge` request (absolute paths: the worker trusts nothing relative). */
-function mergeInWorkerParams(a: ParsedArgs, output: string): LoraMergeInWorkerParams {
+function mergeInWorkerParams(a: ParsedArgs, output: string): LoraMergeParams {
   const options = planOptions(a);
   return {
     base: path.resolve(a.positionals[0]),
@@ -177,6 +209,7 @@ function planJson(plan: LoraPlan, usable: boolean) {
       adapter: p.adapter, module: p.module, keys: p.keys, kind: p.kind, delta: p.deltaKind, target: p.target, source: p.source !== p.target ? p.source : undefined,
       shape: p.targetShape, dtype: p.targetDtype, transposed: p.transposed, bias: p.bias ?? null, rank: p.rank, alpha: p.alpha,
       peft_scale: p.peftScale, weight: p.weight, global_scale: p.globalScale, scale: p.scale, scale_evidence: p.scaleEvidence, dora: p.dora,
+      algorithm: p.algorithm, dora_convention: p.doraConvention,
       node: p.node ?? null, shared_with: p.sharedWith ?? [], evidence: p.evidence,
     })),
     unmatched: plan.unmatched,
@@ -193,6 +226,8 @@ function formatPlan(plan: LoraPlan, usable: boolean): string {
     lines.push(`${p.module}  →  ${p.target}  ${p.targetDtype}[${p.targetShape.join(', ')}]  (${layout})`);
     if (p.kind === 'lora') {
       lines.push(`    scale ${formatNumber(p.scale)} = weight ${p.weight} × --scale ${p.globalScale} × ${p.scaleEvidence}`);
+      lines.push(`    format: ${plan.adapters[p.adapterIndex].format} ${p.algorithm}`);
+      if (p.doraConvention) lines.push(`    DoRA: ${p.doraConvention}`);
       if (p.bias && plan.adapters[p.adapterIndex].modules.find((m) => m.module === p.module)?.bias) lines.push(`    lora_B.bias → ${p.bias}`);
     }
     for (const e of p.evidence) lines.push(`    evidence: ${e}`);
@@ -213,16 +248,17 @@ function formatPlan(plan: LoraPlan, usable: boolean): string {
   return lines.join('\n');
 }
 
-function formatMerge(plan: LoraPlan, r: MergeReport, v: VerifyReport | null): string {
-  const lines = [`merged into ${r.output}${r.files.length > 1 ? ` (+ ${r.files.filter((f) => f !== r.output).join(', ')})` : ''}`];
+function formatMerge(plan: LoraPlan, r: MergeReport, v: VerifyReport | null, distances: Distance[] | null): string {
+  const lines = [`${plan.subtract ? 'unmerged (--subtract) into' : 'merged into'} ${r.output}${r.files.length > 1 ? ` (+ ${r.files.filter((f) => f !== r.output).join(', ')})` : ''}`];
   const w = Math.max(...r.merged.map((m) => m.target.length), 6);
   lines.push(`  ${'target'.padEnd(w)}  ${'scale'.padStart(9)}  ${'‖ΔW‖'.padStart(10)}  ${'‖ΔW‖/‖W‖'.padStart(10)}  module`);
   for (const m of r.merged) {
     lines.push(`  ${m.target.padEnd(w)}  ${formatNumber(m.scale).padStart(9)}  ${formatNumber(m.delta_fro).padStart(10)}  ${formatNumber(m.rel_change).padStart(10)}  ${m.key}${plan.adapters.length > 1 ? `  (${m.adapter})` : ''}`);
   }
+  if (plan.subtract) lines.push('', ...unmergeLines(r, distances));
   if (plan.unmatched.length) lines.push('', `left unmerged (--allow-unmatched): ${plan.unmatched.map((u) => `${u.module} (${u.reason})`).join('; ')}`);
   if (v) {
-    lines.push('', `verification in ONNX Runtime (base vs merged, same inputs):`);
+    lines.push('', `verification in ONNX Runtime (base vs merged, same inputs: ${inputsLine(v.inputs)}):`);
     for (const [name, o] of Object.entries(v.outputs)) {
       lines.push(`  output ${name}: max |Δ| ${formatNumber(o.max_abs)}, max rel ${formatNumber(o.max_rel)}, cosine ${o.cosine === null ? 'n/a' : o.cosine.toFixed(6)}`);
     }

@@ -1,29 +1,33 @@
 /**
  * `modelfuse scan MODEL [--json]`: the fusible sequences of a model.
  * `--json` prints exactly one JSON object (the contract other tools read):
- * { model: { path, opset, producer, nodes, initializers, parameters, bytes },
- *   candidates: [ { id, pattern, nodes, modules, folds, blocked, warnings } ] }.
+ * { model: { path, opset, producer, nodes, initializers, parameters, bytes, subgraphs: [{ path, nodes, notScanned }] },
+ *   candidates: [ { id, pattern, nodes, modules, folds, blocked, warnings, details? } ] }
+ * (`details` per pattern: e.g. `foldedByExporter`, `unnamedBatchNorm` with the reason, LoRA rank and scale).
  */
 import { OnnxModel } from '../engine/onnx/model';
-import { analyzeModel, type ScanResult } from '../engine/fusion/scan';
+import { analyzeModel, SUBGRAPH_NOT_SCANNED, type ScanResult } from '../engine/fusion/scan';
 import type { CliCommand, CliIO } from './command';
 import { COMMON_OPTIONS, parseArgs, requirePositionals } from './args';
+import { checkpointSource, WEIGHTS_OPTION } from './checkpointOption';
 
-const USAGE = 'scan MODEL [--json]';
+const USAGE = 'scan MODEL [--weights STATE_DICT.safetensors] [--json]';
 
 export const scanCommand: CliCommand = {
   name: 'scan',
   usage: USAGE,
   summary: 'list the fusible sequences (conv+bn, linear+relu, …) with their PyTorch modules',
   async run(argv: string[], io: CliIO): Promise<number> {
-    const args = parseArgs(argv, COMMON_OPTIONS);
+    const args = parseArgs(argv, { ...COMMON_OPTIONS, ...WEIGHTS_OPTION });
     const [modelPath] = requirePositionals(args, ['MODEL'], USAGE);
     // Scan reads shapes, never weight values: large payloads stay in the file.
     const model = OnnxModel.load(modelPath, { weights: 'on-demand' });
+    const checkpoint = checkpointSource(args, modelPath, io);
     try {
-      const { scan } = analyzeModel(model);
+      const { scan } = analyzeModel(model, { checkpoint: () => checkpoint.open() });
       io.out(args.flags.has('json') ? JSON.stringify(scanJson(scan), null, 2) : formatScanTable(scan));
     } finally {
+      checkpoint.close();
       model.close();
     }
     return 0;
@@ -34,9 +38,13 @@ export const scanCommand: CliCommand = {
 export function scanJson(scan: ScanResult): object {
   const m = scan.model;
   return {
-    model: { path: m.path, opset: m.opset, producer: m.producer, nodes: m.nodes, initializers: m.initializers, parameters: m.parameters, bytes: m.bytes },
+    model: {
+      path: m.path, opset: m.opset, producer: m.producer, nodes: m.nodes, initializers: m.initializers, parameters: m.parameters, bytes: m.bytes,
+      subgraphs: m.subgraphs,
+    },
     candidates: scan.candidates.map((c) => ({
       id: c.id, pattern: c.pattern, nodes: c.nodes, modules: c.modules, folds: c.folds, blocked: c.blocked, warnings: c.warnings,
+      ...(c.details ? { details: c.details } : {}),
     })),
   };
 }
@@ -53,8 +61,12 @@ export function formatScanTable(scan: ScanResult): string {
       `${m.parameters.toLocaleString('en-US')} parameters, ${formatBytes(m.bytes)}`,
     '',
   ];
+  if (m.subgraphs.length > 0) {
+    const nodes = m.subgraphs.reduce((a, g) => a + g.nodes, 0);
+    lines.push(`Not scanned: ${m.subgraphs.length} If/Loop/Scan bod${m.subgraphs.length === 1 ? 'y' : 'ies'} with ${nodes} nodes (${m.subgraphs.slice(0, 3).map((g) => g.path).join(', ')}${m.subgraphs.length > 3 ? ', …' : ''}): ${SUBGRAPH_NOT_SCANNED}.`, '');
+  }
   if (scan.candidates.length === 0) {
-    lines.push('No fusible sequences found.');
+    lines.push(m.subgraphs.length ? 'No fusible sequences found in the main graph.' : 'No fusible sequences found.');
     return lines.map(printable).join('\n');
   }
   const rows = scan.candidates.map((c, i) => [
@@ -68,6 +80,7 @@ export function formatScanTable(scan: ScanResult): string {
   const notes: string[] = [];
   scan.candidates.forEach((c, i) => {
     if (c.blocked) notes.push(`  ${i + 1}. blocked: ${c.blocked}`);
+    if (typeof c.details?.unnamedBatchNorm === 'string') notes.push(`  ${i + 1}. not a PyTorch group: ${c.details.unnamedBatchNorm}`);
     for (const w of c.warnings) notes.push(`  ${i + 1}. warning: ${w}`);
   });
   const fold = scan.candidates.filter((c) => !c.blocked && c.folds).length;

@@ -7,13 +7,14 @@
  */
 import { ModelFuseError } from '../engine/errors';
 import { parseIntRange, parseShapeOptions } from '../engine/stats/inputs';
-import type { OutputReport, VerifyReport } from '../protocol/workerProtocol';
+import { formatNumber, verifyReportText } from '../engine/stats/verifyText';
 import { verifyInWorker, type VerifyOptions } from '../worker/api';
 import { COMMON_OPTIONS, optValue, parseArgs, requirePositionals, type OptionSpec, type ParsedArgs } from './args';
 import type { CliCommand, CliIO } from './command';
-import { withCliWorker } from './workerSession';
+import { parseWorkerLimits, WORKER_LIMIT_OPTIONS, withCliWorker } from './workerSession';
+import { formatDriftReport, locateDriftInWorker } from './driftReport';
 
-const USAGE = 'verify A B [--inputs F] [--shape name=1x3x224x224 …] [--int-range lo,hi] [--atol x] [--rtol y] [--runs N] [--seed S] [--json]';
+const USAGE = 'verify A B [--inputs F] [--shape name=1x3x224x224 …] [--int-range lo,hi] [--atol x] [--rtol y] [--runs N] [--seed S] [--per-node] [--timeout S] [--max-memory MB] [--json]';
 
 /** The options that describe a comparison; `fuse --verify` and `lora --verify` accept them too. */
 export const VERIFY_COMPARISON_OPTIONS: Record<string, OptionSpec> = {
@@ -26,7 +27,8 @@ export const VERIFY_COMPARISON_OPTIONS: Record<string, OptionSpec> = {
   seed: { value: true },
 };
 
-const SPEC = { ...COMMON_OPTIONS, ...VERIFY_COMPARISON_OPTIONS };
+/** `--per-node`: also locate where the outputs drift (graph/driftRank.ts), printed after the outputs. */
+const SPEC = { ...COMMON_OPTIONS, ...VERIFY_COMPARISON_OPTIONS, ...WORKER_LIMIT_OPTIONS, 'per-node': {} };
 
 function nonNegative(a: ParsedArgs, name: string): number | undefined {
   const v = optValue(a, name);
@@ -71,49 +73,20 @@ export const verifyCommand: CliCommand = {
     const a = parseArgs(argv, SPEC);
     const [modelA, modelB] = requirePositionals(a, ['A', 'B'], USAGE);
     const options = parseVerifyOptions(a);
-    const report = await withCliWorker(io, { debug: a.flags.has('debug') }, (client, request) => verifyInWorker(client, modelA, modelB, options, request));
-    io.out(a.flags.has('json') ? JSON.stringify(report, null, 2) : formatVerifyReport(report));
+    const perNode = a.flags.has('per-node');
+    const limits = parseWorkerLimits(a);
+    const { report, drift } = await withCliWorker(io, { debug: a.flags.has('debug'), limits, what: 'verification' }, async (client, request) => ({
+      report: await verifyInWorker(client, modelA, modelB, options, request),
+      drift: perNode ? await locateDriftInWorker(client, modelA, modelB, options, request) : null,
+    }));
+    if (a.flags.has('json')) io.out(JSON.stringify(drift ? { ...report, per_node: drift } : report, null, 2));
+    else io.out(drift ? `${verifyReportText(report)}\n\n${formatDriftReport(drift)}` : verifyReportText(report));
     return report.passed ? 0 : 1;
   },
 };
 
 // ---------------------------------------------------------------- human-readable report
 
-/** A number for a table: exact 0 stays 0; tiny and huge values in exponent form. */
-export function formatNumber(v: number | null): string {
-  if (v === null) return 'n/a';
-  if (v === 0) return '0';
-  const m = Math.abs(v);
-  return m < 1e-3 || m >= 1e5 ? v.toExponential(2) : v.toPrecision(4);
-}
-
-function formatOutput(name: string, o: OutputReport): string[] {
-  const shape = `${o.dtype}[${o.shape.join(', ')}]`;
-  const lines = [`output ${name} ${shape}: ${o.passed ? 'PASS' : 'FAIL'}${o.reason ? ` — ${o.reason}` : ''}`];
-  if (o.dtype_b) lines.push(`  note: B gives ${o.dtype_b}`);
-  if (o.max_abs !== null) {
-    lines.push(`  abs diff  max ${formatNumber(o.max_abs)}  mean ${formatNumber(o.mean_abs)}  median ${formatNumber(o.median_abs)}  p99 ${formatNumber(o.p99_abs)}`);
-    lines.push(`  rel diff  max ${formatNumber(o.max_rel)}  mean ${formatNumber(o.mean_rel)}  median ${formatNumber(o.median_rel)}  p99 ${formatNumber(o.p99_rel)}`);
-    lines.push(`  cosine similarity ${o.cosine === null ? 'n/a' : o.cosine.toFixed(8)}`);
-  }
-  return lines;
-}
-
-function describeInputs(r: VerifyReport): string {
-  const tensors = Object.entries(r.inputs.tensors).map(([n, t]) => `${n} ${t.dtype}[${t.shape.join(', ')}] ${t.values}`).join('; ');
-  return r.inputs.source === 'file' ? `inputs from ${r.inputs.file}: ${tensors}` : `inputs: random, seed ${r.inputs.seed}: ${tensors}`;
-}
-
-export function formatVerifyReport(r: VerifyReport): string {
-  const lines = [`verify  A = ${r.a}`, `        B = ${r.b}`, describeInputs(r), 'ONNX Runtime graph optimizations disabled for the comparison', ''];
-  for (const [name, o] of Object.entries(r.outputs)) lines.push(...formatOutput(name, o));
-  if (r.latency_ms) {
-    const l = r.latency_ms;
-    const row = (label: string, p: { disabled: number; all: number }) => `  ${label}  ${formatNumber(p.disabled).padStart(12)}  ${formatNumber(p.all).padStart(10)}`;
-    lines.push('', `latency (ms, median of ${l.runs} runs after ${l.warmups} warm-ups)`, `     ORT disabled     ORT all`, row('A', l.a), row('B', l.b));
-  }
-  const tol = `atol ${r.tolerance.atol} + rtol ${r.tolerance.rtol}·|b|`;
-  const failed = Object.entries(r.outputs).filter(([, o]) => !o.passed).map(([n]) => n);
-  lines.push('', r.passed ? `PASSED: every output agrees within ${tol}` : `FAILED: ${failed.join(', ')} ${failed.length === 1 ? 'differs' : 'differ'} beyond ${tol}`);
-  return lines.join('\n');
-}
+/** The text report (shared with the extension's Output channel). */
+export const formatVerifyReport = verifyReportText;
+export { formatNumber };

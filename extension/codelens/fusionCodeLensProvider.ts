@@ -6,7 +6,7 @@
  * re-read the document, so they never act on a stale analysis.
  */
 import * as vscode from 'vscode';
-import type { PyClassAnalysis } from '../engine/python/analyzePython';
+import { noteText, type PyClassAnalysis } from '../engine/python/analyzePython';
 import type { PythonAnalysisCache } from './pythonAnalysisCache';
 
 export const PYTHON_COMMANDS = {
@@ -14,6 +14,7 @@ export const PYTHON_COMMANDS = {
   insertFuseModel: 'modelfuse.python.insertFuseModel',
   copyFuseModules: 'modelfuse.python.copyFuseModules',
   showUnsafe: 'modelfuse.python.showUnsafe',
+  showNotes: 'modelfuse.python.showNotes',
 } as const;
 
 /** What every lens command receives. */
@@ -50,32 +51,49 @@ export function sequenceCountTitle(n: number): string {
   return `ModelFuse: ${n} fusible sequence${n === 1 ? '' : 's'}`;
 }
 
+/** The notes as tooltip lines: `line 38: self.conv: …`. */
+export function notesTooltip(c: PyClassAnalysis): string {
+  return c.notes.map((n) => `line ${n.line + 1}: ${noteText(n)}`).join('\n');
+}
+
+/** The one lens of a class that gets no group: why, in a line (the tooltip and the command say all). */
+export function whyNothingTitle(c: PyClassAnalysis): string {
+  const first = noteText(c.notes[0]);
+  const more = c.notes.length > 1 ? ` (+${c.notes.length - 1} more)` : '';
+  return `ModelFuse: no fusible sequence: ${first.length > 90 ? `${first.slice(0, 89)}…` : first}${more}`;
+}
+
 function lensesFor(document: vscode.TextDocument, c: PyClassAnalysis): vscode.CodeLens[] {
-  if (c.sequences.length === 0 && c.unsafe.length === 0) return [];
   const range = new vscode.Range(c.line, 0, c.line, 0);
   const target: ClassTarget = { uri: document.uri.toString(), className: c.name, line: c.line };
+  if (c.sequences.length === 0 && c.unsafe.length === 0) {
+    // Nothing to offer: say what was not understood, once, rather than stay silent.
+    if (c.notes.length === 0) return [];
+    return [new vscode.CodeLens(range, { title: `$(info) ${whyNothingTitle(c)}`, tooltip: notesTooltip(c), command: PYTHON_COMMANDS.showNotes, arguments: [target] })];
+  }
   const lenses: vscode.CodeLens[] = [];
   if (c.sequences.length > 0) {
+    const notes = c.notes.length ? `\n\nNot offered:\n${notesTooltip(c)}` : '';
     lenses.push(
       new vscode.CodeLens(range, {
         title: sequenceCountTitle(c.sequences.length),
-        tooltip: c.sequences.map((s) => `${s.pattern}: ${s.modules.join(', ')}`).join('\n'),
+        tooltip: c.sequences.map((s) => `${s.pattern}: ${s.modules.join(', ')}`).join('\n') + notes,
         command: PYTHON_COMMANDS.showSequences,
         arguments: [target],
       }),
     );
     if (!c.definesFuseModel) {
-      lenses.push(new vscode.CodeLens(range, { title: 'Insert fuse_model()', tooltip: 'Add a fuse_model() method (torchvision quantizable-model pattern) at the end of the class', command: PYTHON_COMMANDS.insertFuseModel, arguments: [target] }));
+      lenses.push(new vscode.CodeLens(range, { title: vscode.l10n.t('Insert fuse_model()'), tooltip: vscode.l10n.t('Add a fuse_model() method (torchvision quantizable-model pattern) at the end of the class'), command: PYTHON_COMMANDS.insertFuseModel, arguments: [target] }));
     }
-    lenses.push(new vscode.CodeLens(range, { title: 'Copy fuse_modules call', tooltip: c.fuseModulesCall ?? '', command: PYTHON_COMMANDS.copyFuseModules, arguments: [target] }));
+    lenses.push(new vscode.CodeLens(range, { title: vscode.l10n.t('Copy fuse_modules call'), tooltip: c.fuseModulesCall ?? '', command: PYTHON_COMMANDS.copyFuseModules, arguments: [target] }));
   }
   for (const u of c.unsafe) {
     // "self.relu is called 2 times in forward (lines 20, 26); …" → "self.relu is called 2 times in forward"
     const cause = u.reason.split(';')[0].replace(/ \(line.*$/, '');
     lenses.push(
       new vscode.CodeLens(range, {
-        title: `$(warning) ${u.modules.join(' + ')} not fusable: ${cause}`,
-        tooltip: `${u.reason}. Passing this group to fuse_modules would change the model.`,
+        title: vscode.l10n.t('$(warning) {0} not fusable: {1}', u.modules.join(' + '), cause),
+        tooltip: vscode.l10n.t('{0}. Passing this group to fuse_modules would change the model.', u.reason),
         command: PYTHON_COMMANDS.showUnsafe,
         arguments: [target],
       }),

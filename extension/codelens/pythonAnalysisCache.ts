@@ -7,7 +7,8 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { analyzePythonSource, type PythonAnalysis } from '../engine/python/analyzePython';
+import { analyzePythonSource, type ImportReader, type PythonAnalysis } from '../engine/python/analyzePython';
+import { fileImportReader } from '../engine/python/importFiles';
 import { log } from '../host/log';
 
 const DEBOUNCE_MS = 250;
@@ -15,6 +16,16 @@ const DEBOUNCE_MS = 250;
 interface Entry {
   version: number;
   result: Promise<PythonAnalysis | undefined>;
+}
+
+/**
+ * Names imported from workspace files (`from .blocks import conv3x3`) are read from disk beside
+ * the file and under the workspace folders; an unsaved document has nothing beside it.
+ */
+function importReader(document: vscode.TextDocument): ImportReader | undefined {
+  if (document.uri.scheme !== 'file') return undefined;
+  const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+  return fileImportReader(document.uri.fsPath, roots);
 }
 
 export class PythonAnalysisCache implements vscode.Disposable {
@@ -42,7 +53,7 @@ export class PythonAnalysisCache implements vscode.Disposable {
       // A newer version arrived while waiting: let that one do the work.
       if (document.isClosed || document.version !== version) return this.entries.get(key)?.result;
       try {
-        const a = await analyzePythonSource(document.getText(), this.wasmDir());
+        const a = await analyzePythonSource(document.getText(), this.wasmDir(), importReader(document));
         this.changed.fire(document.uri);
         return a;
       } catch (err) {

@@ -4,7 +4,7 @@
  * line, so an edit never lands in the wrong place.
  */
 import * as vscode from 'vscode';
-import type { PyClassAnalysis } from '../engine/python/analyzePython';
+import { noteText, type PyClassAnalysis } from '../engine/python/analyzePython';
 import type { ClassTarget } from './fusionCodeLensProvider';
 import type { PythonAnalysisCache } from './pythonAnalysisCache';
 import { log } from '../host/log';
@@ -26,11 +26,11 @@ export function fuseModelInsertion(cls: PyClassAnalysis, eol: '\n' | '\r\n'): st
 export async function insertFuseModel(cache: PythonAnalysisCache, target: ClassTarget): Promise<void> {
   const { document, cls } = await currentClass(cache, target);
   if (cls.definesFuseModel) {
-    void vscode.window.showInformationMessage(`${cls.name} already has a fuse_model() method.`);
+    void vscode.window.showInformationMessage(vscode.l10n.t('{0} already has a fuse_model() method.', cls.name));
     return;
   }
   if (!cls.fuseModelMethod) {
-    void vscode.window.showInformationMessage(`${cls.name} has no fusible sequences.`);
+    void vscode.window.showInformationMessage(vscode.l10n.t('{0} has no fusible sequences.', cls.name));
     return;
   }
   const eol = document.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n';
@@ -47,15 +47,21 @@ export async function insertFuseModel(cache: PythonAnalysisCache, target: ClassT
 export async function copyFuseModules(cache: PythonAnalysisCache, target: ClassTarget): Promise<void> {
   const { cls } = await currentClass(cache, target);
   if (!cls.fuseModulesCall) {
-    void vscode.window.showInformationMessage(`${cls.name} has no fusible sequences.`);
+    void vscode.window.showInformationMessage(vscode.l10n.t('{0} has no fusible sequences.', cls.name));
     return;
   }
   await vscode.env.clipboard.writeText(cls.fuseModulesCall);
-  void vscode.window.showInformationMessage(`Copied the fuse_modules call for ${cls.name} (${cls.sequences.length} group${cls.sequences.length === 1 ? '' : 's'}); call model.eval() first.`);
+  void vscode.window.showInformationMessage(vscode.l10n.t('Copied the fuse_modules call for {0} ({1} group{2}); call model.eval() first.', cls.name, cls.sequences.length, cls.sequences.length === 1 ? '' : 's'));
 }
 
 export async function showUnsafe(cache: PythonAnalysisCache, target: ClassTarget): Promise<void> {
   const { cls } = await currentClass(cache, target);
   const detail = cls.unsafe.map((u) => `${u.modules.join(' + ')} (${u.pattern}): ${u.reason}.`).join('\n\n');
-  void vscode.window.showWarningMessage(`${cls.name}: ${cls.unsafe.length} group${cls.unsafe.length === 1 ? '' : 's'} must not be passed to fuse_modules`, { modal: true, detail });
+  void vscode.window.showWarningMessage(vscode.l10n.t('{0}: {1} group{2} must not be passed to fuse_modules', cls.name, cls.unsafe.length, cls.unsafe.length === 1 ? '' : 's'), { modal: true, detail });
+}
+
+export async function showNotes(cache: PythonAnalysisCache, target: ClassTarget): Promise<void> {
+  const { cls } = await currentClass(cache, target);
+  const detail = cls.notes.map((n) => `Line ${n.line + 1}: ${noteText(n)}.`).join('\n\n');
+  void vscode.window.showInformationMessage(`${cls.name}: what ModelFuse could not follow`, { modal: true, detail });
 }

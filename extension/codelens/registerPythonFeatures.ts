@@ -8,7 +8,7 @@ import { guarded } from '../host/notify';
 import { PythonSequencesView, type OnnxSequencesSource } from '../views/pythonSequencesView';
 import { FusionCodeLensProvider, PYTHON_COMMANDS, type ClassTarget } from './fusionCodeLensProvider';
 import { PythonAnalysisCache } from './pythonAnalysisCache';
-import { copyFuseModules, currentClass, insertFuseModel, showUnsafe } from './pythonCommands';
+import { copyFuseModules, currentClass, insertFuseModel, showNotes, showUnsafe } from './pythonCommands';
 import { REVEAL_PYTHON_SOURCE, revealPythonSource } from './revealPythonSource';
 
 export function registerPythonFeatures(context: vscode.ExtensionContext, onnx?: OnnxSequencesSource): { cache: PythonAnalysisCache; view: PythonSequencesView } {
@@ -24,6 +24,7 @@ export function registerPythonFeatures(context: vscode.ExtensionContext, onnx?: 
     vscode.commands.registerCommand(PYTHON_COMMANDS.copyFuseModules, guarded('copying the fuse_modules call', (t: ClassTarget) => copyFuseModules(cache, t))),
     vscode.commands.registerCommand(REVEAL_PYTHON_SOURCE, guarded('finding the Python source', (arg: unknown) => revealPythonSource(cache, arg))),
     vscode.commands.registerCommand(PYTHON_COMMANDS.showUnsafe, guarded('showing unsafe groups', (t: ClassTarget) => showUnsafe(cache, t))),
+    vscode.commands.registerCommand(PYTHON_COMMANDS.showNotes, guarded('showing what was not understood', (t: ClassTarget) => showNotes(cache, t))),
     vscode.commands.registerCommand(
       PYTHON_COMMANDS.showSequences,
       guarded('showing the sequences', async (t: ClassTarget) => {

@@ -54,17 +54,17 @@ export async function revealPythonSource(cache: PythonAnalysisCache, arg: unknow
   const modules = modulesOf(arg);
   const label = modules.map((m) => m ?? '?').join(' + ');
   if (modules.some((m) => m === null)) {
-    void vscode.window.showInformationMessage(`The module paths of ${label} are unknown: the model does not say which Python class defines it.`);
+    void vscode.window.showInformationMessage(vscode.l10n.t('The module paths of {0} are unknown: the model does not say which Python class defines it.', label));
     return;
   }
   const open = vscode.workspace.textDocuments.filter((d) => d.languageId === 'python');
   let found = await linksInOpen(cache, open, modules);
   if (found.length === 0) {
     const skip = new Set(open.map((d) => d.uri.toString()));
-    found = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'ModelFuse: searching Python sources' }, () => linksInWorkspace(modules, skip, cache.wasmDir()));
+    found = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: vscode.l10n.t('ModelFuse: searching Python sources') }, () => linksInWorkspace(modules, skip, cache.wasmDir()));
   }
   if (found.length === 0) {
-    void vscode.window.showInformationMessage(`No nn.Module class in the open Python files or the workspace makes ${label} in its forward().`);
+    void vscode.window.showInformationMessage(vscode.l10n.t('No nn.Module class in the open Python files or the workspace makes {0} in its forward().', label));
     return;
   }
   // Several classes can match (a subclass inherits the same forward); let the user pick when the best matches tie.
@@ -73,7 +73,7 @@ export async function revealPythonSource(cache: PythonAnalysisCache, arg: unknow
   if (best.length > 1) {
     const picked = await vscode.window.showQuickPick(
       best.map((f) => ({ label: f.link.cls.name, description: `${path.basename(f.uri.fsPath)}:${f.link.group.lines.start + 1}`, detail: `${f.link.group.modules.join(' + ')}${f.link.instance ? ` as ${f.link.instance}` : ''}${f.link.unsafe ? ' — unsafe for fuse_modules' : ''}`, f })),
-      { title: `Python source of ${label}` },
+      { title: vscode.l10n.t('Python source of {0}', label) },
     );
     if (!picked) return;
     choice = picked.f;

@@ -21,9 +21,9 @@ export function targetOnnx(ctx: CommandContext, resource: UriLike | undefined, a
     throw new ModelFuseError(resource ? `${resource.fsPath}: open it in the ModelFuse editor first (${action})` : `${action}: open an ONNX model first`);
   }
   const s = doc.state;
-  if (s.phase === 'loading') throw new ModelFuseError(`${doc.path}: still reading the model; try again when its overview is shown`);
+  if (s.phase === 'loading') throw new ModelFuseError(vscode.l10n.t('{0}: still reading the model; try again when its overview is shown', doc.path));
   if (s.phase === 'error') throw new ModelFuseError(s.message);
-  if (s.overview.kind !== 'onnx') throw new ModelFuseError(`${doc.path}: ${action} needs an ONNX model (${path.extname(doc.path)} files hold tensors only)`);
-  if (doc.busy) throw new ModelFuseError(`${doc.path}: ${doc.busy} — wait for it to finish`);
+  if (s.overview.kind !== 'onnx') throw new ModelFuseError(vscode.l10n.t('{0}: {1} needs an ONNX model ({2} files hold tensors only)', doc.path, action, path.extname(doc.path)));
+  if (doc.busy) throw new ModelFuseError(vscode.l10n.t('{0}: {1} — wait for it to finish', doc.path, doc.busy));
   return { doc, overview: s.overview };
 }

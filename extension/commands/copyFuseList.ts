@@ -23,11 +23,11 @@ export function registerCopyFuseList(ctx: CommandContext): vscode.Disposable {
 export async function copyFuseList(doc: ModelDocument): Promise<void> {
   const o = doc.overview;
   if (!o || o.kind !== 'onnx') return;
-  if (!o.fuseList) throw new ModelFuseError(`${doc.path}: no fuse list, the scan failed${o.scanProblem ? `: ${o.scanProblem}` : ''}`);
+  if (!o.fuseList) throw new ModelFuseError(vscode.l10n.t('{0}: no fuse list, the scan failed{1}', doc.path, o.scanProblem ? `: ${o.scanProblem}` : ''));
   await vscode.env.clipboard.writeText(o.fuseList.python);
   const { groups, excluded } = o.fuseList;
   log().info(`copied the fuse_modules call for ${doc.path}:\n${o.fuseList.python}`);
   void vscode.window.showInformationMessage(
-    `Copied fuse_modules for ${path.basename(doc.path)}: ${groups.length} group${groups.length === 1 ? '' : 's'}${excluded.length ? `; ${excluded.length} left out (listed as comments with the reason)` : ''}.`,
+    vscode.l10n.t('Copied fuse_modules for {0}: {1} group{2}{3}.', path.basename(doc.path), groups.length, groups.length === 1 ? '' : 's', excluded.length ? `; ${excluded.length} left out (listed as comments with the reason)` : ''),
   );
 }

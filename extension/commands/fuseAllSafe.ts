@@ -28,7 +28,7 @@ export async function fuseAllSafe(doc: ModelDocument): Promise<void> {
     const blocked = o.candidates.filter((c) => c.blocked !== null).length;
     const grouping = o.candidates.filter((c) => c.blocked === null && !c.folds).length;
     void vscode.window.showInformationMessage(
-      `${path.basename(doc.path)}: no sequence can be folded in ONNX${o.candidates.length ? ` (${blocked} blocked, ${grouping} grouping-only — see the Fusible Sequences view)` : ''}.`,
+      vscode.l10n.t('{0}: no sequence can be folded in ONNX{1}.', path.basename(doc.path), o.candidates.length ? ` (${blocked} blocked, ${grouping} grouping-only — see the Fusible Sequences view)` : ''),
     );
     return;
   }

@@ -15,7 +15,7 @@ export function registerFuseSelected(ctx: CommandContext): vscode.Disposable {
     guarded('fusing the selected modules', async (...args: unknown[]) => {
       const elements = treeElements(args, () => [...ctx.views.sequences.selection, ...ctx.views.modules.selection]);
       const items = toSelectedItems(elements);
-      if (items.length === 0) throw new ModelFuseError('Fuse selected modules: select sequences or modules in the ModelFuse view first');
+      if (items.length === 0) throw new ModelFuseError(vscode.l10n.t('Fuse selected modules: select sequences or modules in the ModelFuse view first'));
       const { doc, overview } = targetOnnx(ctx, undefined, 'Fuse selected modules');
       await fuseInModel(doc, resolveFuseSelection(items, overview.candidates));
     }),

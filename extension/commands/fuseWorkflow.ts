@@ -5,21 +5,24 @@
  * progress notification; verify in ONNX Runtime when the setting says so;
  * log everything; show one summary with "Open" and "Show diff".
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ModelFuseError } from '../engine/errors';
 import type { ModelDocument } from '../editor/modelDocument';
 import { MODEL_EDITOR_VIEW_TYPE } from '../editor/modelEditorProvider';
+import { showGraphDiff } from '../editor/graphTab';
 import type { ModelChangeOutcome } from '../protocol/extensionMethods';
 import type { VerifyReport } from '../protocol/workerProtocol';
 import { currentSettings } from '../host/config';
 import { log, showLog } from '../host/log';
-import { freeOutputPath } from '../host/outputNaming';
+import { outputFor, recordResult } from '../host/results';
+import { withProgressNotification } from '../host/progress';
 import { requireTrust } from '../host/trust';
 import { workerRequest } from '../host/workerHost';
 import type { FuseRequest } from './fuseSelection';
 import { fuseSummary, refusalsLine } from './summaries';
+import { verifyWithSavedInputs } from './verificationInputs';
+import { verdictOf, verifyReportText } from '../engine/stats/verifyText';
 
 /** Timed runs per model in the verification (median reported); enough for a stable median, short for large models. */
 const VERIFY_RUNS = 10;
@@ -29,20 +32,21 @@ export async function fuseInModel(doc: ModelDocument, request: FuseRequest): Pro
   const name = path.basename(doc.path);
   if (request.refused.length) log().warn(`fuse ${doc.path}: not fusible: ${refusalsLine(request.refused)}`);
   if (request.ids.length === 0) {
-    throw new ModelFuseError(`${name}: nothing to fuse${request.refused.length ? ` — ${refusalsLine(request.refused)}` : ' (no sequence selected)'}`);
+    throw new ModelFuseError(vscode.l10n.t('{0}: nothing to fuse{1}', name, request.refused.length ? ` — ${refusalsLine(request.refused)}` : ' (no sequence selected)'));
   }
   const settings = currentSettings();
-  const output = freeOutputPath(doc.path, settings.fusedName, fs.existsSync);
+  const { path: output, replaces } = outputFor(doc.path, settings.fusedName);
   const n = request.ids.length;
   log().info(`fuse ${doc.path} → ${output}: ${request.ids.join(', ')}`);
 
   const outcome = await doc.whileBusy(`Fusing ${n} sequence${n === 1 ? '' : 's'}…`, async () =>
-    await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `ModelFuse: fusing ${n} sequence${n === 1 ? '' : 's'} of ${name}`, cancellable: true },
+    await withProgressNotification(
+      vscode.l10n.t('ModelFuse: fusing {0} sequence{1} of {2}', n, n === 1 ? '' : 's', name),
       async (progress, token) => {
         const report = (message: string) => progress.report({ message });
         const bar = progressBar(progress);
-        const fuse = await workerRequest('ext.fuse', { model: doc.path, output, candidateIds: request.ids }, { token, onProgress: bar });
+        const fuse = await workerRequest('ext.fuse', { model: doc.path, output, candidateIds: request.ids, replace: replaces }, { token, onProgress: bar });
+        await recordResult({ path: fuse.output, kind: 'fuse', source: doc.path, files: fuse.externalData ? [fuse.externalData] : [] });
         for (const a of fuse.applied) log().info(`  folded ${a.id}: removed ${a.removedNodes.join(', ') || 'no nodes'}; changed ${a.changedTensors.map((t) => t.after.name).join(', ')}`);
         for (const s of fuse.skipped) log().warn(`  skipped ${s.id}: ${s.reason}`);
         log().info(`  wrote ${fuse.output}${fuse.externalData ? ` and ${fuse.externalData}` : ''} (${fuse.nodesBefore} → ${fuse.nodesAfter} nodes)`);
@@ -50,12 +54,12 @@ export async function fuseInModel(doc: ModelDocument, request: FuseRequest): Pro
         if (settings.verifyAfterFuse) {
           report('verifying in ONNX Runtime');
           try {
-            verification = await workerRequest('verify', { modelA: doc.path, modelB: fuse.output, atol: settings.atol, rtol: settings.rtol, runs: VERIFY_RUNS }, { token, onProgress: (p) => report(`verifying: ${p.message}`) });
-            log().info(`  verification: ${JSON.stringify(verification.outputs)}`);
+            verification = await verifyWithSavedInputs({ modelA: doc.path, modelB: fuse.output, atol: settings.atol, rtol: settings.rtol, runs: VERIFY_RUNS }, { token, onProgress: (p) => report(`verifying: ${p.message}`) });
+            log().info(`  verification:\n${verifyReportText(verification)}`);
           } catch (err) {
             // The fused model is written and complete; say that the check did not happen rather than hiding the file.
             log().warn(`  verification did not complete: ${err instanceof Error ? err.message : String(err)}`);
-            void vscode.window.showWarningMessage(`ModelFuse: ${path.basename(fuse.output)} was written, but its verification did not complete: ${err instanceof Error ? err.message : String(err)}`);
+            void vscode.window.showWarningMessage(vscode.l10n.t('ModelFuse: {0} was written, but its verification did not complete: {1}', path.basename(fuse.output), err instanceof Error ? err.message : String(err)));
           }
         }
         return { kind: 'fuse', before: doc.path, after: fuse.output, fuse, verification } satisfies ModelChangeOutcome;
@@ -64,7 +68,8 @@ export async function fuseInModel(doc: ModelDocument, request: FuseRequest): Pro
   );
   const summary = fuseSummary(outcome.fuse, outcome.verification, request.refused);
   log().info(summary);
-  void showOutcome(summary, outcome, outcome.verification !== null && !outcome.verification.passed);
+  // A failed or weak check is a warning: the user should look before trusting the file.
+  void showOutcome(summary, outcome, outcome.verification !== null && verdictOf(outcome.verification) !== 'verified');
   return outcome;
 }
 
@@ -85,12 +90,13 @@ export function progressBar(progress: vscode.Progress<{ message?: string; increm
   };
 }
 
-/** The summary notification: "Open" opens the new model in the ModelFuse editor, "Show diff" the parameter diff. */
+/** The summary notification: "Open" opens the new model in the ModelFuse editor, "Show diff" the parameter diff, "Graph diff" its Graph tab against the original. */
 export async function showOutcome(summary: string, outcome: ModelChangeOutcome, warn: boolean): Promise<void> {
-  const actions = ['Open', 'Show diff', 'Show log'];
+  const actions = ['Open', 'Show diff', 'Graph diff', 'Show log'];
   const choice = await (warn ? vscode.window.showWarningMessage(summary, ...actions) : vscode.window.showInformationMessage(summary, ...actions));
   if (choice === 'Open') await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(outcome.after), MODEL_EDITOR_VIEW_TYPE);
   else if (choice === 'Show diff') await showDiff(outcome);
+  else if (choice === 'Graph diff' && /\.onnx$/i.test(outcome.after)) await showGraphDiff(outcome.before, outcome.after, MODEL_EDITOR_VIEW_TYPE);
   else if (choice === 'Show log') showLog();
 }
 

@@ -1,9 +1,11 @@
 /**
  * "Merge LoRA Adapter…" (command palette, editor title, Explorer context on
- * an adapter folder or .safetensors): choose the base and the adapters with
- * their weights, confirm the key mapping the engine worked out (the `lora
- * plan`), then merge in the worker with a cancellable progress notification,
- * verify against the base in ONNX Runtime (ONNX bases), and show the result.
+ * an adapter folder or .safetensors): choose the adapters and the base
+ * (mergePickers.ts) and the weights, confirm the key mapping the engine
+ * worked out (the `lora plan`) — or, when modules are unmatched, pair them in
+ * the mapping editor, which saves a `--map` file — then merge in the worker
+ * with a cancellable progress notification, verify against the base in ONNX
+ * Runtime (ONNX bases), and show the result.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,12 +16,16 @@ import type { VerifyReport } from '../protocol/workerProtocol';
 import { currentSettings } from '../host/config';
 import { log } from '../host/log';
 import { guarded } from '../host/notify';
-import { freeOutputPath } from '../host/outputNaming';
+import { outputFor, recordResult } from '../host/results';
+import { withProgressNotification } from '../host/progress';
 import { requireTrust } from '../host/trust';
 import { workerRequest } from '../host/workerHost';
+import type { ModelDocument } from '../editor/modelDocument';
+import { editMapping } from '../views/mappingEditor';
 import type { CommandContext } from './commandContext';
 import { isUriLike, resourceArgs, type UriLike } from './commandArgs';
 import { adapterLabel, parseWeight, roleOf } from './loraArgs';
+import { pickAdapters, pickBase, probeWorkspace } from './mergePickers';
 import { mergeSummary, planRows } from './summaries';
 import { progressBar, showOutcome } from './fuseWorkflow';
 
@@ -33,23 +39,52 @@ export function registerMergeLora(ctx: CommandContext): vscode.Disposable {
       // Editor title passes (uri, {groupId}); the Explorer (uri, uri[]); the palette nothing.
       const resources = Array.isArray(args[1]) || isUriLike(args[0]) ? resourceArgs(args) : [];
       const { base: preBase, adapters: preAdapters } = await classify(ctx, resources);
-      const base = preBase ?? (await pickBase(ctx));
-      if (!base) return;
-      const adapterPaths = preAdapters.length ? preAdapters : await pickAdapters(base);
+      // The workspace's models are parsed in the worker while the first picker is already shown.
+      const open = ctx.registry.all().map((d) => d.path);
+      const models = probeWorkspace(open);
+      models.catch(() => undefined); // a failure is shown inside the pickers
+      const active = ctx.registry.active;
+      // Adapters first when the base is not known yet, so that the base picker can offer the one beside them first.
+      const adapterPaths = preAdapters.length ? preAdapters : await pickAdapters(models, preBase ?? activeBase(active));
       if (!adapterPaths?.length) return;
+      const base = preBase ?? (await pickBase(models, { adapters: adapterPaths, active: active?.path, open }));
+      if (!base) {
+        log().info('merge LoRA: no base chosen; nothing merged');
+        return;
+      }
       const adapters = await askWeights(adapterPaths);
       if (!adapters) return;
-      const plan = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'ModelFuse: matching adapter keys' }, () =>
-        workerRequest('ext.loraPlan', { base, adapters }),
+      let plan = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: vscode.l10n.t('ModelFuse: matching adapter keys') }, () =>
+        workerRequest('lora.plan', { base, adapters }),
       );
       logPlan(plan);
-      if (plan.errors.length) throw new ModelFuseError(`${base}: cannot merge: ${plan.errors.join(' | ')}`);
-      if (plan.pairs.length === 0) throw new ModelFuseError(`${base}: no adapter module matches a tensor of this base (${plan.unmatched.length} unmatched; see the log)`);
-      const output = freeOutputPath(base, currentSettings().mergedName, fs.existsSync);
-      if (!(await confirmPlan(plan, output))) return;
-      await merge(base, adapters, output, plan);
+      const output = outputFor(base, currentSettings().mergedName);
+      // Unmatched modules or a plan that cannot merge: the user pairs them in the mapping editor, which continues the merge.
+      const needsMapping = plan.unmatched.length > 0 || plan.errors.length > 0 || plan.pairs.length === 0;
+      const step = needsMapping ? 'edit' : await confirmPlan(plan, output.path);
+      if (!step) return;
+      let map: string | undefined;
+      if (step === 'edit') {
+        const edited = await editMapping(ctx.extensionUri, base, adapters);
+        if (!edited) {
+          void vscode.window.showInformationMessage(`Merge LoRA: the key mapping was closed without saving, so nothing was merged into ${path.basename(base)}.`);
+          return;
+        }
+        // "Save mapping and merge" is the confirmation.
+        map = edited.map;
+        plan = edited.plan;
+        logPlan(plan);
+      }
+      await merge(base, adapters, output, plan, map);
     }),
   );
+}
+
+/** The active document when it can be a base (ONNX, or safetensors without LoRA tensors): the anchor for pre-checking adapters beside it. */
+function activeBase(doc: ModelDocument | undefined): string | undefined {
+  const o = doc?.overview;
+  if (!doc || !o) return undefined;
+  return o.kind === 'onnx' || o.loraAdapter === null ? doc.path : undefined;
 }
 
 /** Sorts the resources the command was invoked on into base and adapters. */
@@ -57,9 +92,9 @@ async function classify(ctx: CommandContext, resources: UriLike[]): Promise<{ ba
   let base: string | undefined;
   const adapters: string[] = [];
   for (const r of resources) {
-    if (r.scheme !== 'file') throw new ModelFuseError(`${r.fsPath}: ModelFuse merges local files only`);
+    if (r.scheme !== 'file') throw new ModelFuseError(vscode.l10n.t('{0}: ModelFuse merges local files only', r.fsPath));
     const stat = fs.statSync(r.fsPath, { throwIfNoEntry: false });
-    if (!stat) throw new ModelFuseError(`${r.fsPath}: file not found`);
+    if (!stat) throw new ModelFuseError(vscode.l10n.t('{0}: file not found', r.fsPath));
     let holdsLora: boolean | undefined;
     if (!stat.isDirectory() && r.fsPath.toLowerCase().endsWith('.safetensors')) {
       const open = ctx.registry.find(vscode.Uri.file(r.fsPath))?.overview;
@@ -67,78 +102,21 @@ async function classify(ctx: CommandContext, resources: UriLike[]): Promise<{ ba
       holdsLora = overview.kind === 'safetensors' && overview.loraAdapter !== null;
     }
     const role = roleOf(r, stat.isDirectory(), holdsLora);
-    if (role === 'unsupported') throw new ModelFuseError(`${r.fsPath}: not a model or adapter (expected .onnx, .safetensors or a PEFT adapter folder)`);
+    if (role === 'unsupported') throw new ModelFuseError(vscode.l10n.t('{0}: not a model or adapter (expected .onnx, .safetensors or a PEFT adapter folder)', r.fsPath));
     if (role === 'adapter') adapters.push(r.fsPath);
-    else if (base) throw new ModelFuseError(`${r.fsPath}: two bases selected (${path.basename(base)} and ${path.basename(r.fsPath)}); select one base`);
+    else if (base) throw new ModelFuseError(vscode.l10n.t('{0}: two bases selected ({1} and {2}); select one base', r.fsPath, path.basename(base), path.basename(r.fsPath)));
     else base = r.fsPath;
   }
-  // Invoked on adapters only: the base is asked for (pickBase offers the active model first).
+  // Invoked on adapters only: the base is asked for (pickBase offers the one beside them first).
   return { base, adapters };
-}
-
-async function pickBase(ctx: CommandContext): Promise<string | undefined> {
-  type Item = vscode.QuickPickItem & { path?: string };
-  const items: Item[] = [];
-  const seen = new Set<string>();
-  const add = (p: string, description: string) => {
-    if (seen.has(p)) return;
-    seen.add(p);
-    items.push({ label: `$(file) ${path.basename(p)}`, description, detail: vscode.workspace.asRelativePath(p), path: p });
-  };
-  // The model being looked at first, then other open ONNX models, then the workspace's .onnx files.
-  const active = ctx.registry.active;
-  if (active?.overview?.kind === 'onnx') add(active.path, 'active model');
-  for (const doc of ctx.registry.all()) if (doc.overview?.kind === 'onnx') add(doc.path, 'open');
-  const found = await vscode.workspace.findFiles('**/*.onnx', '**/node_modules/**', 200);
-  for (const u of found.sort((a, b) => a.fsPath.localeCompare(b.fsPath))) add(u.fsPath, '');
-  items.push({ label: '$(folder-opened) Browse…', description: '.onnx or .safetensors base' });
-  const pick = await vscode.window.showQuickPick(items, { title: 'Merge LoRA: base model', placeHolder: 'The model the adapters were trained on', matchOnDetail: true });
-  if (!pick) return undefined;
-  if (pick.path) return pick.path;
-  const uris = await vscode.window.showOpenDialog({ title: 'Merge LoRA: base model', canSelectMany: false, filters: { Models: ['onnx', 'safetensors'] }, openLabel: 'Use as base' });
-  return uris?.[0]?.fsPath;
-}
-
-async function pickAdapters(base: string): Promise<string[] | undefined> {
-  type Item = vscode.QuickPickItem & { path?: string; browse?: 'folder' | 'file' };
-  const found = await vscode.workspace.findFiles('**/adapter_config.json', '**/node_modules/**', 200);
-  const items: Item[] = found
-    .map((u) => path.dirname(u.fsPath))
-    .sort((a, b) => closeness(b, base) - closeness(a, base) || a.localeCompare(b))
-    .map((dir) => ({ label: `$(folder) ${adapterLabel(dir)}`, description: 'PEFT adapter', detail: dir, path: dir }));
-  items.push({ label: '$(folder-opened) Browse for an adapter folder…', browse: 'folder' }, { label: '$(file-binary) Browse for an adapter .safetensors file…', browse: 'file' });
-  const picks = await vscode.window.showQuickPick(items, { title: `Merge LoRA into ${path.basename(base)}: adapters`, placeHolder: 'Choose one or more adapters', canPickMany: true });
-  if (!picks?.length) return undefined;
-  const paths = picks.filter((p) => p.path).map((p) => p.path as string);
-  for (const b of picks.filter((p) => p.browse)) {
-    const uris = await vscode.window.showOpenDialog({
-      title: 'Merge LoRA: adapter',
-      canSelectMany: true,
-      canSelectFiles: b.browse === 'file',
-      canSelectFolders: b.browse === 'folder',
-      filters: b.browse === 'file' ? { Adapters: ['safetensors'] } : undefined,
-      openLabel: 'Use adapter',
-    });
-    paths.push(...(uris ?? []).map((u) => u.fsPath));
-  }
-  return paths;
-}
-
-/** Adapters beside the base first: the common layout is base + adapter in one folder tree. */
-function closeness(dir: string, base: string): number {
-  const a = path.resolve(dir).split(path.sep);
-  const b = path.resolve(path.dirname(base)).split(path.sep);
-  let i = 0;
-  while (i < a.length && i < b.length && a[i] === b[i]) i++;
-  return i;
 }
 
 async function askWeights(paths: string[]): Promise<LoraAdapterArg[] | undefined> {
   const out: LoraAdapterArg[] = [];
   for (const p of paths) {
     const text = await vscode.window.showInputBox({
-      title: `Merge LoRA: weight of ${adapterLabel(p)}`,
-      prompt: 'Multiplies the adapter’s delta (1 = as trained; 0.5 = half strength; negative values subtract it)',
+      title: vscode.l10n.t('Merge LoRA: weight of {0}', adapterLabel(p)),
+      prompt: vscode.l10n.t('Multiplies the adapter’s delta (1 = as trained; 0.5 = half strength; negative values subtract it)'),
       value: '1',
       validateInput: (t) => {
         const r = parseWeight(t);
@@ -160,46 +138,49 @@ function logPlan(plan: LoraPlanResult): void {
   for (const e of plan.errors) log().error(`  ${e}`);
 }
 
-/** Shows every pairing (and every unmatched module); only the explicit "Merge" row goes on. */
-async function confirmPlan(plan: LoraPlanResult, output: string): Promise<boolean> {
-  type Row = vscode.QuickPickItem & { go?: boolean };
+/** Shows every pairing (and every unmatched module); the explicit "Merge" row goes on, "Edit the key mapping…" opens the editor. */
+async function confirmPlan(plan: LoraPlanResult, output: string): Promise<'merge' | 'edit' | undefined> {
+  type Row = vscode.QuickPickItem & { step?: 'merge' | 'edit' };
   const n = plan.pairs.length;
   const u = plan.unmatched.length;
   const go: Row = {
     label: `$(check) Merge ${n} module${n === 1 ? '' : 's'} → ${path.basename(output)}`,
     description: u ? `${u} unmatched module${u === 1 ? '' : 's'} will be left out` : 'all adapter modules matched',
-    go: true,
+    step: 'merge',
   };
-  const rows: Row[] = [go, { label: 'Key mapping', kind: vscode.QuickPickItemKind.Separator }, ...planRows(plan).map((r) => ({ label: r.label, description: r.description, detail: r.detail }))];
+  const edit: Row = { label: '$(edit) Edit the key mapping…', description: 'pair modules with base tensors by hand (saved as a --map file)', step: 'edit' };
+  const rows: Row[] = [go, edit, { label: 'Key mapping', kind: vscode.QuickPickItemKind.Separator }, ...planRows(plan).map((r) => ({ label: r.label, description: r.description, detail: r.detail }))];
   const qp = vscode.window.createQuickPick<Row>();
   qp.title = `Merge LoRA into ${path.basename(plan.base)}: confirm the key mapping`;
   qp.placeholder = 'Review which base tensor each adapter module changes, then choose “Merge”';
   qp.items = rows;
   qp.matchOnDescription = true;
   qp.matchOnDetail = true;
-  return new Promise<boolean>((resolve) => {
+  // A confirmation: it stays until answered, also when an editor (the walkthrough, a model) takes the focus.
+  qp.ignoreFocusOut = true;
+  return new Promise<'merge' | 'edit' | undefined>((resolve) => {
+    let step: 'merge' | 'edit' | undefined;
     qp.onDidAccept(() => {
-      const chosen = qp.selectedItems[0];
-      if (chosen?.go) {
-        resolve(true);
-        qp.hide();
-      }
+      step = qp.selectedItems[0]?.step;
+      if (step) qp.hide();
     });
     qp.onDidHide(() => {
-      resolve(false);
+      resolve(step);
       qp.dispose();
     });
     qp.show();
   });
 }
 
-async function merge(base: string, adapters: LoraAdapterArg[], output: string, plan: LoraPlanResult): Promise<void> {
+async function merge(base: string, adapters: LoraAdapterArg[], target: { path: string; replaces: boolean }, plan: LoraPlanResult, map: string | undefined): Promise<void> {
   const settings = currentSettings();
-  log().info(`merge ${adapters.map((a) => `${a.path}=${a.weight}`).join(', ')} into ${base} → ${output}`);
-  const outcome = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `ModelFuse: merging LoRA into ${path.basename(base)}`, cancellable: true },
+  const output = target.path;
+  log().info(`merge ${adapters.map((a) => `${a.path}=${a.weight}`).join(', ')} into ${base} → ${output}${map ? ` with --map ${map}` : ''}`);
+  const outcome = await withProgressNotification(
+    `ModelFuse: merging LoRA into ${path.basename(base)}`,
     async (progress, token): Promise<ModelChangeOutcome> => {
-      const mergeResult = await workerRequest('ext.loraMerge', { base, adapters, output, allowUnmatched: plan.unmatched.length > 0 }, { token, onProgress: progressBar(progress) });
+      const mergeResult = await workerRequest('lora.merge', { base, adapters, map, output, replace: target.replaces, allowUnmatched: plan.unmatched.length > 0 }, { token, onProgress: progressBar(progress) });
+      await recordResult({ path: mergeResult.output, kind: 'merge', source: base, files: mergeResult.files });
       for (const m of mergeResult.merged) log().info(`  ${m.key} → ${m.target}: ‖ΔW‖ ${m.delta_fro.toExponential(3)}, ‖ΔW‖/‖W‖ ${m.rel_change.toExponential(3)}`);
       log().info(`  wrote ${mergeResult.files.join(', ')}`);
       let verification: VerifyReport | null = null;

@@ -3,6 +3,7 @@
  * lines. Pure functions of the worker's results.
  */
 import * as path from 'node:path';
+import { inputsLine, verdictOf, weakText } from '../engine/stats/verifyText';
 import type { VerifyReport } from '../protocol/workerProtocol';
 import type { FuseFileResult, LoraMergeResult, LoraPlanResult } from '../protocol/extensionMethods';
 import type { Refusal } from './fuseSelection';
@@ -13,15 +14,24 @@ export function sci(x: number | null): string {
   return Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? String(Number(x.toPrecision(3))) : x.toExponential(2);
 }
 
-/** Largest |Δ| over all outputs, and the outputs that failed (with their reason). */
+/** Largest |Δ| over all outputs, the inputs it ran on, and the outputs that failed (with their reason) or why a pass is weak. */
 export function verificationLine(v: VerifyReport): string {
   const outputs = Object.entries(v.outputs);
   const worst = Math.max(...outputs.map(([, o]) => o.max_abs ?? Number.POSITIVE_INFINITY));
   const tol = `atol ${sci(v.tolerance.atol)}, rtol ${sci(v.tolerance.rtol)}`;
   const latency = v.latency_ms ? ` · latency ${v.latency_ms.a.all.toFixed(2)} → ${v.latency_ms.b.all.toFixed(2)} ms` : '';
-  if (v.passed) return `Verified in ONNX Runtime: ${outputs.length === 1 ? 'the output matches' : `all ${outputs.length} outputs match`}, max |Δ| ${sci(worst)} (${tol})${latency}.`;
-  const failed = outputs.filter(([, o]) => !o.passed).map(([name, o]) => `'${name}' ${o.reason ?? `max |Δ| ${sci(o.max_abs)}`}`);
-  return `Verification FAILED (${tol}): ${failed.join('; ')}.`;
+  const inputs = ` Inputs: ${inputsLine(v.inputs, path.basename)}.`;
+  const match = outputs.length === 1 ? 'the output matches' : `all ${outputs.length} outputs match`;
+  switch (verdictOf(v)) {
+    case 'verified':
+      return `Verified in ONNX Runtime: ${match}, max |Δ| ${sci(worst)} (${tol})${latency}.${inputs}`;
+    case 'weak':
+      return `Weak check (not verified): ${match} in ONNX Runtime, max |Δ| ${sci(worst)}, but ${weakText(v)}.${inputs} Choose other inputs with "ModelFuse: Verification Inputs…".`;
+    default: {
+      const failed = outputs.filter(([, o]) => !o.passed).map(([name, o]) => `'${name}' ${o.reason ?? `max |Δ| ${sci(o.max_abs)}`}`);
+      return `Verification FAILED (${tol}): ${failed.join('; ')}.${inputs}`;
+    }
+  }
 }
 
 export function refusalsLine(refused: readonly Refusal[]): string {
@@ -42,7 +52,7 @@ export function planRows(plan: LoraPlanResult): { label: string; description: st
   const rows = plan.pairs.map((p) => ({
     label: p.module,
     description: `→ ${p.target} ${p.targetDtype}[${p.targetShape.join(', ')}]`,
-    detail: `${p.kind === 'replace' ? 'replaced (modules_to_save)' : `rank ${p.rank}, alpha ${p.alpha}, scale ${sci(p.scale)}`} · ${path.basename(p.adapter)} · ${p.evidence.join('; ')}${p.sharedWith.length ? ` · shared with ${p.sharedWith.join(', ')}` : ''}`,
+    detail: `${p.kind === 'replace' ? 'replaced (modules_to_save)' : `${p.algorithm}, rank ${p.rank}, alpha ${p.alpha}, scale ${sci(p.scale)}${p.doraConvention ? `, DoRA (${p.doraConvention})` : ''}`} · ${path.basename(p.adapter)} · ${p.evidence.join('; ')}${p.sharedWith.length ? ` · shared with ${p.sharedWith.join(', ')}` : ''}`,
     unmatched: false,
   }));
   for (const u of plan.unmatched) {
@@ -58,7 +68,7 @@ export function mergeSummary(r: LoraMergeResult, verification: VerifyReport | nu
   if (verification) {
     // A merge is meant to change the outputs: report how far they moved, not pass/fail.
     const moved = Object.entries(verification.outputs).map(([name, o]) => `'${name}' max |Δ| ${sci(o.max_abs)}, cosine ${o.cosine === null ? 'n/a' : o.cosine.toFixed(6)}`);
-    parts.push(`Outputs vs. the base in ONNX Runtime: ${moved.join('; ')}.`);
+    parts.push(`Outputs vs. the base in ONNX Runtime: ${moved.join('; ')}. Inputs: ${inputsLine(verification.inputs, path.basename)}.`);
   }
   return parts.join(' ');
 }

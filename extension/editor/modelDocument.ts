@@ -20,6 +20,7 @@ export type DocumentState =
 export class ModelDocument implements vscode.CustomDocument {
   private _state: DocumentState = { phase: 'loading', progress: { message: 'starting the worker', fraction: null } };
   private _busy: string | null = null;
+  private _graphDiff: { base: string | null; show: boolean } = { base: null, show: false };
   private loading: vscode.CancellationTokenSource | undefined;
   private readonly changed = new vscode.EventEmitter<void>();
   private readonly disposed = new vscode.EventEmitter<void>();
@@ -52,6 +53,16 @@ export class ModelDocument implements vscode.CustomDocument {
 
   get overview(): ModelOverview | undefined {
     return this._state.phase === 'ready' ? this._state.overview : undefined;
+  }
+
+  /** The model the Graph tab compares this one with (diff mode), and whether the tab should come to the front. */
+  get graphDiff(): { base: string | null; show: boolean } {
+    return this._graphDiff;
+  }
+
+  setGraphDiff(base: string | null, show: boolean): void {
+    this._graphDiff = { base, show };
+    this.changed.fire();
   }
 
   /** A running operation on this model ("Fusing 3 sequences…"); the editor disables its buttons meanwhile. */

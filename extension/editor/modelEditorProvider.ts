@@ -8,9 +8,10 @@
 import * as vscode from 'vscode';
 import type { OverviewActions, OverviewHostSpec, OverviewState, OverviewWebviewSpec } from '../protocol/webviewProtocol';
 import { WebviewHost } from '../host/webviewHost';
-import { isTrusted, UNTRUSTED_REASON } from '../host/trust';
+import { isTrusted, RESTRICTED_MODE_NOTE } from '../host/trust';
 import { showLog } from '../host/log';
 import { ModelDocument } from './modelDocument';
+import { attachGraphTab } from './graphTab';
 import type { ModelRegistry } from './modelRegistry';
 
 export const MODEL_EDITOR_VIEW_TYPE = 'modelfuse.modelEditor';
@@ -21,6 +22,10 @@ export interface OverviewCommands {
   fuseAllSafe(doc: ModelDocument): Promise<void>;
   copyFuseList(doc: ModelDocument): Promise<void>;
   reveal(doc: ModelDocument, candidateId: string): Promise<void>;
+  /** The Fusible Sequences view's selection (the Graph tab follows it). */
+  onSequenceSelection(listener: (candidateIds: string[]) => void): vscode.Disposable;
+  /** Selects a sequence in the Fusible Sequences view when it is visible, without taking the focus from the editor. */
+  selectInSidePanel(doc: ModelDocument, candidateId: string): Promise<void>;
 }
 
 export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<ModelDocument> {
@@ -50,8 +55,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     const host = new WebviewHost<OverviewHostSpec, OverviewWebviewSpec>(panel.webview, {
       extensionUri: this.extensionUri,
       bundle: 'overview',
-      styles: ['overview.css'],
+      styles: ['overview.css', 'graph.css'],
       title: doc.fileName,
+      files: () => [doc.path],
     });
     const peer = host.peer;
     const push = () => peer.notify('state', overviewState(doc));
@@ -63,6 +69,13 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     peer.handle('reveal', ({ candidateId }) => this.commands.reveal(doc, candidateId));
     peer.handle('reload', () => doc.reload());
     peer.handle('showLog', () => showLog());
+    subscriptions.push(attachGraphTab(doc, peer, this.commands, () => this.registry.active === doc));
+    peer.handle('reopenWith', async ({ editor }) => {
+      // 'default' is VS Code's own text editor (it offers "Open Anyway" for binary bytes);
+      // reopenWithEditor lists every editor for the file, the hex editor among them when installed.
+      if (editor === 'text') await vscode.commands.executeCommand('vscode.openWith', doc.uri, 'default', panel.viewColumn);
+      else await vscode.commands.executeCommand('workbench.action.reopenWithEditor', doc.uri);
+    });
     this.registry.attachPanel(doc, panel);
     panel.onDidDispose(() => {
       for (const s of subscriptions) s.dispose();
@@ -79,8 +92,8 @@ export function overviewState(doc: ModelDocument): OverviewState {
     case 'error':
       return { phase: 'error', fileName: doc.fileName, message: s.message };
     case 'ready': {
-      const actions: OverviewActions = { fuseDisabledReason: isTrusted() ? null : UNTRUSTED_REASON, busy: doc.busy };
-      return { phase: 'ready', overview: s.overview, actions };
+      const actions: OverviewActions = { fuseDisabledReason: isTrusted() ? null : RESTRICTED_MODE_NOTE, busy: doc.busy };
+      return { phase: 'ready', overview: s.overview, actions, graph: { diffBase: doc.graphDiff.base, show: doc.graphDiff.show } };
     }
   }
 }

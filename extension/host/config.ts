@@ -12,7 +12,7 @@ export function currentSettings(): Settings {
     if (reported.has(p)) continue;
     reported.add(p);
     log().warn(`settings: ${p}`);
-    void vscode.window.showWarningMessage(`ModelFuse setting ignored — ${p}`);
+    void vscode.window.showWarningMessage(vscode.l10n.t('ModelFuse setting ignored — {0}', p));
   }
   return settings;
 }

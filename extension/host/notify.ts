@@ -5,9 +5,10 @@
  * logged, not shown as an error.
  */
 import * as vscode from 'vscode';
-import { CancelledError, ModelFuseError } from '../engine/errors';
+import { CancelledError, detailOf, ModelFuseError } from '../engine/errors';
 import { RemoteError } from '../protocol/webviewProtocol';
 import { log, showLog } from './log';
+import { MANAGE_TRUST, UntrustedWorkspaceError } from './trust';
 
 const SHOW_LOG = 'Show log';
 
@@ -29,7 +30,13 @@ export async function reportError(what: string, err: unknown): Promise<void> {
     return;
   }
   const line = errorLine(what, err);
-  if (err instanceof ModelFuseError) log().error(`${what}: ${line}`);
+  if (err instanceof UntrustedWorkspaceError) {
+    // Not a failure: the command explains why it is off in Restricted Mode.
+    log().info(`${what}: ${line}`);
+    if ((await vscode.window.showWarningMessage(line, MANAGE_TRUST)) === MANAGE_TRUST) await vscode.commands.executeCommand('workbench.trust.manage');
+    return;
+  }
+  if (err instanceof ModelFuseError) log().error(`${what}: ${line}${detailOf(err)}`);
   else log().error(`${what}: ${err instanceof Error && err.stack ? err.stack : line}`);
   const choice = await vscode.window.showErrorMessage(line, SHOW_LOG);
   if (choice === SHOW_LOG) showLog();

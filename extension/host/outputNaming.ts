@@ -48,3 +48,22 @@ export function freeOutputPath(inputPath: string, pattern: string, exists: (p: s
   }
   throw new ModelFuseError(`${inputPath}: no free output name (tried ${first} and ${limit - 1} numbered variants)`);
 }
+
+export type OnRepeat = 'newFile' | 'replace';
+
+/**
+ * Where a result goes: with `replace`, the pattern's own name when it is free
+ * or holds a previous result ModelFuse wrote (`isOurs`) — that one is then
+ * overwritten; otherwise (and with `newFile`) the first free name, so a file
+ * ModelFuse did not write is never replaced.
+ */
+export function chooseOutputPath(inputPath: string, pattern: string, onRepeat: OnRepeat, exists: (p: string) => boolean, isOurs: (p: string) => boolean): { path: string; replaces: boolean } {
+  if (onRepeat === 'replace') {
+    const first = path.join(path.dirname(inputPath), expandName(inputPath, pattern));
+    const dataOk = !exists(`${first}.data`) || isOurs(`${first}.data`);
+    if (path.resolve(first) !== path.resolve(inputPath) && exists(first) && isOurs(first) && dataOk) {
+      return { path: first, replaces: true };
+    }
+  }
+  return { path: freeOutputPath(inputPath, pattern, exists), replaces: false };
+}

@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { MessagePeer, type PeerSpec } from '../protocol/webviewProtocol';
 import { makeNonce, webviewHtml } from './webviewHtml';
 import { log } from './log';
+import { forWebview } from './webviewPaths';
 
 export interface WebviewHostOptions {
   extensionUri: vscode.Uri;
@@ -17,6 +18,8 @@ export interface WebviewHostOptions {
   /** Stylesheets under media/. */
   styles: string[];
   title: string;
+  /** The model files the page is about: their folders are hidden like the workspace's (see webviewPaths.ts). */
+  files?: () => readonly string[];
 }
 
 export class WebviewHost<Mine extends PeerSpec, Theirs extends PeerSpec> implements vscode.Disposable {
@@ -27,7 +30,8 @@ export class WebviewHost<Mine extends PeerSpec, Theirs extends PeerSpec> impleme
     const media = vscode.Uri.joinPath(options.extensionUri, 'media');
     const dist = vscode.Uri.joinPath(options.extensionUri, 'dist');
     webview.options = { enableScripts: true, enableCommandUris: false, localResourceRoots: [media, dist] };
-    this.peer = new MessagePeer<Mine, Theirs>((m) => void webview.postMessage(m), {
+    // Every message, answers and errors included, leaves without absolute paths (remote workspaces, privacy).
+    this.peer = new MessagePeer<Mine, Theirs>((m) => void webview.postMessage(forWebview(m, options.files?.() ?? [])), {
       waitForReady: true,
       onHandlerError: (method, err) => log().debug(`webview request '${method}' failed: ${err instanceof Error ? err.message : String(err)}`),
     });

@@ -11,6 +11,7 @@ import { WorkerClient, type Progress, type RequestOptions } from '../worker/clie
 import type { ParamsOf, ResultOf, WorkerMethod } from '../protocol/workerProtocol';
 import { log } from './log';
 import { currentSettings } from './config';
+import { removeLiveTemporaries } from '../engine/io/atomicWrite';
 
 let client: WorkerClient | undefined;
 let extensionRoot = '';
@@ -23,8 +24,8 @@ export function initWorkerHost(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
     { dispose: () => void disposeWorker() },
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (!e.affectsConfiguration('modelfuse.worker.threads') || !client) return;
-      log().info('modelfuse.worker.threads changed: the worker restarts with the new thread count');
+      if (!(e.affectsConfiguration('modelfuse.worker.threads') || e.affectsConfiguration('modelfuse.worker.memoryLimitMB')) || !client) return;
+      log().info('the worker settings changed: the worker restarts with them');
       if (inFlight === 0) void disposeWorker();
       else restartWhenIdle = true;
     }),
@@ -33,10 +34,11 @@ export function initWorkerHost(context: vscode.ExtensionContext): void {
 
 function workerClient(): WorkerClient {
   if (!client) {
-    const threads = currentSettings().workerThreads;
+    const { workerThreads: threads, workerMemoryLimitMb } = currentSettings();
     const c = new WorkerClient({
       workerPath: path.join(extensionRoot, 'dist', 'worker.js'),
       threads,
+      memoryLimitBytes: workerMemoryLimitMb > 0 ? workerMemoryLimitMb * 2 ** 20 : undefined,
       onLog: (line) => log().debug(`[worker] ${line}`),
     });
     c.onDidCrash((message) => log().error(`[worker] ${message}`));
@@ -52,7 +54,12 @@ export function workerRequest<M extends WorkerMethod>(
   params: ParamsOf<M>,
   options: { token?: vscode.CancellationToken; onProgress?: (p: Progress) => void } = {},
 ): Promise<ResultOf<M>> {
-  const requestOptions: RequestOptions = { token: options.token, onProgress: options.onProgress };
+  const timeoutSeconds = method === 'verify' ? currentSettings().verifyTimeoutSeconds : 0;
+  const requestOptions: RequestOptions = {
+    token: options.token,
+    onProgress: options.onProgress,
+    timeout: timeoutSeconds > 0 ? { ms: timeoutSeconds * 1000, what: 'verification', hint: 'setting modelfuse.verify.timeoutSeconds' } : undefined,
+  };
   log().debug(`worker ← ${method} ${JSON.stringify(params, (_k, v) => (ArrayBuffer.isView(v) ? `<${v.byteLength} bytes>` : v))}`);
   inFlight++;
   return workerClient()
@@ -70,4 +77,10 @@ export async function disposeWorker(): Promise<void> {
   const c = client;
   client = undefined;
   await c?.dispose();
+}
+
+/** On deactivate: stop the worker and remove every temporary a write in progress left. */
+export async function shutDownWorker(): Promise<void> {
+  removeLiveTemporaries();
+  await disposeWorker();
 }

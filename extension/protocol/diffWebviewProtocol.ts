@@ -29,7 +29,7 @@ export type DiffState =
   | { phase: 'error'; title: string; message: string };
 
 export type VerifyState =
-  | { status: 'none'; reason: string }
+  | { status: 'none'; reason: string; canRun?: boolean }
   | { status: 'running'; message: string }
   | { status: 'done'; report: VerifyReport }
   | { status: 'failed'; message: string };
@@ -44,6 +44,8 @@ export interface DiffHostSpec extends PeerSpec {
     exportMarkdown: { params: Record<string, never>; result: void };
     reload: { params: Record<string, never>; result: void };
     showLog: { params: Record<string, never>; result: void };
+    /** "Re-verify with…": choose the inputs (shapes, seed, file) and run the verification again. */
+    reverify: { params: Record<string, never>; result: void };
   };
   events: Record<string, never>;
 }

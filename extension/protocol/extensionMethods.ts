@@ -5,6 +5,10 @@
  * engine.
  */
 import type { ModelOverview } from './modelOverview';
+import type { PlanOptions } from '../engine/lora/plan';
+import type { MergeReport } from '../engine/lora/merge';
+import type { UsableBase } from '../engine/lora/baseProbe';
+import type { MappingRow } from '../engine/lora/mappingTable';
 
 export interface OverviewParams {
   /** Absolute path of a .onnx or .safetensors file. */
@@ -24,6 +28,8 @@ export interface FuseFileParams {
   output: string;
   /** Candidate ids from this model's scan (`ModelOverview.candidates[].id`). */
   candidateIds: string[];
+  /** Overwrite `output`: the host passes true only for a previous result ModelFuse wrote (`modelfuse.output.onRepeat: replace`). */
+  replace?: boolean;
 }
 
 /** One applied fold, as the host shows it (the engine's AppliedFold, minus nothing: it holds names and shapes only). */
@@ -66,6 +72,10 @@ export interface LoraAdapterArg {
 export interface LoraPlanParams {
   base: string;
   adapters: LoraAdapterArg[];
+  /** --scale, --map, --rank/--alpha, --shared, --subtract: the same options as the CLI's `lora plan`. */
+  plan?: PlanOptions;
+  /** A `--map` file (the CLI's format) that overrides the automatic matching. */
+  map?: string;
 }
 
 /** One adapter module → base tensor pairing, as shown for confirmation. */
@@ -84,6 +94,10 @@ export interface LoraPairSummary {
   evidence: string[];
   /** Other nodes reading the same initializer (ONNX), if any. */
   sharedWith: string[];
+  /** LoRA, LoCon (Tucker, lora_mid), LoHa, LoKr, full diff, modules_to_save. */
+  algorithm: string;
+  /** The DoRA convention in words, or null when the module is not DoRA. */
+  doraConvention: string | null;
 }
 
 export interface LoraPlanResult {
@@ -98,22 +112,49 @@ export interface LoraPlanResult {
 
 export interface LoraMergeParams extends LoraPlanParams {
   output: string;
+  /** Overwrite `output`: the host passes true only for a previous result ModelFuse wrote (`modelfuse.output.onRepeat: replace`). */
+  replace?: boolean;
   /** Merge the matched modules even though some are unmatched (the user confirmed it). */
-  allowUnmatched: boolean;
+  allowUnmatched?: boolean;
+  /** Replace an existing output. */
+  force?: boolean;
+  /** 'ort' (default): ONNX Runtime's merge graph and MatMul; 'js': the JavaScript kernels (for comparisons). */
+  kernel?: 'ort' | 'js';
 }
 
-export interface LoraMergeResult {
-  base: string;
-  output: string;
-  files: string[];
-  merged: { adapter: string; key: string; target: string; scale: number; delta_fro: number; rel_change: number }[];
-  tensorsWritten: number;
+export type LoraMergeResult = MergeReport & { base: string };
+
+/** The plan as an editable table (the mapping editor): every module with its pairing, evidence and the base tensors of a fitting shape. */
+export interface LoraMappingTableResult {
+  plan: LoraPlanResult;
+  rows: MappingRow[];
 }
 
+export interface ProbeBasesParams {
+  /** Absolute paths of .onnx, .safetensors and *.safetensors.index.json files. */
+  paths: string[];
+}
+
+/** Which files can be a merge's base (parsed in the worker), which are adapter files, and the others with the reason. */
+export interface ProbeBasesResult {
+  bases: UsableBase[];
+  /** .safetensors files holding LoRA tensors: adapters, offered in the adapter picker. */
+  adapterFiles: string[];
+  skipped: { path: string; reason: string }[];
+}
+
+/**
+ * The one LoRA pipeline in the worker, for the CLI and the extension alike:
+ * `lora.plan` shows what would change, `lora.merge` builds the same plan from
+ * the same files and options and runs it (paths and numbers are all that is
+ * taken from the caller).
+ */
 declare module './workerProtocol' {
   interface WorkerMethods {
-    'ext.loraPlan': { params: LoraPlanParams; result: LoraPlanResult };
-    'ext.loraMerge': { params: LoraMergeParams; result: LoraMergeResult };
+    'lora.plan': { params: LoraPlanParams; result: LoraPlanResult };
+    'lora.merge': { params: LoraMergeParams; result: LoraMergeResult };
+    'ext.loraMappingTable': { params: LoraPlanParams; result: LoraMappingTableResult };
+    'ext.probeBases': { params: ProbeBasesParams; result: ProbeBasesResult };
   }
 }
 

@@ -4,6 +4,7 @@
  * tensors, only counts, names and shapes — a 1 GB model's overview is a few
  * kilobytes.
  */
+import { fusibility } from '../engine/fusion/fusibility';
 import type { CandidateJson } from '../engine/fusion/candidate';
 import type { ModuleTreeNode } from '../engine/graph/moduleTree';
 
@@ -28,6 +29,8 @@ export interface ParameterSummary {
   tensors: number;
   /** Bytes stored in external data files. */
   externalBytes: number;
+  /** Of `tensors`, those held in Constant nodes (paddle2onnx, tf2onnx); absent when none. */
+  constantNodeTensors?: number;
 }
 
 export interface OperatorCount {
@@ -103,14 +106,12 @@ export interface OverviewLoadProgress {
  * not block the ONNX fold: they concern the PyTorch module list.
  */
 export function isFusibleInOnnx(c: CandidateJson): boolean {
-  return c.blocked === null && c.folds;
+  return fusibility(c).fusible;
 }
 
-/** Why `isFusibleInOnnx` is false, in words for a notification or a tooltip; null when it is true. */
+/** Why `isFusibleInOnnx` is false, in words for a notification or a tooltip (the engine's fusibility); null when it is true. */
 export function whyNotFusible(c: CandidateJson): string | null {
-  if (c.blocked !== null) return c.blocked;
-  if (!c.folds) return `${c.pattern} is a grouping for PyTorch's fuse_modules; in ONNX the activation stays a separate node, so there is nothing to fold`;
-  return null;
+  return fusibility(c).reason;
 }
 
 /** How a candidate is named to users: its modules when known, else its node names. */

@@ -16,6 +16,7 @@
  * arrays.
  */
 import type { ModelOverview, OverviewLoadProgress } from './modelOverview';
+import type { DriftReport, GraphCatalog, GraphDiffResult, GraphDrawing, NodeDetails } from './graphMethods';
 
 /** What goes through postMessage. `ready` is the handshake, sent by the webview. */
 export type Envelope =
@@ -208,7 +209,7 @@ export class MessagePeer<Mine extends PeerSpec, Theirs extends PeerSpec> {
 /** What the overview shows; the host sends it whole on every change and on every `ready`. */
 export type OverviewState =
   | { phase: 'loading'; fileName: string; progress: OverviewLoadProgress }
-  | { phase: 'ready'; overview: ModelOverview; actions: OverviewActions }
+  | { phase: 'ready'; overview: ModelOverview; actions: OverviewActions; graph?: GraphTabState }
   | { phase: 'error'; fileName: string; message: string };
 
 /** Which buttons are live, and why not when they are not. */
@@ -219,10 +220,22 @@ export interface OverviewActions {
   busy: string | null;
 }
 
+/** The Graph tab's part of the state: which model it is compared with (diff mode), if any. */
+export interface GraphTabState {
+  /** Absolute path of the model this one is compared with (the original of a fused model), or null. */
+  diffBase: string | null;
+  /** Open the Graph tab (after "Graph diff" was chosen for this model). */
+  show: boolean;
+}
+
 /** What the overview webview handles. */
 export interface OverviewWebviewSpec extends PeerSpec {
   requests: Record<string, never>;
-  events: { state: OverviewState };
+  events: {
+    state: OverviewState;
+    /** The Fusible Sequences view's selection changed: the graph selects the same sequences. */
+    graphSelection: { candidateIds: string[] };
+  };
 }
 
 /** What the host handles for an overview webview. */
@@ -237,6 +250,24 @@ export interface OverviewHostSpec extends PeerSpec {
     /** Parse the file again (after an error, or after it changed on disk). */
     reload: { params: Record<string, never>; result: void };
     showLog: { params: Record<string, never>; result: void };
+    // The Graph tab (webview/graph): data comes from the worker's graph.* methods through the host.
+    graphOpen: { params: Record<string, never>; result: GraphCatalog };
+    graphLayout: { params: { expanded: string[] }; result: GraphDrawing };
+    graphNode: { params: { node: string }; result: NodeDetails };
+    /** The graph's selection, to show in the side panel (`reveal`: the one sequence clicked last). */
+    graphSelect: { params: { candidateIds: string[]; reveal: string | null }; result: void };
+    /** "Fuse selected modules" (the side panel's command) on the graph's selection. */
+    fuseSelected: { params: { candidateIds: string[] }; result: void };
+    goToSource: { params: { modules: string[] }; result: void };
+    /** Pick a model to compare this one with (diff mode), or null to leave diff mode. */
+    chooseDiffBase: { params: { clear: boolean }; result: void };
+    graphDiff: { params: Record<string, never>; result: GraphDiffResult | null };
+    /** The graph of the diff base (drawn in diff mode's "before" view). */
+    graphOpenBase: { params: Record<string, never>; result: GraphCatalog };
+    graphLayoutBase: { params: { expanded: string[] }; result: GraphDrawing };
+    locateDrift: { params: Record<string, never>; result: DriftReport };
+    /** Open the file in another editor: VS Code's text editor, or the "Reopen With…" choice (text, hex editor, …). */
+    reopenWith: { params: { editor: 'text' | 'choose' }; result: void };
   };
   events: Record<string, never>;
 }

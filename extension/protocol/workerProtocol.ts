@@ -79,6 +79,8 @@ export interface WorkerErrorPayload {
   code: WorkerErrorCode;
   /** For `user` errors: the CLI exit code (2 = bad input). */
   exitCode?: number;
+  /** For `user` errors: the raw message behind the translated one (for the log and --debug). */
+  detail?: string;
 }
 
 export type HostToWorker = RequestMessage | CancelMessage;
@@ -92,9 +94,9 @@ export interface VerifyParams {
   /** The reference model (usually the original) and the model under test (usually the fused one). */
   modelA: string;
   modelB: string;
-  /** A safetensors file with one tensor per model input, named `<input>` or `input.<input>`. Without it: seeded random inputs. */
+  /** A safetensors file with one tensor per model input, named `<input>` or `input.<input>`, or a .npy file for a single-input model. Without it: seeded random inputs. */
   inputs?: string;
-  /** Shapes for random inputs, by input name; dynamic dimensions default to 1. */
+  /** Shapes for random inputs, by input name; other dynamic dimensions are chosen from the model (engine/stats/inputShapes.ts). */
   shapes?: Record<string, number[]>;
   /** Integer inputs are drawn uniformly from [lo, hi); default [0, 10). */
   intRange?: [number, number];
@@ -103,7 +105,10 @@ export interface VerifyParams {
   /** Tolerances, as numpy.allclose: |a−b| ≤ atol + rtol·|b|. Defaults 1e-4 and 1e-3. */
   atol?: number;
   rtol?: number;
-  /** Timed runs per model and optimization level (median reported); 0 skips latency. Default 20. */
+  /**
+   * Timed runs per model and optimization level (median reported); 0 skips latency. Default 20. At most
+   * this many: a model's runs stop after 5 s (never before 3); the report's `latency_ms.runs` is the fewest made.
+   */
   runs?: number;
   /** Untimed runs before timing (default 2). */
   warmups?: number;
@@ -146,6 +151,9 @@ export interface InputTensorDescription {
   shape: number[];
   /** `normal(0,1)`, `uniform integers [0, 10)`, `bernoulli(0.5)`, or `file tensor 'input.x'`. */
   values: string;
+  /** Random inputs: the model's declared dims (symbols / null for dynamic ones) and how the sizes were chosen. */
+  declared?: (number | string | null)[];
+  shape_from?: string;
 }
 
 export interface InputsDescription {
@@ -155,6 +163,10 @@ export interface InputsDescription {
   int_range?: [number, number];
   file?: string;
   tensors: Record<string, InputTensorDescription>;
+  /** The model's largest Conv/pooling stride product per spatial axis (last = width), when image sizes were chosen as multiples of it. */
+  total_stride?: number[];
+  /** Inputs with a dimension nothing decided (set to 1): the extension asks for shapes. */
+  guessed?: string[];
 }
 
 export interface VerifyReport {
@@ -166,6 +178,12 @@ export interface VerifyReport {
   /** null when latency was skipped (runs = 0). */
   latency_ms: { runs: number; warmups: number; a: LatencyPair; b: LatencyPair } | null;
   inputs: InputsDescription;
+  /**
+   * Why a pass at these inputs proves little (a Conv window larger than its
+   * input, an output constant for this input). Empty: a real check. A report
+   * that passed with reasons here is a "weak check", never "verified".
+   */
+  weak: string[];
 }
 
 export interface OptimizeParams {
@@ -260,6 +278,12 @@ export type ResultOf<M extends WorkerMethod> = WorkerMethods[M]['result'];
 export const WORKER_DEBUG_ENV = 'MODELFUSE_WORKER_DEBUG';
 /** Environment variable carrying the ORT intra-op thread count to the worker (0 = ORT's default). */
 export const WORKER_THREADS_ENV = 'MODELFUSE_ORT_THREADS';
+/** Environment variable carrying the worker's memory ceiling in bytes (0 = none); the worker's watchdog enforces it. */
+export const WORKER_MEMORY_LIMIT_ENV = 'MODELFUSE_WORKER_MEMORY_LIMIT';
+/** Environment variable carrying the host's pid: the worker ends itself as soon as its parent is no longer that process. */
+export const WORKER_PARENT_PID_ENV = 'MODELFUSE_WORKER_PARENT_PID';
+/** The signal the worker's watchdog ends the worker with when it passes its memory ceiling. */
+export const WORKER_MEMORY_LIMIT_SIGNAL = 'SIGUSR2';
 
 // ---------------------------------------------------------------- validation
 
@@ -320,7 +344,7 @@ export class WorkerCrashedError extends ModelFuseError {
 /** Worker side: what an exception thrown by a handler becomes on the wire. */
 export function errorToPayload(err: unknown): WorkerErrorPayload {
   if (err instanceof CancelledError) return { message: 'cancelled', code: 'cancelled' };
-  if (err instanceof ModelFuseError) return { message: err.message, code: 'user', exitCode: err.exitCode };
+  if (err instanceof ModelFuseError) return { message: err.message, code: 'user', exitCode: err.exitCode, ...(err.detail ? { detail: err.detail } : {}) };
   if (err instanceof WorkerRequestError) return { message: err.message, code: err.code };
   const message = err instanceof Error ? err.message : String(err);
   return { message: message.split('\n')[0], code: 'internal' };
@@ -330,7 +354,7 @@ export function errorToPayload(err: unknown): WorkerErrorPayload {
 export function payloadToError(p: WorkerErrorPayload, method: string): Error {
   switch (p.code) {
     case 'user':
-      return new ModelFuseError(p.message, { exitCode: p.exitCode ?? 2 });
+      return new ModelFuseError(p.message, { exitCode: p.exitCode ?? 2, detail: p.detail });
     case 'cancelled':
       return new CancelledError();
     case 'crashed':

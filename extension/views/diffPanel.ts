@@ -16,13 +16,16 @@ import { writeAtomically } from '../engine/io/atomicWrite';
 import { diffReportMarkdown } from '../engine/stats/diffReport';
 import type { DiffHostSpec, DiffKind, DiffRequest, DiffState, DiffWebviewSpec, VerifyState } from '../protocol/diffWebviewProtocol';
 import '../protocol/diffMethods';
-import { parseDiffRequest } from './diffRequest';
+import { rememberGraphDiff } from '../editor/graphTab';
+import { diffTitle, parseDiffRequest } from './diffRequest';
 import { WebviewHost } from '../host/webviewHost';
 import { workerRequest } from '../host/workerHost';
 import { currentSettings } from '../host/config';
 import { errorLine, guarded, isCancellation } from '../host/notify';
 import { log, showLog } from '../host/log';
 import { isTrusted, UNTRUSTED_REASON } from '../host/trust';
+import { chooseVerificationInputs, verifyWithSavedInputs } from '../commands/verificationInputs';
+import { verifyReportText } from '../engine/stats/verifyText';
 
 export const DIFF_COMMANDS = { showDiff: 'modelfuse.showDiff', compareModels: 'modelfuse.compareModels' } as const;
 const VIEW_TYPE = 'modelfuse.diff';
@@ -40,15 +43,22 @@ class DiffPanel implements vscode.Disposable {
     private request: DiffRequest,
     onDispose: () => void,
   ) {
-    const title = titleOf(request);
+    const title = diffTitle(request);
     this.panel = vscode.window.createWebviewPanel(VIEW_TYPE, title, vscode.ViewColumn.Active, { retainContextWhenHidden: false });
     this.panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icons', 'modelfuse.svg');
-    this.host = new WebviewHost<DiffHostSpec, DiffWebviewSpec>(this.panel.webview, { extensionUri, bundle: 'diff', styles: ['diff.css'], title });
+    this.host = new WebviewHost<DiffHostSpec, DiffWebviewSpec>(this.panel.webview, {
+      extensionUri,
+      bundle: 'diff',
+      styles: ['diff.css'],
+      title,
+      files: () => [this.request.before, this.request.after],
+    });
     this.state = { phase: 'loading', title, message: 'Starting…', fraction: null };
     this.host.peer.onReady(() => this.host.peer.notify('state', this.state));
     this.host.peer.handle('exportMarkdown', () => this.exportMarkdown());
     this.host.peer.handle('reload', async () => void this.load(this.request));
     this.host.peer.handle('showLog', async () => showLog());
+    this.host.peer.handle('reverify', () => this.reverify());
     this.panel.onDidDispose(() => {
       this.disposed = true;
       this.cancel.cancel();
@@ -72,7 +82,7 @@ class DiffPanel implements vscode.Disposable {
     this.cancel.cancel();
     this.cancel = new vscode.CancellationTokenSource();
     const token = this.cancel.token;
-    const title = titleOf(request);
+    const title = diffTitle(request);
     this.panel.title = title;
     this.setState({ phase: 'loading', title, message: 'Comparing parameters…', fraction: null });
     try {
@@ -97,37 +107,50 @@ class DiffPanel implements vscode.Disposable {
     const bothOnnx = [r.before, r.after].every((p) => p.toLowerCase().endsWith('.onnx'));
     if (!bothOnnx) return { status: 'none', reason: 'Outputs are compared for two ONNX models; safetensors files hold weights only.' };
     if (!isTrusted()) return { status: 'none', reason: UNTRUSTED_REASON };
-    if (r.kind !== 'compare') return { status: 'none', reason: 'No verification was run for this result.' };
+    if (r.kind !== 'compare') return { status: 'none', reason: 'No verification was run for this result.', canRun: true };
     return { status: 'running', message: 'Running both models in ONNX Runtime…' };
   }
 
   private async runVerify(title: string, kind: DiffKind, summary: Extract<DiffState, { phase: 'ready' }>['summary'], token: vscode.CancellationToken): Promise<void> {
     const { atol, rtol } = currentSettings();
     try {
-      const report = await workerRequest('verify', { modelA: this.request.before, modelB: this.request.after, atol, rtol }, {
+      const report = await verifyWithSavedInputs({ modelA: this.request.before, modelB: this.request.after, atol, rtol }, {
         token,
         onProgress: (p) => this.setState({ phase: 'ready', title, kind, summary, verify: { status: 'running', message: p.message } }),
       });
+      log().info(`verification for the diff of ${path.basename(this.request.before)} → ${path.basename(this.request.after)}:\n${verifyReportText(report)}`);
       this.request = { ...this.request, verify: report };
       this.setState({ phase: 'ready', title, kind, summary, verify: { status: 'done', report } });
     } catch (err) {
       if (isCancellation(err) || token.isCancellationRequested) return;
+      log().error(`verifying ${this.request.before} against ${this.request.after}: ${errorLine('verifying', err)}`);
       this.setState({ phase: 'ready', title, kind, summary, verify: { status: 'failed', message: errorLine('verifying', err) } });
     }
   }
 
-  private async exportMarkdown(): Promise<void> {
+  /** "Re-verify with…": the inputs picker for the original model, then the verification with the new choice. */
+  private async reverify(): Promise<void> {
     const s = this.state;
     if (s.phase !== 'ready') throw new ModelFuseError('the comparison is not finished yet');
+    if (![this.request.before, this.request.after].every((p) => p.toLowerCase().endsWith('.onnx'))) throw new ModelFuseError('outputs can be compared for two ONNX models only');
+    if (!isTrusted()) throw new ModelFuseError(UNTRUSTED_REASON);
+    if (!(await chooseVerificationInputs(this.request.before))) return;
+    this.setState({ ...s, verify: { status: 'running', message: 'Running both models in ONNX Runtime…' } });
+    await this.runVerify(s.title, s.kind, s.summary, this.cancel.token);
+  }
+
+  private async exportMarkdown(): Promise<void> {
+    const s = this.state;
+    if (s.phase !== 'ready') throw new ModelFuseError(vscode.l10n.t('the comparison is not finished yet'));
     const after = this.request.after;
     const defaultUri = vscode.Uri.file(path.join(path.dirname(after), `${path.basename(after).replace(/\.[^.]+$/, '')}.diff.md`));
-    const target = await vscode.window.showSaveDialog({ defaultUri, filters: { Markdown: ['md'] }, title: 'Export parameter diff as Markdown' });
+    const target = await vscode.window.showSaveDialog({ defaultUri, filters: { Markdown: ['md'] }, title: vscode.l10n.t('Export parameter diff as Markdown') });
     if (!target) return;
     const text = diffReportMarkdown(s.summary, { title: s.title, kind: s.kind, verify: s.verify.status === 'done' ? s.verify.report : null, generated: new Date().toISOString() });
     // The save dialog already asked about replacing an existing file; write it whole or not at all.
-    await writeAtomically((files) => fs.writeFileSync(files.add(target.fsPath), text, 'utf8'));
+    await writeAtomically((files) => fs.writeFileSync(files.add(target.fsPath), text, 'utf8'), { force: true });
     log().info(`exported the parameter diff to ${target.fsPath}`);
-    const open = await vscode.window.showInformationMessage(`Saved ${path.basename(target.fsPath)}`, 'Open');
+    const open = await vscode.window.showInformationMessage(vscode.l10n.t('Saved {0}', path.basename(target.fsPath)), vscode.l10n.t('Open'));
     if (open) await vscode.window.showTextDocument(target);
   }
 
@@ -136,12 +159,6 @@ class DiffPanel implements vscode.Disposable {
   }
 }
 
-function titleOf(r: DiffRequest): string {
-  const a = path.basename(r.before);
-  const b = path.basename(r.after);
-  const verb = r.kind === 'fuse' ? 'Fused' : r.kind === 'merge' ? 'Merged' : 'Diff';
-  return `${verb}: ${a} → ${b}`;
-}
 
 export class DiffPanels implements vscode.Disposable {
   private readonly panels = new Set<DiffPanel>();
@@ -150,7 +167,7 @@ export class DiffPanels implements vscode.Disposable {
 
   /** Opens (or re-uses and reloads) the panel for this pair. */
   async show(request: DiffRequest): Promise<void> {
-    for (const p of [request.before, request.after]) if (!fs.existsSync(p)) throw new ModelFuseError(`${p}: file not found`);
+    for (const p of [request.before, request.after]) if (!fs.existsSync(p)) throw new ModelFuseError(vscode.l10n.t('{0}: file not found', p));
     let panel = [...this.panels].find((p) => p.matches(request));
     if (panel) panel.panel.reveal();
     else {
@@ -167,7 +184,7 @@ export class DiffPanels implements vscode.Disposable {
 }
 
 async function pickModel(title: string, defaultUri?: vscode.Uri): Promise<vscode.Uri | undefined> {
-  const picked = await vscode.window.showOpenDialog({ title, canSelectMany: false, filters: MODEL_FILTERS, defaultUri, openLabel: 'Select' });
+  const picked = await vscode.window.showOpenDialog({ title, canSelectMany: false, filters: MODEL_FILTERS, defaultUri, openLabel: vscode.l10n.t('Select') });
   return picked?.[0];
 }
 
@@ -185,6 +202,8 @@ export function registerDiffPanel(context: vscode.ExtensionContext): DiffPanels 
         if (!a) return;
         b ??= await pickModel(`Compare ${path.basename(a.fsPath)} with (after)`, vscode.Uri.file(path.dirname(a.fsPath)));
         if (!b) return;
+        // Two ONNX models: the Graph tab of the second shows its diff with the first too.
+        rememberGraphDiff(a.fsPath, b.fsPath);
         await panels.show({ before: a.fsPath, after: b.fsPath, kind: 'compare' });
       }),
     ),

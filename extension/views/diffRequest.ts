@@ -60,3 +60,27 @@ function fromMergeOutcome(o: Extract<ModelChangeOutcome, { kind: 'lora-merge' }>
   const lora: LoraLayerRecord[] = [...byTarget.values()].map(({ scales, adapters, ...l }) => ({ ...l, scale: scales[0], adapter: [...new Set(adapters)].join(' + ') }));
   return { before: o.before, after: o.after, kind: 'merge', folds: [], lora, verify: o.verification ?? null };
 }
+
+/**
+ * The panel's title: enough of each path to tell files apart — always the
+ * folder of the original (two projects' `model.onnx` give two titles), and
+ * as many folders as it takes when both files are named alike. The result
+ * beside its original is named alone (`resnet/model.onnx → model.fused.onnx`).
+ */
+export function diffTitle(r: Pick<DiffRequest, 'before' | 'after' | 'kind'>): string {
+  const verb = r.kind === 'fuse' ? 'Fused' : r.kind === 'merge' ? 'Merged' : 'Diff';
+  const before = distinguishingTail(r.before, r.after);
+  const after = parentOf(r.after) === parentOf(r.before) ? lastSegments(r.after, 1) : distinguishingTail(r.after, r.before);
+  return `${verb}: ${before} → ${after}`;
+}
+
+const segments = (p: string): string[] => p.split(/[\\/]+/).filter(Boolean);
+const parentOf = (p: string): string => segments(p).slice(0, -1).join('/');
+const lastSegments = (p: string, n: number): string => segments(p).slice(-n).join('/');
+
+/** The shortest tail of `p` (at least its folder and name) that differs from the tail of `other` of the same length. */
+function distinguishingTail(p: string, other: string): string {
+  const total = segments(p).length;
+  for (let n = Math.min(2, total); n < total; n++) if (lastSegments(p, n) !== lastSegments(other, n)) return lastSegments(p, n);
+  return segments(p).join('/');
+}

@@ -24,13 +24,21 @@ export class InspectorViewProvider implements vscode.WebviewViewProvider, vscode
   private host: WebviewHost<InspectorHostSpec, InspectorWebviewSpec> | undefined;
   private state: InspectorState = { phase: 'empty', message: 'Select a module in the Modules view to see its parameters.' };
   private pending: vscode.CancellationTokenSource | undefined;
+  /** The model whose module is shown (or being loaded); another active model clears the view. */
+  private shownFile: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly extensionUri: vscode.Uri, private readonly activeModelPath: ActiveModelPath) {}
 
   resolveWebviewView(view: vscode.WebviewView): void {
     this.host?.dispose();
-    const host = new WebviewHost<InspectorHostSpec, InspectorWebviewSpec>(view.webview, { extensionUri: this.extensionUri, bundle: 'inspector', styles: ['diff.css'], title: 'Inspector' });
+    const host = new WebviewHost<InspectorHostSpec, InspectorWebviewSpec>(view.webview, {
+      extensionUri: this.extensionUri,
+      bundle: 'inspector',
+      styles: ['diff.css'],
+      title: vscode.l10n.t('Inspector'),
+      files: () => [this.activeModelPath()].filter((p): p is string => p !== undefined),
+    });
     this.host = host;
     host.peer.onReady(() => host.peer.notify('state', this.state));
     view.onDidDispose(() => {
@@ -47,6 +55,26 @@ export class InspectorViewProvider implements vscode.WebviewViewProvider, vscode
     }));
   }
 
+  /**
+   * Follows the active model: when another model becomes active (or the last
+   * one closes), the previous model's module is cleared rather than shown
+   * under the new model's tree.
+   */
+  followActiveModel(onDidChangeActive: vscode.Event<unknown>): this {
+    this.disposables.push(onDidChangeActive(() => {
+      const file = this.activeModelPath();
+      if (file === this.shownFile) return;
+      this.pending?.cancel();
+      this.shownFile = undefined;
+      this.setState(
+        file
+          ? { phase: 'empty', message: `Select a module of ${path.basename(file)} in the Modules view to see its parameters.` }
+          : { phase: 'empty', message: 'Open an ONNX model to inspect its modules.' },
+      );
+    }));
+    return this;
+  }
+
   async inspect(module: string): Promise<void> {
     const file = this.activeModelPath();
     if (!file) {
@@ -56,6 +84,7 @@ export class InspectorViewProvider implements vscode.WebviewViewProvider, vscode
     this.pending?.cancel();
     const cancel = new vscode.CancellationTokenSource();
     this.pending = cancel;
+    this.shownFile = file;
     this.setState({ phase: 'loading', module, file: path.basename(file) });
     try {
       const inspection = await workerRequest('inspectModule', { path: file, module }, { token: cancel.token });

@@ -120,7 +120,7 @@ class Provider implements vscode.TreeDataProvider<Item> {
 
 function reveal(uri: vscode.Uri, start: number, end: number): vscode.Command {
   const selection = new vscode.Range(start, 0, end, Number.MAX_SAFE_INTEGER);
-  return { title: 'Show in editor', command: 'vscode.open', arguments: [uri, { selection, preserveFocus: false } satisfies vscode.TextDocumentShowOptions] };
+  return { title: vscode.l10n.t('Show in editor'), command: 'vscode.open', arguments: [uri, { selection, preserveFocus: false } satisfies vscode.TextDocumentShowOptions] };
 }
 
 export class PythonSequencesView implements vscode.Disposable {

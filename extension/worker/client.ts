@@ -16,11 +16,15 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { CancelledError, ModelFuseError } from '../engine/errors';
 import {
   isWorkerToHost,
   payloadToError,
+  WORKER_MEMORY_LIMIT_ENV,
+  WORKER_MEMORY_LIMIT_SIGNAL,
+  WORKER_PARENT_PID_ENV,
   WORKER_PROTOCOL_VERSION,
   WORKER_THREADS_ENV,
   WorkerCrashedError,
@@ -47,6 +51,28 @@ export interface WorkerClientOptions {
   onLog?: (line: string) => void;
   /** How long the worker may take to say `ready` (ms, default 30 000). */
   startTimeoutMs?: number;
+  /**
+   * The worker's memory ceiling in bytes (its resident set, native memory included); past it the worker
+   * is stopped and the request fails with exit code 2. Default: DEFAULT_MEMORY_FRACTION of the machine's memory; 0 = none.
+   */
+  memoryLimitBytes?: number;
+  /** How long a cancelled request may take to stop before the worker is killed (ms, default 3000): native code cannot see `cancel`. */
+  cancelGraceMs?: number;
+}
+
+/** Default memory ceiling: this share of the machine's memory, so that a runaway model fails before the kernel's OOM killer picks a victim. */
+export const DEFAULT_MEMORY_FRACTION = 0.75;
+
+export function defaultMemoryLimitBytes(): number {
+  return Math.floor(os.totalmem() * DEFAULT_MEMORY_FRACTION);
+}
+
+/** A request stopped by a limit the user set (or could set): time or memory. Bad input, not a defect: exit code 2. */
+export class WorkerLimitError extends ModelFuseError {
+  constructor(message: string) {
+    super(message, { exitCode: 2 });
+    this.name = 'WorkerLimitError';
+  }
 }
 
 export interface Progress {
@@ -64,6 +90,8 @@ export interface RequestOptions {
   onProgress?: (p: Progress) => void;
   /** Cancelling sends `cancel`; the promise then rejects with CancelledError once the worker has stopped the request. */
   token?: CancellationLike;
+  /** Stop the request (and the worker running it) after `ms`; the error says `${what} did not finish within …`. */
+  timeout?: { ms: number; what: string; hint?: string };
 }
 
 interface Pending {
@@ -76,6 +104,23 @@ interface Pending {
 }
 
 const STDERR_LINES_KEPT = 8;
+
+/** Every worker process alive in this host, for a signal handler that must stop them synchronously. */
+const liveWorkers = new Set<ChildProcess>();
+
+/**
+ * SIGKILLs every worker this process started (for signal handlers: the host is about to exit and must
+ * not leave a worker behind). Returns their pids, whose temporaries the caller may then remove.
+ */
+export function killAllWorkersNow(): number[] {
+  const pids: number[] = [];
+  for (const child of liveWorkers) {
+    if (child.pid !== undefined) pids.push(child.pid);
+    child.kill('SIGKILL');
+  }
+  liveWorkers.clear();
+  return pids;
+}
 
 /** worker.js beside the running bundle (dist/cli.js, dist/extension.js), else the repository's dist/ when running from TypeScript sources. */
 export function defaultWorkerPath(): string {
@@ -98,6 +143,11 @@ export class WorkerClient {
     if (options.threads !== undefined && (!Number.isSafeInteger(options.threads) || options.threads < 0)) {
       throw new ModelFuseError(`worker thread count must be a non-negative integer, not ${options.threads}`);
     }
+  }
+
+  /** The memory ceiling the worker's watchdog enforces (bytes; 0 = none). */
+  get memoryLimit(): number {
+    return this.options.memoryLimitBytes ?? defaultMemoryLimitBytes();
   }
 
   /** The worker's process id while it runs. */
@@ -133,9 +183,23 @@ export class WorkerClient {
     if (isCancelled(token)) throw new CancelledError();
     const id = ++this.nextId;
     return new Promise<ResultOf<M>>((resolve, reject) => {
-      const unhook = hookCancellation(token, () => {
-        if (this.pending.has(id)) this.post(child, { type: 'cancel', id });
+      const timers: NodeJS.Timeout[] = [];
+      const unhookCancel = hookCancellation(token, () => {
+        if (!this.pending.has(id)) return;
+        this.post(child, { type: 'cancel', id });
+        // A worker stuck in native code never reads `cancel`: stop it, so that cancelling always ends the request.
+        timers.push(setTimeout(() => this.stopFor(child, id, new CancelledError()), this.options.cancelGraceMs ?? 3000));
       });
+      if (options.timeout) {
+        const { ms, what, hint } = options.timeout;
+        timers.push(setTimeout(() => {
+          this.stopFor(child, id, new WorkerLimitError(`${what} did not finish within ${formatSeconds(ms)}${hint ? ` (${hint})` : ''}; the ONNX Runtime worker was stopped and will be restarted`));
+        }, ms));
+      }
+      const unhook = () => {
+        unhookCancel();
+        for (const t of timers) clearTimeout(t);
+      };
       this.pending.set(id, { child, method, resolve: resolve as (v: unknown) => void, reject, onProgress: options.onProgress, unhook });
       this.updateRef(child);
       try {
@@ -175,6 +239,15 @@ export class WorkerClient {
 
   // ---------------------------------------------------------------- internals
 
+  /** Fails request `id` with `error` and kills the worker running it (its other requests end as stopped). */
+  private stopFor(child: ChildProcess, id: number, error: Error): void {
+    if (!this.pending.has(id)) return;
+    this.settle(id, undefined, error);
+    this.forget(child);
+    this.stopping.add(child);
+    child.kill('SIGKILL');
+  }
+
   private ensureStarted(): Promise<{ child: ChildProcess; ready: ReadyMessage }> {
     if (!this.starting) {
       const starting = this.spawn();
@@ -199,12 +272,15 @@ export class WorkerClient {
         // Inside VS Code process.execPath is Electron; this makes it behave as plain Node.
         ELECTRON_RUN_AS_NODE: '1',
         [WORKER_THREADS_ENV]: String(this.options.threads ?? 0),
+        [WORKER_MEMORY_LIMIT_ENV]: String(this.memoryLimit),
+        [WORKER_PARENT_PID_ENV]: String(process.pid),
         ...this.options.env,
       },
       serialization: 'advanced', // structured clone: typed arrays cross as binary
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.child = child;
+    liveWorkers.add(child);
     const tail = this.captureOutput(child);
 
     return new Promise((resolve, reject) => {
@@ -253,6 +329,7 @@ export class WorkerClient {
       });
       child.on('exit', (code, signal) => {
         clearTimeout(timer);
+        liveWorkers.delete(child);
         // Forget it at once, so a request made while we wait for its last words goes to a new worker.
         this.forget(child);
         void this.afterStderrDrained(child).then(() => {
@@ -263,6 +340,12 @@ export class WorkerClient {
           }
           if (!ready) {
             reject(new WorkerCrashedError(`the ONNX Runtime worker failed to start (${how}${stderrSummary(tail)})`));
+            return;
+          }
+          if (signal === WORKER_MEMORY_LIMIT_SIGNAL) {
+            const message = `the ONNX Runtime worker passed its memory ceiling of ${formatMegabytes(this.memoryLimit)} and was stopped; it will be restarted`;
+            for (const l of this.crashListeners) l(message);
+            this.rejectAll(child, () => new WorkerLimitError(message));
             return;
           }
           const message = `the ONNX Runtime worker crashed (${how}${stderrSummary(tail)}); it will be restarted`;
@@ -356,6 +439,14 @@ export class WorkerClient {
       else h?.unref?.();
     }
   }
+}
+
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toPrecision(3))} s`;
+}
+
+function formatMegabytes(bytes: number): string {
+  return `${Math.round(bytes / 2 ** 20)} MB`;
 }
 
 /** The last line the worker printed, for crash messages (a native abort usually says why). */

@@ -7,6 +7,8 @@
 import {
   errorToPayload,
   isHostToWorker,
+  WORKER_MEMORY_LIMIT_ENV,
+  WORKER_PARENT_PID_ENV,
   WORKER_PROTOCOL_VERSION,
   WORKER_THREADS_ENV,
   WorkerRequestError,
@@ -15,6 +17,8 @@ import {
 } from '../protocol/workerProtocol';
 import { getHandler, registeredMethods, RequestCancellation } from './registry';
 import { setIntraOpThreads } from './ort/runtime';
+import { startWatchdog } from './watchdog';
+import { removeLiveTemporaries } from '../engine/io/atomicWrite';
 import './handlers/index';
 
 function send(msg: WorkerToHost): void {
@@ -64,6 +68,14 @@ function main(): void {
   }
   const threads = Number(process.env[WORKER_THREADS_ENV] ?? '0');
   setIntraOpThreads(Number.isSafeInteger(threads) && threads >= 0 ? threads : 0);
+  // The host that forked us; if it is already gone (re-parented before we got here), stop at once.
+  const parentPid = Number(process.env[WORKER_PARENT_PID_ENV] ?? process.ppid);
+  if (process.ppid !== parentPid) process.exit(0);
+  const memoryLimit = Number(process.env[WORKER_MEMORY_LIMIT_ENV] ?? '0');
+  startWatchdog(parentPid, Number.isFinite(memoryLimit) && memoryLimit > 0 ? memoryLimit : 0);
+  // Ctrl-C in a terminal reaches the whole process group: the host decides (it sends `cancel`, and stops us
+  // if we do not answer). Every other signal keeps its default action, which works even inside native code.
+  process.on('SIGINT', () => undefined);
 
   process.on('message', (msg: unknown) => {
     if (!isHostToWorker(msg)) {
@@ -76,8 +88,11 @@ function main(): void {
     }
     void handle(msg);
   });
-  // The parent exited or disposed the client: nothing left to serve.
-  process.on('disconnect', () => process.exit(0));
+  // The parent exited or disposed the client: nothing left to serve, and no half-written output to keep.
+  process.on('disconnect', () => {
+    removeLiveTemporaries();
+    process.exit(0);
+  });
   send({ type: 'ready', protocol: WORKER_PROTOCOL_VERSION, pid: process.pid, methods: registeredMethods() });
 }
 

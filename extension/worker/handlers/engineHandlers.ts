@@ -29,6 +29,7 @@ registerHandler('ext.fuse', async (params, ctx): Promise<FuseFileResult> => {
   ctx.progress('reading the model');
   const r = await fuseModelFile(input, output, {
     only: ids,
+    force: params?.replace === true,
     cancel: ctx.token,
     onProgress: (p) => ctx.progress(p.id ? `folding ${p.id}` : 'cleaning up the graph', p.done, p.total),
   });
@@ -41,7 +42,7 @@ registerHandler('ext.fuse', async (params, ctx): Promise<FuseFileResult> => {
   }
   return {
     input,
-    output: r.output,
+    output,
     externalData: r.externalData,
     applied: r.applied.map((a) => ({
       id: a.id, pattern: a.pattern, nodes: a.nodes, modules: a.modules,

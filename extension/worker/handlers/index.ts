@@ -13,4 +13,5 @@ import './debug';
 import './engineHandlers';
 import './loraHandlers';
 import './paramDiff';
-import './loraMergeInWorker';
+import './graph';
+import './inputPlan';

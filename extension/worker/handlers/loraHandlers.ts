@@ -1,25 +1,41 @@
 /**
- * LoRA for the VS Code extension, in the worker:
- *   ext.loraPlan   { base, adapters }                         → LoraPlanResult (what would change, with evidence)
- *   ext.loraMerge  { base, adapters, output, allowUnmatched } → LoraMergeResult (written atomically)
- * The host shows the plan for confirmation and then asks for the merge; the
- * merge rebuilds the plan from the files (nothing is trusted from the host
- * but paths and weights). The merge arithmetic runs in ONNX Runtime, as the
- * CLI's `lora` does (loraMergeInWorker.ts).
+ * The LoRA pipeline in the worker, one method per step, for the CLI and the
+ * extension alike (extension/protocol/extensionMethods.ts):
+ *   lora.plan   { base, adapters, plan? }                                   → LoraPlanResult
+ *   lora.merge  { base, adapters, plan?, output, allowUnmatched?, force?, kernel? } → MergeReport + base
+ *   ext.loraMappingTable { base, adapters, plan? } → the plan and its editable table (mapping editor)
+ *   ext.probeBases { paths } → which files can be a base, which are adapters, why not the others
+ * `map` (a `--map` file in the CLI's format) is the same as `plan.mapPath`.
+ * The plan is built here from the files (nothing but paths and numbers comes
+ * from the caller). The merge runs next to ONNX Runtime: each single-term
+ * tensor is one ORT graph (decode, s·B·A, sum, rounding once; see
+ * ../ort/loraMergeGraph.ts), DoRA, LyCORIS and several adapters on one tensor
+ * use ORT's MatMul for the products and the engine's float64 path for the
+ * rest. No weight crosses the IPC channel: the worker reads the files and
+ * writes the output itself (atomically), and sends back the report.
  */
 import { ModelFuseError } from '../../engine/errors';
 import { assertPlanUsable, buildPlan, type LoraPlan } from '../../engine/lora/plan';
 import { mergeLora } from '../../engine/lora/merge';
-import { ortMergeBackend } from './loraMergeInWorker';
-import type { LoraAdapterArg, LoraPlanResult } from '../../protocol/extensionMethods';
+import { FusedMergeBackend, JsMatmulBackend, type MatmulBackend } from '../../engine/lora/matmul';
+import { mappingTable } from '../../engine/lora/mappingTable';
+import { probeBase } from '../../engine/lora/baseProbe';
+import type { LoraAdapterArg, LoraPlanParams, LoraPlanResult, ProbeBasesResult } from '../../protocol/extensionMethods';
 import '../../protocol/extensionMethods';
+import { matmulF32 } from '../ort/matmul';
+import { ortFusedMerge } from '../ort/loraMergeGraph';
 import { registerHandler } from '../registry';
 import { requirePath } from './engineHandlers';
+
+/** The backend for merges inside this process: ORT's fused merge graph, ORT MatMul for the other products. */
+export function ortMergeBackend(): MatmulBackend {
+  return new FusedMergeBackend(matmulF32, ortFusedMerge);
+}
 
 function adapterSpecs(adapters: unknown, method: string): LoraAdapterArg[] {
   if (!Array.isArray(adapters) || adapters.length === 0) throw new ModelFuseError(`${method}: choose at least one adapter`);
   return adapters.map((a: LoraAdapterArg) => {
-    const weight = Number(a?.weight);
+    const weight = Number(a?.weight ?? 1);
     if (!Number.isFinite(weight)) throw new ModelFuseError(`${a?.path}: adapter weight must be a number`);
     return { path: requirePath(a?.path, method), weight };
   });
@@ -33,17 +49,24 @@ export function summarizePlan(plan: LoraPlan): LoraPlanResult {
     pairs: plan.pairs.map((p) => ({
       adapter: p.adapter, module: p.module, target: p.target, targetShape: p.targetShape, targetDtype: p.targetDtype, kind: p.kind,
       rank: p.rank, alpha: p.alpha, scale: p.scale, evidence: p.evidence, sharedWith: p.sharedWith ?? [],
+      algorithm: p.algorithm, doraConvention: p.doraConvention,
     })),
     unmatched: plan.unmatched.map((u) => ({ adapter: u.adapter, module: u.module, reason: u.reason, candidates: u.candidates ?? [] })),
     errors: plan.errors,
   };
 }
 
-registerHandler('ext.loraPlan', async (params, ctx) => {
-  const base = requirePath(params?.base, 'ext.loraPlan');
-  const specs = adapterSpecs(params?.adapters, 'ext.loraPlan');
+/** The plan for a request's base, adapters and options (`map` is the same as `plan.mapPath`). */
+function planOf(params: LoraPlanParams | undefined, method: string): LoraPlan {
+  const base = requirePath(params?.base, method);
+  const specs = adapterSpecs(params?.adapters, method);
+  const mapPath = params?.map === undefined ? params?.plan?.mapPath : requirePath(params.map, method);
+  return buildPlan(base, specs, { ...(params?.plan ?? {}), ...(mapPath ? { mapPath } : {}) });
+}
+
+registerHandler('lora.plan', async (params, ctx) => {
   ctx.progress('matching adapter modules to base tensors');
-  const plan = buildPlan(base, specs);
+  const plan = planOf(params, 'lora.plan');
   try {
     return summarizePlan(plan);
   } finally {
@@ -51,22 +74,46 @@ registerHandler('ext.loraPlan', async (params, ctx) => {
   }
 });
 
-registerHandler('ext.loraMerge', async (params, ctx) => {
-  const base = requirePath(params?.base, 'ext.loraMerge');
-  const output = requirePath(params?.output, 'ext.loraMerge');
-  const specs = adapterSpecs(params?.adapters, 'ext.loraMerge');
+registerHandler('ext.loraMappingTable', async (params, ctx) => {
   ctx.progress('matching adapter modules to base tensors');
-  const plan = buildPlan(base, specs);
+  const plan = planOf(params, 'ext.loraMappingTable');
+  try {
+    return { plan: summarizePlan(plan), rows: mappingTable(plan) };
+  } finally {
+    plan.close();
+  }
+});
+
+registerHandler('ext.probeBases', async (params, ctx): Promise<ProbeBasesResult> => {
+  const paths = Array.isArray(params?.paths) ? params.paths : [];
+  const result: ProbeBasesResult = { bases: [], adapterFiles: [], skipped: [] };
+  for (const [i, p] of paths.entries()) {
+    ctx.throwIfCancelled();
+    ctx.progress('reading candidate bases', i, paths.length);
+    const probe = probeBase(requirePath(p, 'ext.probeBases'));
+    if (probe.usable) result.bases.push(probe.base);
+    else if (probe.adapter) result.adapterFiles.push(probe.path);
+    else result.skipped.push({ path: probe.path, reason: probe.reason });
+  }
+  return result;
+});
+
+registerHandler('lora.merge', async (params, ctx) => {
+  const output = requirePath(params?.output, 'lora.merge');
+  ctx.progress('matching adapter modules to base tensors');
+  const plan = planOf(params, 'lora.merge');
+  const base = plan.basePath;
   try {
     assertPlanUsable(plan, params?.allowUnmatched === true);
     ctx.throwIfCancelled();
     const report = await mergeLora(plan, output, {
+      // `replace`: the host overwrites only a previous result ModelFuse wrote (modelfuse.output.onRepeat).
+      force: params?.force === true || params?.replace === true,
       cancel: ctx.token,
-      // The CLI's backend: one ONNX Runtime graph per single-term tensor, ORT MatMul for the rest.
-      backend: ortMergeBackend(),
-      onProgress: (done, total, tensor) => ctx.progress(`merged ${tensor}`, done, total),
+      backend: params?.kernel === 'js' ? new JsMatmulBackend() : ortMergeBackend(),
+      onProgress: (done, total, tensor) => ctx.progress(`merged ${tensor} (${done}/${total})`, done, total),
     });
-    return { base, output: report.output, files: report.files, merged: report.merged, tensorsWritten: report.tensorsWritten };
+    return { ...report, base };
   } finally {
     plan.close();
   }

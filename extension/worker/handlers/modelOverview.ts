@@ -12,6 +12,7 @@ import { dtypeName } from '../../engine/onnx/dtypes';
 import { expectedByteLength, isExternal, tensorElementCount } from '../../engine/onnx/tensors';
 import type { SafetensorsFile } from '../../engine/safetensors/safetensors';
 import type { CandidateJson } from '../../engine/fusion/candidate';
+import { constantNodeWeights, subgraphInitializers } from '../../engine/graph/constantWeights';
 import type {
   FileSummary,
   FuseListSummary,
@@ -49,7 +50,7 @@ export function onnxOverview(model: OnnxModel, scan: ScanContribution): OnnxOver
     // Before IR 4 exporters listed initializers as graph inputs too; they are weights, not inputs.
     inputs: (g.input ?? []).filter((v) => !initializerNames.has(v.name ?? '')).map(valueSummary),
     outputs: (g.output ?? []).map(valueSummary),
-    parameters: onnxParameters(g.initializer ?? []),
+    parameters: onnxParameters(g),
     nodeCount: (g.node ?? []).length,
     operators: operatorHistogram(g.node ?? []),
     candidates: scan.candidates,
@@ -71,17 +72,20 @@ export function valueSummary(v: onnx.IValueInfoProto): ValueSummary {
   return { name: v.name ?? '', dtype: dtypeName(tensor.elem_type ?? 0), shape };
 }
 
-export function onnxParameters(initializers: readonly onnx.ITensorProto[]): ParameterSummary {
+/** Initializers (also those of If/Loop bodies) and the weights paddle2onnx / tf2onnx keep in Constant nodes. */
+export function onnxParameters(graph: onnx.IGraphProto): ParameterSummary {
+  const initializers = [...(graph.initializer ?? []), ...subgraphInitializers(graph)];
+  const constants = constantNodeWeights(graph).map((c) => c.tensor);
   let count = 0;
   let bytes = 0;
   let externalBytes = 0;
-  for (const t of initializers) {
+  for (const t of [...initializers, ...constants]) {
     count += tensorElementCount(t);
     const b = expectedByteLength(t) ?? 0;
     bytes += b;
     if (isExternal(t)) externalBytes += b;
   }
-  return { count, bytes, tensors: initializers.length, externalBytes };
+  return { count, bytes, tensors: initializers.length + constants.length, externalBytes, ...(constants.length ? { constantNodeTensors: constants.length } : {}) };
 }
 
 /** Operator counts, most frequent first, ties by name; other domains are prefixed (`com.microsoft::Gelu`). */

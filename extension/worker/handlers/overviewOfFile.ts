@@ -14,6 +14,7 @@ import { ModelFuseError } from '../../engine/errors';
 import { OnnxModel } from '../../engine/onnx/model';
 import { SafetensorsFile } from '../../engine/safetensors/safetensors';
 import { analyzeModel } from '../../engine/fusion/scan';
+import { checkpointBeside, openCheckpoint, type Checkpoint } from '../../engine/fusion/checkpoint';
 import { toCandidateJson } from '../../engine/fusion/candidate';
 import { buildFuseList, formatFuseList } from '../../engine/fusion/fuseList';
 import type { ModelOverview } from '../../protocol/modelOverview';
@@ -47,8 +48,20 @@ export function overviewOfFile(file: string, ctx: Pick<HandlerContext, 'progress
  * sequences are missing, instead of the whole editor failing.
  */
 export function scanFor(model: OnnxModel): ScanContribution {
+  // A state dict beside the model names the BatchNorms its exporter folded away (engine/graph/exporterFolds.ts);
+  // one that cannot be read only leaves them unnamed, with the reason on the sequence.
+  let checkpoint: Checkpoint | undefined;
+  const besideCheckpoint = (): Checkpoint | undefined => {
+    const file = checkpointBeside(model.path);
+    try {
+      checkpoint = file ? openCheckpoint(file) : undefined;
+    } catch {
+      checkpoint = undefined;
+    }
+    return checkpoint;
+  };
   try {
-    const analysis = analyzeModel(model);
+    const analysis = analyzeModel(model, { checkpoint: besideCheckpoint });
     const list = buildFuseList(analysis);
     return {
       candidates: analysis.scan.candidates.map(toCandidateJson),
@@ -63,5 +76,7 @@ export function scanFor(model: OnnxModel): ScanContribution {
   } catch (err) {
     const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
     return { candidates: [], modules: null, fuseList: null, problem: err instanceof ModelFuseError ? message : `internal error in the scan: ${message}` };
+  } finally {
+    checkpoint?.close();
   }
 }

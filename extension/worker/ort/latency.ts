@@ -23,6 +23,8 @@ export interface TimingTarget {
 }
 
 export interface Timing {
+  /** Timed runs made (fewer than asked when a time budget ended them). */
+  runs: number;
   median_ms: number;
   min_ms: number;
   max_ms: number;
@@ -30,7 +32,13 @@ export interface Timing {
 
 export type RunControl = Pick<HandlerContext, 'progress' | 'throwIfCancelled'>;
 
-export async function timeInterleaved(targets: readonly TimingTarget[], runs: number, warmups: number, control: RunControl, what = ''): Promise<Timing[]> {
+export interface TimeBudget {
+  /** Stop timing once this many ms have passed (after at least `minRuns` rounds). */
+  budgetMs: number;
+  minRuns: number;
+}
+
+export async function timeInterleaved(targets: readonly TimingTarget[], runs: number, warmups: number, control: RunControl, what = '', budget?: TimeBudget): Promise<Timing[]> {
   if (!Number.isSafeInteger(runs) || runs < 1) throw new RangeError(`runs must be a positive integer, not ${runs}`);
   const suffix = what ? ` ${what}` : '';
   for (let w = 0; w < warmups; w++) {
@@ -41,16 +49,20 @@ export async function timeInterleaved(targets: readonly TimingTarget[], runs: nu
     }
   }
   const samples = targets.map(() => new Float64Array(runs));
+  const start = performance.now();
+  let done = 0;
   for (let i = 0; i < runs; i++) {
+    if (budget && i >= budget.minRuns && performance.now() - start > budget.budgetMs) break;
+    done++;
     for (let j = 0; j < targets.length; j++) {
       control.throwIfCancelled();
       control.progress(`running ${targets[j].label}${suffix} (${i + 1}/${runs})`, i, runs);
       samples[j][i] = await timedRun(targets[j].session, targets[j].feeds, targets[j].modelPath);
     }
   }
-  return samples.map((s) => {
-    s.sort();
-    return { median_ms: quantileSorted(s, 0.5), min_ms: s[0], max_ms: s[s.length - 1] };
+  return samples.map((all) => {
+    const s = all.subarray(0, done).sort();
+    return { runs: done, median_ms: quantileSorted(s, 0.5), min_ms: s[0], max_ms: s[s.length - 1] };
   });
 }
 
@@ -66,7 +78,7 @@ export async function measureLatency(p: LatencyParams, control: RunControl): Pro
   try {
     const inputs = randomInputs(sessionInputs(session, p.model), { seed: p.seed, intRange: p.intRange, shapes: p.shapes });
     const [t] = await timeInterleaved([{ label: 'model', session, modelPath: p.model, feeds: feedsOf(inputs.tensors) }], runs, warmups, control);
-    return { model: p.model, level, runs, ...t };
+    return { model: p.model, level, ...t };
   } finally {
     await releaseSession(session);
   }

@@ -13,9 +13,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { ModelFuseError, fileError } from '../../engine/errors';
-import { checkOutputPath } from '../../engine/io/atomicWrite';
+import { checkOutputPath, forgetTemporary, moveIntoPlace, removeStaleTemporaries, tempPathFor, trackTemporary } from '../../engine/io/atomicWrite';
 import { OnnxModel } from '../../engine/onnx/model';
 import { isExternal } from '../../engine/onnx/tensors';
 import type { OptimizeParams, OptimizeResult } from '../../protocol/workerProtocol';
@@ -59,7 +58,8 @@ export async function optimizeModel(p: OptimizeParams, control: RunControl): Pro
     throw fileError(finalData, 'file exists (the optimized model keeps its weights in external data here; use --force to replace it)');
   }
 
-  const tempDir = path.join(path.dirname(path.resolve(p.output)), `.${base}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  removeStaleTemporaries(path.dirname(path.resolve(p.output)));
+  const tempDir = trackTemporary(tempPathFor(path.resolve(p.output)));
   fs.mkdirSync(tempDir);
   try {
     const tempModel = path.join(tempDir, base);
@@ -78,8 +78,13 @@ export async function optimizeModel(p: OptimizeParams, control: RunControl): Pro
     control.throwIfCancelled();
     const tempData = path.join(tempDir, dataName);
     const wroteData = fs.existsSync(tempData);
-    if (wroteData) fs.renameSync(tempData, finalData);
-    fs.renameSync(tempModel, p.output);
+    if (wroteData) moveIntoPlace(tempData, finalData, force);
+    try {
+      moveIntoPlace(tempModel, p.output, force);
+    } catch (err) {
+      if (wroteData && !force) fs.rmSync(finalData, { force: true }); // placed by us a moment ago
+      throw err;
+    }
     return {
       output: p.output,
       externalData: wroteData ? finalData : null,
@@ -90,5 +95,6 @@ export async function optimizeModel(p: OptimizeParams, control: RunControl): Pro
     };
   } finally {
     fs.rmSync(tempDir, { recursive: true, force: true });
+    forgetTemporary(tempDir);
   }
 }

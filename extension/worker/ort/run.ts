@@ -2,12 +2,14 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { fileError } from '../../engine/errors';
 import { ortReason, type Session } from './runtime';
+import { runFailureSentence } from './ortErrors';
 
 export async function runSession(session: Session, feeds: Record<string, Tensor>, modelPath: string): Promise<InferenceSession.ReturnType> {
   try {
     return await session.run(feeds);
   } catch (err) {
-    throw fileError(modelPath, `ONNX Runtime failed to run this model: ${ortReason(err)}`, err);
+    const reason = ortReason(err);
+    throw fileError(modelPath, `ONNX Runtime failed to run this model: ${runFailureSentence(reason)}`, err, `onnxruntime: ${reason}`);
   }
 }
 

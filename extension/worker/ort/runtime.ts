@@ -10,6 +10,7 @@ import type * as OrtModule from 'onnxruntime-node';
 import type { InferenceSession } from 'onnxruntime-node';
 import { fileError } from '../../engine/errors';
 import type { OrtOptimizationLevel } from '../../protocol/workerProtocol';
+import { loadFailureSentence } from './ortErrors';
 
 export type Ort = typeof OrtModule;
 export type Session = InferenceSession;
@@ -78,7 +79,7 @@ export async function createSession(modelPath: string, level: OrtOptimizationLev
     const reason = ortReason(err);
     // onnxruntime-node's JS API has no bfloat16 tensors, so a model with bfloat16 inputs or outputs cannot be opened at all.
     const hint = /Unsupported data type: 16\b/.test(reason) ? ' (a bfloat16 graph input or output: onnxruntime-node cannot exchange bfloat16 tensors)' : '';
-    throw fileError(modelPath, `ONNX Runtime cannot load this model: ${reason}${hint}`, err);
+    throw fileError(modelPath, `ONNX Runtime cannot load this model: ${loadFailureSentence(reason)}${hint}`, err, `onnxruntime: ${reason}`);
   }
 }
 

@@ -3,13 +3,22 @@
  * optimizations DISABLED (so ORT's own fusions cannot hide a difference, or
  * make one), outputs compared by name, then the latency of both at `disabled`
  * and at `all`.
+ *
+ * At the cost of running the two models, no more: one session is alive at a
+ * time (A is released before B is loaded), A's outputs are kept in their own
+ * dtype while B runs, and each output is compared and dropped in turn, so
+ * only the statistics remain. Peak memory is that of the larger model's run
+ * plus A's outputs, not of both sessions. Latency runs stop early when a
+ * model's runs exceed a time budget, so a slow model does not take minutes.
  */
 import { ModelFuseError } from '../../engine/errors';
-import { SafetensorsFile } from '../../engine/safetensors/safetensors';
-import { checkInputsFit, inputsFromSafetensors, randomInputs, type PreparedInputs } from '../../engine/stats/inputs';
+import { checkInputsFit } from '../../engine/stats/inputs';
+import { prepareVerifyInputs } from '../../engine/stats/verifyInputs';
+import { constantOutputReason } from '../../engine/stats/weakCheck';
 import { DEFAULT_TOLERANCE, diffStats, failureReason, type Tolerance } from '../../engine/stats/outputDiff';
 import type { LatencyPair, OutputReport, VerifyParams, VerifyReport } from '../../protocol/workerProtocol';
-import { timeInterleaved, type RunControl } from './latency';
+import type { Tensor } from 'onnxruntime-node';
+import { timeInterleaved, type RunControl, type Timing } from './latency';
 import { runSession } from './run';
 import { createSession, releaseSession, type Session } from './runtime';
 import { feedsOf, outputValues, sessionInputs, type OutputValues } from './tensors';
@@ -32,55 +41,60 @@ function checkParams(p: VerifyParams): { tol: Tolerance; runs: number; warmups: 
   return { tol, runs, warmups };
 }
 
+/** Timed runs of one model at one level stop after this much time (but never before MIN_TIMED_RUNS). */
+export const LATENCY_BUDGET_MS = 5000;
+const MIN_TIMED_RUNS = 3;
+
 export async function verifyModels(p: VerifyParams, control: RunControl): Promise<VerifyReport> {
   const { tol, runs, warmups } = checkParams(p);
-  let sessA: Session | undefined;
-  let sessB: Session | undefined;
+  let session: Session | undefined;
+  const open = async (label: 'A' | 'B', level: 'disabled' | 'all'): Promise<Session> => {
+    await releaseSession(session); // never two sessions at once
+    session = undefined;
+    control.progress(`loading ${label}${level === 'all' ? ' at ORT level all' : ''}`);
+    session = await createSession(label === 'A' ? p.modelA : p.modelB, level);
+    control.throwIfCancelled();
+    return session;
+  };
+  const time = async (label: 'A' | 'B', s: Session, feeds: Record<string, Tensor>, level: string): Promise<Timing> =>
+    (await timeInterleaved([{ label, session: s, modelPath: label === 'A' ? p.modelA : p.modelB, feeds }], runs, warmups, control, `at ORT level ${level}`, { budgetMs: LATENCY_BUDGET_MS, minRuns: MIN_TIMED_RUNS }))[0];
   try {
-    control.progress('loading A');
-    sessA = await createSession(p.modelA, 'disabled');
-    control.throwIfCancelled();
-    control.progress('loading B');
-    sessB = await createSession(p.modelB, 'disabled');
-    control.throwIfCancelled();
-
-    const specsA = sessionInputs(sessA, p.modelA);
-    const prepared = prepareInputs(p, specsA);
-    checkInputsFit(p.modelB, sessionInputs(sessB, p.modelB), prepared.tensors, p.modelA);
+    const sessA = await open('A', 'disabled');
+    const prepared = prepareVerifyInputs(p.modelA, sessionInputs(sessA, p.modelA), p);
     const feeds = feedsOf(prepared.tensors);
-
     control.progress('running A');
-    const rawA = await runSession(sessA, feeds, p.modelA);
+    const outputsA = new Map(Object.entries(await runSession(sessA, feeds, p.modelA)));
+    const namesA = sessA.outputNames;
+    // An output of A that does not depend on this input (constant, all zeros) makes a match prove nothing.
+    const constantOutputReasons = constantOutputs(Object.fromEntries(outputsA), namesA, p.modelA);
     control.throwIfCancelled();
-    control.progress('running B');
-    const rawB = await runSession(sessB, feeds, p.modelB);
-    control.throwIfCancelled();
+    const aDisabled = runs > 0 ? await time('A', sessA, feeds, 'disabled') : undefined;
 
+    const sessB = await open('B', 'disabled');
+    checkInputsFit(p.modelB, sessionInputs(sessB, p.modelB), prepared.tensors, p.modelA);
+    control.progress('running B');
+    const outputsB = new Map(Object.entries(await runSession(sessB, feeds, p.modelB)));
+    control.throwIfCancelled();
     control.progress('comparing outputs');
+    // One output at a time, as float64 only while it is compared; A's copy is dropped once it has been.
     const outputs = compareOutputs(
-      sessA.outputNames.map((n) => [n, outputValues(rawA[n], n, p.modelA)] as const),
-      sessB.outputNames.map((n) => [n, outputValues(rawB[n], n, p.modelB)] as const),
+      namesA.map((n) => [n, () => outputValues(outputsA.get(n)!, n, p.modelA)] as const),
+      sessB.outputNames.map((n) => [n, () => outputValues(outputsB.get(n)!, n, p.modelB)] as const),
       tol,
+      (name) => {
+        outputsA.delete(name);
+        outputsB.delete(name);
+      },
     );
+    const bDisabled = runs > 0 ? await time('B', sessB, feeds, 'disabled') : undefined;
 
     let latency: VerifyReport['latency_ms'] = null;
-    if (runs > 0) {
-      const disabled = await timeInterleaved(
-        [{ label: 'A', session: sessA, modelPath: p.modelA, feeds }, { label: 'B', session: sessB, modelPath: p.modelB, feeds }],
-        runs, warmups, control, 'at ORT level disabled',
-      );
-      await releaseSession(sessA);
-      await releaseSession(sessB);
-      sessA = sessB = undefined;
-      control.progress('loading A and B at ORT level all');
-      sessA = await createSession(p.modelA, 'all');
-      sessB = await createSession(p.modelB, 'all');
-      const all = await timeInterleaved(
-        [{ label: 'A', session: sessA, modelPath: p.modelA, feeds }, { label: 'B', session: sessB, modelPath: p.modelB, feeds }],
-        runs, warmups, control, 'at ORT level all',
-      );
-      const pair = (i: number): LatencyPair => ({ disabled: disabled[i].median_ms, all: all[i].median_ms });
-      latency = { runs, warmups, a: pair(0), b: pair(1) };
+    if (aDisabled && bDisabled) {
+      const aAll = await time('A', await open('A', 'all'), feeds, 'all');
+      const bAll = await time('B', await open('B', 'all'), feeds, 'all');
+      const pair = (d: Timing, a: Timing): LatencyPair => ({ disabled: d.median_ms, all: a.median_ms });
+      // The fewest runs any of the four timings made (the budget may have cut a slow model's short).
+      latency = { runs: Math.min(...[aDisabled, bDisabled, aAll, bAll].map((t) => t.runs)), warmups, a: pair(aDisabled, aAll), b: pair(bDisabled, bAll) };
     }
 
     return {
@@ -91,41 +105,50 @@ export async function verifyModels(p: VerifyParams, control: RunControl): Promis
       outputs,
       latency_ms: latency,
       inputs: prepared.description,
+      weak: [...prepared.weak, ...constantOutputReasons],
     };
   } finally {
-    await releaseSession(sessA);
-    await releaseSession(sessB);
+    await releaseSession(session);
   }
 }
 
-function prepareInputs(p: VerifyParams, specs: ReturnType<typeof sessionInputs>): PreparedInputs {
-  if (p.inputs === undefined) return randomInputs(specs, { seed: p.seed, intRange: p.intRange, shapes: p.shapes });
-  const file = SafetensorsFile.open(p.inputs);
-  try {
-    return inputsFromSafetensors(file, specs);
-  } finally {
-    file.close();
-  }
+/** Outputs of the reference model that do not depend on this input (constant, all zeros): a match there proves nothing. */
+function constantOutputs(raw: Awaited<ReturnType<typeof runSession>>, names: readonly string[], modelPath: string): string[] {
+  return names.map((n) => constantOutputReason(n, outputValues(raw[n], n, modelPath).values)).filter((r): r is string => r !== null);
 }
 
 const NULL_STATS = {
   max_abs: null, mean_abs: null, median_abs: null, p99_abs: null, max_rel: null, mean_rel: null, median_rel: null, p99_rel: null, cosine: null,
 } as const;
 
-/** Matches outputs by name; a missing or extra output, or a shape mismatch, fails with its reason. */
+/** An output's values, produced when it is compared (so only one output at a time is held as float64). */
+export type LazyOutput = OutputValues | (() => OutputValues);
+
+const valuesOf = (o: LazyOutput): OutputValues => (typeof o === 'function' ? o() : o);
+
+/**
+ * Matches outputs by name; a missing or extra output, or a shape mismatch,
+ * fails with its reason. `compared(name)` is called once an output is done
+ * with, so its caller can drop it.
+ */
 export function compareOutputs(
-  a: readonly (readonly [string, OutputValues])[],
-  b: readonly (readonly [string, OutputValues])[],
+  a: readonly (readonly [string, LazyOutput])[],
+  b: readonly (readonly [string, LazyOutput])[],
   tol: Tolerance,
+  compared?: (name: string) => void,
 ): Record<string, OutputReport> {
   const mapB = new Map(b);
   const out: Record<string, OutputReport> = {};
-  for (const [name, va] of a) {
-    const vb = mapB.get(name);
-    if (!vb) {
+  for (const [name, lazyA] of a) {
+    const va = valuesOf(lazyA);
+    const lazyB = mapB.get(name);
+    if (!lazyB) {
       out[name] = { ...NULL_STATS, passed: false, reason: 'missing in B', dtype: va.dtype, shape: va.dims, elements: va.values.length, mismatched: va.values.length, nonfinite_mismatched: 0 };
+      compared?.(name);
       continue;
     }
+    const vb = valuesOf(lazyB);
+    compared?.(name);
     const extra = {
       ...(vb.dtype !== va.dtype ? { dtype_b: vb.dtype } : {}),
       ...(!sameDims(va.dims, vb.dims) ? { shape_b: vb.dims } : {}),
@@ -147,8 +170,9 @@ export function compareOutputs(
     };
   }
   const namesA = new Set(a.map(([n]) => n));
-  for (const [name, vb] of b) {
+  for (const [name, lazyB] of b) {
     if (namesA.has(name)) continue;
+    const vb = valuesOf(lazyB);
     out[name] = { ...NULL_STATS, passed: false, reason: 'extra output in B (not in A)', dtype: vb.dtype, shape: vb.dims, elements: vb.values.length, mismatched: vb.values.length, nonfinite_mismatched: 0 };
   }
   return out;
