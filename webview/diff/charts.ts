@@ -7,6 +7,7 @@ import {
   BarController, BarElement, CategoryScale, Chart, Filler, Legend, LinearScale, LineController, LineElement, LogarithmicScale, PointElement, Tooltip,
   type ChartConfiguration,
 } from 'chart.js';
+export { withAlpha } from '../shared/color';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LogarithmicScale, LineController, LineElement, PointElement, Tooltip, Legend, Filler);
 
@@ -36,21 +37,6 @@ export function chartTheme(): ChartTheme {
     warning: cssVar('--vscode-charts-red', '#f14c4c'),
     font: cssVar('--vscode-font-family', 'sans-serif'),
   };
-}
-
-/** `#rrggbb` or `rgb(...)` with an alpha, for filled bars over which the other series stays visible. */
-export function withAlpha(color: string, alpha: number): string {
-  const hex = /^#([0-9a-f]{6})$/i.exec(color);
-  if (hex) {
-    const n = Number.parseInt(hex[1], 16);
-    return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
-  }
-  const rgb = /^rgba?\(([^)]+)\)$/.exec(color);
-  if (rgb) {
-    const [r, g, b] = rgb[1].split(',').map((x) => x.trim());
-    return `rgba(${r}, ${g}, ${b}, ${alpha})`;
-  }
-  return color;
 }
 
 function applyDefaults(t: ChartTheme): void {

@@ -35,7 +35,7 @@ function summaryKey(s: ParamDiffSummary): string {
 
 function render(state: DiffState): void {
   if (state.phase === 'ready' && verifyHolder && shownKey === summaryKey(state.summary)) {
-    replaceChildren(verifyHolder, verifySection(state.verify));
+    replaceChildren(verifyHolder, verifySection(state.verify, reverify));
     return;
   }
   for (const c of charts) c.destroy();
@@ -62,14 +62,16 @@ function render(state: DiffState): void {
       return;
     case 'ready': {
       shownKey = summaryKey(state.summary);
-      verifyHolder = h('div', null, verifySection(state.verify));
+      verifyHolder = h('div', null, verifySection(state.verify, reverify));
       replaceChildren(root, page(state.title, state.summary, verifyHolder));
       return;
     }
   }
 }
 
-async function call(method: 'exportMarkdown' | 'reload' | 'showLog'): Promise<void> {
+const reverify = (): void => void call('reverify');
+
+async function call(method: 'exportMarkdown' | 'reload' | 'showLog' | 'reverify'): Promise<void> {
   try {
     await host.request(method, {});
   } catch (err) {

@@ -7,6 +7,7 @@ import type { Chart } from 'chart.js';
 import type { VerifyState } from '../../extension/protocol/diffWebviewProtocol';
 import type { FoldSummary, LoraLayerStats, TensorDiff } from '../../extension/engine/stats/paramDiffTypes';
 import { num } from '../../extension/engine/stats/diffReport';
+import { inputsLine, shapeChoiceLines, verdictOf, weakText } from '../../extension/engine/stats/verifyText';
 import { h } from '../shared/dom';
 import { shape } from '../shared/format';
 import { themedChart, withAlpha } from './charts';
@@ -19,14 +20,18 @@ function canvasBox(cls = 'chart-box'): { box: HTMLElement; canvas: HTMLCanvasEle
   return { box: h('div', { class: cls }, canvas), canvas };
 }
 
-export function verifySection(v: VerifyState): HTMLElement {
+const VERDICT_LABEL = { verified: 'PASSED', weak: 'WEAK CHECK', failed: 'FAILED' } as const;
+
+/** The verification: verdict, the inputs it ran on and how their sizes were chosen, why a pass is weak, per-output numbers, latency. */
+export function verifySection(v: VerifyState, onReverify: () => void): HTMLElement {
+  const reverify = h('vscode-button', { attrs: { secondary: true, icon: 'debug-rerun', title: 'Choose shapes, a seed or an inputs file (.safetensors / .npy) and verify again' }, on: { click: onReverify } }, 'Re-verify with…');
   switch (v.status) {
     case 'none':
-      return h('section', { class: 'verify' }, h('h2', null, 'Verification'), h('p', { class: 'muted' }, v.reason));
+      return h('section', { class: 'verify' }, h('h2', null, 'Verification'), h('p', { class: 'muted' }, v.reason), v.canRun ? reverify : null);
     case 'running':
       return h('section', { class: 'verify' }, h('h2', null, 'Verification'), h('div', { class: 'loading-inline' }, h('vscode-progress-ring'), h('span', null, v.message)));
     case 'failed':
-      return h('section', { class: 'verify' }, h('h2', null, 'Verification'), h('p', { class: 'error-message' }, v.message));
+      return h('section', { class: 'verify' }, h('h2', null, 'Verification'), h('p', { class: 'error-message' }, v.message), reverify);
     case 'done': {
       const r = v.report;
       const rows = Object.entries(r.outputs).map(([name, o]) =>
@@ -42,9 +47,16 @@ export function verifySection(v: VerifyState): HTMLElement {
           h('td', { class: o.passed ? 'status ok' : 'status blocked', title: o.reason }, o.passed ? 'pass' : `fail${o.reason ? `: ${o.reason}` : ''}`),
         ));
       const l = r.latency_ms;
+      const verdict = verdictOf(r);
       return h('section', { class: 'verify' },
-        h('h2', null, 'Verification ', h('span', { class: r.passed ? 'verdict pass' : 'verdict fail' }, r.passed ? 'PASSED' : 'FAILED')),
-        h('p', { class: 'muted' }, `Both models run in ONNX Runtime on ${r.inputs.source === 'random' ? `seeded random inputs (seed ${r.inputs.seed})` : `inputs from ${r.inputs.file}`}; tolerance |Δ| ≤ ${r.tolerance.atol} + ${r.tolerance.rtol}·|before|.`),
+        h('div', { class: 'title-row' },
+          h('h2', null, 'Verification ', h('span', { class: `verdict ${verdict === 'verified' ? 'pass' : verdict === 'weak' ? 'weak' : 'fail'}` }, VERDICT_LABEL[verdict])),
+          reverify,
+        ),
+        verdict === 'weak' ? h('p', { class: 'weak-reason' }, `The outputs agree, but this proves little: ${weakText(r)}. Choose other inputs with “Re-verify with…”.`) : null,
+        h('p', { class: 'verify-inputs' }, h('span', { class: 'muted' }, 'Inputs: '), h('span', { class: 'mono' }, inputsLine(r.inputs))),
+        ...shapeChoiceLines(r.inputs).map((line) => h('p', { class: 'muted mono small' }, line)),
+        h('p', { class: 'muted' }, `Both models run in ONNX Runtime with graph optimizations off; tolerance |Δ| ≤ ${r.tolerance.atol} + ${r.tolerance.rtol}·|before|.`),
         h('table', { class: 'data' },
           h('thead', null, h('tr', null, ...['Output', 'Type', 'max |Δ|', 'mean |Δ|', 'p99 |Δ|', 'max rel', 'cosine', 'mismatched', 'Result'].map((x, i) => h('th', { class: i >= 2 && i <= 7 ? 'num' : '' }, x)))),
           h('tbody', null, ...rows),

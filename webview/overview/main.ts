@@ -12,11 +12,12 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
 import '@vscode-elements/elements/dist/vscode-divider/index.js';
 import type { OverviewHostSpec, OverviewState, OverviewWebviewSpec } from '../../extension/protocol/webviewProtocol';
-import { connectToHost } from '../shared/webviewBase';
+import { connectToHost, vscodeApi } from '../shared/webviewBase';
 import { h, replaceChildren } from '../shared/dom';
 import { renderOnnx } from './onnxView';
 import { renderSafetensors } from './safetensorsView';
 import type { HostActions } from './actions';
+import { GraphTab } from '../graph/graphTab';
 
 const host = connectToHost<OverviewWebviewSpec, OverviewHostSpec>();
 const root = document.getElementById('root') as HTMLElement;
@@ -33,6 +34,40 @@ const actions: HostActions = {
 };
 
 host.on('state', (state) => render(state));
+
+/**
+ * ONNX models get two tabs: the overview (re-rendered on every state) and the
+ * graph, which lives across states (it keeps its zoom, expanded modules and
+ * selection) and reloads only when the model or its diff base changes.
+ */
+const graph = new GraphTab(host, (message) => showInlineError(message));
+const overviewPane = h('div', { class: 'tab-pane' });
+const graphPane = h('div', { class: 'tab-pane graph-pane' }, graph.element);
+type TabId = 'overview' | 'graph';
+let activeTab: TabId = 'overview';
+let shownOverview: unknown;
+
+function tabBar(): HTMLElement {
+  const tab = (id: TabId, label: string) =>
+    h('button', { class: `tab${activeTab === id ? ' active' : ''}`, attrs: { role: 'tab', 'aria-selected': activeTab === id ? 'true' : 'false', id: `tab-${id}` }, on: { click: () => selectTab(id) } }, label);
+  return h('div', { class: 'tab-bar', attrs: { role: 'tablist' } }, tab('overview', 'Overview'), tab('graph', 'Graph'));
+}
+
+function selectTab(id: TabId): void {
+  activeTab = id;
+  vscodeState.tab = id;
+  saveState();
+  showTabs();
+  if (id === 'graph') void graph.ensureOpen();
+}
+
+function showTabs(): void {
+  overviewPane.hidden = activeTab !== 'overview';
+  graphPane.hidden = activeTab !== 'graph';
+  document.body.classList.toggle('graph-active', activeTab === 'graph');
+  const bar = root.querySelector('.tab-bar');
+  if (bar) bar.replaceWith(tabBar());
+}
 
 function render(state: OverviewState): void {
   switch (state.phase) {
@@ -54,17 +89,40 @@ function render(state: OverviewState): void {
           h('p', { class: 'error-message' }, state.message),
           h('div', { class: 'button-row' },
             h('vscode-button', { on: { click: () => actions.call('reload', {}) } }, 'Try again'),
+            h('vscode-button', { attrs: { secondary: true }, on: { click: () => actions.call('reopenWith', { editor: 'text' }) } }, 'Open as Text'),
+            h('vscode-button', { attrs: { secondary: true }, on: { click: () => actions.call('reopenWith', { editor: 'choose' }) } }, 'Reopen With…'),
             h('vscode-button', { attrs: { secondary: true }, on: { click: () => actions.call('showLog', {}) } }, 'Show log'),
           ),
+          h('p', { class: 'muted' }, 'To see the bytes themselves, open the file in the text editor or, with “Reopen With…”, in another editor such as the Hex Editor.'),
         ),
       );
       return;
     case 'ready': {
-      const view = state.overview.kind === 'onnx' ? renderOnnx(state.overview, state.actions, actions) : renderSafetensors(state.overview);
-      replaceChildren(root, view);
+      if (state.overview.kind !== 'onnx') {
+        replaceChildren(root, renderSafetensors(state.overview));
+        return;
+      }
+      replaceChildren(overviewPane, renderOnnx(state.overview, state.actions, actions));
+      const changed = shownOverview !== undefined && shownOverview !== state.overview.file.path + state.overview.nodeCount + JSON.stringify(state.overview.candidates.map((c) => c.id));
+      shownOverview = state.overview.file.path + state.overview.nodeCount + JSON.stringify(state.overview.candidates.map((c) => c.id));
+      if (state.graph?.show && !graphShownOnce) {
+        graphShownOnce = true;
+        activeTab = 'graph';
+      }
+      if (!root.contains(graphPane)) replaceChildren(root, tabBar(), overviewPane, graphPane);
+      showTabs();
+      graph.update(state.graph ?? { diffBase: null, show: false }, changed);
       return;
     }
   }
+}
+
+let graphShownOnce = false;
+/** The tab survives VS Code recreating the hidden webview. */
+const vscodeState: { tab?: TabId } = (vscodeApi().getState() as { tab?: TabId } | undefined) ?? {};
+if (vscodeState.tab === 'graph') activeTab = 'graph';
+function saveState(): void {
+  vscodeApi().setState(vscodeState);
 }
 
 function progressBar(fraction: number): HTMLElement {

@@ -20,7 +20,7 @@ export function renderOnnx(o: OnnxOverview, state: OverviewActions, actions: Hos
       o.graphName ? ` · graph “${o.graphName}”` : '',
     ),
     summaryCards([
-      ['Parameters', shortCount(o.parameters.count), `${exact(o.parameters.count)} elements in ${exact(o.parameters.tensors)} initializers`],
+      [o.parameters.constantNodeTensors ? `Parameters · ${exact(o.parameters.constantNodeTensors)} in Constant nodes` : 'Parameters', shortCount(o.parameters.count), `${exact(o.parameters.count)} elements in ${exact(o.parameters.tensors)} tensors${o.parameters.constantNodeTensors ? ` (${exact(o.parameters.constantNodeTensors)} of them in Constant nodes)` : ''}`],
       ['Weights', bytes(o.parameters.bytes), `${exact(o.parameters.bytes)} bytes${o.parameters.externalBytes ? `, ${bytes(o.parameters.externalBytes)} in external data` : ''}`],
       ['Nodes', exact(o.nodeCount), `${o.operators.length} operator types`],
       ['Fusible', String(o.candidates.filter(isFusibleInOnnx).length), `${o.candidates.length} sequences found, ${o.candidates.filter(isFusibleInOnnx).length} can be folded`],
@@ -108,7 +108,7 @@ function candidateRow(c: CandidateJson, disabled: boolean, actions: HostActions,
   else status.push(h('span', { class: 'status ok' }, 'Folds exactly'));
   const lora = loraBranchFacts(c);
   if (lora.length) status.push(h('div', { class: 'status muted' }, `LoRA ${lora.join(' · ')}`));
-  for (const w of c.warnings) status.push(h('div', { class: 'status warning', title: w }, `⚠ ${shortWarning(w)}`));
+  for (const w of c.warnings) status.push(h('div', { class: 'status warning', title: w }, `⚠ ${shortWarning(w, c.folds && c.blocked === null)}`));
   const nodes = c.nodes.join(', ');
   return h('tr', { class: c.blocked !== null ? 'row-blocked' : '' },
     h('td', { class: 'check' }, checkbox),
@@ -127,8 +127,9 @@ function candidateRow(c: CandidateJson, disabled: boolean, actions: HostActions,
  * gist is enough (the whole text is the tooltip). Other warnings are shown
  * as they are, clamped to two lines by the stylesheet.
  */
-export function shortWarning(w: string): string {
+export function shortWarning(w: string, foldsInOnnx: boolean): string {
   const shared = /^shared module '([^']+)' is called from (\d+) places/.exec(w);
-  if (shared) return `shared module '${shared[1]}' (called ${shared[2]}×): keep this group out of PyTorch's fuse_modules; the ONNX fold is exact`;
+  // Only a row that folds in ONNX can promise an exact fold; a grouping-only row changes nothing in ONNX.
+  if (shared) return `shared module '${shared[1]}' (called ${shared[2]}×): keep this group out of PyTorch's fuse_modules${foldsInOnnx ? '; the ONNX fold is exact' : ''}`;
   return w;
 }
