@@ -1,7 +1,8 @@
 /**
  * One fuse-bench measurement in a fresh process (so peak RSS is this
  * operation's alone). Modes:
- *   readwrite IN OUT  — readFileSync IN + writeFileSync OUT: the physical floor of any rewrite
+ *   stream-copy IN OUT — IN copied to OUT through one reused buffer: the physical floor of any rewrite
+ *   readwrite IN OUT  — readFileSync IN + writeFileSync OUT (the whole file in memory once)
  *   fuse IN OUT       — fuseModelFile: load + scan + fold + atomic save, exactly `modelfuse fuse`
  *   ort-basic IN OUT  — ONNX Runtime session at `basic` with optimizedModelFilePath = OUT
  * Prints one JSON line: wall time, CPU time (user + system, all threads),
@@ -14,16 +15,7 @@ import { saveModel } from '../../extension/engine/onnx/save';
 import { scanModel } from '../../extension/engine/fusion/scan';
 import { fuseCandidates, fuseModelFile } from '../../extension/engine/fusion/fuse';
 
-/** Peak RSS: VmHWM (ru_maxrss survives execve on Linux, so a child would report its parent's peak). */
-function peakRss(): number {
-  try {
-    const m = /VmHWM:\s*(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) * 1024;
-  } catch {
-    // not Linux
-  }
-  return process.resourceUsage().maxRSS * 1024;
-}
+import { peakRss, streamingCopy } from './floor';
 
 async function main(): Promise<void> {
   const [mode, input, output] = process.argv.slice(2);
@@ -32,12 +24,14 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   let applied = 0;
-  if (mode === 'readwrite') {
+  if (mode === 'stream-copy') {
+    streamingCopy([[input, output]]);
+  } else if (mode === 'readwrite') {
     fs.writeFileSync(output, fs.readFileSync(input));
   } else if (mode === 'fuse') {
     applied = (await fuseModelFile(input, output, { force: true })).applied.length;
   } else if (mode === 'fuse-phases') {
-    // The same work as fuseModelFile, timed phase by phase.
+    // The same work as fuseModelFile (weights on demand), timed phase by phase.
     let t = performance.now();
     let c = process.cpuUsage();
     const lap = (name: string): void => {
@@ -48,7 +42,7 @@ async function main(): Promise<void> {
       t = now;
       c = process.cpuUsage();
     };
-    const model = OnnxModel.load(input);
+    const model = OnnxModel.load(input, { weights: 'on-demand' });
     lap('load');
     const { candidates } = scanModel(model);
     lap('scan');
@@ -69,7 +63,7 @@ async function main(): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   // CPU time next to wall time: on a shared machine the wall clock also measures the neighbours.
   const cpuMs = (cpu.user + cpu.system) / 1000;
-  process.stdout.write(JSON.stringify({ ms, cpuMs, maxRss: peakRss(), rssBefore, applied, phases }) + '\n');
+  process.stdout.write(JSON.stringify({ ms, cpuMs, maxRss: peakRss() ?? process.resourceUsage().maxRSS * 1024, rssBefore, applied, phases }) + '\n');
 }
 
 main().catch((err) => {

@@ -1,7 +1,7 @@
 /**
  * One LoRA-bench measurement in a fresh process (so its peak RSS is its own):
  *   readwrite BASE OUT            — read every tensor and write it to OUT, unchanged (the floor of issue 4)
- *   readwrite-reuse BASE OUT      — the same copy through one recycled buffer (no allocation per tensor)
+ *   stream-copy BASE OUT          — the base's files copied through one reused buffer (the floor of issue 17)
  *   reference BASE ADAPTER OUT    — a plain merge: per tensor, decode, W[i,j] += s·Σₖ B[i,k]·A[k,j] in a
  *                                   tight triple loop, encode, write (what one writes without thinking about speed)
  *   merge BASE ADAPTER OUT MODE — `modelfuse lora` with MODE:
@@ -25,7 +25,23 @@ import { WorkerClient } from '../../extension/worker/client';
 import { matmulInWorker } from '../../extension/worker/api';
 import { matmulF32 } from '../../extension/worker/ort/matmul';
 import { ortFusedMerge } from '../../extension/worker/ort/loraMergeGraph';
-import '../../extension/worker/handlers/loraMergeInWorker'; // the 'lora.merge' request type
+import '../../extension/protocol/extensionMethods'; // the 'lora.merge' request type
+import { peakRss, processCpuMs, streamingCopy } from './floor';
+
+/** The base's files (a sharded base: its index and every shard) copied through one reused buffer: the floor. */
+function streamCopySafetensors(base: string, out: string): number {
+  if (!base.endsWith('.json')) {
+    streamingCopy([[base, out]]);
+    const f = SafetensorsFile.open(base);
+    f.close();
+    return f.entries.size;
+  }
+  const index = JSON.parse(fs.readFileSync(base, 'utf8')) as { weight_map: Record<string, string> };
+  const shards = [...new Set(Object.values(index.weight_map))];
+  const dir = path.dirname(out);
+  streamingCopy([[base, out], ...shards.map((s) => [path.join(path.dirname(base), s), path.join(dir, s)] as const)]);
+  return Object.keys(index.weight_map).length;
+}
 
 function copyAll(base: string, out: string, transform?: (name: string, bytes: Buffer, dtype: number, shape: number[]) => Uint8Array): number {
   const f = SafetensorsFile.open(base);
@@ -41,42 +57,6 @@ function copyAll(base: string, out: string, transform?: (name: string, bytes: Bu
   } finally {
     fs.closeSync(fd);
     f.close();
-  }
-}
-
-/** read+write with ONE recycled buffer and plain read/write calls: the strictest floor (no allocation per tensor). */
-function copyReusingBuffer(base: string, out: string): number {
-  const f = SafetensorsFile.open(base);
-  const entries = [...f.entries.values()].sort((a, b) => a.begin - b.begin);
-  f.close();
-  const src = fs.openSync(base, 'r');
-  const dst = fs.openSync(out, 'w');
-  try {
-    // The header is copied as is (same tensors, same order); then each tensor's bytes (absolute offsets) through one buffer.
-    const head = Buffer.alloc(8);
-    fs.readSync(src, head, 0, 8, 0);
-    const dataStart = 8 + Number(head.readBigUInt64LE(0));
-    if (entries.length && entries[0].begin < dataStart) throw new Error('unexpected tensor offsets');
-    let buf = Buffer.allocUnsafeSlow(0);
-    let pos = 0;
-    const copy = (from: number, length: number): void => {
-      if (buf.length < length) buf = Buffer.allocUnsafeSlow(length);
-      let got = 0;
-      while (got < length) {
-        const n = fs.readSync(src, buf, got, length - got, from + got);
-        if (n === 0) throw new Error(`${base}: ended at ${from + got}, expected ${length - got} more bytes`);
-        got += n;
-      }
-      let put = 0;
-      while (put < length) put += fs.writeSync(dst, buf, put, length - put, pos + put);
-      pos += length;
-    };
-    copy(0, dataStart);
-    for (const e of entries) copy(e.begin, e.end - e.begin);
-    return entries.length;
-  } finally {
-    fs.closeSync(src);
-    fs.closeSync(dst);
   }
 }
 
@@ -109,28 +89,8 @@ function referenceMerge(base: string, adapterDir: string, out: string): number {
   }
 }
 
-/** CPU time (ms) a process has used so far, from /proc (Linux); null elsewhere. */
-function procCpuMs(pid: number): number | null {
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in USER_HZ (100/s)
-  } catch {
-    return null;
-  }
-}
-
 let workerCpuMs: number | null = null;
 let workerMaxRss: number | null = null;
-
-/** Peak resident set (VmHWM) of a live process, in bytes, from /proc; null elsewhere. */
-function procPeakRss(pid: number): number | null {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}
 
 async function engineMerge(base: string, adapterDir: string, out: string, which: string): Promise<number> {
   if (which === 'worker') return workerMerge(base, adapterDir, out);
@@ -168,8 +128,8 @@ async function workerMerge(base: string, adapterDir: string, out: string): Promi
 
 async function readWorkerStats(client: WorkerClient): Promise<void> {
   const { pid } = await client.request('ping', {});
-  workerCpuMs = procCpuMs(pid);
-  workerMaxRss = procPeakRss(pid);
+  workerCpuMs = processCpuMs(pid);
+  workerMaxRss = peakRss(pid);
 }
 
 /** The worker bundle loraBench.ts builds next to this child (not dist/, which may be stale). */
@@ -181,13 +141,13 @@ async function main(): Promise<void> {
   const cpu0 = process.cpuUsage();
   let tensors: number;
   if (mode === 'readwrite') tensors = copyAll(args[0], args[1]);
-  else if (mode === 'readwrite-reuse') tensors = copyReusingBuffer(args[0], args[1]);
+  else if (mode === 'stream-copy') tensors = streamCopySafetensors(args[0], args[1]);
   else if (mode === 'reference') tensors = referenceMerge(args[0], args[1], args[2]);
   else if (mode === 'merge') tensors = await engineMerge(args[0], args[1], args[2], args[3] ?? 'js');
   else throw new Error(`unknown mode ${mode}`);
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  process.stdout.write(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, workerCpuMs, maxRss: process.resourceUsage().maxRSS * 1024, workerMaxRss, tensors }) + '\n');
+  process.stdout.write(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, workerCpuMs, maxRss: peakRss() ?? process.resourceUsage().maxRSS * 1024, workerMaxRss, tensors }) + '\n');
 }
 
 main().catch((err) => {

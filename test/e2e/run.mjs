@@ -23,6 +23,14 @@ const REPO = path.resolve(E2E_DIR, '..', '..');
 const RESULTS = path.join(REPO, 'test-results', 'e2e');
 const RUN_LIMIT_MS = Number(process.env.MODELFUSE_E2E_TIMEOUT_MS ?? 30 * 60_000);
 
+/** The servers scenarios ask for (`scenario.server`): each starts with fresh user data and the .vsix just installed. */
+const SERVER_KINDS = {
+  trusted: { workspaceTrust: false, workspace: 'trusted' },
+  untrusted: { workspaceTrust: true, workspace: 'untrusted' },
+  // A first start as users have it: walkthroughs open on install (the quiet settings turn that off).
+  'first-start': { workspaceTrust: false, workspace: 'trusted', settings: { 'workbench.welcomePage.walkthroughs.openOnInstall': true } },
+};
+
 async function loadScenarios(filters) {
   const dir = path.join(E2E_DIR, 'scenarios');
   const files = readdirSync(dir).filter((name) => name.endsWith('.mjs')).sort();
@@ -104,22 +112,23 @@ async function main() {
     timings.browser = Date.now() - started;
 
     // Scenarios that need the same kind of server run together; one server at a time (2 cores).
-    for (const kind of ['trusted', 'untrusted']) {
+    for (const [kind, { workspaceTrust, workspace: workspaceKind, settings }] of Object.entries(SERVER_KINDS)) {
       const group = scenarios.filter((scenario) => scenario.server === kind);
       if (group.length === 0) continue;
       try {
         started = Date.now();
-        server = await startCodeServer({ name: kind, baseDir, vsixPath, workspaceTrust: kind === 'untrusted' });
+        server = await startCodeServer({ name: kind, baseDir, vsixPath, workspaceTrust, settings });
         timings[`${kind} server`] = Date.now() - started;
       } catch (error) {
         results.push(...failAll(group, error));
         continue;
       }
-      const workspace = workspaces[kind];
+      const workspace = workspaces[workspaceKind];
       const makeContext = (page) => ({
         server,
         workspace,
-        openWorkspace: () => openWorkbench(page, folderUrl(server, workspace.root)),
+        // A first start keeps what the workbench opens by itself (the walkthrough); the others start clean.
+        openWorkspace: () => openWorkbench(page, folderUrl(server, workspace.root), { closeEditors: kind !== 'first-start' }),
         extensionLog: () => extensionLog(server),
       });
       for (const scenario of group) {

@@ -74,11 +74,13 @@ export async function startCodeServer({ name, baseDir, vsixPath, workspaceTrust,
   for (const dir of [dirs.userData, dirs.extensions, dirs.xdgConfig, dirs.xdgData, dirs.xdgCache]) {
     mkdirSync(dir, { recursive: true });
   }
-  mkdirSync(path.join(dirs.userData, 'User'), { recursive: true });
-  writeFileSync(
-    path.join(dirs.userData, 'User', 'settings.json'),
-    JSON.stringify({ ...QUIET_SETTINGS, ...(workspaceTrust ? TRUST_SETTINGS : { 'security.workspace.trust.enabled': false }), ...settings }, null, 2),
-  );
+  const allSettings = JSON.stringify({ ...QUIET_SETTINGS, ...(workspaceTrust ? TRUST_SETTINGS : { 'security.workspace.trust.enabled': false }), ...settings }, null, 2);
+  // User settings for the browser side; the same as the server's machine settings, because the extension host
+  // runs on the server and sees machine-scoped settings (walkthroughs.openOnInstall) only from there.
+  for (const scope of ['User', 'Machine']) {
+    mkdirSync(path.join(dirs.userData, scope), { recursive: true });
+    writeFileSync(path.join(dirs.userData, scope, 'settings.json'), allSettings);
+  }
   // No password, no TLS: the server listens on loopback only and the browser is ours.
   writeFileSync(dirs.config, 'auth: none\ncert: false\n');
   const env = serverEnv(dirs);

@@ -7,10 +7,17 @@ export const UI_TIMEOUT = 30_000;
 export const WORK_TIMEOUT = 120_000;
 
 /** Loads the workbench for a folder and waits until the Explorer shows its files. */
-export async function openWorkbench(page, url) {
+export async function openWorkbench(page, url, { closeEditors = false } = {}) {
   await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 90_000 });
   await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
   await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 90_000 });
+  // Scenarios share a server and workspace; the editors the previous one left are restored, and a
+  // custom editor restored while the extension host starts can come back as a text editor, which a
+  // click in the Explorer then only focuses. Each scenario starts from no open editor.
+  if (closeEditors) {
+    await runCommand(page, 'View: Close All Editors');
+    await waitFor('no editor open', async () => (await page.locator('.tabs-container .tab').count()) === 0);
+  }
 }
 
 /** The Explorer row of a file or folder, by its (unique in our workspaces) name. */
@@ -65,7 +72,8 @@ export async function typeInPalette(page, text, rowText) {
       await page.keyboard.press('F1');
       await input.waitFor({ timeout: UI_TIMEOUT });
     }
-    if ((await input.inputValue()) !== text) await input.fill(text);
+    // A short timeout: a palette still closing after the previous command swallows the fill; the loop retries.
+    if ((await input.inputValue()) !== text) await input.fill(text, { timeout: 2000 }).catch(() => undefined);
     if (await item.isVisible()) return true;
     if (await noMatch.isVisible()) await page.keyboard.press('Escape');
     return false;

@@ -1,11 +1,13 @@
 // The folders the scenarios open, made fresh for every run from the repository's fixtures, so a
 // run never sees files an earlier run wrote (a fused model, a merged model, an edited .py).
-import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { E2E_DIR } from './deps.mjs';
 
 const REPO = path.resolve(E2E_DIR, '..', '..');
 const FIXTURES = path.join(REPO, 'test', 'fixtures');
+/** torchvision's own model definitions, from Debian's python3-torchvision (not copied into the repository). */
+export const TORCHVISION_MODELS = '/usr/lib/python3/dist-packages/torchvision/models';
 
 function copyInto(dir, from, name = path.basename(from)) {
   mkdirSync(dir, { recursive: true });
@@ -19,8 +21,17 @@ function copyInto(dir, from, name = path.basename(from)) {
  *   compare/resstyle_copy.onnx     the same model, fused separately by the diff scenario
  * (distinct file names, so an Explorer row is found by its name alone)
  *   lora/base.onnx + lora/adapters/   the PEFT LoRA fixture (q_proj/v_proj, r=4)
+ *   lora/peft_unmerged.onnx  the same adapter exported unmerged (LoRA branches in the graph)
  *   broken/corrupt.onnx      the first half of a real model: an interrupted download
+ *   broken/download.onnx     an HTML error page saved under a model's name (a failed download)
  *   python/basic_block.py    a torchvision-style BasicBlock definition
+ *   peft/base.safetensors + peft/qv_adapter/   the PEFT fixture's safetensors base beside its adapter
+ *   renamed/renamed_base.safetensors + renamed/renamed_adapter/   the same base saved under other
+ *                            names (blocks.N.attention.query …): no adapter key matches by name
+ *   dynamic/det_dynamic.onnx + det_input.npy   a paddle2onnx-style model with input [?, 3, ?, ?]
+ *                            (fixtures/generate-dynamic.ts) and an image for it
+ *   torchvision/resnet.py, torchvision/mobilenetv2.py   copied at run time from the installed
+ *                            python3-torchvision; `torchvision` is null when it is not installed
  */
 export function makeTrustedWorkspace(baseDir) {
   const root = path.join(baseDir, 'workspace');
@@ -31,14 +42,48 @@ export function makeTrustedWorkspace(baseDir) {
     diffModel: copyInto(path.join(root, 'compare'), model, 'resstyle_copy.onnx'),
     loraBase: copyInto(path.join(root, 'lora'), path.join(FIXTURES, 'lora_linear_qv', 'base.onnx')),
     loraAdapters: path.join(root, 'lora', 'adapters'),
+    peftUnmerged: copyInto(path.join(root, 'lora'), path.join(FIXTURES, 'lora_linear_qv', 'peft_unmerged.onnx')),
     corrupt: path.join(root, 'broken', 'corrupt.onnx'),
     python: copyInto(path.join(root, 'python'), path.join(E2E_DIR, 'fixtures', 'basic_block.py')),
+    htmlModel: path.join(root, 'broken', 'download.onnx'),
+    peftBase: copyInto(path.join(root, 'peft'), path.join(FIXTURES, 'lora_linear_qv', 'base.safetensors')),
+    peftAdapter: path.join(root, 'peft', 'qv_adapter'),
+    renamedBase: path.join(root, 'renamed', 'renamed_base.safetensors'),
+    renamedAdapter: path.join(root, 'renamed', 'renamed_adapter'),
+    dynamicModel: copyInto(path.join(root, 'dynamic'), path.join(E2E_DIR, 'fixtures', 'det_dynamic.onnx')),
+    dynamicInput: copyInto(path.join(root, 'dynamic'), path.join(E2E_DIR, 'fixtures', 'det_input.npy')),
   };
+  files.torchvision = existsSync(path.join(TORCHVISION_MODELS, 'resnet.py'))
+    ? Object.fromEntries(['resnet.py', 'mobilenetv2.py'].map((f) => [f, copyInto(path.join(root, 'torchvision'), path.join(TORCHVISION_MODELS, f))]))
+    : null;
   cpSync(path.join(FIXTURES, 'lora_linear_qv', 'adapters'), files.loraAdapters, { recursive: true });
+  cpSync(path.join(FIXTURES, 'lora_linear_qv', 'adapters'), files.peftAdapter, { recursive: true });
+  cpSync(path.join(FIXTURES, 'lora_linear_qv', 'adapters'), files.renamedAdapter, { recursive: true });
+  writeRenamedSafetensors(path.join(FIXTURES, 'lora_linear_qv', 'base.safetensors'), files.renamedBase);
   const bytes = readFileSync(model);
   mkdirSync(path.dirname(files.corrupt), { recursive: true });
   writeFileSync(files.corrupt, bytes.subarray(0, Math.floor(bytes.length / 2)));
+  writeFileSync(files.htmlModel, '<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>\n<body><h1>Not Found</h1><p>The requested model was not found on this server.</p></body></html>\n');
   return files;
+}
+
+/** The fixture's tensor names in another code base's spelling (layers.0.attn.q_proj → blocks.0.attention.query). */
+export function renamedTensor(name) {
+  return name.replace(/^layers\./, 'blocks.').replace('.attn.', '.attention.').replace('q_proj', 'query').replace('k_proj', 'key').replace('v_proj', 'value').replace('o_proj', 'out');
+}
+
+/** Copies a .safetensors file with every tensor renamed (same bytes, new header). */
+function writeRenamedSafetensors(from, to) {
+  const bytes = readFileSync(from);
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
+  const renamed = Object.fromEntries(Object.entries(header).map(([name, info]) => [name === '__metadata__' ? name : renamedTensor(name), info]));
+  let json = JSON.stringify(renamed);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  mkdirSync(path.dirname(to), { recursive: true });
+  writeFileSync(to, Buffer.concat([length, Buffer.from(json, 'utf8'), bytes.subarray(8 + headerLength)]));
 }
 
 /** A workspace that is opened without trust: the same model and LoRA files. */

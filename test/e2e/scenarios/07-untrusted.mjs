@@ -1,10 +1,12 @@
 // In an untrusted (Restricted Mode) workspace ModelFuse shows models but executes nothing: no
-// ONNX Runtime worker starts and no file is written, whatever the user tries.
+// ONNX Runtime worker starts and no file is written, whatever the user tries. The fuse and merge
+// commands stay in the palette and, invoked, explain why they are off (with "Manage Workspace
+// Trust"); the overview says what still edits files.
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { openModelFromExplorer, webviewText, workersWithOnnxRuntime } from '../lib/modelfuse.mjs';
 import { check, waitFor } from '../lib/poll.mjs';
-import { recordedNotifications, recordNotifications, UI_TIMEOUT } from '../lib/workbench.mjs';
+import { recordedNotifications, recordNotifications, typeInPalette, UI_TIMEOUT, waitForNotification } from '../lib/workbench.mjs';
 
 function filesUnder(dir) {
   return readdirSync(dir, { recursive: true }).sort();
@@ -23,8 +25,9 @@ export default {
     const editor = await openModelFromExplorer(page, 'resnet/resstyle.onnx');
     const text = await webviewText(editor);
     check(text.includes('blocks.0.conv2'), 'the overview shows no sequences in an untrusted workspace');
-    // The editor says why fusing is unavailable, and its fuse buttons are disabled.
-    check(/not trusted/i.test(text), `the editor does not say the workspace is not trusted:\n${text.slice(0, 800)}`);
+    // The editor says why fusing is unavailable and what still edits files, and its fuse buttons are disabled.
+    check(/Restricted Mode: ModelFuse shows this model but does not run ONNX Runtime/.test(text), `the editor does not say why fusing is off:\n${text.slice(0, 800)}`);
+    check(/Insert fuse_model\(\)/.test(text), `the editor does not say what still edits files:\n${text.slice(0, 800)}`);
     const fuseAll = editor.locator('vscode-button', { hasText: /Fuse all safe/ });
     check((await fuseAll.getAttribute('disabled')) !== null, '"Fuse all safe" is enabled in an untrusted workspace');
     await screenshotOf('overview');
@@ -46,13 +49,22 @@ export default {
     console.log(`     (Restricted Mode: for "${await input.inputValue()}" the palette lists ${JSON.stringify(listed.slice(0, 4))})`);
     if (offered) await entry.click();
     else await page.keyboard.press('Escape');
+    await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: UI_TIMEOUT }).catch(() => undefined);
+
+    // Merge LoRA Adapter… is in the palette too, and says why it is off instead of vanishing.
+    const merge = await typeInPalette(page, '>ModelFuse: Merge LoRA Adapter', 'Merge LoRA Adapter');
+    await merge.click();
+    const explained = await waitForNotification(page, /Merge LoRA adapter is disabled in Restricted Mode/);
+    check(await explained.locator('.monaco-button', { hasText: 'Manage Workspace Trust' }).isVisible(), 'the explanation offers no way to trust the workspace');
+    await screenshotOf('merge-explains');
 
     // Sync point: the extension host handles requests in order, so once another model's overview
     // has rendered, a fuse started by the attempt above would have started its worker by now.
     const second = await openModelFromExplorer(page, 'lora/base.onnx', /Parameters/);
     const reasons = [text, await webviewText(second), ...(await recordedNotifications(page)).map((toast) => toast.text)];
+    check(offered, 'Fuse All Safe Sequences is not in the palette in Restricted Mode (it must explain, not vanish)');
     check(
-      !offered || reasons.some((shown) => /trust/i.test(shown)),
+      reasons.some((shown) => /disabled in Restricted Mode/.test(shown)),
       `the fuse command ran in an untrusted workspace without saying why it is refused (saw: ${JSON.stringify(await recordedNotifications(page))})`,
     );
 

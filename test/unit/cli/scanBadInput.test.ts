@@ -148,7 +148,7 @@ test('external data that escapes the model folder is refused', () => {
 test('usage errors are one line too', () => {
   const r = cli('scan');
   assert.equal(r.code, 2);
-  assert.match(r.err.trim(), /^modelfuse scan: expected MODEL; usage: scan MODEL \[--json\]$/);
+  assert.match(r.err.trim(), /^modelfuse scan: expected MODEL; usage: scan MODEL \[--weights STATE_DICT\.safetensors\] \[--json\]$/);
   assert.match(cli('scan', fixture('zoo_linear', 'model.onnx'), '--bogus').err.trim(), /^modelfuse scan: unknown option --bogus$/);
 });
 
@@ -158,12 +158,12 @@ test('good models: scan --json is one JSON object with exactly the contract keys
   assert.equal(r.err, '');
   const j = JSON.parse(r.out);
   assert.deepEqual(Object.keys(j), ['model', 'candidates']);
-  assert.deepEqual(Object.keys(j.model), ['path', 'opset', 'producer', 'nodes', 'initializers', 'parameters', 'bytes']);
+  assert.deepEqual(Object.keys(j.model), ['path', 'opset', 'producer', 'nodes', 'initializers', 'parameters', 'bytes', 'subgraphs']);
   assert.deepEqual(j.model, {
     path: fixture('zoo_resstyle', 'model.onnx'), opset: 17, producer: 'pytorch 2.11.0', nodes: 20, initializers: 31, parameters: 10136,
-    bytes: fs.statSync(fixture('zoo_resstyle', 'model.onnx')).size,
+    bytes: fs.statSync(fixture('zoo_resstyle', 'model.onnx')).size, subgraphs: [],
   });
-  for (const c of j.candidates) assert.deepEqual(Object.keys(c), ['id', 'pattern', 'nodes', 'modules', 'folds', 'blocked', 'warnings']);
+  for (const c of j.candidates) assert.deepEqual(Object.keys(c).filter((k) => k !== 'details'), ['id', 'pattern', 'nodes', 'modules', 'folds', 'blocked', 'warnings']);
   assert.equal(j.candidates.length, 6);
 
   const table = cli('scan', fixture('zoo_resstyle', 'model.onnx'));

@@ -17,6 +17,7 @@ import type { VerifyReport } from '../../../extension/protocol/workerProtocol';
 import { fixture, tempDir } from '../helpers/fixtures';
 import { testBundles } from '../worker/bundles';
 import { writeTinyModel } from '../worker/tinyModels';
+import { npyBytes, writeFpnModel, writeZeroModel } from '../stats/dynamicModels';
 
 const MODEL = fixture('zoo_conv_bn_relu', 'model.onnx');
 const IO = fixture('zoo_conv_bn_relu', 'io.safetensors');
@@ -61,7 +62,11 @@ test('a model verified against itself passes with zero differences, and --json h
       assert.ok(typeof v === 'number' && v > 0, `latency_ms.${m}.${level} = ${v}`);
     }
   }
-  assert.deepEqual(report.inputs, { source: 'random', seed: 0, tensors: { x: { dtype: 'float32', shape: [2, 3, 16, 16], values: 'normal(0,1)' } } });
+  assert.deepEqual(report.inputs, {
+    source: 'random', seed: 0,
+    tensors: { x: { dtype: 'float32', shape: [2, 3, 16, 16], values: 'normal(0,1)', declared: [2, 3, 16, 16], shape_from: 'fixed by the model' } },
+  });
+  assert.deepEqual(report.weak, []);
 });
 
 test('a deliberately perturbed copy fails with exit 1 and says which output and by how much', async () => {
@@ -76,7 +81,8 @@ test('a deliberately perturbed copy fails with exit 1 and says which output and 
   assert.equal(report.latency_ms, null, '--runs 0 skips timing');
   const human = cli('verify', MODEL, bad, '--runs', '0');
   assert.equal(human.code, 1);
-  assert.match(human.stdout, /output y float32\[2, 4, 16, 16\]: FAIL/);
+  assert.match(human.stdout, /^inputs: x float32\[2, 3, 16, 16\] \(random normal\(0,1\), seed 0\)$/m);
+  assert.match(human.stdout, /^y +float32\[2, 4, 16, 16\] +[0-9.e+-]+ .* FAIL — /m);
   assert.match(human.stdout, /FAILED: y differs beyond atol 0.0001 \+ rtol 0.001·\|b\|/);
 });
 
@@ -114,7 +120,7 @@ test('integer inputs: token ids in [0, 10) by default, settable with --int-range
   const oov = cli('verify', base, unmerged, '--runs', '0', '--int-range', '0,1000');
   assert.equal(oov.code, 2);
   assert.equal(oov.stderr.trim().split('\n').length, 1, oov.stderr);
-  assert.match(oov.stderr, /^modelfuse verify: .*base\.onnx: ONNX Runtime failed to run this model: .*indices element out of data bounds/);
+  assert.match(oov.stderr, /^modelfuse verify: .*base\.onnx: ONNX Runtime failed to run this model: node '\/embed\/Gather' \(Gather\) read an index outside its table \(valid -64…63, got \d+\) — integer inputs are out of range/);
 });
 
 test('dynamic dimensions default to 1 and follow --shape', () => {
@@ -129,6 +135,45 @@ test('dynamic dimensions default to 1 and follow --shape', () => {
   const wrong = cli('verify', model, model, '--shape', 'x=3x5');
   assert.equal(wrong.code, 2);
   assert.match(wrong.stderr, /--shape x=3x5: dimension 1 of input 'x' is fixed to 4/);
+});
+
+test('a dynamic-shape image model is verified at the sizes chosen from the model, and the report says which and why', () => {
+  const model = writeFpnModel(dir, 'fpn.onnx');
+  const { code, report } = verifyJson(model, model, '--runs', '0');
+  assert.equal(code, 0);
+  assert.deepEqual(report.inputs.tensors.x.shape, [1, 3, 224, 224]);
+  assert.equal(report.inputs.tensors.x.shape_from, 'batch 1; 224×224: image input, a multiple of the total stride 4');
+  assert.deepEqual(report.outputs.y.shape, [1, 1, 112, 112]);
+  assert.deepEqual(report.weak, []);
+  const text = cli('verify', model, model, '--runs', '0');
+  assert.match(text.stdout, /^inputs: x float32\[1, 3, 224, 224\] \(random normal\(0,1\), seed 0\)$/m);
+  assert.match(text.stdout, /^ {2}x \(declared \[batch, 3, height, width\]\): batch 1; 224×224: image input, a multiple of the total stride 4$/m);
+  assert.match(text.stdout, /^PASSED: every output agrees/m);
+});
+
+test('a degenerate check is reported as weak, not verified: 1×1 under 3×3 kernels, an all-zero output', () => {
+  const model = writeFpnModel(dir, 'fpn-weak.onnx');
+  const tiny = verifyJson(model, model, '--runs', '0', '--shape', 'x=1x3x1x1');
+  assert.equal(tiny.code, 0, 'the outputs do agree; the verdict is in `weak`');
+  assert.equal(tiny.report.passed, true);
+  assert.match(tiny.report.weak[0], /^Conv 'conv1' gets a 1×1 input under a 3×3 window/);
+  const text = cli('verify', model, model, '--runs', '0', '--shape', 'x=1x3x1x1');
+  assert.match(text.stdout, /^WEAK CHECK \(not verified\): every output agrees within .*, but Conv 'conv1' gets a 1×1 input/m);
+  assert.doesNotMatch(text.stdout, /PASSED/);
+  const zero = writeZeroModel(dir);
+  const z = verifyJson(zero, zero, '--runs', '0');
+  assert.deepEqual(z.report.weak, ["output 'y' is all zeros for this input"]);
+});
+
+test('--inputs takes a .npy file for a single-input model', () => {
+  const model = writeFpnModel(dir, 'fpn-npy.onnx');
+  const values = Float32Array.from({ length: 3 * 64 * 48 }, (_, i) => Math.sin(i));
+  const file = path.join(dir, 'image.npy');
+  fs.writeFileSync(file, npyBytes('<f4', [1, 3, 64, 48], new Uint8Array(values.buffer)));
+  const { code, report } = verifyJson(model, model, '--runs', '0', '--inputs', file);
+  assert.equal(code, 0);
+  assert.deepEqual(report.inputs, { source: 'file', file, tensors: { x: { dtype: 'float32', shape: [1, 3, 64, 48], values: 'the .npy array' } } });
+  assert.deepEqual(report.outputs.y.shape, [1, 1, 32, 24]);
 });
 
 test('outputs are matched by name: missing, extra, reshaped and NaN/Inf outputs fail with reasons', () => {

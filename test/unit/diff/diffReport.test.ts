@@ -33,7 +33,7 @@ test('showDiff accepts the fuse outcome the fuse command passes: folds become re
 });
 
 test('showDiff accepts a merge outcome: one LoRA layer per target, ranks of adapters merged into one tensor add up', () => {
-  const pair = (adapter: string, target: string, rank: number, scale: number) => ({ adapter, module: target.replace(/\.weight$/, ''), target, targetShape: [32, 32], targetDtype: 'float32', kind: 'lora' as const, rank, alpha: rank * scale, scale, evidence: [], sharedWith: [] });
+  const pair = (adapter: string, target: string, rank: number, scale: number) => ({ adapter, module: target.replace(/\.weight$/, ''), target, targetShape: [32, 32], targetDtype: 'float32', kind: 'lora' as const, rank, alpha: rank * scale, scale, evidence: [], sharedWith: [], algorithm: 'LoRA', doraConvention: null });
   const outcome: ModelChangeOutcome = {
     kind: 'lora-merge', before: '/b/base.safetensors', after: '/b/merged.safetensors', verification: null,
     plan: { base: '/b/base.safetensors', baseKind: 'safetensors', adapters: [], unmatched: [], errors: [], pairs: [pair('a', 'q.weight', 4, 2), pair('b', 'q.weight', 8, 0.5), pair('a', 'v.weight', 4, 2)] },
@@ -70,6 +70,7 @@ test('Markdown report: every changed tensor, the LoRA ranks and the verification
     outputs: { 'y|z': { max_abs: 0.5, mean_abs: 0.01, median_abs: 0.001, p99_abs: 0.2, max_rel: 3, mean_rel: 0.1, median_rel: 0.01, p99_rel: 1, cosine: 0.99, passed: false, reason: '12 elements over tolerance', dtype: 'float32', shape: [1, 4], elements: 4, mismatched: 2, nonfinite_mismatched: 0 } },
     latency_ms: { runs: 20, warmups: 2, a: { disabled: 2, all: 1.5 }, b: { disabled: 1.8, all: 1.2 } },
     inputs: { source: 'random', seed: 0, tensors: {} },
+    weak: [],
   };
   const md = diffReportMarkdown(summary, { title: 'Merged: base → merged', kind: 'merge', verify, generated: '2026-01-01T00:00:00Z' });
   assert.match(md, /^# Merged: base → merged\n/);

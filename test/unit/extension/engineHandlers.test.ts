@@ -1,6 +1,6 @@
 /**
- * The extension's worker methods (ext.overview, ext.fuse, ext.loraPlan,
- * ext.loraMerge) through a real worker process and real ONNX Runtime, as the
+ * The extension's worker methods (ext.overview, ext.fuse, lora.plan,
+ * lora.merge) through a real worker process and real ONNX Runtime, as the
  * extension host calls them.
  */
 import { test, after } from 'node:test';
@@ -89,35 +89,35 @@ test('ext.fuse: only grouping-only sequences selected → nothing is written and
   assert.equal(fs.existsSync(output), false);
 });
 
-test('ext.loraPlan + ext.loraMerge: the merged model computes what PEFT’s unmerged export computes', async () => {
+test('lora.plan + lora.merge: the merged model computes what PEFT’s unmerged export computes', async () => {
   const dir = tempDir();
   const base = path.join(dir, 'base.onnx');
   fs.copyFileSync(fixture('lora_linear_qv', 'base.onnx'), base);
   const adapter = fixture('lora_linear_qv', 'adapters');
-  const plan = await client.request('ext.loraPlan', { base, adapters: [{ path: adapter, weight: 1 }] });
+  const plan = await client.request('lora.plan', { base, adapters: [{ path: adapter, weight: 1 }] });
   assert.equal(plan.errors.length, 0);
   assert.equal(plan.unmatched.length, 0);
   assert.deepEqual(plan.pairs.map((p) => p.module).sort(), ['layers.0.attn.q_proj', 'layers.0.attn.v_proj', 'layers.1.attn.q_proj', 'layers.1.attn.v_proj']);
   assert.ok(plan.pairs.every((p) => p.scale === 2 && p.rank === 4 && p.evidence.length > 0), 'alpha 8 / r 4');
   const output = path.join(dir, 'base.merged.onnx');
-  const merged = await client.request('ext.loraMerge', { base, adapters: [{ path: adapter, weight: 1 }], output, allowUnmatched: false });
+  const merged = await client.request('lora.merge', { base, adapters: [{ path: adapter, weight: 1 }], output, allowUnmatched: false });
   assert.equal(merged.merged.length, 4);
   const v = await client.request('verify', { modelA: fixture('lora_linear_qv', 'peft_unmerged.onnx'), modelB: output, inputs: fixture('lora_linear_qv', 'io.safetensors'), runs: 0 });
   assert.equal(v.passed, true, JSON.stringify(v.outputs));
 });
 
-test('ext.loraMerge: a zero-length adapter list and a non-numeric weight are refused', async () => {
+test('lora.merge: a zero-length adapter list and a non-numeric weight are refused', async () => {
   const base = fixture('lora_linear_qv', 'base.onnx');
-  await assert.rejects(client.request('ext.loraPlan', { base, adapters: [] }), /at least one adapter/);
-  await assert.rejects(client.request('ext.loraPlan', { base, adapters: [{ path: fixture('lora_linear_qv', 'adapters'), weight: Number.NaN }] }), /weight must be a number/);
+  await assert.rejects(client.request('lora.plan', { base, adapters: [] }), /at least one adapter/);
+  await assert.rejects(client.request('lora.plan', { base, adapters: [{ path: fixture('lora_linear_qv', 'adapters'), weight: Number.NaN }] }), /weight must be a number/);
 });
 
-test('ext.loraMerge into a safetensors base matches PEFT’s merge_and_unload()', async () => {
+test('lora.merge into a safetensors base matches PEFT’s merge_and_unload()', async () => {
   const dir = tempDir();
   const base = path.join(dir, 'base.safetensors');
   fs.copyFileSync(fixture('lora_linear_qv', 'base.safetensors'), base);
   const output = path.join(dir, 'base.merged.safetensors');
-  const r = await client.request('ext.loraMerge', { base, adapters: [{ path: fixture('lora_linear_qv', 'adapters'), weight: 1 }], output, allowUnmatched: false });
+  const r = await client.request('lora.merge', { base, adapters: [{ path: fixture('lora_linear_qv', 'adapters'), weight: 1 }], output, allowUnmatched: false });
   assert.equal(r.merged.length, 4);
   const ours = SafetensorsFile.open(output);
   const peft = SafetensorsFile.open(fixture('lora_linear_qv', 'merged.safetensors'));

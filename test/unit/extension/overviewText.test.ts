@@ -6,8 +6,9 @@ import { bytes, shape, shortCount } from '../../../webview/shared/format';
 
 test('the engine’s shared-module warning is shortened in the overview table (whole text stays the tooltip)', () => {
   const w = sharedModuleWarning('relu', ['/relu/Relu', '/relu_1/Relu', '/relu_2/Relu', '/relu_3/Relu', '/relu_4/Relu']);
-  assert.equal(shortWarning(w), "shared module 'relu' (called 5×): keep this group out of PyTorch's fuse_modules; the ONNX fold is exact");
-  assert.equal(shortWarning('BatchNorm in training mode'), 'BatchNorm in training mode');
+  assert.equal(shortWarning(w, true), "shared module 'relu' (called 5×): keep this group out of PyTorch's fuse_modules; the ONNX fold is exact");
+  assert.equal(shortWarning(w, false), "shared module 'relu' (called 5×): keep this group out of PyTorch's fuse_modules", 'a grouping-only row promises no fold');
+  assert.equal(shortWarning('BatchNorm in training mode', true), 'BatchNorm in training mode');
 });
 
 test('overview numbers: short counts, binary byte units, shapes with symbolic and unknown dims', () => {

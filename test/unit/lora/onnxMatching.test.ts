@@ -261,7 +261,7 @@ test('dynamo-style nodes: the module comes from metadata_props name scopes when 
     g.initializer.push(makeTensor('val_12', DataType.FLOAT, [3, 3], rand(70)([3, 3]).values));
     g.node.push(onnx.NodeProto.create({
       op_type: 'MatMul', name: 'node_MatMul_7', input: ['y', 'val_12'], output: ['q'],
-      metadata_props: [{ key: 'pkg.torch.onnx.name_scopes', value: "['', 'blocks.0', 'blocks.0.mlp']" }],
+      metadata_props: [{ key: 'pkg.torch.onnx.name_scopes', value: "['', 'blocks.0', 'blocks.0.mlp', 'matmul']" }],
     }));
     g.output.push(onnx.ValueInfoProto.create({ name: 'q', type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 2 }, { dim_value: 3 }] } } } }));
   });
@@ -272,4 +272,49 @@ test('dynamo-style nodes: the module comes from metadata_props name scopes when 
   const pair = JSON.parse(plan.out).pairs[0];
   assert.equal(pair.target, 'val_12');
   assert.ok(pair.evidence.some((e: string) => e.startsWith("node metadata name scope of 'node_MatMul_7'")));
+});
+
+test('dynamo export of a Llama-style model: every adapted module matched by its name scopes (weights val_N, the fx node last)', async () => {
+  // As torch.onnx.export(dynamo=True) writes a Hugging Face Llama: generated weight names, module paths only in
+  // metadata, whose last entry is the fx node ('linear', 'linear_1', …), not a module.
+  const dir = tempDir();
+  const layers = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
+  const r0 = rand(90);
+  const built = buildModel(dir, (g) => {
+    let x = 'y';
+    let v = 90;
+    for (const layer of [0, 1]) {
+      for (const [k, proj] of layers.entries()) {
+        const w = `val_${v++}`;
+        g.initializer.push(makeTensor(w, DataType.FLOAT, [3, 3], r0([3, 3]).values));
+        const out = `linear_${layer * 4 + k}`;
+        const scopes = ['', 'model', `model.layers.${layer}`, `model.layers.${layer}.self_attn`, `model.layers.${layer}.self_attn.${proj}`, out];
+        g.node.push(onnx.NodeProto.create({
+          op_type: 'MatMul', name: `node_${out}`, input: [x, w], output: [out],
+          metadata_props: [
+            { key: 'pkg.torch.onnx.name_scopes', value: `[${scopes.map((s) => `'${s}'`).join(', ')}]` },
+            { key: 'pkg.torch.onnx.class_hierarchy', value: "['transformers.LlamaForCausalLM', 'transformers.LlamaModel', 'transformers.LlamaDecoderLayer', 'transformers.LlamaAttention', 'torch.nn.modules.linear.Linear', 'aten.linear.default']" },
+          ],
+        }));
+        x = out;
+      }
+    }
+    g.output.push(onnx.ValueInfoProto.create({ name: x, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 2 }, { dim_value: 3 }] } } } }));
+  });
+  const r = rand(91);
+  const t: Record<string, T> = {};
+  for (const layer of [0, 1]) for (const proj of ['q_proj', 'v_proj']) {
+    t[`${P}model.layers.${layer}.self_attn.${proj}.lora_A.weight`] = r([1, 3]);
+    t[`${P}model.layers.${layer}.self_attn.${proj}.lora_B.weight`] = r([3, 1]);
+  }
+  const ad = writePeftAdapter(path.join(dir, 'a'), { r: 1, lora_alpha: 1, target_modules: ['q_proj', 'v_proj'] }, t);
+  const plan = await runLora(['plan', built.file, '--adapter', ad, '--json']);
+  assert.equal(plan.code, 0, plan.err + plan.out);
+  const pairs = Object.fromEntries(JSON.parse(plan.out).pairs.map((p: { module: string; target: string }) => [p.module, p.target]));
+  assert.deepEqual(pairs, {
+    'model.layers.0.self_attn.q_proj': 'val_90',
+    'model.layers.0.self_attn.v_proj': 'val_92',
+    'model.layers.1.self_attn.q_proj': 'val_94',
+    'model.layers.1.self_attn.v_proj': 'val_96',
+  });
 });

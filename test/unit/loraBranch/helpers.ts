@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { buildModel, randn, type AttrValue, type ModelSpec, type NodeSpec, type TensorSpec, type ValueSpec } from '../fusion/helpers/build';
 import { DataType, onnx } from '../../../extension/engine/onnx/proto';
-import { float16FromBits, float64ToBytes } from '../../../extension/engine/onnx/dtypes';
+import { bfloat16FromBits, float16FromBits, float64ToBytes } from '../../../extension/engine/onnx/dtypes';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { scanModel } from '../../../extension/engine/fusion/scan';
 import { fuseCandidates, type FuseReport } from '../../../extension/engine/fusion/fuse';
@@ -60,7 +60,7 @@ export function roundTo(values: Float64Array, dtype: number): Float64Array {
   if (dtype === DataType.DOUBLE) return values;
   const bytes = float64ToBytes(values, dtype);
   if (dtype === DataType.FLOAT) return Float64Array.from(new Float32Array(bytes.buffer));
-  return Float64Array.from(new Uint16Array(bytes.buffer), float16FromBits);
+  return Float64Array.from(new Uint16Array(bytes.buffer), dtype === DataType.BFLOAT16 ? bfloat16FromBits : float16FromBits);
 }
 
 export interface Folded {

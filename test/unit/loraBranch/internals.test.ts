@@ -105,7 +105,7 @@ test('lora-branch detection on the PEFT export reads no weight: only the scale c
     read.push(t);
     return original(t);
   };
-  const lora = scanModel(model, [loraBranchDetector]).candidates;
+  const lora = scanModel(model, { detectors: [loraBranchDetector] }).candidates;
   assert.equal(lora.length, 4);
   assert.ok(read.length > 0, 'the scales were read');
   for (const t of read) assert.equal((t.dims ?? []).reduce((a: number, b) => a * Number(b), 1), 1, `read '${t.name}'`);

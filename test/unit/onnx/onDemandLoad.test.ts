@@ -63,7 +63,13 @@ test('on-demand load: a fused model is saved with the same bytes as after a full
     const outs: Buffer[] = [];
     for (const options of [undefined, ON_DEMAND]) {
       const m = OnnxModel.load(fixture(c, 'model.onnx'), options);
-      fuseCandidates(m, analyzeModel(m).scan.candidates);
+      const report = fuseCandidates(m, analyzeModel(m).scan.candidates);
+      if (options) {
+        // The folds scaled weights still in the file: recorded, not read (the save applies them while copying).
+        const overwritten = report.applied.flatMap((a) => a.changedTensors.filter((x) => x.storage === 'overwritten' && x.role === 'weight').map((x) => x.after.name));
+        assert.ok(overwritten.length > 0, `${c}: a fold overwrote a weight`);
+        for (const name of overwritten) assert.notEqual(lazyRawDataLength(m.graph.initializer.find((t) => t.name === name)!), undefined, `${c}: '${name}' was read by the fold`);
+      }
       const out = path.join(dir, `${c}-fused-${options ? 'lazy' : 'full'}.onnx`);
       await saveModel(m, out, { force: true });
       m.close();
@@ -71,6 +77,20 @@ test('on-demand load: a fused model is saved with the same bytes as after a full
     }
     assert.ok(outs[0].equals(outs[1]), `${c}: fused output`);
   }
+});
+
+test('on-demand load: a weight scaled by a fold and then read gives the scaled values (what the diff view shows)', () => {
+  const c = FUSION_CASES.filter((x) => !x.includes('dynamo'))[0];
+  const full = OnnxModel.load(fixture(c, 'model.onnx'));
+  const lazy = OnnxModel.load(fixture(c, 'model.onnx'), ON_DEMAND);
+  const a = fuseCandidates(full, analyzeModel(full).scan.candidates);
+  fuseCandidates(lazy, analyzeModel(lazy).scan.candidates);
+  const name = a.applied[0].changedTensors.find((x) => x.storage === 'overwritten')!.after.name;
+  const t = (m: OnnxModel) => m.graph.initializer.find((x) => x.name === name)!;
+  assert.deepEqual(Buffer.from(lazy.tensorBytes(t(lazy))), Buffer.from(full.tensorBytes(t(full))));
+  assert.equal(lazyRawDataLength(t(lazy)), undefined);
+  full.close();
+  lazy.close();
 });
 
 test('on-demand load: a file rewritten after opening is refused when a payload is read, never read half old, half new', () => {
@@ -81,6 +101,43 @@ test('on-demand load: a file rewritten after opening is refused when a payload i
   assert.ok(big, 'a payload was left in the file');
   fs.appendFileSync(file, Buffer.from([0]));
   assert.throws(() => m.tensorBytes(big), (err: unknown) => err instanceof ModelFuseError && /changed on disk/.test(err.message));
+  m.close();
+});
+
+test('save after an on-demand load copies untouched payloads from the input file without reading them (embedded and moved to external data)', async () => {
+  for (const file of MODELS.slice(0, 3)) {
+    const full = OnnxModel.load(file);
+    for (const embeddedLimit of [undefined, 0]) {
+      const lazy = OnnxModel.load(file, ON_DEMAND);
+      const pending = lazy.graph.initializer.filter((t) => lazyRawDataLength(t) !== undefined);
+      assert.ok(pending.length > 0, `${file}: payloads were left in the file`);
+      const out = path.join(dir, `copied-${path.basename(path.dirname(file))}-${embeddedLimit ?? 'embedded'}.onnx`);
+      await saveModel(lazy, out, { force: true, embeddedLimit, externalizeMinBytes: 1 });
+      // Still pending: the save never pulled them into memory.
+      for (const t of pending) assert.notEqual(lazyRawDataLength(t), undefined, `${file}: '${t.name}' was read`);
+      lazy.close();
+      const back = OnnxModel.load(out);
+      assert.equal(back.graph.initializer.length, full.graph.initializer.length);
+      for (const [i, t] of full.graph.initializer.entries()) {
+        assert.deepEqual(Buffer.from(back.tensorBytes(back.graph.initializer[i])), Buffer.from(full.tensorBytes(t)), `${file}: ${t.name}`);
+      }
+      const inputExternal = full.graph.initializer.some((t) => t.data_location === 1);
+      assert.equal(fs.existsSync(`${out}.data`), embeddedLimit === 0 || inputExternal);
+      back.close();
+    }
+    full.close();
+  }
+});
+
+test('save after an on-demand load refuses an input rewritten since it was opened (no output appears)', async () => {
+  const file = path.join(dir, 'changing-before-save.onnx');
+  fs.copyFileSync(MODELS[0], file);
+  const m = OnnxModel.load(file, ON_DEMAND);
+  fs.appendFileSync(file, Buffer.from([0]));
+  const out = path.join(dir, 'never-written.onnx');
+  await assert.rejects(saveModel(m, out, { force: true }), (err: unknown) => err instanceof ModelFuseError && /changed on disk/.test(err.message));
+  assert.ok(!fs.existsSync(out));
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('never-written')), []);
   m.close();
 });
 

@@ -53,15 +53,19 @@ test("MobileNetV2 ConvBNReLU (an nn.Sequential subclass): conv+bn only, ReLU6 is
   assert.deepEqual(c.modules.map((m) => [m.path, m.className]), [['0', 'Conv2d'], ['1', 'BatchNorm2d'], ['2', 'ReLU6']]);
 });
 
-test('MobileNetV2: nested Sequential children get PyTorch paths; a dynamically built Sequential proposes nothing', async () => {
+test('MobileNetV2: nested Sequential children get PyTorch paths; nn.Sequential(*layers) with one conditional entry', async () => {
   const a = await analyzePythonSource(MOBILENET_V2);
   const stem = cls(a, 'MobileNetV2Stem');
   assert.deepEqual(groups(stem).sort(), [['features.0.0', 'features.0.1'], ['features.1', 'features.2']]);
   assert.equal(stem.sequences.find((s) => s.modules[0] === 'features.0.0')?.viaChild, 'features.0');
   // classifier = Sequential(Dropout, Linear): Dropout sits between, nothing to fuse.
   assert.ok(!groups(stem).flat().some((m) => m.startsWith('classifier')));
-  // InvertedResidual builds nn.Sequential(*layers): the contents are not static, so no own groups.
-  assert.deepEqual(groups(cls(a, 'InvertedResidual')), []);
+  // InvertedResidual builds nn.Sequential(*layers) after an optional expansion layer: the entries after
+  // it are addressed from the end, the optional one only when the Sequential has all four.
+  const block = cls(a, 'InvertedResidual');
+  assert.deepEqual(groups(block), [['conv.-2', 'conv.-1'], ['conv.0.0', 'conv.0.1'], ['conv.-3.0', 'conv.-3.1']]);
+  assert.deepEqual(block.sequences[1].guards, [{ path: 'conv', length: 4 }]);
+  assert.match(block.fuseModelMethod!, /if len\(self\.conv\) == 4:\n {12}fuse\(self, \[\["conv\.0\.0", "conv\.0\.1"\]\], inplace=True\)/);
 });
 
 test('a side branch that reuses the intermediate is NOT proposed; the clean tail still is', async () => {

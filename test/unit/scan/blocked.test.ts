@@ -186,7 +186,7 @@ test('linear-relu through MatMul + bias Add, and Gemm', () => {
   assert.deepEqual([c.nodes, c.modules, c.folds], [['/fc/MatMul', '/fc/Add', '/act/Relu'], ['fc', 'act'], false]);
 });
 
-test('fuse-list: BatchNorm2d + ReLU is fusable; a functional relu (no module) is left out', () => {
+test('fuse-list: BatchNorm2d + ReLU is fusable; after a functional relu (no module) the group is [conv, bn], as torch.fx finds in GoogLeNet', () => {
   const bnRelu: Spec = {
     inputs: [{ name: 'x', dims: [1, 4, 8, 8] }],
     outputs: ['y'],
@@ -200,8 +200,17 @@ test('fuse-list: BatchNorm2d + ReLU is fusable; a functional relu (no module) is
   const functional = convBnRelu();
   functional.nodes[2].name = '/Relu';
   const list = buildFuseList(analyzeModel(buildModel(functional)));
-  assert.equal(list.groups.length, 0);
-  assert.match(list.excluded[0].reason, /node '\/Relu' belongs to no module/);
+  assert.deepEqual(list.groups, [{ modules: ['conv', 'bn'], types: ['Conv2d', 'BatchNorm2d'] }]);
+  assert.deepEqual(list.excluded, []);
+  // A functional relu after a Conv alone is no group at all.
+  const convOnly: Spec = {
+    ...functional,
+    inits: (functional.inits ?? []).filter((i) => i.name.startsWith('conv.')),
+    nodes: [functional.nodes[0], { ...functional.nodes[2], in: ['conv_out'] }],
+  };
+  const alone = buildFuseList(analyzeModel(buildModel(convOnly)));
+  assert.equal(alone.groups.length, 0);
+  assert.match(alone.excluded[0].reason, /node '\/Relu' belongs to no module/);
 });
 
 test('unnamed and duplicate-named nodes are addressed as <name or op_type>#<position> (onnx.helper and PyTorch < 1.5 leave names empty)', () => {

@@ -1,0 +1,132 @@
+/**
+ * BatchNorms folded away by `torch.onnx.export(model.eval(), x, f)` with its
+ * defaults (test/fixtures/exporter-folded, real torch 1.13 exports with their
+ * state dicts, by scripts/zoo/checkpoint_cases.py): never offered as
+ * [conv, relu]; named from the checkpoint, which gives torch.fx's groups.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { OnnxModel } from '../../../extension/engine/onnx/model';
+import { analyzeModel } from '../../../extension/engine/fusion/scan';
+import { buildFuseList, formatFuseList } from '../../../extension/engine/fusion/fuseList';
+import { openCheckpoint } from '../../../extension/engine/fusion/checkpoint';
+import type { StateDictReader } from '../../../extension/engine/graph/exporterFolds';
+import { fixture, tempDir } from '../helpers/fixtures';
+
+const CASES = ['mobilenet_v2_w01', 'mnasnet_a01', 'stem_block'];
+const CLI = path.resolve(__dirname, '../../../dist/cli.js');
+
+interface Truth {
+  fusibleChains: string[][];
+  hookCalls: Record<string, number>;
+}
+const truth = (c: string): Truth => JSON.parse(fs.readFileSync(fixture('exporter-folded', c, 'truth.json'), 'utf8'));
+const safeChains = (t: Truth): string[][] => t.fusibleChains.filter((g) => g.every((m) => (t.hookCalls[m] ?? 1) <= 1));
+
+function groups(c: string, checkpoint?: StateDictReader): { offered: string[][]; text: string } {
+  const model = OnnxModel.load(fixture('exporter-folded', c, 'model.onnx'));
+  try {
+    const list = buildFuseList(analyzeModel(model, { checkpoint: () => checkpoint }));
+    return { offered: list.groups.map((g) => g.modules), text: formatFuseList(list, 'model.onnx') };
+  } finally {
+    model.close();
+  }
+}
+
+for (const c of CASES) {
+  test(`${c}: with its state dict, fuse-list offers exactly torch.fx's groups (BatchNorm named by the numbers)`, () => {
+    const cp = openCheckpoint(fixture('exporter-folded', c, 'model.safetensors'));
+    try {
+      assert.deepEqual(groups(c, cp).offered, safeChains(truth(c)));
+    } finally {
+      cp.close();
+    }
+  });
+
+  test(`${c}: without it, no group that would move a ReLU before a BatchNorm; the reason says what is missing`, () => {
+    const { offered, text } = groups(c);
+    const expected = new Set(safeChains(truth(c)).map((g) => g.join(',')));
+    for (const g of offered) assert.ok(expected.has(g.join(',')), `offered ${g.join(', ')}`);
+    assert.match(text, /the exporter folded a BatchNorm into '[^']+' \(its weight is 'onnx::Conv_\d+'/);
+    assert.match(text, /state dict \(\.safetensors\) beside the model/);
+    assert.match(text, /TrainingMode\.PRESERVE/);
+  });
+}
+
+test('the BatchNorm of a Conv with its own bias and eps=1e-3 is found (stem_block: conv → bn(eps=1e-3) → act)', () => {
+  const cp = openCheckpoint(fixture('exporter-folded', 'stem_block', 'model.safetensors'));
+  const model = OnnxModel.load(fixture('exporter-folded', 'stem_block', 'model.onnx'));
+  try {
+    const a = analyzeModel(model, { checkpoint: () => cp });
+    const stem = a.exporterFolds.find((f) => a.tree.moduleOf(f.node) === 'conv');
+    assert.equal(stem?.batchNorm, 'bn');
+    assert.match(stem!.resolution!, /'conv\.weight' scaled by γ\/√\(σ²\+ε\) of 'bn'/);
+    assert.deepEqual(a.tree.modulesOf(stem!.node), ['conv', 'bn']);
+  } finally {
+    model.close();
+    cp.close();
+  }
+});
+
+test('a checkpoint of another model names nothing, and says why', () => {
+  const other = openCheckpoint(fixture('exporter-folded', 'mnasnet_a01', 'model.safetensors'));
+  const model = OnnxModel.load(fixture('exporter-folded', 'stem_block', 'model.onnx'));
+  try {
+    const a = analyzeModel(model, { checkpoint: () => other });
+    assert.ok(a.exporterFolds.length > 0);
+    for (const f of a.exporterFolds) {
+      assert.equal(f.batchNorm, null);
+      assert.match(f.resolution!, /has no '.*\.weight'|no BatchNorm with \d+ channels|not '.*' scaled per output channel|is \[/);
+    }
+    assert.deepEqual(buildFuseList(a).groups, []);
+  } finally {
+    model.close();
+    other.close();
+  }
+});
+
+test('two BatchNorms with equal statistics cannot be told apart: said, not guessed', () => {
+  const real = openCheckpoint(fixture('exporter-folded', 'stem_block', 'model.safetensors'));
+  // A twin of 'bn' under another name: both fit the exported numbers equally well.
+  const twin: StateDictReader = {
+    path: 'twin.safetensors',
+    names: () => [...real.names(), 'bn_copy.weight', 'bn_copy.bias', 'bn_copy.running_mean', 'bn_copy.running_var'],
+    shape: (n) => real.shape(n.replace('bn_copy.', 'bn.')),
+    values: (n) => real.values(n.replace('bn_copy.', 'bn.')),
+  };
+  const model = OnnxModel.load(fixture('exporter-folded', 'stem_block', 'model.onnx'));
+  try {
+    const a = analyzeModel(model, { checkpoint: () => twin });
+    const stem = a.exporterFolds.find((f) => a.tree.moduleOf(f.node) === 'conv')!;
+    assert.equal(stem.batchNorm, null);
+    assert.match(stem.resolution!, /2 BatchNorms in twin\.safetensors give the exported weight equally well \('bn', 'bn_copy'\)/);
+  } finally {
+    model.close();
+    real.close();
+  }
+});
+
+test('CLI: a state dict beside the model is used by fuse-list; --weights names one; an unreadable --weights is exit 2', () => {
+  assert.ok(fs.existsSync(CLI), 'run npm run build first');
+  const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  const beside = run('fuse-list', fixture('exporter-folded', 'stem_block', 'model.onnx'));
+  assert.equal(beside.status, 0);
+  assert.match(beside.stdout, /\['conv', 'bn', 'act'\],  # Conv2d \+ BatchNorm2d \+ ReLU/);
+  const dir = tempDir();
+  fs.copyFileSync(fixture('exporter-folded', 'stem_block', 'model.onnx'), path.join(dir, 'exported.onnx'));
+  const alone = run('fuse-list', path.join(dir, 'exported.onnx'));
+  assert.equal(alone.status, 0);
+  assert.match(alone.stdout, /#   \['conv', \?, 'act'\]: the exporter folded a BatchNorm into 'conv'/);
+  const given = run('fuse-list', path.join(dir, 'exported.onnx'), '--weights', fixture('exporter-folded', 'stem_block', 'model.safetensors'));
+  assert.match(given.stdout, /\['head\.0', 'head\.1', 'head\.2'\]/);
+  const bad = run('scan', path.join(dir, 'exported.onnx'), '--weights', path.join(dir, 'missing.safetensors'));
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /missing\.safetensors: file not found/);
+  const pickle = run('scan', path.join(dir, 'exported.onnx'), '--weights', path.join(dir, 'model.pt'));
+  assert.equal(pickle.status, 2);
+  assert.match(pickle.stderr, /pickled \.bin\/\.pt files are not read/);
+  assert.deepEqual(fs.readdirSync(dir), ['exported.onnx'], 'nothing written');
+});
