@@ -16,7 +16,7 @@ const nodeTargets = [
   { in: 'extension/extension.ts', out: 'dist/extension.js' },
   { in: 'extension/worker/workerMain.ts', out: 'dist/worker.js' },
 ].filter((t) => existsSync(t.in));
-const webviewTargets = ['overview', 'diff', 'inspector']
+const webviewTargets = ['overview', 'diff', 'inspector', 'mapping']
   .map((name) => ({ in: `webview/${name}/main.ts`, out: `dist/webview/${name}.js` }))
   .filter((t) => existsSync(t.in));
 
