@@ -43,6 +43,31 @@ export interface SafetensorsEntry {
 /** Largest header we accept: real headers are kilobytes to a few megabytes. */
 const MAX_HEADER = 100 * 2 ** 20;
 
+/**
+ * The format packs tensors back to back from the end of the header to the end of the file, and the
+ * reference library (safetensors' `validate`) refuses anything else. Two tensors sharing bytes would
+ * make a write to one change the other; a gap or trailing bytes hide data no tool shows.
+ */
+function checkPacked(path: string, entries: SafetensorsEntry[], dataStart: number, size: number): void {
+  const byOffset = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
+  let expected = dataStart;
+  let previous: SafetensorsEntry | undefined;
+  for (const entry of byOffset) {
+    if (entry.begin < expected && previous) {
+      throw fileError(path, `tensors '${previous.name}' and '${entry.name}' overlap in the file (data_offsets)`);
+    }
+    if (entry.begin > expected) {
+      const after = previous ? `after tensor '${previous.name}'` : 'after the header';
+      throw fileError(path, `${entry.begin - expected} unused bytes ${after}, before tensor '${entry.name}' (the safetensors format packs tensors back to back; data_offsets are inconsistent)`);
+    }
+    expected = entry.end;
+    previous = entry;
+  }
+  if (expected !== size) {
+    throw fileError(path, `${size - expected} bytes after the last tensor's data that no tensor claims (the file has extra data, or data_offsets are inconsistent)`);
+  }
+}
+
 export class SafetensorsFile {
   readonly entries = new Map<string, SafetensorsEntry>();
   readonly metadata: Record<string, string>;
@@ -91,11 +116,7 @@ export class SafetensorsFile {
       }
       this.entries.set(name, { name, dtype: dtype as SafetensorsDtype, shape: e.shape as number[], begin, end });
     }
-    // Two tensors sharing bytes: a write to one would change the other; the safetensors library refuses it too.
-    const byOffset = [...this.entries.values()].filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
-    for (let i = 1; i < byOffset.length; i++) {
-      if (byOffset[i].begin < byOffset[i - 1].end) throw fileError(path, `tensors '${byOffset[i - 1].name}' and '${byOffset[i].name}' overlap in the file (data_offsets)`);
-    }
+    checkPacked(path, [...this.entries.values()], dataStart, size);
   }
 
   static open(path: string): SafetensorsFile {
@@ -171,7 +192,8 @@ export function safetensorsByteLength(dtype: SafetensorsDtype, shape: readonly n
  * from names, dtypes and shapes alone, so no tensor is produced before it is written.
  */
 export function safetensorsHead(entries: readonly { name: string; dtype: SafetensorsDtype; shape: number[] }[], metadata?: Record<string, string>): Buffer {
-  const header: Record<string, unknown> = {};
+  // No prototype: a tensor named "__proto__" must be written as a key, not set the object's prototype.
+  const header: Record<string, unknown> = Object.create(null);
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   for (const e of entries) {

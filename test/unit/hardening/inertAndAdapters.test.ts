@@ -16,6 +16,7 @@ import { SafetensorsParamSource } from '../../../extension/engine/stats/paramSou
 import { fixture, tempDir } from '../helpers/fixtures';
 import { writePeftAdapter, writeSafetensors } from '../lora/loraTestUtils';
 import { runCli } from './cliRun';
+import { SafetensorsFile, writeSafetensorsToFd } from '../../../extension/engine/safetensors/safetensors';
 
 const root = tempDir('modelfuse-inert-');
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -129,6 +130,51 @@ describe('files merged as something they are not are refused', () => {
       const r = await runCli(['lora', 'plan', file, '--adapter', adapter]);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, message);
+    }
+  });
+
+  it('unused bytes between tensors or after the last one: refused as the reference library does', async () => {
+    const gap = path.join(root, 'gap.safetensors');
+    rawSafetensors(gap, { a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, b: { dtype: 'F32', shape: [4], data_offsets: [24, 40] } }, 40);
+    const trailing = path.join(root, 'trailing.safetensors');
+    rawSafetensors(trailing, { a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, 20);
+    const adapter = fixture('lora_linear_qv', 'adapters');
+    for (const [file, message] of [
+      [gap, /gap\.safetensors: 8 unused bytes after tensor 'a', before tensor 'b'/],
+      [trailing, /trailing\.safetensors: 4 bytes after the last tensor's data that no tensor claims/],
+    ] as const) {
+      const r = await runCli(['lora', 'plan', file, '--adapter', adapter]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    }
+  });
+
+  it('a tensor named __proto__ is merged through like any other, bytes unchanged', async () => {
+    const source = SafetensorsFile.open(fixture('lora_linear_qv', 'base.safetensors'));
+    const base = path.join(root, 'proto-base.safetensors');
+    const odd = new Float32Array([1.5, -2, 3.25]);
+    try {
+      const entries = source.names().map((name) => ({ name, dtype: source.get(name).dtype, shape: source.get(name).shape, bytes: () => source.readBytes(name) }));
+      entries.push({ name: '__proto__', dtype: 'F32', shape: [3], bytes: () => new Uint8Array(odd.buffer) });
+      const fd = fs.openSync(base, 'w');
+      try {
+        writeSafetensorsToFd(fd, entries);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } finally {
+      source.close();
+    }
+    const out = path.join(root, 'proto-merged.safetensors');
+    const r = await runCli(['lora', base, '--adapter', fixture('lora_linear_qv', 'adapters'), '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const merged = SafetensorsFile.open(out);
+    try {
+      assert.ok(merged.names().includes('__proto__'), `__proto__ was dropped: ${merged.names().join(', ')}`);
+      assert.deepEqual([...new Float32Array(new Uint8Array(merged.readBytes('__proto__')).buffer)], [...odd]);
+    } finally {
+      merged.close();
     }
   });
 });
