@@ -43,6 +43,8 @@ export interface BaseRowsInput {
   adapters: readonly string[];
   active?: string;
   open: readonly string[];
+  /** Models ModelFuse itself wrote (fused or merged results): offered after the originals beside them. */
+  ownResults?: readonly string[];
 }
 
 /** The folder an adapter lives in: a PEFT folder is the adapter itself, so its parent holds the base beside it. */
@@ -79,6 +81,10 @@ export function baseRows(input: BaseRowsInput): BaseRow[] {
   };
   const rank: Record<BaseRelation, number> = { 'beside-adapter': 0, active: 1, open: 2, workspace: 3 };
   const near = (p: string) => Math.max(0, ...input.adapters.map((a) => closeness(p, a)));
+  // A merged result beside the adapter is a base too, but merging the same adapter into it again
+  // is rarely what is meant: the original comes first and the result says what it is.
+  const ours = new Set((input.ownResults ?? []).map((p) => path.resolve(p)));
+  const isOurs = (p: string) => ours.has(path.resolve(p));
   const seen = new Set<string>();
   const rows: (BaseRow & { near: number })[] = [];
   for (const b of input.bases) {
@@ -86,16 +92,16 @@ export function baseRows(input: BaseRowsInput): BaseRow[] {
     if (seen.has(key) || shards.has(key)) continue;
     seen.add(key);
     const relation = relationOf(b.path);
-    rows.push({ path: b.path, kind: b.kind, relation, description: describeBase(b, relation), near: near(b.path) });
+    rows.push({ path: b.path, kind: b.kind, relation, description: describeBase(b, relation, isOurs(b.path)), near: near(b.path) });
   }
-  rows.sort((a, b) => rank[a.relation] - rank[b.relation] || b.near - a.near || (a.kind === b.kind ? 0 : a.kind === 'onnx' ? -1 : 1) || a.path.localeCompare(b.path));
+  rows.sort((a, b) => rank[a.relation] - rank[b.relation] || Number(isOurs(a.path)) - Number(isOurs(b.path)) || b.near - a.near || (a.kind === b.kind ? 0 : a.kind === 'onnx' ? -1 : 1) || a.path.localeCompare(b.path));
   return rows.map(({ near: _near, ...row }) => row);
 }
 
-function describeBase(b: UsableBase, relation: BaseRelation): string {
+function describeBase(b: UsableBase, relation: BaseRelation, ours: boolean): string {
   const kind = b.kind === 'onnx' ? 'ONNX' : b.shards.length ? `safetensors, ${b.shards.length} shards` : 'safetensors';
   const where = { 'beside-adapter': 'beside the adapter', active: 'active model', open: 'open', workspace: '' }[relation];
-  return [where, `${kind} · ${shortCount(b.parameters)} parameters`].filter(Boolean).join(' · ');
+  return [where, ours ? 'written by ModelFuse' : '', `${kind} · ${shortCount(b.parameters)} parameters`].filter(Boolean).join(' · ');
 }
 
 export interface AdapterRow {

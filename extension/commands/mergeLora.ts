@@ -16,7 +16,7 @@ import type { VerifyReport } from '../protocol/workerProtocol';
 import { currentSettings } from '../host/config';
 import { log } from '../host/log';
 import { guarded } from '../host/notify';
-import { outputFor, recordResult } from '../host/results';
+import { outputFor, recordResult, results } from '../host/results';
 import { withProgressNotification } from '../host/progress';
 import { requireTrust } from '../host/trust';
 import { workerRequest } from '../host/workerHost';
@@ -47,7 +47,8 @@ export function registerMergeLora(ctx: CommandContext): vscode.Disposable {
       // Adapters first when the base is not known yet, so that the base picker can offer the one beside them first.
       const adapterPaths = preAdapters.length ? preAdapters : await pickAdapters(models, preBase ?? activeBase(active));
       if (!adapterPaths?.length) return;
-      const base = preBase ?? (await pickBase(models, { adapters: adapterPaths, active: active?.path, open }));
+      const ownResults = preBase ? [] : (await results().current().catch(() => ({ ours: [] }))).ours.map((e) => e.path);
+      const base = preBase ?? (await pickBase(models, { adapters: adapterPaths, active: active?.path, open, ownResults }));
       if (!base) {
         log().info('merge LoRA: no base chosen; nothing merged');
         return;

@@ -104,6 +104,8 @@ export interface BaseContext {
   adapters: readonly string[];
   active?: string;
   open: readonly string[];
+  /** Results ModelFuse wrote in the workspace, ranked after the originals. */
+  ownResults?: readonly string[];
 }
 
 /** The base model: one choice; a row of a file that did not parse explains itself and keeps the picker open. */
@@ -118,7 +120,7 @@ export async function pickBase(models: Promise<WorkspaceModels>, where: BaseCont
   qp.show();
   void models.then(
     (m) => {
-      const rows = baseRows({ bases: m.bases, adapters: where.adapters, active: where.active, open: where.open });
+      const rows = baseRows({ bases: m.bases, adapters: where.adapters, active: where.active, open: where.open, ownResults: where.ownResults });
       const items: BaseItem[] = rows.map((r) => ({ label: `$(file) ${path.basename(r.path)}`, description: r.description, detail: vscode.workspace.asRelativePath(r.path), path: r.path }));
       if (!items.length) qp.placeholder = 'No usable ONNX or safetensors base in the workspace: browse for one';
       const skipped: BaseItem[] = m.skipped.map((s) => ({ label: `$(warning) ${path.basename(s.path)}`, description: 'skipped', detail: `${vscode.workspace.asRelativePath(s.path)} — ${s.reason}`, skippedReason: s.reason, path: s.path }));

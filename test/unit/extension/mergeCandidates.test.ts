@@ -51,6 +51,16 @@ test('bases: a safetensors base is offered when it is the only one beside the ad
   assert.equal(baseRows({ bases, adapters: [], active: '/w/models/other.onnx', open: [] })[0].path, '/w/models/other.onnx');
 });
 
+test('bases: a result ModelFuse wrote beside the adapter comes after the original, and says what it is', () => {
+  const bases = [st('/w/peft/base.merged.safetensors'), st('/w/peft/base.safetensors'), onnx('/w/other.onnx')];
+  const rows = baseRows({ bases, adapters: ['/w/peft/qv_adapter'], open: [], ownResults: ['/w/peft/base.merged.safetensors'] });
+  assert.deepEqual(rows.map((r) => r.path), ['/w/peft/base.safetensors', '/w/peft/base.merged.safetensors', '/w/other.onnx']);
+  assert.match(rows[1].description, /^beside the adapter · written by ModelFuse · safetensors/);
+  assert.doesNotMatch(rows[0].description, /ModelFuse/);
+  // Without the ledger the order is by name, as before.
+  assert.equal(baseRows({ bases, adapters: ['/w/peft/qv_adapter'], open: [] })[0].path, '/w/peft/base.merged.safetensors');
+});
+
 test('bases: a sharded index is one row; its shards are not offered on their own; duplicates are dropped', () => {
   const shards = ['/w/m/model-00001-of-00002.safetensors', '/w/m/model-00002-of-00002.safetensors'];
   const rows = baseRows({ bases: [st(shards[0]), st('/w/m/model.safetensors.index.json', shards), st(shards[1]), st('/w/m/model.safetensors.index.json', shards)], adapters: [], open: [] });
