@@ -23,6 +23,7 @@ import { ModelFuseError } from '../engine/errors';
 import { parseAdapterSpec } from '../engine/lora/adapterFormats';
 import { mergeLora, productWork, type MergeReport } from '../engine/lora/merge';
 import { JsMatmulBackend, type MatmulBackend } from '../engine/lora/matmul';
+import { zeroScaleNote } from '../engine/lora/zeroScale';
 import { assertPlanUsable, buildPlan, type LoraPlan, type PlanOptions, type SharedPolicy } from '../engine/lora/plan';
 import type { VerifyReport } from '../protocol/workerProtocol';
 import { verifyInWorker } from '../worker/api';
@@ -179,7 +180,7 @@ async function runMerge(argv: string[], io: CliIO): Promise<number> {
   }
   const r = done.report!;
   const distances = original === undefined ? null : distanceFromOriginal(r.output, original, [...new Set(r.merged.map((m) => m.target))]);
-  const json = { output: r.output, merged: r.merged, unmatched: plan.unmatched, verification: done.verification, ...(plan.subtract ? { distance_from_original: distances } : {}) };
+  const json = { output: r.output, merged: r.merged, unmatched: plan.unmatched, ...noteField(plan), verification: done.verification, ...(plan.subtract ? { distance_from_original: distances } : {}) };
   io.out(a.flags.has('json') ? JSON.stringify(json, null, 2) : formatMerge(plan, r, done.verification, distances));
   return 0;
 }
@@ -199,6 +200,12 @@ function mergeInWorkerParams(a: ParsedArgs, output: string): LoraMergeParams {
 
 // ---------------------------------------------------------------- output
 
+/** `note` in --json only when there is something to say, so the usual shape stays as documented. */
+function noteField(plan: LoraPlan): { note?: string } {
+  const note = zeroScaleNote(plan.pairs);
+  return note ? { note } : {};
+}
+
 function planJson(plan: LoraPlan, usable: boolean) {
   return {
     base: plan.basePath,
@@ -214,6 +221,7 @@ function planJson(plan: LoraPlan, usable: boolean) {
     })),
     unmatched: plan.unmatched,
     errors: plan.errors,
+    ...noteField(plan),
   };
 }
 
@@ -244,6 +252,8 @@ function formatPlan(plan: LoraPlan, usable: boolean): string {
     lines.push('', 'errors:');
     for (const e of plan.errors) lines.push(`  ${e}`);
   }
+  const note = zeroScaleNote(plan.pairs);
+  if (note) lines.push('', `note: ${note}`);
   lines.push('', usable ? `${plan.pairs.length} tensor change(s) planned` : 'NOT USABLE as is: fix the problems above (--map F, --allow-unmatched, --shared …)');
   return lines.join('\n');
 }
@@ -255,6 +265,8 @@ function formatMerge(plan: LoraPlan, r: MergeReport, v: VerifyReport | null, dis
   for (const m of r.merged) {
     lines.push(`  ${m.target.padEnd(w)}  ${formatNumber(m.scale).padStart(9)}  ${formatNumber(m.delta_fro).padStart(10)}  ${formatNumber(m.rel_change).padStart(10)}  ${m.key}${plan.adapters.length > 1 ? `  (${m.adapter})` : ''}`);
   }
+  const note = zeroScaleNote(plan.pairs);
+  if (note) lines.push('', `note: ${note}`);
   if (plan.subtract) lines.push('', ...unmergeLines(r, distances));
   if (plan.unmatched.length) lines.push('', `left unmerged (--allow-unmatched): ${plan.unmatched.map((u) => `${u.module} (${u.reason})`).join('; ')}`);
   if (v) {

@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ModelFuseError } from '../engine/errors';
+import { zeroScaleNote } from '../engine/lora/zeroScale';
 import type { LoraAdapterArg, LoraPlanResult, ModelChangeOutcome } from '../protocol/extensionMethods';
 import type { VerifyReport } from '../protocol/workerProtocol';
 import { currentSettings } from '../host/config';
@@ -146,7 +147,7 @@ async function confirmPlan(plan: LoraPlanResult, output: string): Promise<'merge
   const u = plan.unmatched.length;
   const go: Row = {
     label: `$(check) Merge ${n} module${n === 1 ? '' : 's'} → ${path.basename(output)}`,
-    description: u ? `${u} unmatched module${u === 1 ? '' : 's'} will be left out` : 'all adapter modules matched',
+    description: [u ? `${u} unmatched module${u === 1 ? '' : 's'} will be left out` : 'all adapter modules matched', zeroScaleNote(plan.pairs)].filter(Boolean).join(' · '),
     step: 'merge',
   };
   const edit: Row = { label: '$(edit) Edit the key mapping…', description: 'pair modules with base tensors by hand (saved as a --map file)', step: 'edit' };

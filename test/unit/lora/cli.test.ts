@@ -64,3 +64,17 @@ test('lora errors are one line with exit code 2; lora plan prints the evidence',
   assert.match(plan.stdout, /conv2 {2}→ {2}conv2\.weight {2}float32\[8, 8, 3, 3\] {2}\(conv\)/);
   assert.match(plan.stdout, /evidence: initializer name 'conv2\.weight'/);
 });
+
+test('lora with every scale 0 (--scale 0, or lora_alpha 0) exits 0 and says that nothing changed; one adapter at weight 0 is named', () => {
+  const dir = tempDir();
+  const c = 'lora_linear_qv';
+  const out = path.join(dir, 'zero.safetensors');
+  const r = cli('lora', fixture(c, 'base.safetensors'), '--adapter', fixture(c, 'adapters'), '--scale', '0', '-o', out);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /note: nothing changes: every matched module's scale is 0 \(lora_alpha 0, an adapter weight of 0 or a global scale of 0\), so the result equals the base/);
+  const json = cli('lora', 'plan', fixture(c, 'base.safetensors'), '--adapter', `${fixture(c, 'adapters')}=0`, '--json');
+  assert.equal(json.code, 0, json.stderr);
+  assert.match(JSON.parse(json.stdout).note, /^nothing changes/);
+  const normal = cli('lora', 'plan', fixture(c, 'base.safetensors'), '--adapter', fixture(c, 'adapters'), '--json');
+  assert.equal('note' in JSON.parse(normal.stdout), false, 'no note when the adapter changes the weights');
+});
