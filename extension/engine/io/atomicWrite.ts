@@ -237,6 +237,16 @@ export class AtomicFileSet {
     this.removeFolder();
   }
 
+  /**
+   * A failed write(2) on a descriptor (ENOSPC, EIO, EFBIG) carries no path, so the user would read
+   * "no space left" without knowing where: name the file being written (or the set's folder).
+   */
+  nameWriteError(err: unknown): void {
+    const e = err as NodeJS.ErrnoException | null;
+    if (!e || typeof e !== 'object' || typeof e.code !== 'string' || e.path || !this.folder) return;
+    e.path = this.pending.length === 1 ? this.pending[0].temp : this.folder;
+  }
+
   abort(): void {
     this.pending.length = 0;
     this.removeFolder();
@@ -275,6 +285,7 @@ export async function writeAtomicallyIf<T>(write: (files: AtomicFileSet) => Prom
     else files.abort();
     return { result, committed };
   } catch (err) {
+    files.nameWriteError(err);
     files.abort();
     throw err;
   }

@@ -108,4 +108,30 @@ describe('outputs that are not plain new files', () => {
     if (fs.existsSync('/sys/kernel')) assertExit2(await runCli(['fuse', model, '-o', '/sys/kernel/out.onnx']), /\/sys\/kernel\/\.out\.onnx\.tmp-\d+-[0-9a-f]{8}: (permission denied|operation not permitted) \((EACCES|EPERM) in mkdir\)/);
     assert.deepEqual(filesIn(dir), ['model.onnx']);
   });
+
+  it('a full disk: exit 2 naming the temporary and ENOSPC, and nothing left on that disk', async (t) => {
+    const { dir } = folder();
+    // 148 KB of conv weight, written into a 64 KiB tmpfs: a real ENOSPC from the kernel, not a mock.
+    const g = new GraphBuilder();
+    g.input('x', [1, 64, 4, 4]).output('y', [1, 64, 4, 4]);
+    g.constant('conv.weight', [64, 64, 3, 3]);
+    g.node('Conv', 'conv', ['x', 'conv.weight'], ['c'], { pads: [1, 1, 1, 1] });
+    g.node('BatchNormalization', 'bn', ['c', ...g.batchNormParams(['bn.weight', 'bn.bias', 'bn.running_mean', 'bn.running_var'], 64)], ['y']);
+    const model = write(path.join(dir, 'big.onnx'), g);
+    const full = path.join(dir, 'full');
+    fs.mkdirSync(full);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full], { stdio: 'ignore' });
+    } catch {
+      t.skip('mounting a small tmpfs needs root (CI runs as root)');
+      return;
+    }
+    try {
+      const r = await runCli(['fuse', model, '-o', path.join(full, 'out.onnx')]);
+      assertExit2(r, /full\/\.out\.onnx\.tmp-\d+-[0-9a-f]{8}.*: no space left on the device \(ENOSPC in write\)/);
+      assert.deepEqual(fs.readdirSync(full), [], 'a half-written temporary was left on the full disk');
+    } finally {
+      execFileSync('umount', [full]);
+    }
+  });
 });
