@@ -73,7 +73,7 @@ export async function revealPythonSource(cache: PythonAnalysisCache, arg: unknow
   if (best.length > 1) {
     const picked = await vscode.window.showQuickPick(
       best.map((f) => ({ label: f.link.cls.name, description: `${path.basename(f.uri.fsPath)}:${f.link.group.lines.start + 1}`, detail: `${f.link.group.modules.join(' + ')}${f.link.instance ? ` as ${f.link.instance}` : ''}${f.link.unsafe ? ' — unsafe for fuse_modules' : ''}`, f })),
-      { title: vscode.l10n.t('Python source of {0}', label) },
+      { title: vscode.l10n.t('Python source of {0}', label), ignoreFocusOut: true },
     );
     if (!picked) return;
     choice = picked.f;

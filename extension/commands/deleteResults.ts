@@ -41,6 +41,8 @@ export function registerDeleteResults(): vscode.Disposable {
         placeHolder: `Check the results to delete${changedNote}`,
         canPickMany: true,
         matchOnDetail: true,
+        // Opened from the palette over a model's webview, which takes the focus back a moment later.
+        ignoreFocusOut: true,
       });
       if (!picks) return;
       if (picks.length === 0) {

@@ -120,6 +120,7 @@ async function askWeights(paths: string[]): Promise<LoraAdapterArg[] | undefined
       title: vscode.l10n.t('Merge LoRA: weight of {0}', adapterLabel(p)),
       prompt: vscode.l10n.t('Multiplies the adapter’s delta (1 = as trained; 0.5 = half strength; negative values subtract it)'),
       value: '1',
+      ignoreFocusOut: true, // a step of the merge (see pickAdapters)
       validateInput: (t) => {
         const r = parseWeight(t);
         return 'problem' in r ? r.problem : undefined;

@@ -46,6 +46,10 @@ export async function pickAdapters(models: Promise<WorkspaceModels>, base: strin
   qp.placeholder = 'Check one or more adapters (Space or click), then press Enter';
   qp.canSelectMany = true;
   qp.matchOnDetail = true;
+  // Each step of the merge stays until answered: when the palette or the previous step closes, the
+  // workbench gives the focus back to the model's webview a moment later, and without this the
+  // picker just shown would close on that focus change (seen in e2e: the base picker vanished).
+  qp.ignoreFocusOut = true;
   qp.busy = true;
   qp.items = browseItems();
   qp.show();
@@ -114,6 +118,7 @@ export async function pickBase(models: Promise<WorkspaceModels>, where: BaseCont
   qp.title = `Merge ${where.adapters.map((a) => adapterLabel(a)).join(', ')}: base model`;
   qp.placeholder = 'The model the adapters were trained on (ONNX or safetensors)';
   qp.matchOnDetail = true;
+  qp.ignoreFocusOut = true; // see pickAdapters
   qp.busy = true;
   const browse: BaseItem = { label: '$(folder-opened) Browse…', description: '.onnx, .safetensors or model.safetensors.index.json', browse: true };
   qp.items = [browse];

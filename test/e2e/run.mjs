@@ -7,7 +7,7 @@
 //   node test/e2e/run.mjs            all scenarios
 //   node test/e2e/run.mjs 2 fuse     only scenarios whose number or name matches an argument
 //   MODELFUSE_E2E_VSIX=x.vsix …      use an existing package instead of `npm run package`
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { launchBrowser } from './lib/browser.mjs';
@@ -66,6 +66,11 @@ function keepServerLogs(server) {
   cpSync(server.dirs.log, path.join(target, 'code-server.log'));
   const logs = path.join(server.dirs.userData, 'logs');
   if (existsSync(logs)) cpSync(logs, path.join(target, 'vscode'), { recursive: true });
+}
+
+function printExtensionLog(server) {
+  const log = extensionLog(server).trim().split('\n').slice(-15);
+  if (log.length > 1) console.log(`     ModelFuse log (last lines):\n${log.map((line) => `       ${line}`).join('\n')}`);
 }
 
 function failAll(scenarios, error) {
@@ -132,12 +137,19 @@ async function main() {
         extensionLog: () => extensionLog(server),
       });
       for (const scenario of group) {
-        const result = await runScenario(scenario, { browser, resultsDir: RESULTS, blockedRequests, makeContext });
-        printResult(result);
+        const run = () => runScenario(scenario, { browser, resultsDir: RESULTS, blockedRequests, makeContext });
+        let result = await run();
         if (!result.passed) {
-          const log = extensionLog(server).trim().split('\n').slice(-15);
-          if (log.length > 1) console.log(`     ModelFuse log (last lines):\n${log.map((line) => `       ${line}`).join('\n')}`);
+          // A real workbench on a shared 2-core machine sometimes loses an input event; a scenario
+          // that fails gets one more try in a fresh browser context, and the first failure is
+          // printed in full either way, so a flaky step stays visible instead of hidden.
+          printResult(result, { firstTry: true });
+          printExtensionLog(server);
+          if (existsSync(result.screenshot)) renameSync(result.screenshot, result.screenshot.replace(/\.png$/, '-first-try.png'));
+          result = { ...(await run()), firstError: result.error };
         }
+        printResult(result);
+        if (!result.passed) printExtensionLog(server);
         results.push(result);
       }
       keepServerLogs(server);
@@ -169,5 +181,6 @@ for (const result of results.filter((r) => r.ms === 0)) printResult(result);
 const passed = results.filter((result) => result.passed).length;
 const failed = results.length - passed;
 console.log(`e2e: total ${((Date.now() - runStarted) / 1000).toFixed(0)} s; screenshots in ${path.relative(REPO, RESULTS)}/`);
-console.log(`e2e: ${passed} passed, ${failed} failed`);
+const onSecondTry = results.filter((result) => result.passed && result.firstError).length;
+console.log(`e2e: ${passed} passed${onSecondTry ? ` (${onSecondTry} only on a second try)` : ''}, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -43,10 +43,12 @@ export async function runScenario(scenario, { browser, resultsDir, blockedReques
   return { scenario, passed: !error, error, ms: Date.now() - started, screenshot, consoleErrors };
 }
 
-export function printResult(result) {
+/** One line per try; `firstTry` marks a failure that is tried again, `firstError` a pass on the second try. */
+export function printResult(result, { firstTry = false } = {}) {
   const seconds = (result.ms / 1000).toFixed(1);
-  const mark = result.passed ? 'PASS' : 'FAIL';
-  console.log(`${mark} ${result.scenario.id}. ${result.scenario.name} (${seconds} s) → ${result.screenshot}`);
+  const mark = firstTry ? 'FAIL (first try; trying once more)' : result.passed ? 'PASS' : 'FAIL';
+  const note = result.passed && result.firstError ? ' [second try: the first failed, see above]' : '';
+  console.log(`${mark} ${result.scenario.id}. ${result.scenario.name} (${seconds} s)${note} → ${result.screenshot}`);
   if (!result.passed) {
     const message = result.error?.stack ?? String(result.error);
     console.log(message.split('\n').slice(0, 12).map((line) => `     ${line}`).join('\n'));

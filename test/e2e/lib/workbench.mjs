@@ -16,7 +16,12 @@ export async function openWorkbench(page, url, { closeEditors = false } = {}) {
   // click in the Explorer then only focuses. Each scenario starts from no open editor.
   if (closeEditors) {
     await runCommand(page, 'View: Close All Editors');
-    await waitFor('no editor open', async () => (await page.locator('.tabs-container .tab').count()) === 0);
+    // A file a failed scenario left modified asks whether to save: it is not this scenario's to keep.
+    const dontSave = page.locator('.monaco-dialog-box .monaco-button', { hasText: "Don't Save" });
+    await waitFor('no editor open', async () => {
+      if (await dontSave.isVisible()) await dontSave.click();
+      return (await page.locator('.tabs-container .tab').count()) === 0;
+    });
   }
 }
 
@@ -180,4 +185,21 @@ export async function findWebview(page, what, isIt, timeoutMs = UI_TIMEOUT) {
 export async function editorText(page) {
   const text = await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().innerText();
   return text.replace(/\u00a0/g, ' ');
+}
+
+/**
+ * Saves the active editor and returns the file's text once it holds `expected` on disk. A save key
+ * pressed while focus is still on a CodeLens link, or before the inserted edit reached the
+ * document, is lost or saves the old text; so the save runs as the palette's "File: Save" and is
+ * repeated until the disk shows the edit.
+ */
+export async function saveActiveEditorUntil(page, file, expected, readText) {
+  return waitFor(`${expected} saved into ${file}`, async () => {
+    const text = readText();
+    if (text.includes(expected)) return text;
+    await runCommand(page, 'File: Save');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const after = readText();
+    return after.includes(expected) && after;
+  }, { timeoutMs: UI_TIMEOUT * 2 });
 }

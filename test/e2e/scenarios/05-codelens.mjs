@@ -2,7 +2,7 @@
 // its action inserts a fuse_model() method that fuses exactly the safe groups (not the shared relu).
 import { readFileSync } from 'node:fs';
 import { check, waitFor } from '../lib/poll.mjs';
-import { editorText, revealInExplorer, UI_TIMEOUT, WORK_TIMEOUT } from '../lib/workbench.mjs';
+import { editorText, revealInExplorer, saveActiveEditorUntil, UI_TIMEOUT, WORK_TIMEOUT } from '../lib/workbench.mjs';
 
 export default {
   id: 5,
@@ -25,11 +25,7 @@ export default {
     await insert.click({ timeout: UI_TIMEOUT });
     await waitFor('fuse_model() to appear in the editor', async () => /def fuse_model/.test(await editorText(page)), { timeoutMs: UI_TIMEOUT });
 
-    await page.keyboard.press('Control+S');
-    const saved = await waitFor('the edited file to be saved', () => {
-      const source = readFileSync(workspace.python, 'utf8');
-      return source.includes('def fuse_model') && source;
-    });
+    const saved = await saveActiveEditorUntil(page, workspace.python, 'def fuse_model', () => readFileSync(workspace.python, 'utf8'));
     const method = saved.slice(saved.indexOf('def fuse_model'));
     check(/fuse_modules/.test(method), `fuse_model() does not call fuse_modules:\n${method}`);
     check(/["']conv2["']\s*,\s*["']bn2["']/.test(method), `fuse_model() does not fuse conv2+bn2:\n${method}`);

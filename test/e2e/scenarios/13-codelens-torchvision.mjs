@@ -5,7 +5,7 @@
 // shared relu (a trap) and ReLU6 (not fusable). Insert fuse_model() on BasicBlock writes them.
 import { readFileSync } from 'node:fs';
 import { check, waitFor } from '../lib/poll.mjs';
-import { activeTabTitle, revealInExplorer, UI_TIMEOUT, WORK_TIMEOUT } from '../lib/workbench.mjs';
+import { activeTabTitle, revealInExplorer, saveActiveEditorUntil, UI_TIMEOUT, WORK_TIMEOUT } from '../lib/workbench.mjs';
 import { TORCHVISION_MODELS } from '../lib/workspace.mjs';
 
 const LENS_LINES = '.editor-group-container.active .monaco-editor .codelens-decoration';
@@ -85,11 +85,8 @@ export default {
     // Insert fuse_model() into BasicBlock and check the saved file.
     const basicLine = await lensOfClass(page, workspace.torchvision['resnet.py'], 'BasicBlock', /ModelFuse: 2 fusible sequences/);
     await basicLine.locator('a', { hasText: 'Insert fuse_model()' }).click({ timeout: UI_TIMEOUT });
-    await page.keyboard.press('Control+S');
-    const saved = await waitFor('fuse_model() saved into resnet.py', () => {
-      const source = readFileSync(workspace.torchvision['resnet.py'], 'utf8');
-      return source.includes('def fuse_model') && source;
-    });
+    await waitFor('the inserted fuse_model() to mark resnet.py modified', async () => page.locator('.editor-group-container.active .tab.active.dirty').isVisible(), { timeoutMs: UI_TIMEOUT });
+    const saved = await saveActiveEditorUntil(page, 'resnet.py', 'def fuse_model', () => readFileSync(workspace.torchvision['resnet.py'], 'utf8'));
     const basicBlock = saved.slice(saved.indexOf('class BasicBlock'), saved.indexOf('class Bottleneck'));
     check(/def fuse_model\(self, is_qat: bool = False\) -> None:/.test(basicBlock), `fuse_model() is not inside BasicBlock:\n${basicBlock}`);
     check(/fuse\(self, \[\["conv1", "bn1"\], \["conv2", "bn2"\]\], inplace=True\)/.test(basicBlock), `BasicBlock.fuse_model() does not fuse conv1+bn1 and conv2+bn2:\n${basicBlock}`);

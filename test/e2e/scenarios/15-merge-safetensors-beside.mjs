@@ -4,7 +4,7 @@
 // skipped (a truncated .onnx, an HTML page saved as .onnx) with the reason; the merge writes
 // base.merged.safetensors equal to PEFT's merge_and_unload() tensors, and no progress toast is left.
 // "Delete Fused Results…" then offers that result alone and deletes it after a confirmation.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { openModelFromExplorer, waitForFile } from '../lib/modelfuse.mjs';
 import { check, waitFor } from '../lib/poll.mjs';
@@ -16,6 +16,10 @@ export default {
   name: 'Merge LoRA: safetensors base picked beside its adapter',
   server: 'trusted',
   async run({ page, openWorkspace, workspace, screenshotOf }) {
+    // A second try starts as the first did: without the result an earlier try may have written.
+    for (const name of readdirSync(path.dirname(workspace.peftBase))) {
+      if (/^base\.merged.*\.safetensors$/.test(name)) rmSync(path.join(path.dirname(workspace.peftBase), name));
+    }
     await openWorkspace();
     await openModelFromExplorer(page, 'peft/base.safetensors', /embed\.weight/);
     await recordNotifications(page);
