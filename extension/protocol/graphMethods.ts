@@ -11,6 +11,7 @@ import type { GraphLayout } from '../engine/graph/graphLayout';
 import type { GraphAlignment } from '../engine/graph/graphAlign';
 import type { DriftReport } from '../engine/graph/driftRank';
 import type { ParamStats } from '../engine/stats/moduleParams';
+import type { VerifyParams } from './workerProtocol';
 
 export type { SequenceMark, GraphNode, GraphValueInfo, SequenceStatus } from '../engine/graph/graphView';
 export type { VisibleGraph, VisibleItem, VisibleEdge } from '../engine/graph/graphViewVisible';
@@ -77,14 +78,8 @@ export interface GraphDiffResult extends GraphAlignment {
   after: string;
 }
 
-export interface LocateDriftParams {
-  modelA: string;
-  modelB: string;
-  /** As `verify`: a safetensors file of inputs, or random inputs from shapes / int range / seed. */
-  inputs?: string;
-  shapes?: Record<string, number[]>;
-  intRange?: [number, number];
-  seed?: number;
+/** The two models and their inputs as `verify` takes them (an inputs file, or random inputs from shapes / int range / seed). */
+export interface LocateDriftParams extends Pick<VerifyParams, 'modelA' | 'modelB' | 'inputs' | 'shapes' | 'intRange' | 'seed'> {
   /** Probes compared per run of each model (bounds the memory of intermediate values; default 32). */
   batch?: number;
 }

@@ -379,17 +379,8 @@ export class GraphTab {
     if (!c || !this.matches.length) return;
     this.matchIndex = (this.matchIndex + step + this.matches.length) % this.matches.length;
     const node = this.matches[this.matchIndex];
-    const open = this.expanded[this.side];
-    const missing = modulesToReveal(c, node).filter((m) => !open.has(m));
-    if (missing.length) {
-      for (const m of missing) open.add(m);
-      await this.relayout(true);
-    }
-    this.highlighted = this.drawn?.repOf.get(node) ?? node;
-    this.view.centerOn(this.highlighted);
-    this.status.textContent = `${this.matchIndex + 1} of ${this.matches.length}: ${node}`;
-    const item = this.drawn?.drawing.graph.items.find((i) => i.id === this.highlighted);
-    if (item) void this.showPanel(item);
+    await this.revealNode(node);
+    this.status.textContent = `${this.matchIndex + 1} of ${this.matches.length}: ${node}`; // after the relayout's own status
   }
 
   // ------------------------------------------------------------ drift

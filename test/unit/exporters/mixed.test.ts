@@ -13,20 +13,11 @@ import * as path from 'node:path';
 import { tempDir } from '../helpers/fixtures';
 import { relativeToMax } from '../fusion/helpers/numbers';
 import { GraphBuilder, describeCandidates, feedValues, modelProto, opCount, runOrt, runPipeline, writeModel, type ConstantStorage } from './build';
+import { mulberry32 } from '../helpers/random';
 
 const dir = tempDir('modelfuse-mixed-');
 
-/** mulberry32: the same sequence on every machine. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 type Layer = 'Conv' | 'ConvTranspose' | 'MatMul';
 type Step = 'BatchNormalization' | 'Add' | 'Mul';

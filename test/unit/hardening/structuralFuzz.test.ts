@@ -20,6 +20,7 @@ import { fuseModelFile } from '../../../extension/engine/fusion/fuse';
 import { AttributeType, DataType, onnx } from '../../../extension/engine/onnx/proto';
 import { verifyModels } from '../../../extension/worker/ort/verify';
 import { FIXTURES, tempDir } from '../helpers/fixtures';
+import { mulberry32 } from '../helpers/random';
 
 const CASES_PER_MODEL = 250;
 const VERIFIED_PER_MODEL = 6;
@@ -31,16 +32,7 @@ const MODELS = fs.readdirSync(FIXTURES).flatMap((c) => {
 const dir = tempDir('modelfuse-structural-fuzz-');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** mulberry32. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 const OPS = ['Conv', 'BatchNormalization', 'Relu', 'Add', 'Mul', 'MatMul', 'Gemm', 'Identity', 'ConvTranspose', 'Reshape', 'Transpose', 'NotAnOp'];
 const DTYPES = [DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16, DataType.INT64, DataType.INT8, DataType.BOOL, DataType.STRING, 0, 99];

@@ -17,6 +17,7 @@ import { lazyRawDataLength } from '../../../extension/engine/onnx/lazyRawData';
 import { analyzeModel } from '../../../extension/engine/fusion/scan';
 import { fuseCandidates } from '../../../extension/engine/fusion/fuse';
 import { fixture, FUSION_CASES, tempDir } from '../helpers/fixtures';
+import { mulberry32 } from '../helpers/random';
 
 const ON_DEMAND = { weights: 'on-demand', onDemandMinBytes: 1 } as const;
 const MODELS = [...FUSION_CASES.map((c) => fixture(c, 'model.onnx')), fixture('lora_linear_qv', 'base.onnx'), fixture('lora_conv', 'peft_unmerged.onnx')];
@@ -141,16 +142,7 @@ test('save after an on-demand load refuses an input rewritten since it was opene
   m.close();
 });
 
-/** mulberry32, as in the scan fuzz test. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 test('fuzz: on a mutated file, on-demand load gives exactly the outcome of a full load (same scan or same error)', () => {
   const file = path.join(dir, 'mutant.onnx');

@@ -14,20 +14,12 @@ import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { analyzeModel } from '../../../extension/engine/fusion/scan';
 import { buildFuseList } from '../../../extension/engine/fusion/fuseList';
 import { fixture, FUSION_CASES } from '../helpers/fixtures';
+import { mulberry32 } from '../helpers/random';
 
 const MODELS = [...FUSION_CASES.map((c) => fixture(c, 'model.onnx')), fixture('lora_linear_qv', 'base.onnx'), fixture('lora_conv', 'peft_unmerged.onnx')];
 const PER_MODEL = 1000;
 
-/** mulberry32: small, fast, seedable. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function mutate(src: Buffer, r: () => number): { bytes: Buffer; how: string } {
   const pos = Math.floor(r() * src.length);

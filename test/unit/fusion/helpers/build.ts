@@ -10,6 +10,7 @@ import { AttributeType, DataType, onnx } from '../../../../extension/engine/onnx
 import { float64ToBytes, bytesToFloat64, float16FromBits, numElements } from '../../../../extension/engine/onnx/dtypes';
 import { OnnxModel } from '../../../../extension/engine/onnx/model';
 import type { Candidate, PatternName } from '../../../../extension/engine/fusion/candidate';
+import { mulberry32 } from '../../helpers/random';
 
 export type AttrValue = number | number[] | string | { float: number } | { floats: number[] };
 
@@ -128,14 +129,7 @@ export function candidate(pattern: PatternName, nodes: string[], modules?: (stri
 
 /** Deterministic pseudo-random numbers (mulberry32 + Box-Muller): reproducible tests without fixtures. */
 export function randn(count: number, seed: number, scale = 1, offset = 0): Float64Array {
-  let s = seed >>> 0;
-  const uniform = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = mulberry32(seed);
   const out = new Float64Array(count);
   for (let i = 0; i < count; i++) {
     const u = Math.max(uniform(), 1e-12);
