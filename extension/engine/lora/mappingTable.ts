@@ -6,8 +6,7 @@
  * only tensors a `--map` entry could name without a shape error. The choices
  * are saved as the `--map` file that `buildPlan` reads (mappingFile.ts).
  */
-import { deltaKindOf, fmtShape, naturalCompare, sameShape, torchWeightShape, type ModuleRequest } from './targetTypes';
-import { findWeightUses, storedDeltaShape } from './onnxTargets';
+import { deltaKindOf, fmtShape, naturalCompare, torchWeightShape, type ModuleRequest } from './targetTypes';
 import type { LoraPlan } from './plan';
 import type { AdapterModule } from './adapterFormats';
 
@@ -45,7 +44,6 @@ const MAX_CANDIDATES = 200;
 /** The table for a plan (built with or without a `--map` file): unmatched modules first, then matched, each in natural order. */
 export function mappingTable(plan: LoraPlan): MappingRow[] {
   const rows = new Map<string, MappingRow>();
-  const onnxUses = plan.onnx ? findWeightUses(plan.onnx) : [];
   plan.adapters.forEach((adapter, adapterIndex) => {
     for (const module of adapter.modules) {
       const existing = rows.get(module.module);
@@ -65,7 +63,7 @@ export function mappingTable(plan: LoraPlan): MappingRow[] {
         row.status = /^left out by --map/.test(unmatched.reason) ? 'left-out' : 'unmatched';
         row.evidence = [unmatched.reason];
       }
-      const found = plan.onnx ? onnxCandidates(req, onnxUses) : safetensorsCandidates(req, plan);
+      const found = candidatesOf(req, plan);
       row.candidates = found.candidates.sort((a, b) => b.score - a.score || naturalCompare(a.target, b.target)).slice(0, MAX_CANDIDATES);
       row.note = found.note;
       rows.set(module.module, row);
@@ -88,31 +86,14 @@ function singleReplacement(m: AdapterModule): { param: string; shape: number[] }
 
 type Found = { candidates: MappingCandidate[]; note: string | null };
 
-function onnxCandidates(req: ModuleRequest, uses: ReturnType<typeof findWeightUses>): Found {
+/** The base's tensors that fit the module (its one replaced tensor, or its delta), scored by name. */
+function candidatesOf(req: ModuleRequest, plan: LoraPlan): Found {
   const single = singleReplacement(req.module);
   if (req.module.kind === 'replace' && !single) return { candidates: [], note: 'replaces several tensors (modules_to_save): it is paired by parameter name only' };
-  const byValue = new Map<string, MappingCandidate>();
-  for (const u of uses) {
-    const fits = single ? sameShape(single.shape, u.shape) : sameShape(storedDeltaShape(req, { kind: u.kind, transposed: u.transposed }) ?? [], u.shape);
-    if (!fits || byValue.has(u.value)) continue;
-    const names = [u.value, u.initializer, u.nodeName, ...u.names.map((n) => n.module)];
-    const score = Math.max(...names.map((n) => nameScore(req.module.module, n)));
-    byValue.set(u.value, { target: u.value, shape: u.shape, note: `${u.node.op_type} '${u.nodeName}' reads it${u.transposed ? ' transposed' : ''}`, score });
-  }
-  return { candidates: [...byValue.values()], note: byValue.size ? null : noneFits(req) };
-}
-
-function safetensorsCandidates(req: ModuleRequest, plan: LoraPlan): Found {
-  const single = singleReplacement(req.module);
-  if (req.module.kind === 'replace' && !single) return { candidates: [], note: 'replaces several tensors (modules_to_save): it is paired by parameter name only' };
-  const want = single?.shape ?? torchWeightShape(req);
-  const candidates: MappingCandidate[] = [];
-  if (want) {
-    for (const t of plan.safetensors!.tensors.values()) {
-      if (!sameShape(t.shape, want)) continue;
-      candidates.push({ target: t.name, shape: t.shape, note: `${t.dtype} ${fmtShape(t.shape)}`, score: nameScore(req.module.module, t.name) });
-    }
-  }
+  const candidates = plan.base.fittingTensors(req, single?.shape ?? null).map(({ names, ...t }) => ({
+    ...t,
+    score: Math.max(...names.map((n) => nameScore(req.module.module, n))),
+  }));
   return { candidates, note: candidates.length ? null : noneFits(req) };
 }
 

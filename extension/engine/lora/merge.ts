@@ -30,7 +30,9 @@ import type { LoadedAdapter, TensorRef } from './adapterFormats';
 import { decodeFloatTensor } from './halfFloat';
 import { loraProduct, mergeBias, mergeTerms, NonFiniteError, norm, encodeChecked, type LoraTerm, type MergedTensor } from './delta';
 import { JsMatmulBackend, type MatmulBackend } from './matmul';
-import { initializerBehind, type LoraPlan, type PlanPair } from './plan';
+import type { LoraPlan, PlanPair } from './plan';
+import { initializerBehind } from './planBase';
+import type { SafetensorsBase } from './safetensorsTargets';
 import { BufferPool } from './bufferPool';
 import { unmergeRoundingBound } from './unmerge';
 import type { FileRange } from '../io/fileRange';
@@ -221,7 +223,8 @@ export async function mergeLora(plan: LoraPlan, output: string, options: MergeOp
   const backend = options.backend ?? new JsMatmulBackend();
   const merger = new Merger(plan, backend);
   const work = collectWork(plan);
-  const report = plan.baseKind === 'onnx' ? await mergeOnnx(plan, work, merger, output, options) : await mergeSafetensors(plan, work, merger, output, options);
+  const base = plan.base;
+  const report = base.kind === 'onnx' ? await mergeOnnx(plan, base.model, work, merger, output, options) : await mergeSafetensors(plan, base.store, work, merger, output, options);
   const order = new Map(plan.pairs.map((p, i) => [`${p.adapter}\u0000${p.module}`, i]));
   report.merged = merger.rows.sort((a, b) => (order.get(`${a.adapter}\u0000${a.key}`) ?? 0) - (order.get(`${b.adapter}\u0000${b.key}`) ?? 0));
   return report;
@@ -229,8 +232,7 @@ export async function mergeLora(plan: LoraPlan, output: string, options: MergeOp
 
 // ---------------------------------------------------------------- safetensors
 
-async function mergeSafetensors(plan: LoraPlan, work: Map<string, TensorWork>, merger: Merger, output: string, options: MergeOptions): Promise<MergeReport> {
-  const base = plan.safetensors!;
+async function mergeSafetensors(plan: LoraPlan, base: SafetensorsBase, work: Map<string, TensorWork>, merger: Merger, output: string, options: MergeOptions): Promise<MergeReport> {
   const sharded = base.index !== null;
   if (sharded && !output.endsWith('.json')) throw new ModelFuseError(`${output}: the base is sharded (${path.basename(plan.basePath)}); the output must be an index .json too`);
   if (!sharded && !output.toLowerCase().endsWith('.safetensors')) throw new ModelFuseError(`${output}: output of a safetensors merge must end in .safetensors`);
@@ -323,8 +325,7 @@ function readRange(fd: number, begin: number, end: number, file: string, name: s
 
 // ---------------------------------------------------------------- ONNX
 
-async function mergeOnnx(plan: LoraPlan, work: Map<string, TensorWork>, merger: Merger, output: string, options: MergeOptions): Promise<MergeReport> {
-  const model = plan.onnx!;
+async function mergeOnnx(plan: LoraPlan, model: OnnxModel, work: Map<string, TensorWork>, merger: Merger, output: string, options: MergeOptions): Promise<MergeReport> {
   if (!output.toLowerCase().endsWith('.onnx')) throw new ModelFuseError(`${output}: output of an ONNX merge must end in .onnx`);
   checkOutputPath(output, [model.path], options.force ?? false);
   const graph = model.graph;

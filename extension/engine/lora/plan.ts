@@ -20,14 +20,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileError, ModelFuseError } from '../errors';
-import { OnnxModel } from '../onnx/model';
-import { dtypeName } from '../onnx/dtypes';
-import { safetensorsDtypeToOnnx } from '../safetensors/safetensors';
-import { tensorDims } from '../onnx/tensors';
 import { doraConvention, loadAdapter, type AdapterOptions, type AdapterSpec, type LoadedAdapter } from './adapterFormats';
-import { findWeightUses, matchOnnx, storedDeltaShape } from './onnxTargets';
-import { matchSafetensors, SafetensorsBase } from './safetensorsTargets';
-import { deltaFits, deltaKindOf, fmtShape, sameShape, torchWeightShape, type DeltaKind, type ModuleRequest, type TargetMatch, type TargetResolution } from './targetTypes';
+import { baseKindOf, initializerBehind, openPlanBase, type PlanBase } from './planBase';
+import { deltaFits, deltaKindOf, fmtShape, sameShape, type DeltaKind, type ModuleRequest, type TargetResolution } from './targetTypes';
+
+export { baseKindOf, initializerBehind, planDtype } from './planBase';
 
 export type SharedPolicy = 'error' | 'untie' | 'all';
 
@@ -101,17 +98,9 @@ export interface LoraPlan {
   errors: string[];
   /** The plan removes the adapters (lora --subtract) instead of adding them. */
   subtract: boolean;
-  /** Open base handles, for the merge. */
-  onnx?: OnnxModel;
-  safetensors?: SafetensorsBase;
+  /** The open base (ONNX model or safetensors store) the merge reads and the writer copies. */
+  base: PlanBase;
   close(): void;
-}
-
-export function baseKindOf(p: string): 'onnx' | 'safetensors' {
-  const lower = p.toLowerCase();
-  if (lower.endsWith('.onnx')) return 'onnx';
-  if (lower.endsWith('.safetensors') || lower.endsWith('.safetensors.index.json') || lower.endsWith('.index.json')) return 'safetensors';
-  throw fileError(p, 'base must be .onnx, .safetensors or a sharded model.safetensors.index.json');
 }
 
 /** Loads base and adapters and matches them. The caller closes the plan. */
@@ -119,21 +108,18 @@ export function buildPlan(basePath: string, specs: readonly AdapterSpec[], optio
   if (specs.length === 0) throw new ModelFuseError('no adapter given (use --adapter PATH[=weight])');
   const baseKind = baseKindOf(basePath);
   const adapters: LoadedAdapter[] = [];
-  let onnx: OnnxModel | undefined;
-  let st: SafetensorsBase | undefined;
+  let base: PlanBase | undefined;
   const close = (): void => {
     for (const a of adapters) a.close();
-    onnx?.close();
-    st?.close();
+    base?.close();
   };
   try {
     for (const s of specs) {
       if (!Number.isFinite(s.weight)) throw new ModelFuseError(`--adapter ${s.path}: weight must be a number`);
       adapters.push(loadAdapter(s, options));
     }
-    if (baseKind === 'onnx') onnx = OnnxModel.load(basePath);
-    else st = SafetensorsBase.open(basePath);
-    const plan: LoraPlan = { basePath, baseKind, adapters, pairs: [], unmatched: [], errors: [], subtract: options.subtract ?? false, onnx, safetensors: st, close };
+    base = openPlanBase(basePath);
+    const plan: LoraPlan = { basePath, baseKind, adapters, pairs: [], unmatched: [], errors: [], subtract: options.subtract ?? false, base, close };
     fillPlan(plan, options);
     return plan;
   } catch (err) {
@@ -150,7 +136,7 @@ function fillPlan(plan: LoraPlan, options: PlanOptions): void {
     }
   });
   const map = options.mapPath ? readMap(options.mapPath, requests) : new Map<number, string | null>();
-  const auto = plan.onnx ? matchOnnx(plan.onnx, requests.filter((r) => !map.has(r.id))) : matchSafetensors(plan.safetensors!, requests.filter((r) => !map.has(r.id)));
+  const auto = plan.base.match(requests.filter((r) => !map.has(r.id)));
   for (const [id, target] of map) {
     const req = requests[id];
     if (target === null) auto.set(id, { reason: `left out by --map ${options.mapPath}` });
@@ -171,7 +157,7 @@ function fillPlan(plan: LoraPlan, options: PlanOptions): void {
       continue;
     }
     const t = res.match;
-    const dtype = plan.onnx ? onnxDtypeOf(plan.onnx, t.target) : planDtype(plan.safetensors!.tensors.get(t.target)!.dtype);
+    const dtype = plan.base.dtypeOf(t.target);
     const pair: PlanPair = {
       adapterIndex: req.adapterIndex, adapter: a.spec, module: m.module, keys: m.keys, kind: m.kind, deltaKind: req.deltaKind,
       source: t.target, target: t.target, targetShape: t.shape, targetDtype: dtype, transposed: t.transposed, bias: t.bias,
@@ -195,42 +181,22 @@ function checkUnmergeable(plan: LoraPlan, pair: PlanPair): void {
   else if (pair.dora) plan.errors.push(`--subtract: ${where} is DoRA; the merge divided by ‖W + ΔW‖, which the merged weight no longer tells, so it cannot be unmerged`);
 }
 
-function onnxDtypeOf(model: OnnxModel, value: string): string {
-  const init = initializerBehind(model, value);
-  return dtypeName(init?.data_type ?? 0);
-}
-
-/** The initializer holding a value (through Identity nodes). */
-export function initializerBehind(model: OnnxModel, value: string): import('../onnx/proto').ITensorProto | undefined {
-  const inits = new Map((model.graph.initializer ?? []).map((t) => [t.name ?? '', t]));
-  let v = value;
-  for (let hops = 0; hops < 8; hops++) {
-    const t = inits.get(v);
-    if (t) return t;
-    const p = (model.graph.node ?? []).find((n) => n.output?.includes(v));
-    if (!p || p.op_type !== 'Identity') return undefined;
-    v = p.input?.[0] ?? '';
-  }
-  return undefined;
-}
-
 function checkShapes(plan: LoraPlan, req: ModuleRequest, pair: PlanPair): void {
   const m = req.module;
   const a = plan.adapters[req.adapterIndex];
   if (m.kind === 'replace') {
     for (const [param, target] of Object.entries(pair.replacements ?? {})) {
       const ref = m.replacements![param];
-      const shape = targetShape(plan, target);
+      const shape = plan.base.shapeOf(target);
       if (!sameShape(ref.shape, shape)) {
         plan.errors.push(`shape mismatch: ${a.weightsPath} '${ref.key}' is ${fmtShape(ref.shape)} but base tensor '${target}' is ${fmtShape(shape)}`);
       }
     }
     return;
   }
-  const expected = plan.onnx ? storedDeltaShape(req, { kind: pair.deltaKind === 'conv' ? 'conv' : 'linear', transposed: pair.transposed }) : torchWeightShape(req);
+  const expected = plan.base.expectedDelta(req, pair);
   if (!expected || !deltaFits(m, expected, pair.targetShape)) {
-    const hint = expected && expected.length === 2 && sameShape([expected[1], expected[0]], pair.targetShape)
-      ? plan.onnx ? '' : ' (it looks transposed: is fan_in_fan_out missing from the adapter config?)' : '';
+    const hint = expected && expected.length === 2 && sameShape([expected[1], expected[0]], pair.targetShape) ? plan.base.transposedHint : '';
     plan.errors.push(
       `shape mismatch: ${a.weightsPath} module '${m.module}' (${m.A && m.B ? `lora_A ${fmtShape(m.A.shape)}, lora_B ${fmtShape(m.B.shape)}` : m.algorithm}) makes a delta of ${expected ? fmtShape(expected) : 'unknown shape'} but base tensor '${pair.target}' is ${fmtShape(pair.targetShape)}${hint}`,
     );
@@ -251,22 +217,18 @@ function checkShapes(plan: LoraPlan, req: ModuleRequest, pair: PlanPair): void {
     if (!pair.bias) {
       plan.errors.push(`${a.weightsPath} '${m.bias.key}': lora_bias needs a bias in the base layer, and '${pair.target}' has none`);
     } else {
-      const shape = targetShape(plan, pair.bias);
+      const shape = plan.base.shapeOf(pair.bias);
       if (!sameShape(m.bias.shape, shape)) plan.errors.push(`shape mismatch: ${a.weightsPath} '${m.bias.key}' is ${fmtShape(m.bias.shape)} but base bias '${pair.bias}' is ${fmtShape(shape)}`);
     }
   }
 }
 
-function targetShape(plan: LoraPlan, name: string): number[] {
-  if (plan.safetensors) return plan.safetensors.tensors.get(name)?.shape ?? [];
-  const t = initializerBehind(plan.onnx!, name);
-  return t ? tensorDims(t) : [];
-}
-
 function applySharedPolicy(plan: LoraPlan, policy: SharedPolicy): void {
+  // Only an ONNX graph can read one tensor from several nodes; a state dict has one owner per name.
+  if (plan.base.kind !== 'onnx') return;
   for (const pair of plan.pairs) {
     if (!pair.sharedWith?.length) continue;
-    const init = initializerBehind(plan.onnx!, pair.source)!;
+    const init = initializerBehind(plan.base.model, pair.source)!;
     // An Identity output is the module's own parameter name: writing it as an initializer unties by itself.
     if (init.name !== pair.source) continue;
     if (policy === 'all') {
@@ -328,29 +290,10 @@ function mappedResolution(plan: LoraPlan, req: ModuleRequest, target: string, ma
   if (req.module.kind === 'replace') {
     const params = Object.keys(req.module.replacements ?? {});
     if (params.length !== 1) throw fileError(mapPath, `'${req.module.module}' replaces several tensors (${params.join(', ')}); map modules_to_save by name instead`);
-    const shape = targetShape(plan, target);
-    if (!shape.length && !(plan.safetensors?.tensors.has(target) ?? initializerBehind(plan.onnx!, target))) throw fileError(mapPath, `'${target}' is not a tensor of the base`);
-    return { match: { target, shape, transposed: false, replacements: { [params[0]]: target }, evidence } };
+    if (!plan.base.has(target)) throw fileError(mapPath, `'${target}' is not a tensor of the base`);
+    return { match: { target, shape: plan.base.shapeOf(target), transposed: false, replacements: { [params[0]]: target }, evidence } };
   }
-  if (plan.safetensors) {
-    const info = plan.safetensors.tensors.get(target);
-    if (!info) throw fileError(mapPath, `'${target}' is not a tensor of ${plan.basePath}`);
-    const mod = target.replace(/\.[^.]+$/, '');
-    const bias = plan.safetensors.tensors.has(`${mod}.bias`) && mod !== target ? `${mod}.bias` : undefined;
-    return { match: { target, shape: info.shape, transposed: req.deltaKind === 'linear' && req.fanInFanOut, bias, evidence } };
-  }
-  const allUses = findWeightUses(plan.onnx!);
-  const uses = allUses.filter((u) => u.value === target || u.initializer === target);
-  if (uses.length === 0) {
-    throw fileError(mapPath, `'${target}' is not a weight read by a MatMul, Gemm, Conv or Gather node of ${plan.basePath}`);
-  }
-  const layouts = new Set(uses.map((u) => u.transposed));
-  if (layouts.size > 1) throw fileError(mapPath, `'${target}' is read both as [out, in] and transposed; map the module to a tensor with one layout`);
-  const u = uses[0];
-  const all = allUses.filter((o) => o.initializer === u.initializer && !uses.includes(o));
-  const match: TargetMatch = { target: u.value, shape: u.shape, transposed: u.transposed, bias: u.bias, node: u.nodeName, evidence: [...evidence, `${u.node.op_type} '${u.nodeName}' reads it${u.transposed ? ' transposed' : ''}`] };
-  if (all.length) match.sharedWith = all.map((o) => o.nodeName);
-  return { match };
+  return plan.base.resolveMapped(req, target, mapPath);
 }
 
 /** Throws the plan's problems as one error (listing them), unless only unmatched modules remain and they are allowed. */
@@ -362,14 +305,5 @@ export function assertPlanUsable(plan: LoraPlan, allowUnmatched: boolean): void 
   }
   if (lines.length) throw new ModelFuseError(`${plan.basePath}: cannot merge: ${lines.join(' | ')}`);
   if (plan.pairs.length === 0) throw new ModelFuseError(`${plan.basePath}: nothing to merge (no adapter module matched a base tensor)`);
-}
-
-/** dtype name of a safetensors/ONNX dtype string, for plan output. */
-export function planDtype(d: string): string {
-  try {
-    return dtypeName(safetensorsDtypeToOnnx(d));
-  } catch {
-    return d;
-  }
 }
 
