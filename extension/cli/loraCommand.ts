@@ -24,7 +24,7 @@ import { parseAdapterSpec } from '../engine/lora/adapterFormats';
 import { mergeLora, productWork, type MergeReport } from '../engine/lora/merge';
 import { JsMatmulBackend, type MatmulBackend } from '../engine/lora/matmul';
 import { zeroScaleNote } from '../engine/lora/zeroScale';
-import { assertPlanUsable, buildPlan, type LoraPlan, type PlanOptions, type SharedPolicy } from '../engine/lora/plan';
+import { assertPlanUsable, buildPlan, planValue, type LoraPlan, type PlanValue, type PlanOptions, type SharedPolicy } from '../engine/lora/plan';
 import type { VerifyReport } from '../protocol/workerProtocol';
 import { verifyInWorker } from '../worker/api';
 import type { LoraMergeParams } from '../protocol/extensionMethods';
@@ -164,7 +164,8 @@ async function runMerge(argv: string[], io: CliIO): Promise<number> {
       await withCliWorker(io, session, async (client, request) => {
         // (the worker works on absolute paths; the report names the output as the user wrote it, like the JS path)
         // --timeout limits the verification; the merge itself is bounded by --max-memory only.
-        done.report = { ...(await client.request('lora.merge', mergeInWorkerParams(a, output), { ...request, timeout: undefined })), output };
+        const params = { ...mergeInWorkerParams(a, output), planned: absolutePlan(planValue(plan)) };
+        done.report = { ...(await client.request('lora.merge', params, { ...request, timeout: undefined })), output };
         plan.close();
         if (verify) done.verification = await verifyInWorker(client, plan.basePath, output, verifyOptions, request);
       });
@@ -183,6 +184,16 @@ async function runMerge(argv: string[], io: CliIO): Promise<number> {
   const json = { output: r.output, merged: r.merged, unmatched: plan.unmatched, ...noteField(plan), verification: done.verification, ...(plan.subtract ? { distance_from_original: distances } : {}) };
   io.out(a.flags.has('json') ? JSON.stringify(json, null, 2) : formatMerge(plan, r, done.verification, distances));
   return 0;
+}
+
+/** The plan made here, with the paths the worker takes (absolute); pairings, scales and evidence as they are. */
+function absolutePlan(value: PlanValue): PlanValue {
+  return {
+    ...value,
+    basePath: path.resolve(value.basePath),
+    specs: value.specs.map((s) => ({ ...s, path: path.resolve(s.path) })),
+    files: value.files.map((f) => ({ ...f, path: path.resolve(f.path) })),
+  };
 }
 
 /** The same merge, as the worker's `lora.merge` request (absolute paths: the worker trusts nothing relative). */

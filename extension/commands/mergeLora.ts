@@ -182,7 +182,7 @@ async function merge(base: string, adapters: LoraAdapterArg[], target: { path: s
   const outcome = await withProgressNotification(
     `ModelFuse: merging LoRA into ${path.basename(base)}`,
     async (progress, token): Promise<ModelChangeOutcome> => {
-      const mergeResult = await workerRequest('lora.merge', { base, adapters, map, output, replace: target.replaces, allowUnmatched: plan.unmatched.length > 0 }, { token, onProgress: progressBar(progress) });
+      const mergeResult = await workerRequest('lora.merge', { base, adapters, map, output, replace: target.replaces, allowUnmatched: plan.unmatched.length > 0, planned: plan.planned }, { token, onProgress: progressBar(progress) });
       await recordResult({ path: mergeResult.output, kind: 'merge', source: base, files: mergeResult.files });
       for (const m of mergeResult.merged) log().info(`  ${m.key} → ${m.target}: ‖ΔW‖ ${m.delta_fro.toExponential(3)}, ‖ΔW‖/‖W‖ ${m.rel_change.toExponential(3)}`);
       log().info(`  wrote ${mergeResult.files.join(', ')}`);

@@ -5,7 +5,7 @@
  * engine.
  */
 import type { ModelOverview } from './modelOverview';
-import type { PlanOptions } from '../engine/lora/plan';
+import type { PlanOptions, PlanValue } from '../engine/lora/plan';
 import type { MergeReport } from '../engine/lora/merge';
 import type { UsableBase } from '../engine/lora/baseProbe';
 import type { MappingRow } from '../engine/lora/mappingTable';
@@ -108,6 +108,8 @@ export interface LoraPlanResult {
   unmatched: { adapter: string; module: string; reason: string; candidates: string[] }[];
   /** Problems that make a merge impossible (shape mismatches, a tensor changed twice). */
   errors: string[];
+  /** The plan itself: `lora.merge` given it executes exactly these pairings (what the user confirmed) without matching again. */
+  planned: PlanValue;
 }
 
 export interface LoraMergeParams extends LoraPlanParams {
@@ -120,6 +122,8 @@ export interface LoraMergeParams extends LoraPlanParams {
   force?: boolean;
   /** 'ort' (default): ONNX Runtime's merge graph and MatMul; 'js': the JavaScript kernels (for comparisons). */
   kernel?: 'ort' | 'js';
+  /** A plan made before (`lora.plan`, or the CLI's own): merged as it is, refused if its files changed; base, adapters and options are then its own. */
+  planned?: PlanValue;
 }
 
 export type LoraMergeResult = MergeReport & { base: string };

@@ -100,11 +100,88 @@ export interface LoraPlan {
   subtract: boolean;
   /** The open base (ONNX model or safetensors store) the merge reads and the writer copies. */
   base: PlanBase;
+  /** The adapters and options it was built from, so that `planValue` can send it elsewhere as is. */
+  specs: AdapterSpec[];
+  options: PlanOptions;
   close(): void;
+}
+
+/**
+ * A plan as data: what `buildPlan` decided (every pairing with its scale and evidence), sent to
+ * another process (the worker) and executed there by `reopenPlan` without matching again — so the
+ * merge does exactly what was shown and confirmed. The files' sizes and times are part of it: a
+ * plan whose files changed since is refused, never executed on other data.
+ */
+export interface PlanValue {
+  basePath: string;
+  specs: AdapterSpec[];
+  options: PlanOptions;
+  pairs: PlanPair[];
+  unmatched: UnmatchedModule[];
+  errors: string[];
+  files: { path: string; size: number; mtimeMs: number }[];
 }
 
 /** Loads base and adapters and matches them. The caller closes the plan. */
 export function buildPlan(basePath: string, specs: readonly AdapterSpec[], options: PlanOptions = {}): LoraPlan {
+  const plan = openPlan(basePath, specs, options);
+  try {
+    fillPlan(plan, options);
+    return plan;
+  } catch (err) {
+    plan.close();
+    throw err;
+  }
+}
+
+/** The files a plan reads: the base (and its shards), every adapter's weights and config. */
+function planFiles(plan: LoraPlan): string[] {
+  const base = plan.base.kind === 'safetensors' ? [plan.basePath, ...plan.base.store.shards.map((s) => s.path)] : [plan.basePath];
+  const adapters = plan.adapters.flatMap((a) => [a.weightsPath, ...(fs.existsSync(a.config.source) ? [a.config.source] : [])]);
+  return [...new Set([...base, ...adapters])];
+}
+
+function stamp(file: string): { path: string; size: number; mtimeMs: number } {
+  const st = fs.statSync(file);
+  return { path: file, size: st.size, mtimeMs: st.mtimeMs };
+}
+
+export function planValue(plan: LoraPlan): PlanValue {
+  return {
+    basePath: plan.basePath, specs: plan.specs, options: plan.options,
+    pairs: plan.pairs, unmatched: plan.unmatched, errors: plan.errors,
+    files: planFiles(plan).map(stamp),
+  };
+}
+
+/** Opens the files of a plan made elsewhere and takes its pairings as they are (no matching). The caller closes it. */
+export function reopenPlan(value: PlanValue): LoraPlan {
+  for (const f of value.files) {
+    const now = fs.existsSync(f.path) ? stamp(f.path) : undefined;
+    if (!now || now.size !== f.size || now.mtimeMs !== f.mtimeMs) {
+      throw fileError(f.path, `${now ? 'changed' : 'was removed'} since the merge was planned; plan it again`);
+    }
+  }
+  const plan = openPlan(value.basePath, value.specs, value.options);
+  try {
+    for (const p of value.pairs) {
+      const adapter = plan.adapters[p.adapterIndex];
+      if (!adapter?.modules.some((m) => m.module === p.module)) throw new ModelFuseError(`the plan pairs '${p.module}', which adapter ${adapter?.spec ?? p.adapterIndex} does not have`);
+      const reads = p.kind === 'replace' ? Object.values(p.replacements ?? {}) : [p.source];
+      for (const t of reads) if (!plan.base.has(t)) throw fileError(value.basePath, `the plan changes '${t}', which is not a tensor of the base`);
+    }
+    plan.pairs.push(...value.pairs);
+    plan.unmatched.push(...value.unmatched);
+    plan.errors.push(...value.errors);
+    return plan;
+  } catch (err) {
+    plan.close();
+    throw err;
+  }
+}
+
+/** Loads base and adapters, with no pairing yet. */
+function openPlan(basePath: string, specs: readonly AdapterSpec[], options: PlanOptions): LoraPlan {
   if (specs.length === 0) throw new ModelFuseError('no adapter given (use --adapter PATH[=weight])');
   const baseKind = baseKindOf(basePath);
   const adapters: LoadedAdapter[] = [];
@@ -119,9 +196,7 @@ export function buildPlan(basePath: string, specs: readonly AdapterSpec[], optio
       adapters.push(loadAdapter(s, options));
     }
     base = openPlanBase(basePath);
-    const plan: LoraPlan = { basePath, baseKind, adapters, pairs: [], unmatched: [], errors: [], subtract: options.subtract ?? false, base, close };
-    fillPlan(plan, options);
-    return plan;
+    return { basePath, baseKind, adapters, pairs: [], unmatched: [], errors: [], subtract: options.subtract ?? false, base, specs: [...specs], options, close };
   } catch (err) {
     close();
     throw err;

@@ -2,12 +2,13 @@
  * The LoRA pipeline in the worker, one method per step, for the CLI and the
  * extension alike (extension/protocol/extensionMethods.ts):
  *   lora.plan   { base, adapters, plan? }                                   → LoraPlanResult
- *   lora.merge  { base, adapters, plan?, output, allowUnmatched?, force?, kernel? } → MergeReport + base
+ *   lora.merge  { base, adapters, plan?, output, allowUnmatched?, force?, kernel?, planned? } → MergeReport + base
+ *               (with `planned`, the plan lora.plan returned: merged as confirmed, not matched again)
  *   ext.loraMappingTable { base, adapters, plan? } → the plan and its editable table (mapping editor)
  *   ext.probeBases { paths } → which files can be a base, which are adapters, why not the others
  * `map` (a `--map` file in the CLI's format) is the same as `plan.mapPath`.
- * The plan is built here from the files (nothing but paths and numbers comes
- * from the caller). The merge runs next to ONNX Runtime: each single-term
+ * The plan is built here from the files, or reopened from a plan made before
+ * (its paths absolute, its files unchanged). The merge runs next to ONNX Runtime: each single-term
  * tensor is one ORT graph (decode, s·B·A, sum, rounding once; see
  * ../ort/loraMergeGraph.ts), DoRA, LyCORIS and several adapters on one tensor
  * use ORT's MatMul for the products and the engine's float64 path for the
@@ -15,7 +16,7 @@
  * writes the output itself (atomically), and sends back the report.
  */
 import { ModelFuseError } from '../../engine/errors';
-import { assertPlanUsable, buildPlan, type LoraPlan } from '../../engine/lora/plan';
+import { assertPlanUsable, buildPlan, planValue, reopenPlan, type LoraPlan, type PlanValue } from '../../engine/lora/plan';
 import { mergeLora } from '../../engine/lora/merge';
 import { FusedMergeBackend, JsMatmulBackend, type MatmulBackend } from '../../engine/lora/matmul';
 import { mappingTable } from '../../engine/lora/mappingTable';
@@ -53,6 +54,7 @@ export function summarizePlan(plan: LoraPlan): LoraPlanResult {
     })),
     unmatched: plan.unmatched.map((u) => ({ adapter: u.adapter, module: u.module, reason: u.reason, candidates: u.candidates ?? [] })),
     errors: plan.errors,
+    planned: planValue(plan),
   };
 }
 
@@ -62,6 +64,14 @@ function planOf(params: LoraPlanParams | undefined, method: string): LoraPlan {
   const specs = adapterSpecs(params?.adapters, method);
   const mapPath = params?.map === undefined ? params?.plan?.mapPath : requirePath(params.map, method);
   return buildPlan(base, specs, { ...(params?.plan ?? {}), ...(mapPath ? { mapPath } : {}) });
+}
+
+/** A plan sent by the caller: only absolute paths are taken (the worker trusts nothing relative), and every file is checked unchanged. */
+function reopenSent(planned: PlanValue, method: string): LoraPlan {
+  requirePath(planned?.basePath, method);
+  if (!Array.isArray(planned.specs) || !Array.isArray(planned.pairs) || !Array.isArray(planned.files)) throw new ModelFuseError(`${method}: malformed plan`);
+  for (const s of planned.specs) requirePath(s?.path, method);
+  return reopenPlan(planned);
 }
 
 registerHandler('lora.plan', async (params, ctx) => {
@@ -100,8 +110,8 @@ registerHandler('ext.probeBases', async (params, ctx): Promise<ProbeBasesResult>
 
 registerHandler('lora.merge', async (params, ctx) => {
   const output = requirePath(params?.output, 'lora.merge');
-  ctx.progress('matching adapter modules to base tensors');
-  const plan = planOf(params, 'lora.merge');
+  ctx.progress(params?.planned ? 'opening the planned files' : 'matching adapter modules to base tensors');
+  const plan = params?.planned ? reopenSent(params.planned, 'lora.merge') : planOf(params, 'lora.merge');
   const base = plan.basePath;
   try {
     assertPlanUsable(plan, params?.allowUnmatched === true);

@@ -106,6 +106,32 @@ test('lora.plan + lora.merge: the merged model computes what PEFT’s unmerged e
   assert.equal(v.passed, true, JSON.stringify(v.outputs));
 });
 
+test('lora.merge with the plan lora.plan returned: merges exactly its pairings, and refuses it once a file changed', async () => {
+  const dir = tempDir();
+  const base = path.join(dir, 'base.onnx');
+  fs.copyFileSync(fixture('lora_linear_qv', 'base.onnx'), base);
+  const adapter = path.join(dir, 'adapters');
+  fs.cpSync(fixture('lora_linear_qv', 'adapters'), adapter, { recursive: true });
+  const adapters = [{ path: adapter, weight: 1 }];
+  const plan = await client.request('lora.plan', { base, adapters });
+  assert.deepEqual(plan.planned.pairs.map((p) => p.module), plan.pairs.map((p) => p.module));
+  // Only q_proj of layer 0 kept in the plan: the merge does what the plan says, not what matching would find again.
+  const onlyOne = { ...plan.planned, pairs: plan.planned.pairs.filter((p) => p.module === 'layers.0.attn.q_proj') };
+  const output = path.join(dir, 'one.onnx');
+  const merged = await client.request('lora.merge', { base, adapters, output, planned: onlyOne });
+  assert.deepEqual(merged.merged.map((m) => m.target), [onlyOne.pairs[0].target]);
+  // The adapter changed after planning: the plan is refused and nothing is written.
+  const weights = path.join(adapter, 'adapter_model.safetensors');
+  fs.appendFileSync(weights, Buffer.alloc(0));
+  const later = new Date(Date.now() + 5000);
+  fs.utimesSync(weights, later, later);
+  const stale = path.join(dir, 'stale.onnx');
+  await assert.rejects(client.request('lora.merge', { base, adapters, output: stale, planned: plan.planned }), /adapter_model\.safetensors: changed since the merge was planned; plan it again/);
+  assert.equal(fs.existsSync(stale), false);
+  // A plan with a relative path is not taken.
+  await assert.rejects(client.request('lora.merge', { base, adapters, output: stale, planned: { ...plan.planned, basePath: 'base.onnx' } }), /absolute/);
+});
+
 test('lora.merge: a zero-length adapter list and a non-numeric weight are refused', async () => {
   const base = fixture('lora_linear_qv', 'base.onnx');
   await assert.rejects(client.request('lora.plan', { base, adapters: [] }), /at least one adapter/);

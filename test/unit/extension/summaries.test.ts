@@ -67,6 +67,7 @@ test('plan rows: one per pairing with target, scale and evidence; unmatched modu
     pairs: [{ adapter: '/m/adapter', module: 'layers.0.q_proj', target: 'onnx::MatMul_100', targetShape: [32, 32], targetDtype: 'float32', kind: 'lora', rank: 4, alpha: 8, scale: 2, evidence: ['bias matches', 'shape fits'], sharedWith: [], algorithm: 'LoRA', doraConvention: null }],
     unmatched: [{ adapter: '/m/adapter', module: 'lm_head', reason: 'no tensor of shape [64, 32]', candidates: [] }],
     errors: [],
+    planned: { basePath: '/m/base.onnx', specs: [], options: {}, pairs: [], unmatched: [], errors: [], files: [] },
   };
   const rows = planRows(plan);
   assert.deepEqual(rows[0], { label: 'layers.0.q_proj', description: '→ onnx::MatMul_100 float32[32, 32]', detail: 'LoRA, rank 4, alpha 8, scale 2 · adapter · bias matches; shape fits', unmatched: false });
