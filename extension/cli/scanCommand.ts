@@ -2,7 +2,7 @@
  * `modelfuse scan MODEL [--json]`: the fusible sequences of a model.
  * `--json` prints exactly one JSON object (the contract other tools read):
  * { model: { path, opset, producer, nodes, initializers, parameters, bytes, subgraphs: [{ path, nodes, notScanned }] },
- *   candidates: [ { id, pattern, nodes, modules, folds, blocked, warnings, details? } ] }
+ *   candidates: [ { id, pattern, nodes, modules, folds, blocked, warnings: [ { kind: 'shared-module' | 'shared-weight', …, message } ], details? } ] }
  * (`details` per pattern: e.g. `foldedByExporter`, `unnamedBatchNorm` with the reason, LoRA rank and scale).
  */
 import { OnnxModel } from '../engine/onnx/model';
@@ -10,6 +10,7 @@ import { analyzeModel, SUBGRAPH_NOT_SCANNED, type ScanResult } from '../engine/f
 import type { CliCommand, CliIO } from './command';
 import { COMMON_OPTIONS, parseArgs, requirePositionals } from './args';
 import { checkpointSource, WEIGHTS_OPTION } from './checkpointOption';
+import { warningText } from '../engine/fusion/warnings';
 
 const USAGE = 'scan MODEL [--weights STATE_DICT.safetensors] [--json]';
 
@@ -43,7 +44,9 @@ export function scanJson(scan: ScanResult): object {
       subgraphs: m.subgraphs,
     },
     candidates: scan.candidates.map((c) => ({
-      id: c.id, pattern: c.pattern, nodes: c.nodes, modules: c.modules, folds: c.folds, blocked: c.blocked, warnings: c.warnings,
+      id: c.id, pattern: c.pattern, nodes: c.nodes, modules: c.modules, folds: c.folds, blocked: c.blocked,
+      // The warning as data (kind and its subject) and in words.
+      warnings: c.warnings.map((w) => ({ ...w, message: warningText(w) })),
       ...(c.details ? { details: c.details } : {}),
     })),
   };
@@ -81,7 +84,7 @@ export function formatScanTable(scan: ScanResult): string {
   scan.candidates.forEach((c, i) => {
     if (c.blocked) notes.push(`  ${i + 1}. blocked: ${c.blocked}`);
     if (typeof c.details?.unnamedBatchNorm === 'string') notes.push(`  ${i + 1}. not a PyTorch group: ${c.details.unnamedBatchNorm}`);
-    for (const w of c.warnings) notes.push(`  ${i + 1}. warning: ${w}`);
+    for (const w of c.warnings) notes.push(`  ${i + 1}. warning: ${warningText(w)}`);
   });
   const fold = scan.candidates.filter((c) => !c.blocked && c.folds).length;
   const group = scan.candidates.filter((c) => !c.blocked && !c.folds).length;

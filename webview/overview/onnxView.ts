@@ -5,6 +5,7 @@ import type { OverviewActions } from '../../extension/protocol/webviewProtocol';
 import { h, type Child } from '../shared/dom';
 import { bytes, exact, shape, shortCount } from '../shared/format';
 import type { HostActions } from './actions';
+import { warningGist, warningText } from '../../extension/engine/fusion/warnings';
 
 export function renderOnnx(o: OnnxOverview, state: OverviewActions, actions: HostActions): HTMLElement {
   const defaultOpset = o.opsets.find((s) => s.domain === 'ai.onnx')?.version;
@@ -108,7 +109,7 @@ function candidateRow(c: CandidateJson, disabled: boolean, actions: HostActions,
   else status.push(h('span', { class: 'status ok' }, 'Folds exactly'));
   const lora = loraBranchFacts(c);
   if (lora.length) status.push(h('div', { class: 'status muted' }, `LoRA ${lora.join(' · ')}`));
-  for (const w of c.warnings) status.push(h('div', { class: 'status warning', title: w }, `⚠ ${shortWarning(w, c.folds && c.blocked === null)}`));
+  for (const w of c.warnings) status.push(h('div', { class: 'status warning', title: warningText(w) }, `⚠ ${warningGist(w, c.folds && c.blocked === null)}`));
   const nodes = c.nodes.join(', ');
   return h('tr', { class: c.blocked !== null ? 'row-blocked' : '' },
     h('td', { class: 'check' }, checkbox),
@@ -122,14 +123,3 @@ function candidateRow(c: CandidateJson, disabled: boolean, actions: HostActions,
   );
 }
 
-/**
- * The engine's shared-module warning lists every call site; in the table the
- * gist is enough (the whole text is the tooltip). Other warnings are shown
- * as they are, clamped to two lines by the stylesheet.
- */
-export function shortWarning(w: string, foldsInOnnx: boolean): string {
-  const shared = /^shared module '([^']+)' is called from (\d+) places/.exec(w);
-  // Only a row that folds in ONNX can promise an exact fold; a grouping-only row changes nothing in ONNX.
-  if (shared) return `shared module '${shared[1]}' (called ${shared[2]}×): keep this group out of PyTorch's fuse_modules${foldsInOnnx ? '; the ONNX fold is exact' : ''}`;
-  return w;
-}

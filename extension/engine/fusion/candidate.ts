@@ -5,6 +5,7 @@
  * extension show it. Its JSON form is the `candidates[]` entry of
  * `scan --json` (see toCandidateJson).
  */
+import type { CandidateWarning } from './warnings';
 export type PatternName =
   | 'conv-bn'
   | 'conv-bn-relu'
@@ -45,8 +46,8 @@ export interface Candidate {
   folds: boolean;
   /** Why it cannot be fused, or null. Blocked candidates are reported and never fused. */
   blocked: string | null;
-  /** E.g. the shared-module warning: passing this group to fuse_modules breaks the model. */
-  warnings: string[];
+  /** E.g. the shared-module warning (passing this group to fuse_modules breaks the model), as data; front ends word it (warnings.ts). */
+  warnings: CandidateWarning[];
   /** Pattern-specific details for folds and for display (e.g. rank and scale of a LoRA branch). */
   details?: Record<string, string | number | boolean | null>;
 }

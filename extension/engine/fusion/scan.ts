@@ -36,6 +36,7 @@ import { GraphIndex } from '../graph/graphIndex';
 import { buildModuleTree, type ModuleTree } from '../graph/moduleTree';
 import { nodeAddresses } from '../graph/nodeAddress';
 import type { Candidate } from './candidate';
+import { sharedModuleWarning } from './warnings';
 import { isWeightLike } from '../graph/constantWeights';
 import { findExporterFoldedConvs, resolveFoldedBatchNorms, type ExporterFoldedConv, type StateDictReader } from '../graph/exporterFolds';
 import { unnamedBatchNormReason } from './exporterFoldReason';
@@ -225,17 +226,9 @@ export function moduleGroup(nodeNames: string[], tree: ModuleTree): (string | nu
   return out;
 }
 
-const SHARED_MODULE = 'shared module';
 const TORCH_GROUP_PATTERNS = new Set<string>(['conv-bn', 'conv-bn-relu', 'conv-relu', 'linear-relu', 'bn-relu', 'linear-bn', 'convtranspose-bn']);
 
-export function sharedModuleWarning(module: string, sites: string[]): string {
-  const list = sites.slice(0, 4).map((s) => `'${s}'`).join(', ') + (sites.length > 4 ? `, … (${sites.length} in all)` : '');
-  return `${SHARED_MODULE} '${module}' is called from ${sites.length} places (${list}): torch.ao.quantization.fuse_modules on this group would replace '${module}' by Identity at every call, silently breaking the model`;
-}
-
-export function isSharedModuleWarning(w: string): boolean {
-  return w.startsWith(SHARED_MODULE + ' ');
-}
+export { isSharedModuleWarning, sharedModuleWarning } from './warnings';
 
 function summarize(model: OnnxModel, index: GraphIndex, addresses: Map<Node, string>): ModelSummary {
   const p = model.proto;

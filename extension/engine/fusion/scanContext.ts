@@ -14,6 +14,7 @@ import type { ExporterFoldedConv } from '../graph/exporterFolds';
 import { knownAddress } from '../graph/nodeAddress';
 import type { PatternName } from './candidate';
 import type { Ranks } from './ranks';
+import type { CandidateWarning } from './warnings';
 
 export type Node = onnx.INodeProto;
 export type Details = Record<string, string | number | boolean | null>;
@@ -36,7 +37,7 @@ export interface PatternMatch {
   nodes: Node[];
   folds: boolean;
   blocked: string | null;
-  warnings?: string[];
+  warnings?: CandidateWarning[];
   /** The modules to report when the detector knows better than the per-node tree lookup (lora-branch: the adapted layer). */
   modules?: (string | null)[];
   details?: Details;

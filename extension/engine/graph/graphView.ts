@@ -27,6 +27,7 @@ import type { GraphIndex } from './graphIndex';
 import type { ModuleTree, ModuleTreeNode } from './moduleTree';
 import { nodeAddresses } from './nodeAddress';
 import { RELABELLING_OPS } from './relabelledConstant';
+import { warningText } from '../fusion/warnings';
 
 export type SequenceStatus = 'safe' | 'grouping' | 'blocked';
 
@@ -40,6 +41,7 @@ export interface SequenceMark {
   modules: (string | null)[];
   /** As the side panel names it: `conv-bn · conv1 → bn1`, a LoRA branch with `· rank 4 · scale 2`. */
   label: string;
+  /** The candidate's warnings, worded (warnings.ts) for the node panel. */
   warnings: string[];
   /** A LoRA branch: the adapted module, rank and scale (as the scan reported them). */
   lora: { module: string | null; rank: string | null; scale: string | null } | null;
@@ -248,7 +250,7 @@ function sequenceMark(c: CandidateJson): SequenceMark {
     nodes: c.nodes,
     modules: c.modules,
     label: [candidateLabel(c), ...loraBranchFacts(c)].join(' · '),
-    warnings: c.warnings,
+    warnings: c.warnings.map(warningText),
     lora: isLora ? { module: detail('module'), rank: detail('rank'), scale: detail('scale') } : null,
   };
 }

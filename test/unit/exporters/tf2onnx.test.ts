@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { tempDir } from '../helpers/fixtures';
+import { warningText } from '../../../extension/engine/fusion/warnings';
 import {
   GraphBuilder, appliedPatterns, describeCandidates, expectBlocked, expectFusable, modelProto, opCount, runPipeline, writeModel, type ConstantStorage,
 } from './build';
@@ -186,7 +187,7 @@ test('tf2onnx constant de-duplication: two Convs share one weight Constant and o
   const r = await runPipeline(file, { 'x:0': { dims: [1, 4, 6, 6] } });
   const c1 = expectFusable(r.candidates, 'conv-bn', ['model/conv1/Conv2D', 'model/bn1/FusedBatchNormV3']);
   assert.equal(c1.details?.sharedWeight, 'model/conv/kernel:0');
-  assert.match(c1.warnings.join('\n'), /also read by 'model\/conv2\/Conv2D'/);
+  assert.match(c1.warnings.map(warningText).join('\n'), /also read by 'model\/conv2\/Conv2D'/);
   expectFusable(r.candidates, 'conv-bn', ['model/conv2/Conv2D', 'model/bn2/FusedBatchNormV3']);
   assert.equal(opCount(r.fused, 'BatchNormalization'), 0);
   const [conv1, conv2] = r.fused.graph.node.filter((n) => n.op_type === 'Conv');

@@ -7,6 +7,7 @@ import type { ModuleTreeNode } from '../../../extension/engine/graph/moduleTree'
 import { allSafeIds, resolveFuseSelection } from '../../../extension/commands/fuseSelection';
 import { moduleItem, sequenceItem, topLevelModules } from '../../../extension/views/treeModel';
 import { fixture } from '../helpers/fixtures';
+import { sharedWeightWarning } from '../../../extension/engine/fusion/warnings';
 
 /** The real scan of a fixture model, as the worker sends it to the host. */
 function scanOf(name: string): { candidates: CandidateJson[]; root: ModuleTreeNode } {
@@ -119,4 +120,9 @@ test('tree items: sequences show pattern, modules, status; warnings and blocked 
   assert.match(blocked.description, /blocked: BN output is a graph output$/);
   assert.match(blocked.tooltip, /Blocked:\*\* BN output is a graph output/);
   assert.equal(sequenceItem(byModules(linear.candidates, 'fc2', 'relu2')).contextValue, 'sequence.grouping');
+  // A weight read by another node is a shared weight (the fold copies it), not a shared module.
+  const tied = sequenceItem({ ...byModules(linear.candidates, 'fc1', 'bn1'), warnings: [sharedWeightWarning('fc1.weight', ['/other/MatMul'])] });
+  assert.equal(tied.description, 'fc1 → bn1 — folds exactly · shared weight');
+  assert.match(tied.tooltip, /\$\(warning\) weight 'fc1\.weight' is also read by '\/other\/MatMul'; folding gives this node its own copy/);
+  assert.doesNotMatch(tied.tooltip + tied.description, /shared module/);
 });

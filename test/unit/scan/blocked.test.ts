@@ -9,6 +9,7 @@ import { analyzeModel, scanModel } from '../../../extension/engine/fusion/scan';
 import type { Candidate } from '../../../extension/engine/fusion/candidate';
 import { buildFuseList } from '../../../extension/engine/fusion/fuseList';
 import { buildModel, convBnRelu, type Spec } from './build';
+import { warningText } from '../../../extension/engine/fusion/warnings';
 
 function scan(spec: Spec): Candidate[] {
   return scanModel(buildModel(spec)).candidates;
@@ -103,7 +104,7 @@ test('a shared weight does not block: the fold copies it, and scan says so', () 
   const c = only(scan(spec), 'conv-bn-relu');
   assert.equal(c.blocked, null);
   assert.equal(c.details?.sharedWeight, 'conv.weight');
-  assert.match(c.warnings.join('\n'), /weight 'conv.weight' is also read by '\/other\/Conv'; folding gives this node its own copy/);
+  assert.match(c.warnings.map(warningText).join('\n'), /weight 'conv.weight' is also read by '\/other\/Conv'; folding gives this node its own copy/);
 });
 
 test('1-D and 3-D convolutions, and ConvTranspose (channels = dims[1] × group)', () => {

@@ -15,7 +15,7 @@ import {
   constantDims, convOutChannels, convSpatialDims, firstProblem, intermediateProblem, isOp, linearAt, nodeLabel,
   parameterProblem, sharedWith, weightTensor, type Node, type PatternDetector, type PatternMatch, type ScanContext,
 } from '../scanContext';
-import { sharedWeightWarning } from './convBn';
+import { sharedWeightWarning } from '../warnings';
 
 export const constantFoldDetector: PatternDetector = {
   name: 'constant-fold',

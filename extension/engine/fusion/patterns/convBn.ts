@@ -12,6 +12,7 @@ import {
   type PatternDetector, type PatternMatch, type ScanContext,
 } from '../scanContext';
 import { batchNormDetails, batchNormFoldProblem } from './batchNorm';
+import { sharedWeightWarning } from '../warnings';
 
 export const convBnDetector: PatternDetector = {
   name: 'conv-bn',
@@ -57,8 +58,3 @@ export const convBnDetector: PatternDetector = {
   },
 };
 
-/** A weight other nodes also read is not changed in place: the fold gives this node its own copy. */
-export function sharedWeightWarning(weight: string, others: string[]): string {
-  const list = others.slice(0, 3).map((n) => `'${n}'`).join(', ') + (others.length > 3 ? ` and ${others.length - 3} more` : '');
-  return `weight '${weight}' is also read by ${list}; folding gives this node its own copy and leaves theirs unchanged`;
-}

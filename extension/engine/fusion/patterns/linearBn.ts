@@ -11,7 +11,7 @@ import {
   type LinearLayer, type Node, type PatternDetector, type PatternMatch, type ScanContext,
 } from '../scanContext';
 import { batchNormDetails, batchNormFoldProblem } from './batchNorm';
-import { sharedWeightWarning } from './convBn';
+import { sharedWeightWarning } from '../warnings';
 
 /** The Linear layer whose output is `value`, if any. */
 export function linearProducing(ctx: ScanContext, value: string): LinearLayer | undefined {
