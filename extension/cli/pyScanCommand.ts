@@ -30,7 +30,7 @@ export const pyScanCommand: CliCommand = {
   },
 };
 
-function readSource(file: string): string {
+export function readSource(file: string): string {
   let bytes: Buffer;
   try {
     if (fs.statSync(file).isDirectory()) throw new ModelFuseError(`${file} is a folder, not a Python file`);

@@ -10,22 +10,24 @@ import { analyzeModel, SUBGRAPH_NOT_SCANNED, type ScanResult } from '../engine/f
 import type { CliCommand, CliIO } from './command';
 import { COMMON_OPTIONS, parseArgs, requirePositionals } from './args';
 import { checkpointSource, WEIGHTS_OPTION } from './checkpointOption';
+import { PYTHON_OPTION, pythonDefinition } from './pythonOption';
 import { warningText } from '../engine/fusion/warnings';
 
-const USAGE = 'scan MODEL [--weights STATE_DICT.safetensors] [--json]';
+const USAGE = 'scan MODEL [--weights STATE_DICT.safetensors] [--python MODEL.py] [--json]';
 
 export const scanCommand: CliCommand = {
   name: 'scan',
   usage: USAGE,
   summary: 'list the fusible sequences (conv+bn, linear+relu, …) with their PyTorch modules',
   async run(argv: string[], io: CliIO): Promise<number> {
-    const args = parseArgs(argv, { ...COMMON_OPTIONS, ...WEIGHTS_OPTION });
+    const args = parseArgs(argv, { ...COMMON_OPTIONS, ...WEIGHTS_OPTION, ...PYTHON_OPTION });
     const [modelPath] = requirePositionals(args, ['MODEL'], USAGE);
+    const python = await pythonDefinition(args);
     // Scan reads shapes, never weight values: large payloads stay in the file.
     const model = OnnxModel.load(modelPath, { weights: 'on-demand' });
     const checkpoint = checkpointSource(args, modelPath, io);
     try {
-      const { scan } = analyzeModel(model, { checkpoint: () => checkpoint.open() });
+      const { scan } = analyzeModel(model, { checkpoint: () => checkpoint.open(), python });
       io.out(args.flags.has('json') ? JSON.stringify(scanJson(scan), null, 2) : formatScanTable(scan));
     } finally {
       checkpoint.close();

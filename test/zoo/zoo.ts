@@ -18,6 +18,7 @@ import * as zlib from 'node:zlib';
 import { OnnxModel } from '../../extension/engine/onnx/model';
 import { analyzeModel } from '../../extension/engine/fusion/scan';
 import { buildFuseList } from '../../extension/engine/fusion/fuseList';
+import type { PythonDefinition } from '../../extension/engine/graph/pythonFolds';
 
 export const ZOO_DIR = path.resolve(__dirname, '..', 'fixtures', 'zoo');
 export const VARIANTS = ['bn-trained', 'bn-default', 'eval-default'] as const;
@@ -122,18 +123,23 @@ export function notExported(truth: ZooTruth, group: string[]): boolean {
   return !!calls && group.every((m) => !calls[m]);
 }
 
-export function checkExport(entry: ZooEntry, variant: Variant): ZooResult | null {
+/**
+ * With `python` (the model's Python definition) an eval-default export is expected to give the full
+ * groups, as if the BatchNorms were kept: the definition names what the exporter folded away.
+ */
+export function checkExport(entry: ZooEntry, variant: Variant, options: { python?: PythonDefinition } = {}): ZooResult | null {
   const m = materialise(entry, variant);
   if (!m) return null;
   const groupsKnown = !!entry.truth.fusibleChains || (entry.truth.family === 'quant' && !!entry.truth.fuseModelGroups);
+  const expectedVariant: Variant = options.python ? 'bn-trained' : variant;
   const result: ZooResult = {
-    key: entry.key, variant, groupsKnown, pathsChecked: 0, wrongPaths: [], offered: [], expected: groupsKnown ? expectedGroups(entry.truth, variant) : [],
+    key: entry.key, variant, groupsKnown, pathsChecked: 0, wrongPaths: [], offered: [], expected: groupsKnown ? expectedGroups(entry.truth, expectedVariant) : [],
     wrongGroups: [], missingGroups: [], falseShared: [], missedShared: [],
   };
   let model: OnnxModel | undefined;
   try {
     model = OnnxModel.load(m.modelPath, { weights: 'on-demand' });
-    const analysis = analyzeModel(model);
+    const analysis = analyzeModel(model, { python: options.python });
     const list = buildFuseList(analysis);
     result.offered = list.groups.map((g) => g.modules);
     const known = new Set(entry.truth.namedModules ?? Object.keys(entry.truth.hookCalls ?? {}));
@@ -167,4 +173,23 @@ export function checkExport(entry: ZooEntry, variant: Variant): ZooResult | null
     m.dispose();
   }
   return result;
+}
+
+
+/** torchvision's source file of a zoo model (Debian's python3-torchvision 0.14), for the Python-definition route. */
+export const TORCHVISION_MODELS = '/usr/lib/python3/dist-packages/torchvision/models';
+const SOURCE_BY_PREFIX: [RegExp, string][] = [
+  [/^(resnet|resnext|wide_resnet)/, 'resnet.py'], [/^mobilenet_v2/, 'mobilenetv2.py'], [/^mobilenet_v3/, 'mobilenetv3.py'],
+  [/^shufflenet/, 'shufflenetv2.py'], [/^googlenet/, 'googlenet.py'], [/^inception/, 'inception.py'], [/^densenet/, 'densenet.py'],
+  [/^vgg/, 'vgg.py'], [/^efficientnet/, 'efficientnet.py'], [/^regnet/, 'regnet.py'], [/^mnasnet/, 'mnasnet.py'],
+  [/^squeezenet/, 'squeezenet.py'], [/^alexnet/, 'alexnet.py'], [/^convnext/, 'convnext.py'], [/^vit_/, 'vision_transformer.py'],
+  [/^swin/, 'swin_transformer.py'], [/^maxvit/, 'maxvit.py'],
+];
+
+/** The file defining the model (the quantizable variants: their quantization/ file), or null. */
+export function torchvisionSource(truth: ZooTruth): string | null {
+  const hit = SOURCE_BY_PREFIX.find(([re]) => re.test(truth.model));
+  if (!hit) return null;
+  const file = path.join(TORCHVISION_MODELS, truth.family === 'quant' ? 'quantization' : '', hit[1]);
+  return fs.existsSync(file) ? file : null;
 }

@@ -13,6 +13,6 @@ export function unnamedBatchNormReason(f: ExporterFoldedConv, conv: string | nul
   const trap = next
     ? `; in the PyTorch model that BatchNorm sits between ${convName} and '${next}', and fuse_modules on [${convName}, '${next}'] would apply the ReLU before it, silently changing the model`
     : '; the PyTorch model still has that BatchNorm, which this file does not name';
-  const found = f.resolution ? ` The checkpoint did not name it: ${f.resolution}.` : '';
-  return `${what}${trap}.${found} To name it, put the model's state dict (.safetensors) beside the model or give it as its weights; or export with training=torch.onnx.TrainingMode.PRESERVE (or dynamo with optimize=False) to keep the BatchNorm.`;
+  const found = f.resolution ? ` What was given did not name it: ${f.resolution}.` : '';
+  return `${what}${trap}.${found} To name it, put the model's state dict (.safetensors) beside the model or give it as its weights, or give the model's Python definition; or export with training=torch.onnx.TrainingMode.PRESERVE (or dynamo with optimize=False) to keep the BatchNorm.`;
 }

@@ -40,6 +40,7 @@ import { sharedModuleWarning } from './warnings';
 import { isWeightLike } from '../graph/constantWeights';
 import { findExporterFoldedConvs, resolveFoldedBatchNorms, type ExporterFoldedConv, type StateDictReader } from '../graph/exporterFolds';
 import { unnamedBatchNormReason } from './exporterFoldReason';
+import { resolveFoldedFromPython, type PythonDefinition } from '../graph/pythonFolds';
 import { PATTERN_DETECTORS } from './patterns/index';
 import { Ranks } from './ranks';
 import type { Node, PatternDetector, PatternMatch, ScanContext } from './scanContext';
@@ -103,6 +104,8 @@ export interface AnalyzeOptions {
    * BatchNorm away (graph/exporterFolds.ts) so that it can be named.
    */
   checkpoint?: () => StateDictReader | undefined;
+  /** The model's Python definition, analysed: names the folded BatchNorms the state dict did not (graph/pythonFolds.ts). */
+  python?: PythonDefinition;
 }
 
 export function scanModel(model: OnnxModel, options: AnalyzeOptions = {}): ScanResult {
@@ -119,9 +122,10 @@ export function analyzeModel(model: OnnxModel, options: AnalyzeOptions = {}): Mo
   if (checkpoint) {
     const convTree = tree;
     resolveFoldedBatchNorms(model, index, exporterFolded, (n) => convTree.moduleOf(n), checkpoint);
-    const named = new Map([...exporterFolded.values()].filter((f) => f.batchNorm).map((f) => [f.node, f.batchNorm!]));
-    if (named.size > 0) tree = buildModuleTree(model, index, { foldedBatchNorms: named });
   }
+  if (exporterFolded.size > 0 && options.python) resolveFoldedFromPython(exporterFolded, tree, options.python);
+  const named = new Map([...exporterFolded.values()].filter((f) => f.batchNorm).map((f) => [f.node, f.batchNorm!]));
+  if (named.size > 0) tree = buildModuleTree(model, index, { foldedBatchNorms: named });
   const ranks = new Ranks(model.graph, index);
   const ctx: ScanContext = {
     model,

@@ -21,7 +21,7 @@ export interface PythonLink {
  * index in `relative` (`features.-1.0`: counted from the end of a Sequential built in a loop)
  * matches any index: the ONNX export names the last block by its number.
  */
-function prefixOf(full: string, relative: string): string | null {
+export function prefixOf(full: string, relative: string): string | null {
   if (full === relative) return '';
   if (!/(^|\.)-\d+(\.|$)/.test(relative)) return full.endsWith(`.${relative}`) ? full.slice(0, full.length - relative.length - 1) : null;
   const pattern = relative.split('.').map((p) => (/^-\d+$/.test(p) ? '\\d+' : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('\\.');
@@ -48,4 +48,25 @@ export function linkToPython(onnxModules: readonly (string | null)[], classes: r
   }
   // Exact-length matches first (the whole ONNX group), then safe before unsafe.
   return links.sort((a, b) => (b.group.modules.length - a.group.modules.length) || Number(a.unsafe) - Number(b.unsafe));
+}
+
+/**
+ * The path of `sibling` (relative to a class, like `relative`) in the instance where `full` is that
+ * class's `relative`: `features.1.conv.1` as `conv.-2` → `conv.-1` is `features.1.conv.2`. A negative
+ * index of `sibling` is counted from the one `relative` has at the same place; null when `full` is
+ * not `relative` of any instance, or the sibling's index cannot be told.
+ */
+export function siblingPath(full: string, relative: string, sibling: string): string | null {
+  const instance = prefixOf(full, relative);
+  if (instance === null) return null;
+  const concrete = (instance === '' ? full : full.slice(instance.length + 1)).split('.');
+  const rel = relative.split('.');
+  const parts = sibling.split('.').map((part, i) => {
+    if (!/^-\d+$/.test(part)) return part;
+    if (rel[i] === undefined || !/^-\d+$/.test(rel[i]) || rel.slice(0, i).join('.') !== sibling.split('.').slice(0, i).join('.')) return null;
+    const index = Number(concrete[i]) + (Number(part) - Number(rel[i]));
+    return index >= 0 ? String(index) : null;
+  });
+  if (parts.some((p) => p === null)) return null;
+  return [instance, ...parts].filter((p) => p !== '').join('.');
 }

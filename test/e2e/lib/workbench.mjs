@@ -203,3 +203,22 @@ export async function saveActiveEditorUntil(page, file, expected, readText) {
     return after.includes(expected) && after;
   }, { timeoutMs: UI_TIMEOUT * 2 });
 }
+
+/**
+ * Accepts an open input box (the merge's weight prompt) with Enter, and again while it is still
+ * shown: a step started from a webview button (the walkthrough) can hand the keyboard focus back
+ * to that webview just after the box opened, and an Enter sent then reaches the webview instead.
+ * `prompt` tells this box from the step that follows it.
+ */
+export async function acceptInputBox(page, prompt, timeoutMs = WORK_TIMEOUT) {
+  const widget = page.locator('.quick-input-widget');
+  const input = widget.locator('.quick-input-box input');
+  await waitFor(`the ${prompt} prompt`, async () => new RegExp(prompt, 'i').test(await widget.innerText()), { timeoutMs });
+  await waitFor(`the ${prompt} prompt to be accepted`, async () => {
+    if (!(await widget.isVisible()) || !new RegExp(prompt, 'i').test(await widget.innerText())) return true;
+    await input.click({ timeout: 2000 }).catch(() => undefined);
+    await input.press('Enter', { timeout: 2000 }).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return !(await widget.isVisible()) || !new RegExp(prompt, 'i').test(await widget.innerText());
+  }, { timeoutMs: UI_TIMEOUT });
+}

@@ -32,9 +32,10 @@ export default {
     await pickQuickItem(page, /base\.onnx/);
     // Weight of the adapter: 1, as trained.
     const input = page.locator('.quick-input-widget .quick-input-box input');
-    await waitFor('the adapter weight prompt', async () => /weight/i.test(await page.locator('.quick-input-widget').innerText()));
-    check((await input.inputValue()) === '1', `the weight prompt does not default to 1 (${await input.inputValue()})`);
-    await input.press('Enter');
+    await waitFor('the adapter weight prompt', async () => /weight of/i.test(await page.locator('.quick-input-widget').innerText()));
+    // The box shows its title a moment before its value.
+    await waitFor('the weight prompt to default to 1', async () => (await input.inputValue()) === '1', { timeoutMs: UI_TIMEOUT });
+    await acceptInputBox(page, 'weight of');
     // The key mapping: PEFT targeted q_proj and v_proj (r=4, alpha=8).
     const confirm = page.locator('.quick-input-widget .monaco-list-row', { hasText: /Merge \d+ modules? → base\.merged\.onnx/ }).first();
     await confirm.waitFor({ timeout: WORK_TIMEOUT });

@@ -4,12 +4,12 @@
 // LoRA adapter merged, CodeLens on the sample model.py. The written files are checked here, in
 // ONNX Runtime, against PyTorch's and PEFT's outputs. No absolute path reaches the webview. After a
 // reload the walkthrough does not open again.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { viewRows, webviewTextNow, waitForFile } from '../lib/modelfuse.mjs';
 import { check, waitFor } from '../lib/poll.mjs';
 import { compare, FIXTURES, readSafetensors, runModel } from '../lib/reference.mjs';
-import { findWebview, runCommand, UI_TIMEOUT, waitForNotification, WORK_TIMEOUT } from '../lib/workbench.mjs';
+import { acceptInputBox, findWebview, runCommand, UI_TIMEOUT, waitForNotification, WORK_TIMEOUT } from '../lib/workbench.mjs';
 
 const WALKTHROUGH_TITLE = 'Get Started with ModelFuse';
 
@@ -37,6 +37,13 @@ export default {
   server: 'first-start',
   timeoutMs: 600_000,
   async run({ page, openWorkspace, server, screenshotOf, extensionLog }) {
+    // A second try starts as the first did: without the fused and merged samples a first try wrote.
+    const storage = path.join(server.dirs.userData, 'User', 'globalStorage', 'modelfuse.modelfuse');
+    if (existsSync(storage)) {
+      for (const entry of readdirSync(storage, { recursive: true })) {
+        if (/\.(fused|merged)(-\d+)?\.onnx(\.data)?$/.test(String(entry))) rmSync(path.join(storage, String(entry)), { force: true });
+      }
+    }
     await openWorkspace();
     await waitFor('the ModelFuse walkthrough to open by itself', () => walkthroughVisible(page), { timeoutMs: 60_000 });
     for (const id of ['openSample', 'sequences', 'fuse', 'merge', 'codelens']) check((await step(page, id).count()) === 1, `the walkthrough has no step ${id}`);
@@ -85,9 +92,7 @@ export default {
 
     // 4. Merge the sample LoRA adapter: weight 1, the key mapping confirmed.
     await runStep(page, 'merge', 'Merge the Sample Adapter');
-    const input = page.locator('.quick-input-widget .quick-input-box input');
-    await waitFor('the adapter weight prompt', async () => /weight/i.test(await page.locator('.quick-input-widget').innerText()), { timeoutMs: WORK_TIMEOUT });
-    await input.press('Enter');
+    await acceptInputBox(page, 'weight of');
     const confirm = page.locator('.quick-input-widget .monaco-list-row', { hasText: /Merge \d+ modules? → base\.merged\.onnx/ }).first();
     await confirm.waitFor({ timeout: WORK_TIMEOUT });
     await screenshotOf('merge-mapping');

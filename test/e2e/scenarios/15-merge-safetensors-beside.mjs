@@ -9,7 +9,7 @@ import path from 'node:path';
 import { openModelFromExplorer, waitForFile } from '../lib/modelfuse.mjs';
 import { check, waitFor } from '../lib/poll.mjs';
 import { checkMergedLikePeft, progressToastsNow, quickPickRows } from '../lib/loraChecks.mjs';
-import { clickNotificationAction, recordNotifications, typeInPalette, UI_TIMEOUT, waitForNotification, WORK_TIMEOUT } from '../lib/workbench.mjs';
+import { acceptInputBox, clickNotificationAction, recordNotifications, typeInPalette, UI_TIMEOUT, waitForNotification, WORK_TIMEOUT } from '../lib/workbench.mjs';
 
 export default {
   id: 15,
@@ -63,9 +63,7 @@ export default {
     await page.locator('.quick-input-widget .monaco-list-row').first().click();
 
     // Weight 1, then the key mapping: all four modules matched by name.
-    const input = page.locator('.quick-input-widget .quick-input-box input');
-    await waitFor('the adapter weight prompt', async () => /weight/i.test(await page.locator('.quick-input-widget').innerText()));
-    await input.press('Enter');
+    await acceptInputBox(page, 'weight of');
     const confirm = page.locator('.quick-input-widget .monaco-list-row', { hasText: /Merge 4 modules → base\.merged\.safetensors/ }).first();
     await confirm.waitFor({ timeout: WORK_TIMEOUT });
     await confirm.click();

@@ -9,7 +9,7 @@ import { openModelFromExplorer, waitForFile, webviewText, webviewTextNow } from 
 import { check, waitFor } from '../lib/poll.mjs';
 import { checkMergedLikePeft, quickPickRows } from '../lib/loraChecks.mjs';
 import { renamedTensor } from '../lib/workspace.mjs';
-import { contextMenu, findWebview, revealInExplorer, UI_TIMEOUT, waitForNotification, WORK_TIMEOUT } from '../lib/workbench.mjs';
+import { acceptInputBox, contextMenu, findWebview, revealInExplorer, UI_TIMEOUT, waitForNotification, WORK_TIMEOUT } from '../lib/workbench.mjs';
 
 const MODULES = ['layers.0.attn.q_proj', 'layers.0.attn.v_proj', 'layers.1.attn.q_proj', 'layers.1.attn.v_proj'];
 
@@ -28,8 +28,7 @@ export default {
     const bases = await quickPickRows(page);
     check(/renamed_base\.safetensors/.test(bases[0].text), `the base beside the adapter is not first: ${bases[0]?.text}`);
     await page.locator('.quick-input-widget .monaco-list-row').first().click();
-    await waitFor('the adapter weight prompt', async () => /weight/i.test(await page.locator('.quick-input-widget').innerText()));
-    await page.locator('.quick-input-widget .quick-input-box input').press('Enter');
+    await acceptInputBox(page, 'weight of');
 
     // No module matches by name: the mapping editor opens instead of a merge that would do nothing.
     const editor = await findWebview(page, 'the LoRA key-mapping editor', async (frame) => /LoRA key mapping/.test(await webviewTextNow(frame)) && /not matched/.test(await webviewTextNow(frame)), WORK_TIMEOUT);

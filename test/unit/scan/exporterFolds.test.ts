@@ -15,6 +15,9 @@ import { buildFuseList, formatFuseList } from '../../../extension/engine/fusion/
 import { openCheckpoint } from '../../../extension/engine/fusion/checkpoint';
 import type { StateDictReader } from '../../../extension/engine/graph/exporterFolds';
 import { fixture, tempDir } from '../helpers/fixtures';
+import { analyzePythonSource } from '../../../extension/engine/python/analyzePython';
+import { fileImportReader } from '../../../extension/engine/python/importFiles';
+import type { PythonDefinition } from '../../../extension/engine/graph/pythonFolds';
 
 const CASES = ['mobilenet_v2_w01', 'mnasnet_a01', 'stem_block'];
 const CLI = path.resolve(__dirname, '../../../dist/cli.js');
@@ -129,4 +132,73 @@ test('CLI: a state dict beside the model is used by fuse-list; --weights names o
   assert.equal(pickle.status, 2);
   assert.match(pickle.stderr, /pickled \.bin\/\.pt files are not read/);
   assert.deepEqual(fs.readdirSync(dir), ['exported.onnx'], 'nothing written');
+});
+
+// ---------------------------------------------------------------- the Python definition instead of the state dict
+
+const TORCHVISION_MODELS = '/usr/lib/python3/dist-packages/torchvision/models';
+/** The fixture's own definition (stem_block), or torchvision's source as Debian's python3-torchvision installs it (read as text). */
+const DEFINITIONS: Record<string, string> = {
+  stem_block: fixture('exporter-folded', 'stem_block', 'model.py'),
+  mobilenet_v2_w01: path.join(TORCHVISION_MODELS, 'mobilenetv2.py'),
+  mnasnet_a01: path.join(TORCHVISION_MODELS, 'mnasnet.py'),
+};
+
+async function definition(file: string, text = fs.readFileSync(file, 'utf8')): Promise<PythonDefinition> {
+  const analysis = await analyzePythonSource(text, undefined, fileImportReader(file, []));
+  return { file: path.basename(file), classes: analysis.classes };
+}
+
+function groupsWith(c: string, python: PythonDefinition): { offered: string[][]; analysis: ReturnType<typeof analyzeModel> } {
+  const model = OnnxModel.load(fixture('exporter-folded', c, 'model.onnx'));
+  try {
+    const analysis = analyzeModel(model, { python });
+    return { offered: buildFuseList(analysis).groups.map((g) => g.modules), analysis };
+  } finally {
+    model.close();
+  }
+}
+
+for (const c of CASES) {
+  test(`${c}: with its Python definition and no state dict, fuse-list offers exactly torch.fx's groups`, async (t) => {
+    if (!fs.existsSync(DEFINITIONS[c])) {
+      t.skip(`${DEFINITIONS[c]} is missing (Debian's python3-torchvision; .ci/run installs it)`);
+      return;
+    }
+    const { offered, analysis } = groupsWith(c, await definition(DEFINITIONS[c]));
+    assert.deepEqual(offered, safeChains(truth(c)));
+    const named = analysis.exporterFolds.filter((f) => f.batchNorm);
+    assert.ok(named.length > 0);
+    for (const f of named) assert.match(f.resolution!, /^class \w+ of \w+\.py calls self\.[\w.-]+ then self\.[\w.-]+ \(line \d+\): '[^']+' is its Conv, so the folded BatchNorm is '[^']+'$/);
+  });
+}
+
+test('a Python class of another model names no BatchNorm: the export shows children it does not create', async () => {
+  const other = await definition('other.py', [
+    'import torch.nn as nn',
+    'class Other(nn.Module):',
+    '    def __init__(self):',
+    '        super().__init__()',
+    '        self.conv = nn.Conv2d(3, 8, 3)',
+    '        self.norm = nn.BatchNorm2d(8)',
+    '    def forward(self, x):',
+    '        return self.norm(self.conv(x))',
+  ].join('\n'));
+  const { offered, analysis } = groupsWith('stem_block', other);
+  assert.equal(analysis.exporterFolds.filter((f) => f.batchNorm).length, 0);
+  assert.deepEqual(offered, []);
+  const stem = analysis.exporterFolds.find((f) => analysis.tree.moduleOf(f.node) === 'conv')!;
+  assert.match(stem.resolution!, /no class of other\.py runs a Conv → BatchNorm that ends at 'conv'/);
+});
+
+test('CLI: fuse-list --python names the folded BatchNorms of a model alone in its folder', () => {
+  const dir = tempDir();
+  fs.copyFileSync(fixture('exporter-folded', 'stem_block', 'model.onnx'), path.join(dir, 'exported.onnx'));
+  const r = spawnSync(process.execPath, [CLI, 'fuse-list', path.join(dir, 'exported.onnx'), '--python', fixture('exporter-folded', 'stem_block', 'model.py')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /\['conv', 'bn', 'act'\],  # Conv2d \+ BatchNorm2d \+ ReLU/);
+  assert.match(r.stdout, /\['head\.0', 'head\.1', 'head\.2'\]/);
+  const missing = spawnSync(process.execPath, [CLI, 'fuse-list', path.join(dir, 'exported.onnx'), '--python', path.join(dir, 'nope.py')], { encoding: 'utf8' });
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /nope\.py: no such file/);
 });

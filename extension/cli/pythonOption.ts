@@ -1,0 +1,20 @@
+/**
+ * `--python FILE.py` for scan and fuse-list: the model's Python definition, analysed as py-scan
+ * does, names the BatchNorms the exporter folded away when no state dict named them
+ * (engine/graph/pythonFolds.ts). Never guessed from files nearby: a folder can hold many models.
+ */
+import * as path from 'node:path';
+import { analyzePythonSource } from '../engine/python/analyzePython';
+import { fileImportReader } from '../engine/python/importFiles';
+import type { PythonDefinition } from '../engine/graph/pythonFolds';
+import { optValue, type OptionSpec, type ParsedArgs } from './args';
+import { readSource } from './pyScanCommand';
+
+export const PYTHON_OPTION: Record<string, OptionSpec> = { python: { value: true } };
+
+export async function pythonDefinition(args: ParsedArgs): Promise<PythonDefinition | undefined> {
+  const file = optValue(args, 'python');
+  if (file === undefined) return undefined;
+  const analysis = await analyzePythonSource(readSource(file), undefined, fileImportReader(path.resolve(file), [process.cwd()]));
+  return { file: path.basename(file), classes: analysis.classes };
+}
