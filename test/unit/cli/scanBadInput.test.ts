@@ -148,7 +148,7 @@ test('external data that escapes the model folder is refused', () => {
 test('usage errors are one line too', () => {
   const r = cli('scan');
   assert.equal(r.code, 2);
-  assert.match(r.err.trim(), /^modelfuse scan: expected MODEL; usage: scan MODEL \[--weights STATE_DICT\.safetensors\] \[--json\]$/);
+  assert.match(r.err.trim(), /^modelfuse scan: expected MODEL; usage: scan MODEL \[--weights STATE_DICT\.safetensors\] \[--python MODEL\.py\] \[--json\]$/);
   assert.match(cli('scan', fixture('zoo_linear', 'model.onnx'), '--bogus').err.trim(), /^modelfuse scan: unknown option --bogus$/);
 });
 
