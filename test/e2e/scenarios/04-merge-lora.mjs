@@ -7,6 +7,7 @@ import { openModelFromExplorer, waitForFile } from '../lib/modelfuse.mjs';
 import { check, waitFor } from '../lib/poll.mjs';
 import { compare, FIXTURES, readSafetensors, runModel } from '../lib/reference.mjs';
 import {
+  acceptInputBox,
   contextMenu,
   pickQuickItem,
   recordedNotifications,
