@@ -255,8 +255,9 @@ async function mergeSafetensors(plan: LoraPlan, base: SafetensorsBase, work: Map
       const reader = fs.openSync(shard.path, 'r');
       try {
         const entries = [...shard.entries.values()].sort((a, b) => a.begin - b.begin);
-        // A three-stage pipeline: the next tensor is read (libuv thread) and its product requested (worker)
-        // while this one merges on the main thread, and the previous one is still being written.
+        // A three-stage pipeline: the next tensor to merge is read (libuv thread) and its product requested
+        // (worker) while this one merges on the main thread, and the previous one is still being written.
+        // Tensors no adapter changes are copied in small chunks between them.
         const reads: (Promise<Uint8Array> | undefined)[] = [];
         const readAt = (i: number): Promise<Uint8Array> => {
           let r = reads[i];
@@ -267,31 +268,41 @@ async function mergeSafetensors(plan: LoraPlan, base: SafetensorsBase, work: Map
           return r;
         };
         const nextWork = entries.map((_, i) => entries.findIndex((e, j) => j > i && work.has(e.name)));
+        const firstWork = entries.findIndex((e) => work.has(e.name));
+        if (firstWork >= 0) {
+          readAt(firstWork);
+          merger.prefetch(entries[firstWork].name, work.get(entries[firstWork].name));
+        }
         await writeSafetensorsStream(
           fd,
-          entries.map((e, i) => ({
-            name: e.name,
-            dtype: e.dtype,
-            shape: e.shape,
-            bytes: async (): Promise<Uint8Array> => {
-              throwIfCancelled(options.cancel);
-              const raw = await readAt(i);
-              reads[i] = undefined;
-              if (i + 1 < entries.length) readAt(i + 1);
-              written++;
-              const w = work.get(e.name);
-              if (!w) return raw;
-              const nw = nextWork[i];
-              if (nw >= 0) merger.prefetch(entries[nw].name, work.get(entries[nw].name));
-              const merged = await merger.merge(e.name, w, raw, safetensorsDtypeToOnnx(e.dtype), e.shape);
-              if (merged !== raw) pool.give(raw); // read by the merge only, which is over
-              options.onProgress?.(++done, total, e.name);
-              return merged;
-            },
-          })),
+          entries.map((e, i) => {
+            const w = work.get(e.name);
+            // A tensor no adapter changes is copied through a small buffer, never held whole (embeddings, lm_head).
+            if (!w) return { name: e.name, dtype: e.dtype, shape: e.shape, copy: { fd: reader, begin: e.begin, path: shard.path, before: () => throwIfCancelled(options.cancel) } };
+            return {
+              name: e.name,
+              dtype: e.dtype,
+              shape: e.shape,
+              bytes: async (): Promise<Uint8Array> => {
+                throwIfCancelled(options.cancel);
+                const raw = await readAt(i);
+                reads[i] = undefined;
+                const nw = nextWork[i];
+                if (nw >= 0) {
+                  readAt(nw);
+                  merger.prefetch(entries[nw].name, work.get(entries[nw].name));
+                }
+                const merged = await merger.merge(e.name, w, raw, safetensorsDtypeToOnnx(e.dtype), e.shape);
+                if (merged !== raw) pool.give(raw); // read by the merge only, which is over
+                options.onProgress?.(++done, total, e.name);
+                return merged;
+              },
+            };
+          }),
           shard.metadata,
           (b) => pool.give(b), // written: nobody reads it any more
         );
+        written += entries.length;
       } finally {
         fs.closeSync(fd);
         fs.closeSync(reader);
