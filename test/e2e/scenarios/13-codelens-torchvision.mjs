@@ -38,11 +38,16 @@ async function lensOfClass(page, file, className, pattern) {
   );
 }
 
-/** Text and tooltips of the lenses of one line. */
+/**
+ * Text and tooltips of the lenses of one line. VS Code first shows the lenses it cached for the file
+ * (titles only, no tooltips) and replaces them when the provider answers: wait for the tooltips.
+ */
 async function lensDetails(line) {
-  const text = (await line.innerText()).replace(/\u00a0/g, ' ');
-  const tooltips = await line.locator('a').evaluateAll((anchors) => anchors.map((a) => a.getAttribute('title') ?? ''));
-  return { text, tooltips: tooltips.join('\n') };
+  return waitFor('the lenses with their tooltips (not the cached titles)', async () => {
+    const text = (await line.innerText()).replace(/\u00a0/g, ' ');
+    const tooltips = await line.locator('a').evaluateAll((anchors) => anchors.map((a) => a.getAttribute('title') ?? ''));
+    return tooltips.some((t) => t.length > 0) && { text, tooltips: tooltips.join('\n') };
+  }, { timeoutMs: WORK_TIMEOUT });
 }
 
 async function openFile(page, relativePath) {
