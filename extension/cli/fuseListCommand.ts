@@ -20,7 +20,7 @@ export const fuseListCommand: CliCommand = {
   async run(argv: string[], io: CliIO): Promise<number> {
     const args = parseArgs(argv, { ...COMMON_OPTIONS, ...WEIGHTS_OPTION, ...PYTHON_OPTION });
     const [modelPath] = requirePositionals(args, ['MODEL'], USAGE);
-    const python = await pythonDefinition(args);
+    const python = await pythonDefinition(args, io);
     // Module groups need no weight values: large payloads stay in the file.
     const model = OnnxModel.load(modelPath, { weights: 'on-demand' });
     const checkpoint = checkpointSource(args, modelPath, io);

@@ -7,14 +7,17 @@ import * as path from 'node:path';
 import { analyzePythonSource } from '../engine/python/analyzePython';
 import { fileImportReader } from '../engine/python/importFiles';
 import type { PythonDefinition } from '../engine/graph/pythonFolds';
+import type { CliIO } from './command';
 import { optValue, type OptionSpec, type ParsedArgs } from './args';
 import { readSource } from './pyScanCommand';
 
 export const PYTHON_OPTION: Record<string, OptionSpec> = { python: { value: true } };
 
-export async function pythonDefinition(args: ParsedArgs): Promise<PythonDefinition | undefined> {
+export async function pythonDefinition(args: ParsedArgs, io: CliIO): Promise<PythonDefinition | undefined> {
   const file = optValue(args, 'python');
   if (file === undefined) return undefined;
   const analysis = await analyzePythonSource(readSource(file), undefined, fileImportReader(path.resolve(file), [process.cwd()]));
+  // Classes near a syntax error may be missed: fewer BatchNorms named, never a wrong one; say why.
+  if (analysis.hasSyntaxErrors) io.err(`note: ${file} has syntax errors; classes near them may be missed`);
   return { file: path.basename(file), classes: analysis.classes };
 }
