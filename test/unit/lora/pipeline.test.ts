@@ -19,15 +19,14 @@ import { rand, writePeftAdapter, writeSafetensors, type T } from './loraTestUtil
 class RecordingBackend implements MatmulBackend {
   readonly name = 'recording';
   readonly calls: number[] = [];
-  inFlight = 0;
-  maxInFlight = 0;
+  /** For each request, how many tensors had finished merging when it was made. */
+  readonly mergedWhenRequested: number[] = [];
+  merged = 0;
   private readonly js = new JsMatmulBackend();
   async matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Promise<Float32Array> {
     this.calls.push(m * n);
-    this.inFlight++;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    this.mergedWhenRequested.push(this.merged);
     await new Promise((r) => setTimeout(r, 2));
-    this.inFlight--;
     return this.js.matmul(a, b, m, k, n);
   }
   async dispose(): Promise<void> {}
@@ -59,7 +58,10 @@ test('products computed ahead by a remote-style backend give the same float16 by
   for (const [out, backend] of [[outJs, new JsMatmulBackend()], [outRemote, recording]] as const) {
     const plan = buildPlan(basePath, [{ path: ad, weight: 1 }]);
     try {
-      const report = await mergeLora(plan, out, { backend });
+      const onProgress = (done: number): void => {
+        if (backend === recording) recording.merged = done;
+      };
+      const report = await mergeLora(plan, out, { backend, onProgress });
       assert.equal(report.merged.length, 5);
       assert.equal(report.tensorsWritten, 12);
     } finally {
@@ -68,5 +70,8 @@ test('products computed ahead by a remote-style backend give the same float16 by
   }
   assert.deepEqual(fs.readFileSync(outRemote), fs.readFileSync(outJs));
   assert.equal(recording.calls.length, 5, 'each product requested once');
-  assert.equal(recording.maxInFlight, 2, 'the next tensor\'s product is computed while this one merges, and no further ahead');
+  // Decided by the pipeline's order, not by timing: the first two products are asked for before
+  // anything merges (the first up front, the second as the first merge starts), then product k+1
+  // as tensor k starts merging, i.e. when k tensors are done — one ahead, never two.
+  assert.deepEqual(recording.mergedWhenRequested, [0, 0, 1, 2, 3], 'the next tensor\'s product is requested while this one merges, and no further ahead');
 });
