@@ -13,7 +13,7 @@ export const REVEAL_PYTHON_SOURCE = 'modelfuse.python.revealSource';
 const MAX_WORKSPACE_FILES = 300;
 const EXCLUDE = '**/{.git,node_modules,.venv,venv,env,site-packages,__pycache__,build,dist}/**';
 
-/** The tree passes its element (a CandidateJson); other callers may pass `{ modules }`. */
+/** The tree passes its element (a CandidateView); other callers may pass `{ modules }`. */
 export function modulesOf(arg: unknown): (string | null)[] {
   const modules = (arg as { modules?: unknown } | undefined)?.modules;
   if (!Array.isArray(modules) || !modules.every((m) => m === null || typeof m === 'string')) {

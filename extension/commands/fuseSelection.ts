@@ -10,9 +10,8 @@
  * tree's `base_model.model.<layer>` (or its `base_layer`) selects the LoRA
  * branch named `<layer>`: paths are compared only through peftModulePath.
  */
-import type { CandidateJson } from '../engine/fusion/candidate';
+import type { CandidateView } from '../engine/fusion/candidateView';
 import { isModuleWithin } from '../engine/graph/peftModulePath';
-import { candidateLabel, isFusibleInOnnx, whyNotFusible } from '../protocol/modelOverview';
 
 export type SelectedItem = { kind: 'module'; path: string } | { kind: 'sequence'; id: string };
 
@@ -30,7 +29,7 @@ export interface FuseRequest {
 
 const covers = isModuleWithin;
 
-export function resolveFuseSelection(selection: readonly SelectedItem[], candidates: readonly CandidateJson[]): FuseRequest {
+export function resolveFuseSelection(selection: readonly SelectedItem[], candidates: readonly CandidateView[]): FuseRequest {
   const chosen = new Set<string>();
   const refused: Refusal[] = [];
   const byId = new Map(candidates.map((c) => [c.id, c]));
@@ -39,15 +38,15 @@ export function resolveFuseSelection(selection: readonly SelectedItem[], candida
     if (s.kind !== 'sequence') continue;
     const c = byId.get(s.id);
     if (!c) refused.push({ item: s.id, reason: 'this sequence is no longer in the model (it changed on disk?): refresh and select again' });
-    else if (isFusibleInOnnx(c)) chosen.add(c.id);
-    else refused.push({ item: sequenceName(c), reason: whyNotFusible(c) ?? 'cannot be fused' });
+    else if (c.fusibility.fusible) chosen.add(c.id);
+    else refused.push({ item: sequenceName(c), reason: c.fusibility.reason ?? 'cannot be fused' });
   }
 
   const modules = selection.filter((s): s is { kind: 'module'; path: string } => s.kind === 'module').map((s) => s.path);
   if (modules.length) {
     const isSelected = (m: string) => modules.some((sel) => covers(sel, m));
     const fullyCovered = candidates.filter((c) => c.modules.some((m) => m !== null) && c.modules.every((m) => m !== null && isSelected(m)));
-    const pickedByModules = fullyCovered.filter(isFusibleInOnnx);
+    const pickedByModules = fullyCovered.filter((c) => c.fusibility.fusible);
     for (const c of pickedByModules) chosen.add(c.id);
     for (const sel of modules) {
       if (pickedByModules.some((c) => c.modules.some((m) => m !== null && covers(sel, m)))) continue;
@@ -60,20 +59,20 @@ export function resolveFuseSelection(selection: readonly SelectedItem[], candida
 }
 
 /** Why a selected module contributed no sequence. */
-function moduleRefusal(sel: string, candidates: readonly CandidateJson[], fullyCovered: readonly CandidateJson[]): string {
+function moduleRefusal(sel: string, candidates: readonly CandidateView[], fullyCovered: readonly CandidateView[]): string {
   const touching = candidates.filter((c) => c.modules.some((m) => m !== null && covers(sel, m)));
   if (touching.length === 0) return 'not part of any fusible sequence';
   const covered = fullyCovered.filter((c) => touching.includes(c));
-  if (covered.length > 0) return whyNotFusible(covered[0]) ?? 'cannot be fused';
+  if (covered.length > 0) return covered[0].fusibility.reason ?? 'cannot be fused';
   const partial = touching[0];
   return `part of ${sequenceName(partial)}: select all of its modules, or the sequence itself`;
 }
 
-export function sequenceName(c: CandidateJson): string {
-  return `${c.pattern} (${candidateLabel(c)})`;
+export function sequenceName(c: CandidateView): string {
+  return `${c.pattern} (${c.label})`;
 }
 
 /** "Fuse all safe sequences": every candidate the ONNX fuse can apply. */
-export function allSafeIds(candidates: readonly CandidateJson[]): string[] {
-  return candidates.filter(isFusibleInOnnx).map((c) => c.id);
+export function allSafeIds(candidates: readonly CandidateView[]): string[] {
+  return candidates.filter((c) => c.fusibility.fusible).map((c) => c.id);
 }

@@ -9,7 +9,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ModelFuseError } from '../engine/errors';
-import type { CandidateJson } from '../engine/fusion/candidate';
+import type { CandidateView } from '../engine/fusion/candidateView';
 import type { MessagePeer, OverviewHostSpec, OverviewWebviewSpec } from '../protocol/webviewProtocol';
 import '../protocol/graphMethods';
 import { workerRequest } from '../host/workerHost';
@@ -57,7 +57,7 @@ export function attachGraphTab(
     doc.setGraphDiff(pending.base, pending.show);
   }
   openDocs.set(doc.path, doc);
-  const candidates = (): CandidateJson[] => {
+  const candidates = (): CandidateView[] => {
     const o = doc.overview;
     if (!o || o.kind !== 'onnx') throw new ModelFuseError(`${doc.path}: the graph view shows ONNX models only`);
     return o.candidates;
@@ -78,7 +78,7 @@ export function attachGraphTab(
   });
   peer.handle('fuseSelected', async ({ candidateIds }) => {
     const byId = new Map(candidates().map((c) => [c.id, c]));
-    const selected = candidateIds.map((id) => byId.get(id)).filter((c): c is CandidateJson => c !== undefined);
+    const selected = candidateIds.map((id) => byId.get(id)).filter((c): c is CandidateView => c !== undefined);
     if (selected.length === 0) throw new ModelFuseError('Fuse selected modules: select sequences on the graph first');
     // (clicked, selection): the arguments a tree context menu passes, so the command resolves them the same way.
     await vscode.commands.executeCommand(FUSE_SELECTED_COMMAND, selected[0], selected);

@@ -4,8 +4,7 @@
  * tensors, only counts, names and shapes — a 1 GB model's overview is a few
  * kilobytes.
  */
-import { fusibility } from '../engine/fusion/fusibility';
-import type { CandidateJson } from '../engine/fusion/candidate';
+import type { CandidateView } from '../engine/fusion/candidateView';
 import type { ModuleTreeNode } from '../engine/graph/moduleTree';
 
 export interface FileSummary {
@@ -40,7 +39,7 @@ export interface OperatorCount {
 }
 
 /** The PyTorch module hierarchy the engine recovers (plain data; see engine/graph/moduleTree.ts). */
-export type { ModuleTreeNode };
+export type { CandidateView, ModuleTreeNode };
 
 export interface OnnxOverview {
   kind: 'onnx';
@@ -56,7 +55,7 @@ export interface OnnxOverview {
   /** Most frequent first. */
   operators: OperatorCount[];
   /** From the engine's scan; empty with `scanProblem` set when scanning failed. */
-  candidates: CandidateJson[];
+  candidates: CandidateView[];
   scanProblem: string | null;
   modules: ModuleTreeNode | null;
   /** The `torch.ao.quantization.fuse_modules` call for the groups PyTorch can fuse safely (null when the scan failed). */
@@ -97,43 +96,4 @@ export type ModelOverview = OnnxOverview | SafetensorsOverview;
 export interface OverviewLoadProgress {
   message: string;
   fraction: number | null;
-}
-
-/**
- * A candidate the ONNX fuse can apply: not blocked, and it actually folds
- * something (grouping-only sequences such as conv-relu leave the graph as it
- * is — they matter only for PyTorch's fuse_modules). Shared-module warnings do
- * not block the ONNX fold: they concern the PyTorch module list.
- */
-export function isFusibleInOnnx(c: CandidateJson): boolean {
-  return fusibility(c).fusible;
-}
-
-/** Why `isFusibleInOnnx` is false, in words for a notification or a tooltip (the engine's fusibility); null when it is true. */
-export function whyNotFusible(c: CandidateJson): string | null {
-  return fusibility(c).reason;
-}
-
-/** How a candidate is named to users: its modules when known, else its node names. */
-export function candidateLabel(c: CandidateJson): string {
-  const names = c.modules.map((m, i) => m ?? c.nodes[i] ?? '?');
-  return names.join(' → ');
-}
-
-/**
- * What a LoRA branch adds to its module's name, for the tree and the overview
- * table: `rank 4 · scale 2`, plus the adapter count when several are stacked
- * and DoRA when the branch rescales the base. Read from the scan's `details`
- * (which `scan --json` leaves out of its contract but the overview carries);
- * empty for other patterns and for details that are missing or malformed.
- */
-export function loraBranchFacts(c: CandidateJson): string[] {
-  const d = c.details;
-  if (c.pattern !== 'lora-branch' || !d) return [];
-  const facts: string[] = [];
-  if (typeof d.rank === 'number' || typeof d.rank === 'string') facts.push(`rank ${d.rank}`);
-  if (typeof d.scale === 'number' || typeof d.scale === 'string') facts.push(`scale ${d.scale}`);
-  if (typeof d.adapters === 'number' && d.adapters > 1) facts.push(`${d.adapters} adapters`);
-  if (d.dora === true) facts.push('DoRA');
-  return facts;
 }

@@ -22,6 +22,10 @@
  */
 
 import { CancelledError, ModelFuseError } from '../engine/errors';
+import type { VerifyReport } from '../engine/stats/verifyReport';
+
+// The verify report is the engine's; the wire carries it as is.
+export type { InputsDescription, InputTensorDescription, LatencyPair, OutputReport, VerifyReport } from '../engine/stats/verifyReport';
 
 export const WORKER_PROTOCOL_VERSION = 1;
 
@@ -112,78 +116,6 @@ export interface VerifyParams {
   runs?: number;
   /** Untimed runs before timing (default 2). */
   warmups?: number;
-}
-
-/** Statistics of one output; numbers are null when the output could not be compared (see `reason`). */
-export interface OutputReport {
-  max_abs: number | null;
-  mean_abs: number | null;
-  median_abs: number | null;
-  p99_abs: number | null;
-  max_rel: number | null;
-  mean_rel: number | null;
-  median_rel: number | null;
-  p99_rel: number | null;
-  cosine: number | null;
-  passed: boolean;
-  /** Why it failed (missing output, shape mismatch, elements over tolerance, NaN/Inf mismatches). */
-  reason?: string;
-  /** Element type and shape in A (and in B when they differ). */
-  dtype: string;
-  shape: number[];
-  dtype_b?: string;
-  shape_b?: number[];
-  elements: number;
-  /** Elements outside atol + rtol·|b|, NaN/Inf mismatches included. */
-  mismatched: number;
-  /** Elements where one model gives NaN/±Inf and the other does not give the same value. */
-  nonfinite_mismatched: number;
-}
-
-export interface LatencyPair {
-  /** Median wall time of one session.run, in milliseconds, at ORT optimization `disabled` and `all`. */
-  disabled: number;
-  all: number;
-}
-
-export interface InputTensorDescription {
-  dtype: string;
-  shape: number[];
-  /** `normal(0,1)`, `uniform integers [0, 10)`, `bernoulli(0.5)`, or `file tensor 'input.x'`. */
-  values: string;
-  /** Random inputs: the model's declared dims (symbols / null for dynamic ones) and how the sizes were chosen. */
-  declared?: (number | string | null)[];
-  shape_from?: string;
-}
-
-export interface InputsDescription {
-  source: 'random' | 'file';
-  /** random: the seed; file: the path. */
-  seed?: number;
-  int_range?: [number, number];
-  file?: string;
-  tensors: Record<string, InputTensorDescription>;
-  /** The model's largest Conv/pooling stride product per spatial axis (last = width), when image sizes were chosen as multiples of it. */
-  total_stride?: number[];
-  /** Inputs with a dimension nothing decided (set to 1): the extension asks for shapes. */
-  guessed?: string[];
-}
-
-export interface VerifyReport {
-  passed: boolean;
-  a: string;
-  b: string;
-  tolerance: { atol: number; rtol: number };
-  outputs: Record<string, OutputReport>;
-  /** null when latency was skipped (runs = 0). */
-  latency_ms: { runs: number; warmups: number; a: LatencyPair; b: LatencyPair } | null;
-  inputs: InputsDescription;
-  /**
-   * Why a pass at these inputs proves little (a Conv window larger than its
-   * input, an output constant for this input). Empty: a real check. A report
-   * that passed with reasons here is a "weak check", never "verified".
-   */
-  weak: string[];
 }
 
 export interface OptimizeParams {

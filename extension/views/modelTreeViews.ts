@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { CandidateJson } from '../engine/fusion/candidate';
+import type { CandidateView } from '../engine/fusion/candidateView';
 import type { ModuleTreeNode } from '../engine/graph/moduleTree';
 import type { ModelRegistry } from '../editor/modelRegistry';
 import type { ModelDocument } from '../editor/modelDocument';
@@ -28,7 +28,7 @@ function toTreeItem(model: ItemModel): vscode.TreeItem {
 }
 
 /** The state both trees read: the active document, its candidates and module tree (empty while loading). */
-function activeOnnx(registry: ModelRegistry): { doc: ModelDocument; candidates: CandidateJson[]; root: ModuleTreeNode | null; problem: string | null } | undefined {
+function activeOnnx(registry: ModelRegistry): { doc: ModelDocument; candidates: CandidateView[]; root: ModuleTreeNode | null; problem: string | null } | undefined {
   const doc = registry.active;
   const o = doc?.overview;
   if (!doc || !o || o.kind !== 'onnx') return undefined;
@@ -72,7 +72,7 @@ class ModulesProvider implements vscode.TreeDataProvider<ModuleTreeNode> {
   }
 }
 
-class SequencesProvider implements vscode.TreeDataProvider<CandidateJson> {
+class SequencesProvider implements vscode.TreeDataProvider<CandidateView> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
 
@@ -82,7 +82,7 @@ class SequencesProvider implements vscode.TreeDataProvider<CandidateJson> {
     this.changed.fire();
   }
 
-  getChildren(element?: CandidateJson): CandidateJson[] {
+  getChildren(element?: CandidateView): CandidateView[] {
     return element ? [] : activeOnnx(this.registry)?.candidates ?? [];
   }
 
@@ -90,7 +90,7 @@ class SequencesProvider implements vscode.TreeDataProvider<CandidateJson> {
     return undefined;
   }
 
-  getTreeItem(element: CandidateJson): vscode.TreeItem {
+  getTreeItem(element: CandidateView): vscode.TreeItem {
     const item = toTreeItem(sequenceItem(element));
     item.id = `sequence:${element.id}`;
     return item;
@@ -99,7 +99,7 @@ class SequencesProvider implements vscode.TreeDataProvider<CandidateJson> {
 
 export class ModelTreeViews implements vscode.Disposable {
   readonly modules: vscode.TreeView<ModuleTreeNode>;
-  readonly sequences: vscode.TreeView<CandidateJson>;
+  readonly sequences: vscode.TreeView<CandidateView>;
   private readonly modulesProvider: ModulesProvider;
   private readonly sequencesProvider: SequencesProvider;
   private readonly disposables: vscode.Disposable[] = [];

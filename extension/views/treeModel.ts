@@ -3,10 +3,9 @@
  * description, tooltip, icon and context value per item. Pure (no `vscode`),
  * so what users see is unit-tested; the TreeDataProviders only wrap it.
  */
-import type { CandidateJson } from '../engine/fusion/candidate';
+import type { CandidateView } from '../engine/fusion/candidateView';
 import type { ModuleTreeNode } from '../engine/graph/moduleTree';
 import { isModuleWithin, isSameModule } from '../engine/graph/peftModulePath';
-import { candidateLabel, isFusibleInOnnx, loraBranchFacts, whyNotFusible } from '../protocol/modelOverview';
 import { exact, shortCount } from '../../webview/shared/format';
 import { warningLabel, warningText } from '../engine/fusion/warnings';
 
@@ -50,7 +49,7 @@ export function findModuleNode(top: readonly ModuleTreeNode[], childrenOf: (m: M
   return undefined;
 }
 
-export function moduleItem(m: ModuleTreeNode, candidates: readonly CandidateJson[]): ItemModel {
+export function moduleItem(m: ModuleTreeNode, candidates: readonly CandidateView[]): ItemModel {
   // Compared through the PEFT rule: the LoRA branch named `layers.0.attn.q_proj` belongs to `base_model.model.layers.0.attn.q_proj`.
   // The '(top level)' entry (path '') holds only the nodes of no module, so it does not count the whole model's sequences.
   const inSequences = candidates.filter((c) => c.modules.some((p) => p !== null && m.path !== '' && isModuleWithin(m.path, p)));
@@ -75,15 +74,15 @@ export function moduleItem(m: ModuleTreeNode, candidates: readonly CandidateJson
     tooltip,
     icon: shared ? 'warning' : isLeaf ? 'symbol-operator' : 'symbol-module',
     iconColor: shared ? 'list.warningForeground' : null,
-    contextValue: inSequences.some(isFusibleInOnnx) ? 'module.fusible' : 'module',
+    contextValue: inSequences.some((c) => c.fusibility.fusible) ? 'module.fusible' : 'module',
     expandable: !isLeaf,
   };
 }
 
-export function sequenceItem(c: CandidateJson): ItemModel {
-  const reason = whyNotFusible(c);
+export function sequenceItem(c: CandidateView): ItemModel {
+  const reason = c.fusibility.reason;
   // A LoRA branch is one module; its rank and scale are what tells one adapted layer from another.
-  const label = [candidateLabel(c), ...loraBranchFacts(c)].join(' · ');
+  const label = [c.label, ...c.loraFacts].join(' · ');
   const description = c.blocked !== null ? `blocked: ${c.blocked}` : !c.folds ? 'grouping only (PyTorch)' : c.warnings.length ? `folds exactly · ${[...new Set(c.warnings.map(warningLabel))].join(' · ')}` : 'folds exactly';
   const tooltip = [
     `**${c.pattern}** — ${label}`,
@@ -105,8 +104,8 @@ export function sequenceItem(c: CandidateJson): ItemModel {
 }
 
 /** The tooltip's account of a LoRA branch (its rank and scale are in the title line): what the fold does. */
-function loraTooltipLines(c: CandidateJson): string[] {
-  if (loraBranchFacts(c).length === 0) return [];
+function loraTooltipLines(c: CandidateView): string[] {
+  if (c.loraFacts.length === 0) return [];
   const base = typeof c.details?.base === 'string' ? `its base \`${c.details.base}\`` : 'its base layer';
   const what = c.details?.dora === true ? 'rescales the weight of' : 'adds scale · B·A to the weight of';
   return [`LoRA branch: fusing ${what} ${base} and removes the branch`];

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { OnnxModel } from '../../extension/engine/onnx/model';
 import { analyzeModel } from '../../extension/engine/fusion/scan';
-import { toCandidateJson } from '../../extension/engine/fusion/candidate';
+import { toCandidateView } from '../../extension/engine/fusion/candidateView';
 import { buildGraphView, type GraphView } from '../../extension/engine/graph/graphView';
 import { defaultExpanded, visibleGraph } from '../../extension/engine/graph/graphViewVisible';
 import { boxSize, layoutGraph, layoutLevelWithDagre, type LevelGraph } from '../../extension/engine/graph/graphLayout';
@@ -33,7 +33,7 @@ function viewOf(file: string): GraphView {
   const model = OnnxModel.load(file, { weights: 'on-demand' });
   try {
     const a = analyzeModel(model);
-    return buildGraphView(model, a.index, a.tree, a.scan.candidates.map(toCandidateJson));
+    return buildGraphView(model, a.index, a.tree, a.scan.candidates.map(toCandidateView));
   } finally {
     model.close();
   }

@@ -1,6 +1,5 @@
 /** The overview of an ONNX model: header, summary, inputs/outputs, fusible sequences, operator histogram. */
-import type { CandidateJson } from '../../extension/engine/fusion/candidate';
-import { candidateLabel, isFusibleInOnnx, loraBranchFacts, whyNotFusible, type OnnxOverview, type ValueSummary } from '../../extension/protocol/modelOverview';
+import type { CandidateView, OnnxOverview, ValueSummary } from '../../extension/protocol/modelOverview';
 import type { OverviewActions } from '../../extension/protocol/webviewProtocol';
 import { h, type Child } from '../shared/dom';
 import { bytes, exact, shape, shortCount } from '../shared/format';
@@ -24,7 +23,7 @@ export function renderOnnx(o: OnnxOverview, state: OverviewActions, actions: Hos
       [o.parameters.constantNodeTensors ? `Parameters · ${exact(o.parameters.constantNodeTensors)} in Constant nodes` : 'Parameters', shortCount(o.parameters.count), `${exact(o.parameters.count)} elements in ${exact(o.parameters.tensors)} tensors${o.parameters.constantNodeTensors ? ` (${exact(o.parameters.constantNodeTensors)} of them in Constant nodes)` : ''}`],
       ['Weights', bytes(o.parameters.bytes), `${exact(o.parameters.bytes)} bytes${o.parameters.externalBytes ? `, ${bytes(o.parameters.externalBytes)} in external data` : ''}`],
       ['Nodes', exact(o.nodeCount), `${o.operators.length} operator types`],
-      ['Fusible', String(o.candidates.filter(isFusibleInOnnx).length), `${o.candidates.length} sequences found, ${o.candidates.filter(isFusibleInOnnx).length} can be folded`],
+      ['Fusible', String(o.candidates.filter((c) => c.fusibility.fusible).length), `${o.candidates.length} sequences found, ${o.candidates.filter((c) => c.fusibility.fusible).length} can be folded`],
       ['File', bytes(o.file.bytes), `${exact(o.file.bytes)} bytes on disk`],
     ]),
     section('Fusible sequences', sequencesSection(o, state, actions)),
@@ -71,7 +70,7 @@ function sequencesSection(o: OnnxOverview, state: OverviewActions, actions: Host
 
   const disabled = state.busy !== null || state.fuseDisabledReason !== null;
   const selected = new Set<string>();
-  const fusible = o.candidates.filter(isFusibleInOnnx);
+  const fusible = o.candidates.filter((c) => c.fusibility.fusible);
   const fuseSelectedButton = h('vscode-button', { attrs: { disabled: true }, on: { click: () => actions.call('fuse', { candidateIds: [...selected] }) } }, 'Fuse selected');
   const refreshSelection = () => {
     fuseSelectedButton.textContent = selected.size ? `Fuse selected (${selected.size})` : 'Fuse selected';
@@ -99,22 +98,22 @@ function sequencesSection(o: OnnxOverview, state: OverviewActions, actions: Host
   );
 }
 
-function candidateRow(c: CandidateJson, disabled: boolean, actions: HostActions, onToggle: (on: boolean) => void): HTMLElement {
-  const reason = whyNotFusible(c);
-  const checkbox = h('vscode-checkbox', { attrs: { disabled: disabled || reason !== null, 'aria-label': `Select ${c.pattern} ${candidateLabel(c)}` } });
+function candidateRow(c: CandidateView, disabled: boolean, actions: HostActions, onToggle: (on: boolean) => void): HTMLElement {
+  const reason = c.fusibility.reason;
+  const checkbox = h('vscode-checkbox', { attrs: { disabled: disabled || reason !== null, 'aria-label': `Select ${c.pattern} ${c.label}` } });
   checkbox.addEventListener('change', () => onToggle((checkbox as unknown as { checked: boolean }).checked));
   const status: Child[] = [];
   if (c.blocked !== null) status.push(h('span', { class: 'status blocked', title: c.blocked }, `Blocked: ${c.blocked}`));
   else if (!c.folds) status.push(h('span', { class: 'status grouping', title: reason ?? '' }, 'Grouping only (PyTorch)'));
   else status.push(h('span', { class: 'status ok' }, 'Folds exactly'));
-  const lora = loraBranchFacts(c);
+  const lora = c.loraFacts;
   if (lora.length) status.push(h('div', { class: 'status muted' }, `LoRA ${lora.join(' · ')}`));
   for (const w of c.warnings) status.push(h('div', { class: 'status warning', title: warningText(w) }, `⚠ ${warningGist(w, c.folds && c.blocked === null)}`));
   const nodes = c.nodes.join(', ');
   return h('tr', { class: c.blocked !== null ? 'row-blocked' : '' },
     h('td', { class: 'check' }, checkbox),
     h('td', null, h('span', { class: 'pattern' }, c.pattern)),
-    h('td', { class: 'mono', title: `nodes: ${nodes}` }, candidateLabel(c)),
+    h('td', { class: 'mono', title: `nodes: ${nodes}` }, c.label),
     h('td', null, ...status),
     h('td', { class: 'row-action' },
       reason === null ? h('vscode-button', { attrs: { disabled, secondary: true }, on: { click: () => actions.call('fuse', { candidateIds: [c.id] }) } }, 'Fuse') : null,

@@ -3,7 +3,7 @@
  * This is the contract between pattern detection (patterns/*.ts) and folding
  * (folds/*.ts): detection fills it in, folds read it, the CLI and the
  * extension show it. Its JSON form is the `candidates[]` entry of
- * `scan --json` (see toCandidateJson).
+ * `scan --json` (see toCandidateView).
  */
 import type { CandidateWarning } from './warnings';
 export type PatternName =
@@ -50,11 +50,4 @@ export interface Candidate {
   warnings: CandidateWarning[];
   /** Pattern-specific details for folds and for display (e.g. rank and scale of a LoRA branch). */
   details?: Record<string, string | number | boolean | null>;
-}
-
-/** A candidate as it crosses a process boundary (worker → host → webview): plain data, the same fields. */
-export type CandidateJson = Candidate;
-
-export function toCandidateJson(c: Candidate): CandidateJson {
-  return { id: c.id, pattern: c.pattern, nodes: c.nodes, modules: c.modules, folds: c.folds, blocked: c.blocked, warnings: c.warnings, ...(c.details ? { details: c.details } : {}) };
 }

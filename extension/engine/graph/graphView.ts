@@ -20,9 +20,8 @@ import type { OnnxModel } from '../onnx/model';
 import type { onnx } from '../onnx/proto';
 import { dtypeName } from '../onnx/dtypes';
 import { tensorDims } from '../onnx/tensors';
-import type { CandidateJson } from '../fusion/candidate';
+import type { CandidateView } from '../fusion/candidateView';
 import { fusibility } from '../fusion/fusibility';
-import { candidateLabel, loraBranchFacts } from '../../protocol/modelOverview';
 import type { GraphIndex } from './graphIndex';
 import type { ModuleTree, ModuleTreeNode } from './moduleTree';
 import { nodeAddresses } from './nodeAddress';
@@ -119,7 +118,7 @@ export interface GraphView {
 export const INPUT_PREFIX = 'input:';
 export const OUTPUT_PREFIX = 'output:';
 
-export function buildGraphView(model: OnnxModel, index: GraphIndex, tree: ModuleTree, candidates: readonly CandidateJson[]): GraphView {
+export function buildGraphView(model: OnnxModel, index: GraphIndex, tree: ModuleTree, candidates: readonly CandidateView[]): GraphView {
   const graph = model.graph;
   const addresses = nodeAddresses(graph.node ?? []);
   const isParam = (value: string) => value !== '' && (index.initializers.has(value) || index.constantTensor(value) !== undefined);
@@ -233,11 +232,11 @@ export function valueInfo(v: onnx.IValueInfoProto): GraphValueInfo {
   return { name: v.name ?? '', dtype: t ? dtypeName(t.elem_type ?? 0) : null, shape };
 }
 
-export function sequenceStatus(c: CandidateJson): SequenceStatus {
+export function sequenceStatus(c: CandidateView): SequenceStatus {
   return c.blocked !== null ? 'blocked' : c.folds ? 'safe' : 'grouping';
 }
 
-function sequenceMark(c: CandidateJson): SequenceMark {
+function sequenceMark(c: CandidateView): SequenceMark {
   const status = sequenceStatus(c);
   const isLora = c.pattern === 'lora-branch';
   const detail = (k: string) => (c.details?.[k] === undefined || c.details[k] === null ? null : String(c.details[k]));
@@ -249,7 +248,7 @@ function sequenceMark(c: CandidateJson): SequenceMark {
     reason: fusibility(c).reason,
     nodes: c.nodes,
     modules: c.modules,
-    label: [candidateLabel(c), ...loraBranchFacts(c)].join(' · '),
+    label: [c.label, ...c.loraFacts].join(' · '),
     warnings: c.warnings.map(warningText),
     lora: isLora ? { module: detail('module'), rank: detail('rank'), scale: detail('scale') } : null,
   };

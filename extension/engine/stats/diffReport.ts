@@ -6,7 +6,7 @@
  */
 import { inputsLine, shapeChoiceLines, verdictOf, weakText } from './verifyText';
 import type { ParamDiffSummary } from './paramDiffTypes';
-import type { VerifyReport } from '../../protocol/workerProtocol';
+import type { VerifyReport } from './verifyReport';
 import { markdownText } from '../text/inert';
 
 const MAX_TENSOR_ROWS = 500;

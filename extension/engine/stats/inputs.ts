@@ -17,7 +17,7 @@ import { ModelFuseError, fileError } from '../errors';
 import { float16Bits } from '../onnx/dtypes';
 import type { SafetensorsFile } from '../safetensors/safetensors';
 import { readNpy } from './npy';
-import type { InputsDescription, InputTensorDescription } from '../../protocol/workerProtocol';
+import type { InputsDescription, InputTensorDescription } from './verifyReport';
 
 /** An input as a model declares it: dims are numbers, or symbolic names / null / negative for dynamic ones. */
 export interface ModelInputSpec {

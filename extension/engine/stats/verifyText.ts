@@ -4,7 +4,7 @@
  * that each names the same shapes, dtypes, seed or file, and none calls a
  * weak check "verified". Pure: the webview bundles it too.
  */
-import type { InputsDescription, OutputReport, VerifyReport } from '../../protocol/workerProtocol';
+import type { InputsDescription, OutputReport, VerifyReport } from './verifyReport';
 
 export type Verdict = 'verified' | 'weak' | 'failed';
 

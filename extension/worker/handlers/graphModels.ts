@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { fileError } from '../../engine/errors';
 import { OnnxModel } from '../../engine/onnx/model';
 import { analyzeModel, type ModelAnalysis } from '../../engine/fusion/scan';
-import { toCandidateJson } from '../../engine/fusion/candidate';
+import { toCandidateView } from '../../engine/fusion/candidateView';
 import { buildGraphView, type GraphNode, type GraphView } from '../../engine/graph/graphView';
 import { nodeAddresses } from '../../engine/graph/nodeAddress';
 import type { WeightComparer } from '../../engine/graph/graphAlign';
@@ -33,7 +33,7 @@ export function loadGraph(path: string): OpenGraph {
   const model = OnnxModel.load(path, { weights: 'on-demand' });
   try {
     const analysis = analyzeModel(model);
-    const view = buildGraphView(model, analysis.index, analysis.tree, analysis.scan.candidates.map(toCandidateJson));
+    const view = buildGraphView(model, analysis.index, analysis.tree, analysis.scan.candidates.map(toCandidateView));
     const protoById = new Map([...nodeAddresses(model.graph.node ?? [])].map(([n, id]) => [id, n] as const));
     return { path, model, analysis, view, nodeById: new Map(view.nodes.map((n) => [n.id, n])), protoById };
   } catch (err) {

@@ -11,7 +11,7 @@ import { toNumber, type onnx } from '../../engine/onnx/proto';
 import { dtypeName } from '../../engine/onnx/dtypes';
 import { expectedByteLength, isExternal, tensorElementCount } from '../../engine/onnx/tensors';
 import type { SafetensorsFile } from '../../engine/safetensors/safetensors';
-import type { CandidateJson } from '../../engine/fusion/candidate';
+import type { CandidateView } from '../../engine/fusion/candidateView';
 import { constantNodeWeights, subgraphInitializers } from '../../engine/graph/constantWeights';
 import type {
   FileSummary,
@@ -31,7 +31,7 @@ export function fileSummary(filePath: string): FileSummary {
 
 /** What the engine's scan contributes; null members when it has not run or failed. */
 export interface ScanContribution {
-  candidates: CandidateJson[];
+  candidates: CandidateView[];
   modules: ModuleTreeNode | null;
   fuseList: FuseListSummary | null;
   problem: string | null;

@@ -15,7 +15,7 @@ import { OnnxModel } from '../../engine/onnx/model';
 import { SafetensorsFile } from '../../engine/safetensors/safetensors';
 import { analyzeModel } from '../../engine/fusion/scan';
 import { checkpointBeside, openCheckpoint, type Checkpoint } from '../../engine/fusion/checkpoint';
-import { toCandidateJson } from '../../engine/fusion/candidate';
+import { toCandidateView } from '../../engine/fusion/candidateView';
 import { buildFuseList, formatFuseList } from '../../engine/fusion/fuseList';
 import type { ModelOverview } from '../../protocol/modelOverview';
 import type { HandlerContext } from '../registry';
@@ -64,7 +64,7 @@ export function scanFor(model: OnnxModel): ScanContribution {
     const analysis = analyzeModel(model, { checkpoint: besideCheckpoint });
     const list = buildFuseList(analysis);
     return {
-      candidates: analysis.scan.candidates.map(toCandidateJson),
+      candidates: analysis.scan.candidates.map(toCandidateView),
       modules: analysis.tree.toJSON(),
       fuseList: {
         python: formatFuseList(list, path.basename(model.path)),

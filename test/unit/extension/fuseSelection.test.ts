@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { analyzeModel } from '../../../extension/engine/fusion/scan';
-import { toCandidateJson, type CandidateJson } from '../../../extension/engine/fusion/candidate';
+import { toCandidateView, type CandidateView } from '../../../extension/engine/fusion/candidateView';
 import type { ModuleTreeNode } from '../../../extension/engine/graph/moduleTree';
 import { allSafeIds, resolveFuseSelection } from '../../../extension/commands/fuseSelection';
 import { moduleItem, sequenceItem, topLevelModules } from '../../../extension/views/treeModel';
@@ -10,11 +10,11 @@ import { fixture } from '../helpers/fixtures';
 import { sharedWeightWarning } from '../../../extension/engine/fusion/warnings';
 
 /** The real scan of a fixture model, as the worker sends it to the host. */
-function scanOf(name: string): { candidates: CandidateJson[]; root: ModuleTreeNode } {
+function scanOf(name: string): { candidates: CandidateView[]; root: ModuleTreeNode } {
   const model = OnnxModel.load(fixture(name, 'model.onnx'));
   try {
     const a = analyzeModel(model);
-    return { candidates: a.scan.candidates.map(toCandidateJson), root: a.tree.toJSON() };
+    return { candidates: a.scan.candidates.map(toCandidateView), root: a.tree.toJSON() };
   } finally {
     model.close();
   }
@@ -22,7 +22,7 @@ function scanOf(name: string): { candidates: CandidateJson[]; root: ModuleTreeNo
 
 const resstyle = scanOf('zoo_resstyle');
 const linear = scanOf('zoo_linear');
-const byModules = (cs: CandidateJson[], ...mods: string[]) => {
+const byModules = (cs: CandidateView[], ...mods: string[]) => {
   const c = cs.find((x) => x.modules.join(',') === mods.join(','));
   assert.ok(c, `a candidate over ${mods.join(', ')}`);
   return c;
@@ -47,7 +47,7 @@ test('a grouping-only sequence in the selection is named with its reason, the re
 });
 
 test('a blocked sequence is refused with the blocked reason', () => {
-  const blocked: CandidateJson = { ...byModules(linear.candidates, 'fc1', 'bn1'), id: 'linear-bn:x', blocked: "the Gemm output is also read by '/fc2/Gemm'" };
+  const blocked = toCandidateView({ ...byModules(linear.candidates, 'fc1', 'bn1'), id: 'linear-bn:x', blocked: "the Gemm output is also read by '/fc2/Gemm'" });
   const r = resolveFuseSelection([{ kind: 'sequence', id: blocked.id }], [blocked]);
   assert.deepEqual(r.ids, []);
   assert.deepEqual(r.refused, [{ item: 'linear-bn (fc1 → bn1)', reason: "the Gemm output is also read by '/fc2/Gemm'" }]);
@@ -114,7 +114,7 @@ test('tree items: sequences show pattern, modules, status; warnings and blocked 
   assert.equal(shared.icon, 'warning');
   assert.match(shared.tooltip, /shared module 'relu'/);
   assert.equal(shared.contextValue, 'sequence.fusible');
-  const blocked = sequenceItem({ ...byModules(linear.candidates, 'fc1', 'bn1'), blocked: 'BN output is a graph output' });
+  const blocked = sequenceItem(toCandidateView({ ...byModules(linear.candidates, 'fc1', 'bn1'), blocked: 'BN output is a graph output' }));
   assert.equal(blocked.contextValue, 'sequence.blocked');
   assert.equal(blocked.icon, 'circle-slash');
   assert.match(blocked.description, /blocked: BN output is a graph output$/);

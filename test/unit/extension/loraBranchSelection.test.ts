@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CandidateJson } from '../../../extension/engine/fusion/candidate';
+import type { CandidateView } from '../../../extension/engine/fusion/candidateView';
 import type { ModuleTreeNode } from '../../../extension/engine/graph/moduleTree';
 import { isModuleWithin, isSameModule, peftModuleName } from '../../../extension/engine/graph/peftModulePath';
 import { resolveFuseSelection } from '../../../extension/commands/fuseSelection';
@@ -17,7 +17,7 @@ import { fixture } from '../helpers/fixtures';
 
 const quiet = { progress: () => undefined, throwIfCancelled: () => undefined };
 
-function overviewOf(name: string): { candidates: CandidateJson[]; root: ModuleTreeNode } {
+function overviewOf(name: string): { candidates: CandidateView[]; root: ModuleTreeNode } {
   const o = overviewOfFile(fixture(name, 'peft_unmerged.onnx'), quiet);
   if (o.kind !== 'onnx' || !o.modules) throw new Error(`expected an ONNX overview with a module tree for ${name}`);
   return { candidates: o.candidates, root: o.modules };
@@ -33,7 +33,7 @@ function treeNode(root: ModuleTreeNode, path: string): ModuleTreeNode {
   return hit;
 }
 
-function loraBranch(candidates: readonly CandidateJson[], module: string): CandidateJson {
+function loraBranch(candidates: readonly CandidateView[], module: string): CandidateView {
   const c = candidates.find((x) => x.pattern === 'lora-branch' && x.modules.length === 1 && x.modules[0] === module);
   assert.ok(c, `a lora-branch candidate for ${module}`);
   return c;

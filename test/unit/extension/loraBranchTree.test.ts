@@ -9,11 +9,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CandidateJson } from '../../../extension/engine/fusion/candidate';
+import type { CandidateView } from '../../../extension/engine/fusion/candidateView';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { onnx, DataType } from '../../../extension/engine/onnx/proto';
 import { makeTensor } from '../../../extension/engine/onnx/tensors';
-import { loraBranchFacts } from '../../../extension/protocol/modelOverview';
+import { loraBranchFacts, toCandidateView } from '../../../extension/engine/fusion/candidateView';
+import type { Candidate } from '../../../extension/engine/fusion/candidate';
 import { sequenceItem } from '../../../extension/views/treeModel';
 import { onnxOverview } from '../../../extension/worker/handlers/modelOverview';
 import { overviewOfFile, scanFor } from '../../../extension/worker/handlers/overviewOfFile';
@@ -28,7 +29,7 @@ const ADAPTED = ['layers.0.attn.q_proj', 'layers.0.attn.v_proj', 'layers.1.attn.
 let client: WorkerClient | undefined;
 after(() => client?.dispose());
 
-function loraCandidates(o: ReturnType<typeof overviewOfFile>): CandidateJson[] {
+function loraCandidates(o: ReturnType<typeof overviewOfFile>): CandidateView[] {
   if (o.kind !== 'onnx') throw new Error('expected an ONNX overview');
   return o.candidates.filter((c) => c.pattern === 'lora-branch');
 }
@@ -57,14 +58,14 @@ test('the worker returns the same overview, rank and scale included, across the 
 });
 
 test('loraBranchFacts: stacked adapters and DoRA are named; other patterns and malformed details add nothing', () => {
-  const base: CandidateJson = { id: 'x', pattern: 'lora-branch', nodes: ['a'], modules: ['m'], folds: true, blocked: null, warnings: [] };
+  const base: Candidate = { id: 'x', pattern: 'lora-branch', nodes: ['a'], modules: ['m'], folds: true, blocked: null, warnings: [] };
   assert.deepEqual(loraBranchFacts({ ...base, details: { rank: '4+8', scale: '2+0.5', adapters: 2, dora: false } }), ['rank 4+8', 'scale 2+0.5', '2 adapters']);
   assert.deepEqual(loraBranchFacts({ ...base, details: { rank: 16, scale: 0.125, adapters: 1, dora: true } }), ['rank 16', 'scale 0.125', 'DoRA']);
   assert.deepEqual(loraBranchFacts({ ...base, details: { rank: null, scale: true } }), []);
   assert.deepEqual(loraBranchFacts(base), []);
   assert.deepEqual(loraBranchFacts({ ...base, pattern: 'matmul-add', details: { rank: 4, scale: 2 } }), []);
-  assert.equal(sequenceItem({ ...base, pattern: 'conv-bn', modules: ['conv', 'bn'] }).description, 'conv → bn — folds exactly');
-  assert.match(sequenceItem({ ...base, details: { rank: 8, scale: 1, adapters: 1, dora: true, base: 'Gemm' } }).tooltip, /fusing rescales the weight of its base `Gemm`/);
+  assert.equal(sequenceItem(toCandidateView({ ...base, pattern: 'conv-bn', modules: ['conv', 'bn'] })).description, 'conv → bn — folds exactly');
+  assert.match(sequenceItem(toCandidateView({ ...base, details: { rank: 8, scale: 1, adapters: 1, dora: true, base: 'Gemm' } })).tooltip, /fusing rescales the weight of its base `Gemm`/);
 });
 
 /**

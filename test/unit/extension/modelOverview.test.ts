@@ -1,3 +1,4 @@
+import { toCandidateView } from '../../../extension/engine/fusion/candidateView';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -82,7 +83,7 @@ test('ONNX overview of a dynamo export counts the bytes kept in external data', 
 test('the overview carries the scan result through unchanged', () => {
   const model = OnnxModel.load(fixture('zoo_resstyle', 'model.onnx'));
   try {
-    const candidates = [{ id: 'conv-bn:c', pattern: 'conv-bn' as const, nodes: ['c', 'b'], modules: ['conv1', 'bn1'], folds: true, blocked: null, warnings: [] }];
+    const candidates = [toCandidateView({ id: 'conv-bn:c', pattern: 'conv-bn' as const, nodes: ['c', 'b'], modules: ['conv1', 'bn1'], folds: true, blocked: null, warnings: [] })];
     const o = onnxOverview(model, { candidates, modules: null, fuseList: null, problem: 'x' });
     assert.deepEqual(o.candidates, candidates);
     assert.equal(o.scanProblem, 'x');

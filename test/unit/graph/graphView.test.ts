@@ -9,7 +9,7 @@ import * as assert from 'node:assert/strict';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { AttributeType, DataType, onnx } from '../../../extension/engine/onnx/proto';
 import { analyzeModel } from '../../../extension/engine/fusion/scan';
-import { toCandidateJson } from '../../../extension/engine/fusion/candidate';
+import { toCandidateView } from '../../../extension/engine/fusion/candidateView';
 import { buildGraphView, type GraphView } from '../../../extension/engine/graph/graphView';
 import { defaultExpanded, MODULE_PREFIX, representativeOf, visibleGraph } from '../../../extension/engine/graph/graphViewVisible';
 import { FLAT_LAYOUT_ABOVE, layoutGraph, type GraphLayout } from '../../../extension/engine/graph/graphLayout';
@@ -18,7 +18,7 @@ import { fixture } from '../helpers/fixtures';
 
 function viewOf(model: OnnxModel): GraphView {
   const a = analyzeModel(model);
-  return buildGraphView(model, a.index, a.tree, a.scan.candidates.map(toCandidateJson));
+  return buildGraphView(model, a.index, a.tree, a.scan.candidates.map(toCandidateView));
 }
 
 function viewOfFile(file: string): GraphView {

@@ -1,0 +1,42 @@
+/**
+ * A candidate as the views get it (worker → host → webview): the scan's
+ * candidate plus what every front end shows of it — its name, whether ONNX
+ * fuse can apply it and why not, and a LoRA branch's facts — decided here
+ * once, so the tree, the overview, the graph and the fuse command agree.
+ */
+import type { Candidate } from './candidate';
+import { fusibility, type Fusibility } from './fusibility';
+
+export interface CandidateView extends Candidate {
+  /** Its modules when known, else its node names: `layer1.0.conv1 → layer1.0.bn1`. */
+  label: string;
+  fusibility: Fusibility;
+  /** For a LoRA branch: `rank 4`, `scale 2`, `3 adapters`, `DoRA`; empty otherwise. */
+  loraFacts: string[];
+}
+
+export function toCandidateView(c: Candidate): CandidateView {
+  return { ...c, label: candidateLabel(c), fusibility: fusibility(c), loraFacts: loraBranchFacts(c) };
+}
+
+/** How a candidate is named to users: its modules when known, else its node names. */
+export function candidateLabel(c: Pick<Candidate, 'modules' | 'nodes'>): string {
+  return c.modules.map((m, i) => m ?? c.nodes[i] ?? '?').join(' → ');
+}
+
+/**
+ * What a LoRA branch adds to its module's name, for the tree and the overview
+ * table: `rank 4 · scale 2`, plus the adapter count when several are stacked
+ * and DoRA when the branch rescales the base. Empty for other patterns and
+ * for details that are missing or malformed.
+ */
+export function loraBranchFacts(c: Pick<Candidate, 'pattern' | 'details'>): string[] {
+  const d = c.details;
+  if (c.pattern !== 'lora-branch' || !d) return [];
+  const facts: string[] = [];
+  if (typeof d.rank === 'number' || typeof d.rank === 'string') facts.push(`rank ${d.rank}`);
+  if (typeof d.scale === 'number' || typeof d.scale === 'string') facts.push(`scale ${d.scale}`);
+  if (typeof d.adapters === 'number' && d.adapters > 1) facts.push(`${d.adapters} adapters`);
+  if (d.dora === true) facts.push('DoRA');
+  return facts;
+}
