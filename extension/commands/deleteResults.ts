@@ -12,7 +12,7 @@ import { guarded } from '../host/notify';
 import { requireTrust } from '../host/trust';
 import { log } from '../host/log';
 import { results } from '../host/results';
-import { bytes } from '../../webview/shared/format';
+import { bytes } from '../../shared/format';
 
 export const DELETE_RESULTS = 'modelfuse.deleteResults';
 

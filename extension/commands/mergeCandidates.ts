@@ -13,7 +13,7 @@
  */
 import * as path from 'node:path';
 import type { UsableBase } from '../engine/lora/baseProbe';
-import { shortCount } from '../../webview/shared/format';
+import { shortCount } from '../../shared/format';
 
 /** The files worth parsing as a possible base or adapter file. */
 export function modelFilePaths(paths: readonly string[]): string[] {

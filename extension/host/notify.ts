@@ -6,7 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { CancelledError, detailOf, ModelFuseError } from '../engine/errors';
-import { RemoteError } from '../protocol/webviewProtocol';
+import { RemoteError } from '../../shared/messagePeer';
 import { log, showLog } from './log';
 import { MANAGE_TRUST, UntrustedWorkspaceError } from './trust';
 

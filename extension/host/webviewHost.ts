@@ -6,7 +6,7 @@
  * create one and register their handlers on `peer`.
  */
 import * as vscode from 'vscode';
-import { MessagePeer, type PeerSpec } from '../protocol/webviewProtocol';
+import { MessagePeer, type PeerSpec } from '../../shared/messagePeer';
 import { makeNonce, webviewHtml } from './webviewHtml';
 import { log } from './log';
 import { forWebview } from './webviewPaths';

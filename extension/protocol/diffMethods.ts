@@ -5,10 +5,10 @@
  * pulling in the engine. Results are summaries; weights stay in the worker.
  */
 import type { FoldRecord, LoraLayerRecord, ParamDiffSummary } from '../engine/stats/paramDiffTypes';
-import type { ModuleInspection } from '../engine/stats/moduleParams';
+import type { ModuleInspection } from '../engine/stats/moduleParamsTypes';
 
 export type { ParamDiffSummary, FoldRecord, LoraLayerRecord } from '../engine/stats/paramDiffTypes';
-export type { ModuleInspection, ParamStats } from '../engine/stats/moduleParams';
+export type { ModuleInspection, ParamStats } from '../engine/stats/moduleParamsTypes';
 
 export interface ParamDiffParams {
   /** Absolute paths: the original (or base) and the fused (or merged) model; .onnx or .safetensors. */

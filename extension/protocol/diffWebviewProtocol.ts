@@ -2,10 +2,15 @@
  * Messages of the parameter-diff panel and the inspector view, on the shared
  * MessagePeer channel of webviewProtocol.ts. Types only.
  */
-import type { PeerSpec } from './webviewProtocol';
+import type { PeerSpec } from '../../shared/messagePeer';
 import type { VerifyReport } from './workerProtocol';
 import type { FoldRecord, LoraLayerRecord, ParamDiffSummary } from '../engine/stats/paramDiffTypes';
-import type { ModuleInspection } from '../engine/stats/moduleParams';
+import type { ModuleInspection } from '../engine/stats/moduleParamsTypes';
+import type { VerifyWords } from '../engine/stats/verifyText';
+
+export type { FoldSummary, LoraLayerStats, ParamDiffSummary, TensorDiff } from '../engine/stats/paramDiffTypes';
+export type { ParamStats } from '../engine/stats/moduleParamsTypes';
+export type { VerifyWords };
 
 export type DiffKind = 'fuse' | 'merge' | 'compare';
 
@@ -31,7 +36,7 @@ export type DiffState =
 export type VerifyState =
   | { status: 'none'; reason: string; canRun?: boolean }
   | { status: 'running'; message: string }
-  | { status: 'done'; report: VerifyReport }
+  | { status: 'done'; report: VerifyReport; words: VerifyWords }
   | { status: 'failed'; message: string };
 
 export interface DiffWebviewSpec extends PeerSpec {

@@ -8,7 +8,7 @@ import type { ModelOverview } from './modelOverview';
 import type { PlanOptions, PlanValue } from '../engine/lora/plan';
 import type { MergeReport } from '../engine/lora/merge';
 import type { UsableBase } from '../engine/lora/baseProbe';
-import type { MappingRow } from '../engine/lora/mappingTable';
+import type { MappingRow } from '../engine/lora/mappingTypes';
 
 export interface OverviewParams {
   /** Absolute path of a .onnx or .safetensors file. */

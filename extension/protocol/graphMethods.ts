@@ -5,15 +5,15 @@
  * (for find and the sequence list), a layout per set of expanded modules,
  * one node's details when its panel opens; weights stay in the worker.
  */
-import type { SequenceMark, GraphNode, GraphValueInfo } from '../engine/graph/graphView';
+import type { SequenceMark, GraphNode, GraphValueInfo } from '../engine/graph/graphViewTypes';
 import type { VisibleGraph } from '../engine/graph/graphViewVisible';
 import type { GraphLayout } from '../engine/graph/graphLayout';
 import type { GraphAlignment } from '../engine/graph/graphAlign';
 import type { DriftReport } from '../engine/graph/driftRank';
-import type { ParamStats } from '../engine/stats/moduleParams';
+import type { ParamStats } from '../engine/stats/moduleParamsTypes';
 import type { VerifyParams } from './workerProtocol';
 
-export type { SequenceMark, GraphNode, GraphValueInfo, SequenceStatus } from '../engine/graph/graphView';
+export type { SequenceMark, GraphNode, GraphValueInfo, SequenceStatus } from '../engine/graph/graphViewTypes';
 export type { VisibleGraph, VisibleItem, VisibleEdge } from '../engine/graph/graphViewVisible';
 export type { GraphLayout, PlacedItem, PlacedEdge } from '../engine/graph/graphLayout';
 export type { GraphAlignment, NodeChange, AlignedPair } from '../engine/graph/graphAlign';

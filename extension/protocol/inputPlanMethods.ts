@@ -3,9 +3,9 @@
  * why (engine/stats/inputShapes.ts), for the "Verification Inputs…" picker
  * to show before anything runs. Types only.
  */
-import type { InputShapePlan } from '../engine/stats/inputShapes';
+import type { InputShapePlan } from '../engine/stats/inputShapeTypes';
 
-export type { InputShapePlan, InputShapeChoice } from '../engine/stats/inputShapes';
+export type { InputShapePlan, InputShapeChoice } from '../engine/stats/inputShapeTypes';
 
 export interface InputPlanParams {
   /** Absolute path of an ONNX model. */

@@ -3,9 +3,11 @@
  * webview/mapping): the host sends the table; the page sends the user's
  * choices back to be saved as a `--map` file and merged.
  */
-import type { PeerSpec } from './webviewProtocol';
-import type { MappingRow } from '../engine/lora/mappingTable';
-import type { MappingChoices } from '../engine/lora/mappingFile';
+import type { PeerSpec } from '../../shared/messagePeer';
+import type { MappingRow } from '../engine/lora/mappingTypes';
+import type { MappingChoices } from '../engine/lora/mappingTypes';
+
+export type { MappingChoices, MappingRow };
 
 export type MappingState =
   | { phase: 'loading'; message: string }

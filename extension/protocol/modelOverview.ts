@@ -5,7 +5,7 @@
  * kilobytes.
  */
 import type { CandidateView } from '../engine/fusion/candidateView';
-import type { ModuleTreeNode } from '../engine/graph/moduleTree';
+import type { ModuleTreeNode } from '../engine/graph/moduleTreeNode';
 
 export interface FileSummary {
   path: string;

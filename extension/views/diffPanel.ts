@@ -25,7 +25,7 @@ import { errorLine, guarded, isCancellation } from '../host/notify';
 import { log, showLog } from '../host/log';
 import { isTrusted, UNTRUSTED_REASON } from '../host/trust';
 import { chooseVerificationInputs, verifyWithSavedInputs } from '../commands/verificationInputs';
-import { verifyReportText } from '../engine/stats/verifyText';
+import { verifyReportText, verifyWords } from '../engine/stats/verifyText';
 
 export const DIFF_COMMANDS = { showDiff: 'modelfuse.showDiff', compareModels: 'modelfuse.compareModels' } as const;
 const VIEW_TYPE = 'modelfuse.diff';
@@ -103,7 +103,7 @@ class DiffPanel implements vscode.Disposable {
   }
 
   private initialVerify(r: DiffRequest): VerifyState {
-    if (r.verify) return { status: 'done', report: r.verify };
+    if (r.verify) return { status: 'done', report: r.verify, words: verifyWords(r.verify) };
     const bothOnnx = [r.before, r.after].every((p) => p.toLowerCase().endsWith('.onnx'));
     if (!bothOnnx) return { status: 'none', reason: 'Outputs are compared for two ONNX models; safetensors files hold weights only.' };
     if (!isTrusted()) return { status: 'none', reason: UNTRUSTED_REASON };
@@ -120,7 +120,7 @@ class DiffPanel implements vscode.Disposable {
       });
       log().info(`verification for the diff of ${path.basename(this.request.before)} → ${path.basename(this.request.after)}:\n${verifyReportText(report)}`);
       this.request = { ...this.request, verify: report };
-      this.setState({ phase: 'ready', title, kind, summary, verify: { status: 'done', report } });
+      this.setState({ phase: 'ready', title, kind, summary, verify: { status: 'done', report, words: verifyWords(report) } });
     } catch (err) {
       if (isCancellation(err) || token.isCancellationRequested) return;
       log().error(`verifying ${this.request.before} against ${this.request.after}: ${errorLine('verifying', err)}`);

@@ -6,8 +6,7 @@
 import type { CandidateView } from '../engine/fusion/candidateView';
 import type { ModuleTreeNode } from '../engine/graph/moduleTree';
 import { isModuleWithin, isSameModule } from '../engine/graph/peftModulePath';
-import { exact, shortCount } from '../../webview/shared/format';
-import { warningLabel, warningText } from '../engine/fusion/warnings';
+import { exact, shortCount } from '../../shared/format';
 
 /** Codicon names; the providers turn them into ThemeIcons with theme colours. */
 export type ItemIcon = 'symbol-module' | 'symbol-class' | 'zap' | 'circle-slash' | 'symbol-operator' | 'warning' | 'debug-stackframe-dot';
@@ -83,14 +82,14 @@ export function sequenceItem(c: CandidateView): ItemModel {
   const reason = c.fusibility.reason;
   // A LoRA branch is one module; its rank and scale are what tells one adapted layer from another.
   const label = [c.label, ...c.loraFacts].join(' · ');
-  const description = c.blocked !== null ? `blocked: ${c.blocked}` : !c.folds ? 'grouping only (PyTorch)' : c.warnings.length ? `folds exactly · ${[...new Set(c.warnings.map(warningLabel))].join(' · ')}` : 'folds exactly';
+  const description = c.blocked !== null ? `blocked: ${c.blocked}` : !c.folds ? 'grouping only (PyTorch)' : c.warnings.length ? `folds exactly · ${[...new Set(c.warnings.map((w) => w.label))].join(' · ')}` : 'folds exactly';
   const tooltip = [
     `**${c.pattern}** — ${label}`,
     '',
     `Nodes: ${c.nodes.map((n) => `\`${n}\``).join(' → ')}`,
     ...loraTooltipLines(c),
     c.blocked !== null ? `\n$(circle-slash) **Blocked:** ${c.blocked}` : reason ? `\n${reason}` : '\n$(check) Folds exactly into one node',
-    ...c.warnings.map((w) => `\n$(warning) ${warningText(w)}`),
+    ...c.warnings.map((w) => `\n$(warning) ${w.text}`),
   ].join('  \n');
   return {
     label: c.pattern,

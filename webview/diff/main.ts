@@ -12,11 +12,10 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import type { DiffHostSpec, DiffState, DiffWebviewSpec } from '../../extension/protocol/diffWebviewProtocol';
-import type { ParamDiffSummary, TensorDiff } from '../../extension/engine/stats/paramDiffTypes';
-import { num } from '../../extension/engine/stats/diffReport';
+import type { ParamDiffSummary, TensorDiff } from '../../extension/protocol/diffWebviewProtocol';
+import { exact, num, shape, shortCount } from '../../shared/format';
 import { connectToHost } from '../shared/webviewBase';
 import { h, replaceChildren } from '../shared/dom';
-import { exact, shortCount, shape } from '../shared/format';
 import { VirtualTable, type Column } from './virtualTable';
 import { charts, foldSection, loraSection, tensorDetail, verifySection } from './sections';
 

@@ -5,11 +5,9 @@
  */
 import type { Chart } from 'chart.js';
 import type { VerifyState } from '../../extension/protocol/diffWebviewProtocol';
-import type { FoldSummary, LoraLayerStats, TensorDiff } from '../../extension/engine/stats/paramDiffTypes';
-import { num } from '../../extension/engine/stats/diffReport';
-import { inputsLine, shapeChoiceLines, verdictOf, weakText } from '../../extension/engine/stats/verifyText';
+import type { FoldSummary, LoraLayerStats, TensorDiff } from '../../extension/protocol/diffWebviewProtocol';
+import { num, shape } from '../../shared/format';
 import { h } from '../shared/dom';
-import { shape } from '../shared/format';
 import { themedChart, withAlpha } from './charts';
 
 /** Charts of the current render, destroyed before the next one. */
@@ -47,15 +45,16 @@ export function verifySection(v: VerifyState, onReverify: () => void): HTMLEleme
           h('td', { class: o.passed ? 'status ok' : 'status blocked', title: o.reason }, o.passed ? 'pass' : `fail${o.reason ? `: ${o.reason}` : ''}`),
         ));
       const l = r.latency_ms;
-      const verdict = verdictOf(r);
+      const words = v.words;
+      const verdict = words.verdict;
       return h('section', { class: 'verify' },
         h('div', { class: 'title-row' },
           h('h2', null, 'Verification ', h('span', { class: `verdict ${verdict === 'verified' ? 'pass' : verdict === 'weak' ? 'weak' : 'fail'}` }, VERDICT_LABEL[verdict])),
           reverify,
         ),
-        verdict === 'weak' ? h('p', { class: 'weak-reason' }, `The outputs agree, but this proves little: ${weakText(r)}. Choose other inputs with “Re-verify with…”.`) : null,
-        h('p', { class: 'verify-inputs' }, h('span', { class: 'muted' }, 'Inputs: '), h('span', { class: 'mono' }, inputsLine(r.inputs))),
-        ...shapeChoiceLines(r.inputs).map((line) => h('p', { class: 'muted mono small' }, line)),
+        verdict === 'weak' ? h('p', { class: 'weak-reason' }, `The outputs agree, but this proves little: ${words.weak}. Choose other inputs with “Re-verify with…”.`) : null,
+        h('p', { class: 'verify-inputs' }, h('span', { class: 'muted' }, 'Inputs: '), h('span', { class: 'mono' }, words.inputs)),
+        ...words.shapeChoices.map((line) => h('p', { class: 'muted mono small' }, line)),
         h('p', { class: 'muted' }, `Both models run in ONNX Runtime with graph optimizations off; tolerance |Δ| ≤ ${r.tolerance.atol} + ${r.tolerance.rtol}·|before|.`),
         h('table', { class: 'data' },
           h('thead', null, h('tr', null, ...['Output', 'Type', 'max |Δ|', 'mean |Δ|', 'p99 |Δ|', 'max rel', 'cosine', 'mismatched', 'Result'].map((x, i) => h('th', { class: i >= 2 && i <= 7 ? 'num' : '' }, x)))),

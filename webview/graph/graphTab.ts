@@ -13,7 +13,7 @@ import { withAlpha } from '../shared/color';
 import { boxOf, CanvasView, unionOf, type Outline } from './canvasView';
 import { DrawnGraph, findNodes, modulesToReveal, subtreeOf } from './graphModel';
 import { renderModulePanel, renderNodePanel, type PanelActions } from './nodePanel';
-import { num } from '../../extension/engine/stats/diffReport';
+import { num } from '../../shared/format';
 
 type Host = MessagePeer<OverviewWebviewSpec, OverviewHostSpec>;
 type Side = 'after' | 'before';

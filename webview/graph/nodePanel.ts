@@ -8,8 +8,7 @@
 import type { NodeDetails, SequenceMark } from '../../extension/protocol/graphMethods';
 import type { ParamStats } from '../../extension/protocol/diffMethods';
 import { h, replaceChildren } from '../shared/dom';
-import { exact, shape } from '../shared/format';
-import { num } from '../../extension/engine/stats/diffReport';
+import { exact, num, shape } from '../../shared/format';
 
 export interface PanelActions {
   goToSource(modules: string[]): void;

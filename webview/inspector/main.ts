@@ -6,11 +6,10 @@
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import type { Chart } from 'chart.js';
 import type { InspectorHostSpec, InspectorState, InspectorWebviewSpec } from '../../extension/protocol/diffWebviewProtocol';
-import type { ParamStats } from '../../extension/engine/stats/moduleParams';
-import { num } from '../../extension/engine/stats/diffReport';
+import type { ParamStats } from '../../extension/protocol/diffWebviewProtocol';
+import { exact, num, shape } from '../../shared/format';
 import { connectToHost } from '../shared/webviewBase';
 import { h, replaceChildren } from '../shared/dom';
-import { exact, shape } from '../shared/format';
 import { themedChart, withAlpha } from '../diff/charts';
 
 document.body.classList.add('inspector');

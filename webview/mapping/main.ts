@@ -11,11 +11,10 @@ import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import type { MappingHostSpec, MappingState, MappingWebviewSpec } from '../../extension/protocol/mappingWebviewProtocol';
-import type { MappingRow } from '../../extension/engine/lora/mappingTable';
-import type { MappingChoices } from '../../extension/engine/lora/mappingFile';
+import type { MappingChoices, MappingRow } from '../../extension/protocol/mappingWebviewProtocol';
 import { connectToHost } from '../shared/webviewBase';
 import { h, replaceChildren } from '../shared/dom';
-import { shape } from '../shared/format';
+import { shape } from '../../shared/format';
 
 const host = connectToHost<MappingWebviewSpec, MappingHostSpec>();
 const root = document.getElementById('root') as HTMLElement;

@@ -2,9 +2,8 @@
 import type { CandidateView, OnnxOverview, ValueSummary } from '../../extension/protocol/modelOverview';
 import type { OverviewActions } from '../../extension/protocol/webviewProtocol';
 import { h, type Child } from '../shared/dom';
-import { bytes, exact, shape, shortCount } from '../shared/format';
+import { bytes, exact, shape, shortCount } from '../../shared/format';
 import type { HostActions } from './actions';
-import { warningGist, warningText } from '../../extension/engine/fusion/warnings';
 
 export function renderOnnx(o: OnnxOverview, state: OverviewActions, actions: HostActions): HTMLElement {
   const defaultOpset = o.opsets.find((s) => s.domain === 'ai.onnx')?.version;
@@ -108,7 +107,7 @@ function candidateRow(c: CandidateView, disabled: boolean, actions: HostActions,
   else status.push(h('span', { class: 'status ok' }, 'Folds exactly'));
   const lora = c.loraFacts;
   if (lora.length) status.push(h('div', { class: 'status muted' }, `LoRA ${lora.join(' · ')}`));
-  for (const w of c.warnings) status.push(h('div', { class: 'status warning', title: warningText(w) }, `⚠ ${warningGist(w, c.folds && c.blocked === null)}`));
+  for (const w of c.warnings) status.push(h('div', { class: 'status warning', title: w.text }, `⚠ ${w.gist}`));
   const nodes = c.nodes.join(', ');
   return h('tr', { class: c.blocked !== null ? 'row-blocked' : '' },
     h('td', { class: 'check' }, checkbox),

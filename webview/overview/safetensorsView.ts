@@ -1,7 +1,7 @@
 /** The tensor view of a .safetensors file: header, metadata, dtype totals, and a filterable tensor table. */
 import type { SafetensorsOverview, SafetensorsTensorSummary } from '../../extension/protocol/modelOverview';
 import { h, replaceChildren } from '../shared/dom';
-import { bytes, exact, shape, shortCount } from '../shared/format';
+import { bytes, exact, shape, shortCount } from '../../shared/format';
 import { section } from './onnxView';
 
 /** Rows rendered at once; a multi-thousand-tensor checkpoint is narrowed with the filter instead of building 10 000 DOM rows. */

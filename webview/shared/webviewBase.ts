@@ -4,7 +4,7 @@
  * listener is installed, so the host (which queues until then) never posts
  * into the void. Every webview bundle calls `connectToHost()` exactly once.
  */
-import { MessagePeer, type PeerSpec } from '../../extension/protocol/webviewProtocol';
+import { MessagePeer, type PeerSpec } from '../../shared/messagePeer';
 
 interface VsCodeApi {
   postMessage(message: unknown): void;

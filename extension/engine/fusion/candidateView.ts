@@ -1,11 +1,22 @@
 /**
  * A candidate as the views get it (worker → host → webview): the scan's
  * candidate plus what every front end shows of it — its name, whether ONNX
- * fuse can apply it and why not, and a LoRA branch's facts — decided here
- * once, so the tree, the overview, the graph and the fuse command agree.
+ * fuse can apply it and why not, a LoRA branch's facts, its warnings in
+ * words — decided here once, so the tree, the overview, the graph and the fuse command agree.
  */
 import type { Candidate } from './candidate';
 import { fusibility, type Fusibility } from './fusibility';
+import { warningGist, warningLabel, warningText, type CandidateWarning } from './warnings';
+
+/** A warning with its words for each place it is shown (warnings.ts words them). */
+export type WordedWarning = CandidateWarning & {
+  /** The whole sentence (tooltips). */
+  text: string;
+  /** A few words for a list row. */
+  label: string;
+  /** One line for a table cell. */
+  gist: string;
+};
 
 export interface CandidateView extends Candidate {
   /** Its modules when known, else its node names: `layer1.0.conv1 → layer1.0.bn1`. */
@@ -13,10 +24,13 @@ export interface CandidateView extends Candidate {
   fusibility: Fusibility;
   /** For a LoRA branch: `rank 4`, `scale 2`, `3 adapters`, `DoRA`; empty otherwise. */
   loraFacts: string[];
+  warnings: WordedWarning[];
 }
 
 export function toCandidateView(c: Candidate): CandidateView {
-  return { ...c, label: candidateLabel(c), fusibility: fusibility(c), loraFacts: loraBranchFacts(c) };
+  const foldsInOnnx = c.folds && c.blocked === null;
+  const warnings = c.warnings.map((w) => ({ ...w, text: warningText(w), label: warningLabel(w), gist: warningGist(w, foldsInOnnx) }));
+  return { ...c, label: candidateLabel(c), fusibility: fusibility(c), loraFacts: loraBranchFacts(c), warnings };
 }
 
 /** How a candidate is named to users: its modules when known, else its node names. */

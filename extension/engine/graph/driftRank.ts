@@ -19,7 +19,7 @@
  * then by relative error.
  */
 import type { GraphAlignment } from './graphAlign';
-import type { GraphView } from './graphView';
+import type { GraphView } from './graphViewTypes';
 
 export interface DriftProbe {
   /** The value compared (same name in A and B). */

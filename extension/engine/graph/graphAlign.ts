@@ -11,7 +11,7 @@
  * `changed` when its parameters differ: another tensor, shape or type, or —
  * when the caller can read weights — other values under the same name.
  */
-import type { GraphNode, GraphParam, GraphView } from './graphView';
+import type { GraphNode, GraphParam, GraphView } from './graphViewTypes';
 
 export type NodeChange = 'same' | 'changed' | 'removed' | 'added';
 

@@ -14,7 +14,7 @@
  * the only thing at their level (PEFT's `base_model.model`, a `model`
  * wrapper), which would otherwise show one lonely box.
  */
-import { INPUT_PREFIX, OUTPUT_PREFIX, type GraphModule, type GraphView, type SequenceStatus } from './graphView';
+import { INPUT_PREFIX, OUTPUT_PREFIX, type GraphModule, type GraphView, type SequenceStatus } from './graphViewTypes';
 
 export const MODULE_PREFIX = 'module:';
 

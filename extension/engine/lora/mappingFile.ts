@@ -10,8 +10,9 @@ import * as path from 'node:path';
 import { writeAtomically } from '../io/atomicWrite';
 import { fileError } from '../errors';
 import { naturalCompare } from './targetTypes';
+import type { MappingChoices } from './mappingTypes';
+export * from './mappingTypes';
 
-export type MappingChoices = Record<string, string | null>;
 
 /** The file's text: entries in natural module order (layers.2 before layers.10), two-space indent, a final newline. */
 export function mappingFileText(choices: MappingChoices): string {

@@ -4,6 +4,7 @@
  * the outputs still agree. Numbers are printed with enough digits to be
  * compared, not rounded into agreement.
  */
+import { num } from '../../../shared/format';
 import { inputsLine, shapeChoiceLines, verdictOf, weakText } from './verifyText';
 import type { ParamDiffSummary } from './paramDiffTypes';
 import type { VerifyReport } from './verifyReport';
@@ -11,13 +12,6 @@ import { markdownText } from '../text/inert';
 
 const MAX_TENSOR_ROWS = 500;
 
-export function num(v: number | null | undefined, digits = 4): string {
-  if (v === null || v === undefined) return '—';
-  if (v === 0) return '0';
-  if (!Number.isFinite(v)) return String(v);
-  const a = Math.abs(v);
-  return a >= 1e4 || a < 1e-3 ? v.toExponential(digits - 1) : v.toPrecision(digits);
-}
 
 /** Names in cells come from model files: escaped so they can neither break the table nor the document. */
 const cell = markdownText;

@@ -25,28 +25,8 @@ import { attrInts, GraphIndex } from '../graph/graphIndex';
 import { BROADCAST, declaredDims, propagateShapes, SAME_SHAPE } from './shapePropagation';
 import { tensorDims } from '../onnx/tensors';
 import type { ModelInputSpec } from './inputs';
-
-export type DimSource = 'model' | 'given' | 'declared' | 'constant' | 'batch' | 'image' | 'fitted' | 'sequence' | 'guessed';
-
-export interface InputShapeChoice {
-  name: string;
-  dtype: string;
-  /** The model's declaration: numbers, or symbols / null for dynamic dims. */
-  declared: readonly (number | string | null)[];
-  dims: number[];
-  /** Where each dim came from. */
-  sources: DimSource[];
-  /** One phrase for the report: "batch 1; 224×224: a multiple of the total stride 32". */
-  how: string;
-}
-
-export interface InputShapePlan {
-  inputs: InputShapeChoice[];
-  /** Largest cumulative stride (downsampling) of a Conv or pooling path from an input, per spatial axis counted from the last; [] when none. */
-  totalStride: number[];
-  /** Inputs with a dimension nothing in the model or the conventions decides (set to 1). */
-  guessed: string[];
-}
+import type { DimSource, InputShapeChoice, InputShapePlan } from './inputShapeTypes';
+export * from './inputShapeTypes';
 
 const IMAGE_SIZE = 224;
 const VOLUME_SIZE = 32;

@@ -7,34 +7,8 @@
 import { dtypeName } from '../onnx/dtypes';
 import { sharedHistogram, DEFAULT_BINS } from './histogram';
 import type { ParamSource } from './paramSource';
-
-export const MAX_INSPECTED_TENSORS = 64;
-
-export interface ParamStats {
-  name: string;
-  /** The module owning it (the inspected one or a submodule). */
-  module: string | null;
-  shape: number[];
-  dtype: string;
-  elements: number;
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  std: number | null;
-  l2: number;
-  zeros: number;
-  nonFinite: number;
-  histogram: { min: number; max: number; counts: number[] };
-}
-
-export interface ModuleInspection {
-  path: string;
-  module: string;
-  tensors: ParamStats[];
-  /** Tensors of the module and its submodules that were left out (over MAX_INSPECTED_TENSORS). */
-  omitted: number;
-  parameters: number;
-}
+import { MAX_INSPECTED_TENSORS, type ParamStats, type ModuleInspection } from './moduleParamsTypes';
+export * from './moduleParamsTypes';
 
 export function inspectModule(source: ParamSource, module: string, bins = DEFAULT_BINS): ModuleInspection {
   const own: string[] = [];

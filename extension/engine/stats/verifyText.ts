@@ -89,3 +89,19 @@ export function verifyReportText(r: VerifyReport): string {
   }
   return lines.join('\n');
 }
+
+/** What a view shows of a verify report besides its numbers, worded here once (the diff panel gets it with the report). */
+export interface VerifyWords {
+  verdict: Verdict;
+  /** Why a pass proves little (`weakText`), or null when it is a real check or a failure. */
+  weak: string | null;
+  /** `inputsLine`: where the inputs came from and their shapes. */
+  inputs: string;
+  /** `shapeChoiceLines`: how each dynamic dimension was chosen. */
+  shapeChoices: string[];
+}
+
+export function verifyWords(r: VerifyReport): VerifyWords {
+  const verdict = verdictOf(r);
+  return { verdict, weak: verdict === 'weak' ? weakText(r) : null, inputs: inputsLine(r.inputs), shapeChoices: shapeChoiceLines(r.inputs) };
+}

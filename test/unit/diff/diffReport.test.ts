@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDiffRequest } from '../../../extension/views/diffRequest';
-import { diffReportMarkdown, num } from '../../../extension/engine/stats/diffReport';
+import { diffReportMarkdown } from '../../../extension/engine/stats/diffReport';
+import { num } from '../../../shared/format';
 import { computeParamDiff } from '../../../extension/engine/stats/paramDiff';
 import { SafetensorsParamSource } from '../../../extension/engine/stats/paramSource';
 import type { ModelChangeOutcome } from '../../../extension/protocol/extensionMethods';

@@ -121,7 +121,7 @@ test('tree items: sequences show pattern, modules, status; warnings and blocked 
   assert.match(blocked.tooltip, /Blocked:\*\* BN output is a graph output/);
   assert.equal(sequenceItem(byModules(linear.candidates, 'fc2', 'relu2')).contextValue, 'sequence.grouping');
   // A weight read by another node is a shared weight (the fold copies it), not a shared module.
-  const tied = sequenceItem({ ...byModules(linear.candidates, 'fc1', 'bn1'), warnings: [sharedWeightWarning('fc1.weight', ['/other/MatMul'])] });
+  const tied = sequenceItem(toCandidateView({ ...byModules(linear.candidates, 'fc1', 'bn1'), warnings: [sharedWeightWarning('fc1.weight', ['/other/MatMul'])] }));
   assert.equal(tied.description, 'fc1 → bn1 — folds exactly · shared weight');
   assert.match(tied.tooltip, /\$\(warning\) weight 'fc1\.weight' is also read by '\/other\/MatMul'; folding gives this node its own copy/);
   assert.doesNotMatch(tied.tooltip + tied.description, /shared module/);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sharedModuleWarning, sharedWeightWarning, warningGist, warningLabel, warningText } from '../../../extension/engine/fusion/warnings';
-import { bytes, shape, shortCount } from '../../../webview/shared/format';
+import { bytes, shape, shortCount } from '../../../shared/format';
 
 test('the engine’s shared-module warning is shortened in the overview table (whole text stays the tooltip)', () => {
   const w = sharedModuleWarning('relu', ['/relu/Relu', '/relu_1/Relu', '/relu_2/Relu', '/relu_3/Relu', '/relu_4/Relu']);

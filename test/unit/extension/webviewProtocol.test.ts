@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MessagePeer, parseEnvelope, RemoteError, type Envelope, type PeerSpec } from '../../../extension/protocol/webviewProtocol';
+import { MessagePeer, parseEnvelope, RemoteError, type Envelope, type PeerSpec } from '../../../shared/messagePeer';
 
 interface HostSpec extends PeerSpec {
   requests: { add: { params: { a: number; b: number }; result: number }; fail: { params: Record<string, never>; result: void } };

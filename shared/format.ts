@@ -1,4 +1,8 @@
-/** Number formatting shared by the webviews (and the host's tree labels): short forms with exact values available. */
+/**
+ * Number formatting shared by the webviews, the host's tree labels and the
+ * engine's Markdown reports: short forms with exact values available.
+ * Browser-safe: imports nothing.
+ */
 
 /** 1234 → "1,234"; exact, for tooltips and small counts. */
 export function exact(n: number): string {
@@ -35,4 +39,12 @@ export function shape(dims: readonly (number | string | null)[] | null): string 
   if (dims === null) return '?';
   if (dims.length === 0) return 'scalar';
   return dims.map((d) => (d === null ? '?' : String(d))).join(' × ');
+}
+
+export function num(v: number | null | undefined, digits = 4): string {
+  if (v === null || v === undefined) return '—';
+  if (v === 0) return '0';
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  return a >= 1e4 || a < 1e-3 ? v.toExponential(digits - 1) : v.toPrecision(digits);
 }
