@@ -9,6 +9,7 @@
 import { deltaKindOf, fmtShape, naturalCompare, torchWeightShape, type ModuleRequest } from './targetTypes';
 import type { LoraPlan } from './plan';
 import type { AdapterModule } from './adapterFormats';
+import { isLeftOutByMap, type Phrase } from '../remedy';
 
 export interface MappingCandidate {
   /** What a `--map` entry names: a safetensors key, or the value an ONNX node reads. */
@@ -32,7 +33,7 @@ export interface MappingRow {
   /** The base tensor it is paired with now (a `--map` value), or null. */
   target: string | null;
   /** Matched: the evidence for the pairing; otherwise why there is none. */
-  evidence: string[];
+  evidence: Phrase[];
   /** Base tensors of a fitting shape, best name match first (at most MAX_CANDIDATES). */
   candidates: MappingCandidate[];
   /** When there is nothing to choose from, why (a module that replaces several tensors, no tensor of that shape). */
@@ -60,7 +61,7 @@ export function mappingTable(plan: LoraPlan): MappingRow[] {
         row.target = pair.kind === 'replace' ? (Object.values(pair.replacements ?? {})[0] ?? null) : pair.source;
         row.evidence = [...pair.evidence];
       } else if (unmatched) {
-        row.status = /^left out by --map/.test(unmatched.reason) ? 'left-out' : 'unmatched';
+        row.status = isLeftOutByMap(unmatched.reason) ? 'left-out' : 'unmatched';
         row.evidence = [unmatched.reason];
       }
       const found = candidatesOf(req, plan);
