@@ -8,6 +8,7 @@ import { CancelledError, ModelFuseError } from './engine/errors';
 import type { CliCommand, CliIO } from './cli/command';
 import { COMMANDS } from './cli/commands';
 import { installSignalCleanup } from './cli/signals';
+import { cliErrorText } from './cli/remedyText';
 
 const io: CliIO = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
@@ -42,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(rest, io);
   } catch (err) {
     if (err instanceof ModelFuseError) {
-      io.err(`modelfuse ${name}: ${err.message}`);
+      io.err(`modelfuse ${name}: ${cliErrorText(err)}`);
       if (debug && err.detail) io.err(`detail: ${err.detail}`);
       if (debug) io.err(String(err.stack));
       return err.exitCode;

@@ -7,6 +7,7 @@
  */
 import { checkpointBeside, openCheckpoint, type Checkpoint } from '../engine/fusion/checkpoint';
 import { ModelFuseError } from '../engine/errors';
+import { cliErrorText } from './remedyText';
 import { optValue, type OptionSpec, type ParsedArgs } from './args';
 import type { CliIO } from './command';
 
@@ -31,7 +32,7 @@ export function checkpointSource(args: ParsedArgs, modelPath: string, io: CliIO)
         opened = openCheckpoint(file);
       } catch (err) {
         if (given || !(err instanceof ModelFuseError)) throw err;
-        io.err(`note: the state dict beside the model was not used: ${err.message}`);
+        io.err(`note: the state dict beside the model was not used: ${cliErrorText(err)}`);
       }
       return opened;
     },

@@ -28,6 +28,7 @@ import { assertPlanUsable, buildPlan, planValue, type LoraPlan, type PlanValue, 
 import type { VerifyReport } from '../protocol/workerProtocol';
 import { verifyInWorker } from '../worker/api';
 import type { LoraMergeParams } from '../protocol/extensionMethods';
+import { cliText } from './remedyText';
 import { COMMON_OPTIONS, optValue, parseArgs, type ParsedArgs } from './args';
 import type { CliCommand, CliIO } from './command';
 import { formatNumber, parseVerifyOptions, VERIFY_COMPARISON_OPTIONS } from './verifyCommand';
@@ -181,7 +182,7 @@ async function runMerge(argv: string[], io: CliIO): Promise<number> {
   }
   const r = done.report!;
   const distances = original === undefined ? null : distanceFromOriginal(r.output, original, [...new Set(r.merged.map((m) => m.target))]);
-  const json = { output: r.output, merged: r.merged, unmatched: plan.unmatched, ...noteField(plan), verification: done.verification, ...(plan.subtract ? { distance_from_original: distances } : {}) };
+  const json = { output: r.output, merged: r.merged, unmatched: unmatchedJson(plan), ...noteField(plan), verification: done.verification, ...(plan.subtract ? { distance_from_original: distances } : {}) };
   io.out(a.flags.has('json') ? JSON.stringify(json, null, 2) : formatMerge(plan, r, done.verification, distances));
   return 0;
 }
@@ -217,51 +218,61 @@ function noteField(plan: LoraPlan): { note?: string } {
   return note ? { note } : {};
 }
 
+/** Where an adapter's config came from: a file, or the rank and alpha given on the command line. */
+function configSource(config: { source: string; fromOptions?: boolean }): string {
+  return config.fromOptions ? `${config.source} (--rank/--alpha)` : config.source;
+}
+
+/** The unmatched modules as --json has always shown them (the reason in the CLI's words). */
+function unmatchedJson(plan: LoraPlan) {
+  return plan.unmatched.map((u) => ({ ...u, reason: cliText(u.reason) }));
+}
+
 function planJson(plan: LoraPlan, usable: boolean) {
   return {
     base: plan.basePath,
     base_kind: plan.baseKind,
     usable,
-    adapters: plan.adapters.map((x) => ({ adapter: x.spec, file: x.weightsPath, format: x.format, weight: x.weight, modules: x.modules.length, config: x.config.source })),
+    adapters: plan.adapters.map((x) => ({ adapter: x.spec, file: x.weightsPath, format: x.format, weight: x.weight, modules: x.modules.length, config: configSource(x.config) })),
     pairs: plan.pairs.map((p) => ({
       adapter: p.adapter, module: p.module, keys: p.keys, kind: p.kind, delta: p.deltaKind, target: p.target, source: p.source !== p.target ? p.source : undefined,
       shape: p.targetShape, dtype: p.targetDtype, transposed: p.transposed, bias: p.bias ?? null, rank: p.rank, alpha: p.alpha,
-      peft_scale: p.peftScale, weight: p.weight, global_scale: p.globalScale, scale: p.scale, scale_evidence: p.scaleEvidence, dora: p.dora,
+      peft_scale: p.peftScale, weight: p.weight, global_scale: p.globalScale, scale: p.scale, scale_evidence: cliText(p.scaleEvidence), dora: p.dora,
       algorithm: p.algorithm, dora_convention: p.doraConvention,
-      node: p.node ?? null, shared_with: p.sharedWith ?? [], evidence: p.evidence,
+      node: p.node ?? null, shared_with: p.sharedWith ?? [], evidence: p.evidence.map(cliText),
     })),
-    unmatched: plan.unmatched,
-    errors: plan.errors,
+    unmatched: unmatchedJson(plan),
+    errors: plan.errors.map(cliText),
     ...noteField(plan),
   };
 }
 
 function formatPlan(plan: LoraPlan, usable: boolean): string {
   const lines = [`lora plan  base ${plan.basePath} (${plan.baseKind})`];
-  plan.adapters.forEach((x, i) => lines.push(`  adapter ${i + 1}: ${x.spec}  ${x.format}, weight ${x.weight}, ${x.modules.length} module(s), config ${x.config.source}`));
+  plan.adapters.forEach((x, i) => lines.push(`  adapter ${i + 1}: ${x.spec}  ${x.format}, weight ${x.weight}, ${x.modules.length} module(s), config ${configSource(x.config)}`));
   lines.push('');
   for (const p of plan.pairs) {
     const layout = p.kind === 'replace' ? 'replaced (modules_to_save)' : `${p.deltaKind}${p.transposed ? ', stored transposed' : ''}${p.dora ? ', DoRA' : ''}`;
     lines.push(`${p.module}  →  ${p.target}  ${p.targetDtype}[${p.targetShape.join(', ')}]  (${layout})`);
     if (p.kind === 'lora') {
-      lines.push(`    scale ${formatNumber(p.scale)} = weight ${p.weight} × --scale ${p.globalScale} × ${p.scaleEvidence}`);
+      lines.push(`    scale ${formatNumber(p.scale)} = weight ${p.weight} × --scale ${p.globalScale} × ${cliText(p.scaleEvidence)}`);
       lines.push(`    format: ${plan.adapters[p.adapterIndex].format} ${p.algorithm}`);
       if (p.doraConvention) lines.push(`    DoRA: ${p.doraConvention}`);
       if (p.bias && plan.adapters[p.adapterIndex].modules.find((m) => m.module === p.module)?.bias) lines.push(`    lora_B.bias → ${p.bias}`);
     }
-    for (const e of p.evidence) lines.push(`    evidence: ${e}`);
+    for (const e of p.evidence) lines.push(`    evidence: ${cliText(e)}`);
     if (plan.adapters.length > 1) lines.push(`    from ${p.adapter}`);
   }
   if (plan.unmatched.length) {
     lines.push('', `unmatched (${plan.unmatched.length}):`);
     for (const u of plan.unmatched) {
-      lines.push(`  ${u.adapter} '${u.module}': ${u.reason}`);
+      lines.push(`  ${u.adapter} '${u.module}': ${cliText(u.reason)}`);
       for (const c of u.candidates ?? []) lines.push(`      candidate: ${c}`);
     }
   }
   if (plan.errors.length) {
     lines.push('', 'errors:');
-    for (const e of plan.errors) lines.push(`  ${e}`);
+    for (const e of plan.errors) lines.push(`  ${cliText(e)}`);
   }
   const note = zeroScaleNote(plan.pairs);
   if (note) lines.push('', `note: ${note}`);
@@ -279,7 +290,7 @@ function formatMerge(plan: LoraPlan, r: MergeReport, v: VerifyReport | null, dis
   const note = zeroScaleNote(plan.pairs);
   if (note) lines.push('', `note: ${note}`);
   if (plan.subtract) lines.push('', ...unmergeLines(r, distances));
-  if (plan.unmatched.length) lines.push('', `left unmerged (--allow-unmatched): ${plan.unmatched.map((u) => `${u.module} (${u.reason})`).join('; ')}`);
+  if (plan.unmatched.length) lines.push('', `left unmerged (--allow-unmatched): ${plan.unmatched.map((u) => `${u.module} (${cliText(u.reason)})`).join('; ')}`);
   if (v) {
     lines.push('', `verification in ONNX Runtime (base vs merged, same inputs: ${inputsLine(v.inputs)}):`);
     for (const [name, o] of Object.entries(v.outputs)) {

@@ -23,6 +23,7 @@ import type { FuseRequest } from './fuseSelection';
 import { fuseSummary, refusalsLine } from './summaries';
 import { verifyWithSavedInputs } from './verificationInputs';
 import { verdictOf, verifyReportText } from '../engine/stats/verifyText';
+import { messageOf } from '../host/remedyText';
 
 /** Timed runs per model in the verification (median reported); enough for a stable median, short for large models. */
 const VERIFY_RUNS = 10;
@@ -58,8 +59,8 @@ export async function fuseInModel(doc: ModelDocument, request: FuseRequest): Pro
             log().info(`  verification:\n${verifyReportText(verification)}`);
           } catch (err) {
             // The fused model is written and complete; say that the check did not happen rather than hiding the file.
-            log().warn(`  verification did not complete: ${err instanceof Error ? err.message : String(err)}`);
-            void vscode.window.showWarningMessage(vscode.l10n.t('ModelFuse: {0} was written, but its verification did not complete: {1}', path.basename(fuse.output), err instanceof Error ? err.message : String(err)));
+            log().warn(`  verification did not complete: ${messageOf(err)}`);
+            void vscode.window.showWarningMessage(vscode.l10n.t('ModelFuse: {0} was written, but its verification did not complete: {1}', path.basename(fuse.output), messageOf(err)));
           }
         }
         return { kind: 'fuse', before: doc.path, after: fuse.output, fuse, verification } satisfies ModelChangeOutcome;

@@ -3,7 +3,7 @@
  * an adapter folder or .safetensors): choose the adapters and the base
  * (mergePickers.ts) and the weights, confirm the key mapping the engine
  * worked out (the `lora plan`) — or, when modules are unmatched, pair them in
- * the mapping editor, which saves a `--map` file — then merge in the worker
+ * the mapping editor, which saves a mapping file — then merge in the worker
  * with a cancellable progress notification, verify against the base in ONNX
  * Runtime (ONNX bases), and show the result.
  */
@@ -17,6 +17,7 @@ import type { VerifyReport } from '../protocol/workerProtocol';
 import { currentSettings } from '../host/config';
 import { log } from '../host/log';
 import { guarded } from '../host/notify';
+import { messageOf, vscodeText } from '../host/remedyText';
 import { outputFor, recordResult, results } from '../host/results';
 import { withProgressNotification } from '../host/progress';
 import { requireTrust } from '../host/trust';
@@ -136,9 +137,9 @@ async function askWeights(paths: string[]): Promise<LoraAdapterArg[] | undefined
 
 function logPlan(plan: LoraPlanResult): void {
   log().info(`lora plan for ${plan.base} (${plan.baseKind}):`);
-  for (const p of plan.pairs) log().info(`  ${p.module} → ${p.target} [${p.targetShape.join(', ')}] scale ${p.scale} (${p.evidence.join('; ')})`);
-  for (const u of plan.unmatched) log().warn(`  unmatched ${u.module}: ${u.reason}`);
-  for (const e of plan.errors) log().error(`  ${e}`);
+  for (const p of plan.pairs) log().info(`  ${p.module} → ${p.target} [${p.targetShape.join(', ')}] scale ${p.scale} (${p.evidence.map(vscodeText).join('; ')})`);
+  for (const u of plan.unmatched) log().warn(`  unmatched ${u.module}: ${vscodeText(u.reason)}`);
+  for (const e of plan.errors) log().error(`  ${vscodeText(e)}`);
 }
 
 /** Shows every pairing (and every unmatched module); the explicit "Merge" row goes on, "Edit the key mapping…" opens the editor. */
@@ -151,7 +152,7 @@ async function confirmPlan(plan: LoraPlanResult, output: string): Promise<'merge
     description: [u ? `${u} unmatched module${u === 1 ? '' : 's'} will be left out` : 'all adapter modules matched', zeroScaleNote(plan.pairs)].filter(Boolean).join(' · '),
     step: 'merge',
   };
-  const edit: Row = { label: '$(edit) Edit the key mapping…', description: 'pair modules with base tensors by hand (saved as a --map file)', step: 'edit' };
+  const edit: Row = { label: '$(edit) Edit the key mapping…', description: 'pair modules with base tensors by hand (saved as a mapping file beside the base)', step: 'edit' };
   const rows: Row[] = [go, edit, { label: 'Key mapping', kind: vscode.QuickPickItemKind.Separator }, ...planRows(plan).map((r) => ({ label: r.label, description: r.description, detail: r.detail }))];
   const qp = vscode.window.createQuickPick<Row>();
   qp.title = `Merge LoRA into ${path.basename(plan.base)}: confirm the key mapping`;
@@ -178,7 +179,7 @@ async function confirmPlan(plan: LoraPlanResult, output: string): Promise<'merge
 async function merge(base: string, adapters: LoraAdapterArg[], target: { path: string; replaces: boolean }, plan: LoraPlanResult, map: string | undefined): Promise<void> {
   const settings = currentSettings();
   const output = target.path;
-  log().info(`merge ${adapters.map((a) => `${a.path}=${a.weight}`).join(', ')} into ${base} → ${output}${map ? ` with --map ${map}` : ''}`);
+  log().info(`merge ${adapters.map((a) => `${a.path}=${a.weight}`).join(', ')} into ${base} → ${output}${map ? ` with the key mapping ${map}` : ''}`);
   const outcome = await withProgressNotification(
     `ModelFuse: merging LoRA into ${path.basename(base)}`,
     async (progress, token): Promise<ModelChangeOutcome> => {
@@ -192,7 +193,7 @@ async function merge(base: string, adapters: LoraAdapterArg[], target: { path: s
         try {
           verification = await workerRequest('verify', { modelA: base, modelB: mergeResult.output, atol: settings.atol, rtol: settings.rtol, runs: 0 }, { token });
         } catch (err) {
-          log().warn(`  comparison with the base did not complete: ${err instanceof Error ? err.message : String(err)}`);
+          log().warn(`  comparison with the base did not complete: ${messageOf(err)}`);
         }
       }
       return { kind: 'lora-merge', before: base, after: mergeResult.output, merge: mergeResult, plan, verification };

@@ -12,6 +12,7 @@ import { log } from '../host/log';
 import { workerRequest } from '../host/workerHost';
 import { adapterLabel } from './loraArgs';
 import { adapterRows, baseRows, modelFilePaths } from './mergeCandidates';
+import { messageOf } from '../host/remedyText';
 
 const EXCLUDE = '**/{node_modules,.git}/**';
 const FOUND_LIMIT = 500;
@@ -69,7 +70,7 @@ export async function pickAdapters(models: Promise<WorkspaceModels>, base: strin
     },
     (err) => {
       qp.busy = false;
-      qp.placeholder = `Could not list the workspace's adapters (${err instanceof Error ? err.message : String(err)}): browse for one`;
+      qp.placeholder = `Could not list the workspace's adapters (${messageOf(err)}): browse for one`;
     },
   );
   const picks = await acceptOnce(qp, () => [...qp.selectedItems]);
@@ -135,7 +136,7 @@ export async function pickBase(models: Promise<WorkspaceModels>, where: BaseCont
     },
     (err) => {
       qp.busy = false;
-      qp.placeholder = `Could not list the workspace's models (${err instanceof Error ? err.message : String(err)}): browse for one`;
+      qp.placeholder = `Could not list the workspace's models (${messageOf(err)}): browse for one`;
     },
   );
   const pick = await acceptOnce(qp, () => qp.selectedItems[0], (item) => {

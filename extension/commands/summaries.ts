@@ -7,6 +7,7 @@ import { inputsLine, verdictOf, weakText } from '../engine/stats/verifyText';
 import type { VerifyReport } from '../protocol/workerProtocol';
 import type { FuseFileResult, LoraMergeResult, LoraPlanResult } from '../protocol/extensionMethods';
 import type { Refusal } from './fuseSelection';
+import { vscodeText } from '../host/remedyText';
 
 export function sci(x: number | null): string {
   if (x === null || Number.isNaN(x)) return 'n/a';
@@ -52,11 +53,11 @@ export function planRows(plan: LoraPlanResult): { label: string; description: st
   const rows = plan.pairs.map((p) => ({
     label: p.module,
     description: `→ ${p.target} ${p.targetDtype}[${p.targetShape.join(', ')}]`,
-    detail: `${p.kind === 'replace' ? 'replaced (modules_to_save)' : `${p.algorithm}, rank ${p.rank}, alpha ${p.alpha}, scale ${sci(p.scale)}${p.doraConvention ? `, DoRA (${p.doraConvention})` : ''}`} · ${path.basename(p.adapter)} · ${p.evidence.join('; ')}${p.sharedWith.length ? ` · shared with ${p.sharedWith.join(', ')}` : ''}`,
+    detail: `${p.kind === 'replace' ? 'replaced (modules_to_save)' : `${p.algorithm}, rank ${p.rank}, alpha ${p.alpha}, scale ${sci(p.scale)}${p.doraConvention ? `, DoRA (${p.doraConvention})` : ''}`} · ${path.basename(p.adapter)} · ${p.evidence.map(vscodeText).join('; ')}${p.sharedWith.length ? ` · shared with ${p.sharedWith.join(', ')}` : ''}`,
     unmatched: false,
   }));
   for (const u of plan.unmatched) {
-    rows.push({ label: `$(warning) ${u.module}`, description: 'not matched', detail: `${u.reason}${u.candidates.length ? ` (candidates: ${u.candidates.join('; ')})` : ''}`, unmatched: true });
+    rows.push({ label: `$(warning) ${u.module}`, description: 'not matched', detail: `${vscodeText(u.reason)}${u.candidates.length ? ` (candidates: ${u.candidates.join('; ')})` : ''}`, unmatched: true });
   }
   return rows;
 }

@@ -20,6 +20,7 @@ import {
 } from '../host/verifyInputsSettings';
 import { resourceArg } from './commandArgs';
 import type { CommandContext } from './commandContext';
+import { messageOf } from '../host/remedyText';
 
 export const VERIFICATION_INPUTS = 'modelfuse.verificationInputs';
 const ASKED_KEY = 'modelfuse.verificationInputs.asked';
@@ -126,7 +127,7 @@ export function shapesProblem(text: string, plan: InputShapePlan): string | null
   try {
     shapes = parseShapesText(text);
   } catch (err) {
-    return err instanceof ModelFuseError ? err.message : String(err);
+    return messageOf(err);
   }
   for (const [name, dims] of Object.entries(shapes)) {
     const c = plan.inputs.find((i) => i.name === name);

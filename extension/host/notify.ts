@@ -8,13 +8,15 @@ import * as vscode from 'vscode';
 import { CancelledError, detailOf, ModelFuseError } from '../engine/errors';
 import { RemoteError } from '../../shared/messagePeer';
 import { log, showLog } from './log';
+import { vscodeErrorText } from './remedyText';
 import { MANAGE_TRUST, UntrustedWorkspaceError } from './trust';
 
 const SHOW_LOG = 'Show log';
 
 /** The one line a user sees for an error thrown while doing `what` ("fusing model.onnx"). */
 export function errorLine(what: string, err: unknown): string {
-  if (err instanceof ModelFuseError || err instanceof RemoteError) return err.message;
+  if (err instanceof ModelFuseError) return vscodeErrorText(err);
+  if (err instanceof RemoteError) return err.message;
   const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
   return `Internal error while ${what}: ${message}`;
 }

@@ -76,7 +76,7 @@ export function formatShapes(shapes: Readonly<Record<string, readonly number[]>>
   return Object.entries(shapes).map(([n, d]) => `${n}=${d.join('x')}`).join(' ');
 }
 
-/** The inverse of formatShapes; also accepts commas and semicolons between inputs. Throws ModelFuseError with the CLI's wording. */
+/** The inverse of formatShapes; also accepts commas and semicolons between inputs. Throws ModelFuseError (worded for VS Code by host/remedyText.ts). */
 export function parseShapesText(text: string): Record<string, number[]> {
   const parts = text.split(/[\s,;]+/).filter(Boolean);
   return parseShapeOptions(parts);

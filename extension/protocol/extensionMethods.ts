@@ -9,6 +9,7 @@ import type { PlanOptions, PlanValue } from '../engine/lora/plan';
 import type { MergeReport } from '../engine/lora/merge';
 import type { UsableBase } from '../engine/lora/baseProbe';
 import type { MappingRow } from '../engine/lora/mappingTypes';
+import type { Phrase } from '../engine/remedy';
 
 export interface OverviewParams {
   /** Absolute path of a .onnx or .safetensors file. */
@@ -72,9 +73,9 @@ export interface LoraAdapterArg {
 export interface LoraPlanParams {
   base: string;
   adapters: LoraAdapterArg[];
-  /** --scale, --map, --rank/--alpha, --shared, --subtract: the same options as the CLI's `lora plan`. */
+  /** Scale, mapping file, rank/alpha, shared-initializer policy, unmerge: the same options as the CLI's `lora plan`. */
   plan?: PlanOptions;
-  /** A `--map` file (the CLI's format) that overrides the automatic matching. */
+  /** A mapping file (the CLI's format) that overrides the automatic matching. */
   map?: string;
 }
 
@@ -90,8 +91,8 @@ export interface LoraPairSummary {
   alpha: number;
   /** weight × alpha/r: the factor in front of B·A. */
   scale: number;
-  /** Why this tensor (the matching evidence), one line each. */
-  evidence: string[];
+  /** Why this tensor (the matching evidence), one line each; the host words their terms (host/remedyText.ts). */
+  evidence: Phrase[];
   /** Other nodes reading the same initializer (ONNX), if any. */
   sharedWith: string[];
   /** LoRA, LoCon (Tucker, lora_mid), LoHa, LoKr, full diff, modules_to_save. */
@@ -105,9 +106,9 @@ export interface LoraPlanResult {
   baseKind: 'onnx' | 'safetensors';
   adapters: { path: string; format: string; weight: number; modules: number }[];
   pairs: LoraPairSummary[];
-  unmatched: { adapter: string; module: string; reason: string; candidates: string[] }[];
+  unmatched: { adapter: string; module: string; reason: Phrase; candidates: string[] }[];
   /** Problems that make a merge impossible (shape mismatches, a tensor changed twice). */
-  errors: string[];
+  errors: Phrase[];
   /** The plan itself: `lora.merge` given it executes exactly these pairings (what the user confirmed) without matching again. */
   planned: PlanValue;
 }

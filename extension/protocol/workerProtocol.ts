@@ -21,7 +21,7 @@
  * `request()` is typed for it without editing this file.
  */
 
-import { CancelledError, ModelFuseError } from '../engine/errors';
+import { CancelledError, ERROR_CODES, ModelFuseError, type ErrorCode, type ErrorData, type Phrase } from '../engine/errors';
 import type { VerifyReport } from '../engine/stats/verifyReport';
 
 // The verify report is the engine's; the wire carries it as is.
@@ -85,6 +85,10 @@ export interface WorkerErrorPayload {
   exitCode?: number;
   /** For `user` errors: the raw message behind the translated one (for the log and --debug). */
   detail?: string;
+  /** For `user` errors: the ModelFuseError's code, data and phrase (the text with its front-end terms and remedy), so that the host words it as the worker's caller would. */
+  errorCode?: ErrorCode;
+  data?: ErrorData;
+  phrase?: Phrase;
 }
 
 export type HostToWorker = RequestMessage | CancelMessage;
@@ -266,9 +270,8 @@ export class WorkerRequestError extends Error {
  * show it as one line; exit code 3, as it is not the user's input.
  */
 export class WorkerCrashedError extends ModelFuseError {
-  readonly code = 'crashed' as const;
   constructor(message: string) {
-    super(message, { exitCode: 3 });
+    super(message, { exitCode: 3, code: 'worker/crashed' });
     this.name = 'WorkerCrashedError';
   }
 }
@@ -276,7 +279,15 @@ export class WorkerCrashedError extends ModelFuseError {
 /** Worker side: what an exception thrown by a handler becomes on the wire. */
 export function errorToPayload(err: unknown): WorkerErrorPayload {
   if (err instanceof CancelledError) return { message: 'cancelled', code: 'cancelled' };
-  if (err instanceof ModelFuseError) return { message: err.message, code: 'user', exitCode: err.exitCode, ...(err.detail ? { detail: err.detail } : {}) };
+  if (err instanceof ModelFuseError) {
+    return {
+      message: err.message, code: 'user', exitCode: err.exitCode,
+      ...(err.detail ? { detail: err.detail } : {}),
+      ...(err.code ? { errorCode: err.code } : {}),
+      ...(err.data ? { data: err.data } : {}),
+      ...(err.phrase !== undefined ? { phrase: err.phrase } : {}),
+    };
+  }
   if (err instanceof WorkerRequestError) return { message: err.message, code: err.code };
   const message = err instanceof Error ? err.message : String(err);
   return { message: message.split('\n')[0], code: 'internal' };
@@ -286,7 +297,11 @@ export function errorToPayload(err: unknown): WorkerErrorPayload {
 export function payloadToError(p: WorkerErrorPayload, method: string): Error {
   switch (p.code) {
     case 'user':
-      return new ModelFuseError(p.message, { exitCode: p.exitCode ?? 2, detail: p.detail });
+      return new ModelFuseError(isPhrase(p.phrase) ? p.phrase : p.message, {
+        exitCode: p.exitCode ?? 2, detail: p.detail,
+        ...(typeof p.errorCode === 'string' && (ERROR_CODES as readonly string[]).includes(p.errorCode) ? { code: p.errorCode } : {}),
+        ...(isObject(p.data) ? { data: p.data as ErrorData } : {}),
+      });
     case 'cancelled':
       return new CancelledError();
     case 'crashed':
@@ -296,4 +311,9 @@ export function payloadToError(p: WorkerErrorPayload, method: string): Error {
     default:
       return new WorkerRequestError(p.message, p.code);
   }
+}
+
+/** A phrase as sent by the worker: words, or words and terms (objects with a `term`). */
+function isPhrase(p: unknown): p is Phrase {
+  return typeof p === 'string' || (Array.isArray(p) && p.every((x) => typeof x === 'string' || (isObject(x) && typeof x.term === 'string')));
 }

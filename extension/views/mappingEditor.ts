@@ -3,7 +3,7 @@
  * tensor, opened by "Merge LoRA Adapter…" when modules are unmatched (or the
  * plan has errors) or on request. Each row shows the evidence (or why it did
  * not match) and offers the base tensors whose shape fits. "Save mapping and
- * merge" writes the `--map` file (the CLI's format, beside the base), checks
+ * merge" writes the mapping file (the CLI's format, beside the base), checks
  * the plan with it in the worker, and hands it back to the merge; problems
  * keep the editor open with the reason.
  */
@@ -16,13 +16,15 @@ import type { MappingHostSpec, MappingState, MappingWebviewSpec } from '../proto
 import { WebviewHost } from '../host/webviewHost';
 import { workerRequest } from '../host/workerHost';
 import { errorLine } from '../host/notify';
+import { vscodeText } from '../host/remedyText';
+import type { Phrase } from '../engine/remedy';
 import { log, showLog } from '../host/log';
 import { adapterLabel } from '../commands/loraArgs';
 
 const VIEW_TYPE = 'modelfuse.loraMapping';
 
 export interface MappingOutcome {
-  /** The saved `--map` file. */
+  /** The saved mapping file. */
   map: string;
   /** The plan with that mapping: no errors, at least one pair. */
   plan: LoraPlanResult;
@@ -41,8 +43,9 @@ export function editMapping(extensionUri: vscode.Uri, base: string, adapters: re
     host.peer.notify('state', s);
   };
   const table = (map?: string) => workerRequest('ext.loraMappingTable', { base, adapters: [...adapters], map });
-  const ready = (t: LoraMappingTableResult, note: string | null, errors: string[]): MappingState => ({
-    phase: 'ready', base, baseKind: t.plan.baseKind, adapters: adapters.map((a) => a.path), mapFile, rows: t.rows, errors, note, busy: null,
+  const ready = (t: LoraMappingTableResult, note: string | null, errors: readonly Phrase[]): MappingState => ({
+    phase: 'ready', base, baseKind: t.plan.baseKind, adapters: adapters.map((a) => a.path), mapFile,
+    rows: t.rows.map((r) => ({ ...r, evidence: r.evidence.map(vscodeText) })), errors: errors.map(vscodeText), note, busy: null,
   });
 
   return new Promise<MappingOutcome | undefined>((resolve) => {
@@ -58,7 +61,7 @@ export function editMapping(extensionUri: vscode.Uri, base: string, adapters: re
         await writeMappingFile(mapFile, choices);
         log().info(`merge LoRA: saved the key mapping to ${mapFile}`);
         const t = await table(mapFile);
-        const errors = [...t.plan.errors];
+        const errors: Phrase[] = [...t.plan.errors];
         if (t.plan.pairs.length === 0) errors.push('Nothing to merge: every module is left out. Choose a base tensor for at least one.');
         if (errors.length) {
           setState(ready(t, null, errors));

@@ -3,15 +3,14 @@
  * a choice of base tensor (only tensors whose shape fits, best name match
  * first, or "leave out"), and the evidence or the reason it did not match.
  * "Save mapping and merge" sends the choices to the host, which writes the
- * `--map` file and merges; the page never touches files.
+ * mapping file and merges; the page never touches files.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
-import type { MappingHostSpec, MappingState, MappingWebviewSpec } from '../../extension/protocol/mappingWebviewProtocol';
-import type { MappingChoices, MappingRow } from '../../extension/protocol/mappingWebviewProtocol';
+import type { MappingChoices, MappingHostSpec, MappingState, MappingWebviewSpec, ShownMappingRow } from '../../extension/protocol/mappingWebviewProtocol';
 import { connectToHost } from '../shared/webviewBase';
 import { h, replaceChildren } from '../shared/dom';
 import { shape } from '../../shared/format';
@@ -54,7 +53,7 @@ function renderTable(state: Extract<MappingState, { phase: 'ready' }>): void {
       h('p', null,
         unmatched ? `${unmatched} adapter module${unmatched === 1 ? '' : 's'} did not match a tensor of the base. ` : '',
         'Choose the base tensor each module changes. Only tensors whose shape fits the module’s delta are offered, the most similar names first; “leave out” merges nothing for that module. ',
-        'The choices are saved as ', h('span', { class: 'mono', title: state.mapFile }, baseName(state.mapFile)), ' beside the base — the same file works with ', h('span', { class: 'mono' }, 'modelfuse lora … --map'), '.',
+        'The choices are saved as ', h('span', { class: 'mono', title: state.mapFile }, baseName(state.mapFile)), ' beside the base — the command-line ', h('span', { class: 'mono' }, 'modelfuse lora'), ' reads the same file.',
       ),
       state.note ? h('p', { class: 'muted note' }, state.note) : null,
       state.errors.length ? h('div', { class: 'inline-error', attrs: { role: 'alert' } }, h('strong', null, 'The merge cannot go ahead with this mapping:'), h('ul', null, ...state.errors.map((e) => h('li', null, e)))) : null,
@@ -68,7 +67,7 @@ function renderTable(state: Extract<MappingState, { phase: 'ready' }>): void {
   );
 }
 
-function rowOf(r: MappingRow, choices: MappingChoices, changed: () => void): HTMLElement {
+function rowOf(r: ShownMappingRow, choices: MappingChoices, changed: () => void): HTMLElement {
   const status = { matched: 'matched', unmatched: 'not matched', 'left-out': 'left out' }[r.status];
   const select = h('vscode-single-select', { class: 'target-select', attrs: { combobox: true, 'aria-label': `Base tensor for ${r.module}`, 'data-module': r.module } });
   const best = r.candidates[0]?.score ?? 0;

@@ -96,7 +96,7 @@ export function checkOutputPath(output: string, inputs: readonly string[], force
   const resolved = path.resolve(output);
   for (const input of inputs) {
     if (sameFile(resolved, path.resolve(input)) && !force) {
-      throw new ModelFuseError(`${output}: refusing to overwrite the input model (use --force to replace it)`);
+      throw new ModelFuseError([`${output}: refusing to overwrite the input model`, { term: 'remedy', remedy: { kind: 'replace-output' } }], { code: 'output/is-input', data: { path: output } });
     }
   }
   if (/[\\/]$/.test(output)) throw fileError(output, 'names a folder; give the output file name');
@@ -104,9 +104,9 @@ export function checkOutputPath(output: string, inputs: readonly string[], force
   if (existing) {
     const kind = specialKind(existing);
     if (kind) throw fileError(output, `exists and is ${kind}, not a regular file; ModelFuse never replaces it (choose another output name)`);
-    if (!force) throw fileError(output, `${existing.isSymbolicLink() ? 'exists (a symbolic link)' : 'file exists'} (use --force to replace it)`);
+    if (!force) throw fileError(output, [existing.isSymbolicLink() ? 'exists (a symbolic link)' : 'file exists', { term: 'remedy', remedy: { kind: 'replace-output' } }], undefined, undefined, { code: 'output/exists', data: { path: output } });
     if (existing.isSymbolicLink()) {
-      // --force replaces the link itself, never what it points at; a link to a folder or device is refused as that.
+      // Forcing replaces the link itself, never what it points at; a link to a folder or device is refused as that.
       const target = statOrNull(resolved);
       const targetKind = target && specialKind(target);
       if (targetKind) throw fileError(output, `is a symbolic link to ${targetKind}; ModelFuse never replaces it`);
@@ -172,13 +172,13 @@ export function moveIntoPlace(temp: string, target: string, force: boolean): voi
     fs.linkSync(temp, target);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw fileError(target, 'file exists: another run wrote it meanwhile (use --force to replace it)');
+    if (code === 'EEXIST') throw fileError(target, ['file exists: another run wrote it meanwhile', { term: 'remedy', remedy: { kind: 'replace-output' } }], undefined, undefined, { code: 'output/written-meanwhile', data: { path: target } });
     // File systems without hard links: an exclusive copy is still exclusive, only not a single step.
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw err;
     try {
       fs.copyFileSync(temp, target, fs.constants.COPYFILE_EXCL);
     } catch (copyErr) {
-      if ((copyErr as NodeJS.ErrnoException).code === 'EEXIST') throw fileError(target, 'file exists: another run wrote it meanwhile (use --force to replace it)');
+      if ((copyErr as NodeJS.ErrnoException).code === 'EEXIST') throw fileError(target, ['file exists: another run wrote it meanwhile', { term: 'remedy', remedy: { kind: 'replace-output' } }], undefined, undefined, { code: 'output/written-meanwhile', data: { path: target } });
       throw copyErr;
     }
   }

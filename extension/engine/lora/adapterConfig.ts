@@ -32,6 +32,8 @@ export interface LoraConfig {
   targetModules: string[] | string | null;
   /** Where the config came from, for messages. */
   source: string;
+  /** No config: rank and alpha are the ones the user gave (a bare adapter file); the rank is then checked against the tensors only when given. */
+  fromOptions?: boolean;
 }
 
 /** Fields that would change the merge but that ModelFuse does not implement: refuse rather than merge wrongly. */

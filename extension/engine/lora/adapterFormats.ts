@@ -29,6 +29,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileError, ModelFuseError } from '../errors';
+import type { Phrase } from '../remedy';
 import { SafetensorsFile } from '../safetensors/safetensors';
 import { defaultLoraConfig, moduleScale, parseLoraConfig, type LoraConfig } from './adapterConfig';
 import { ALGORITHM_LABEL, describeLycoris, LYCORIS_PARTS, lycorisDelta, type LycorisShape } from './lycoris';
@@ -71,7 +72,7 @@ export interface AdapterModule {
   /** PEFT's scale (alpha/r or alpha/√r), before the user's adapter weight and --scale. */
   scale: number;
   /** Why this scale (which config field or pattern). */
-  scaleEvidence: string;
+  scaleEvidence: Phrase;
   /** The adapter keys that make up this module. */
   keys: string[];
 }
@@ -167,7 +168,7 @@ function loadPeftFolder(spec: AdapterSpec, options: AdapterOptions): LoadedAdapt
   if (!fs.existsSync(configPath)) {
     const subs = fs.readdirSync(dir).filter((d) => fs.existsSync(path.join(dir, d, 'adapter_config.json')));
     if (subs.length) {
-      throw fileError(dir, `holds several adapters (${subs.join(', ')}); pass each one, e.g. --adapter ${path.join(dir, subs[0])}=1`);
+      throw fileError(dir, [`holds several adapters (${subs.join(', ')})`, { term: 'remedy', remedy: { kind: 'one-adapter-each', example: path.join(dir, subs[0]) } }], undefined, undefined, { code: 'lora/adapter-dir-has-several', data: { adapters: subs } });
     }
     throw fileError(dir, 'not a PEFT adapter folder (no adapter_config.json)');
   }
@@ -192,7 +193,7 @@ function loadPeftFolder(spec: AdapterSpec, options: AdapterOptions): LoadedAdapt
   }
 }
 
-/** Config of a bare PEFT safetensors file: a JSON config in `__metadata__` (diffusers' `lora_adapter_metadata`, …) or --rank/--alpha. */
+/** Config of a bare PEFT safetensors file: a JSON config in `__metadata__` (diffusers' `lora_adapter_metadata`, …) or the rank and alpha the user gave. */
 function bareConfig(file: SafetensorsFile, options: AdapterOptions): LoraConfig {
   for (const key of ['lora_adapter_metadata', 'adapter_config', 'lora_config', 'peft_config']) {
     const text = file.metadata[key];
@@ -206,9 +207,9 @@ function bareConfig(file: SafetensorsFile, options: AdapterOptions): LoraConfig 
     return parseLoraConfig(raw, `${file.path} (__metadata__.${key})`);
   }
   if (options.alpha === undefined) {
-    throw fileError(file.path, 'carries no adapter config in __metadata__; pass --alpha (and --rank to check the rank) so the scale alpha/r is known');
+    throw fileError(file.path, ['carries no adapter config in __metadata__', { term: 'remedy', remedy: { kind: 'adapter-alpha' } }], undefined, undefined, { code: 'lora/no-adapter-config' });
   }
-  return defaultLoraConfig(options.rank ?? 1, options.alpha, `${file.path} (--rank/--alpha)`);
+  return { ...defaultLoraConfig(options.rank ?? 1, options.alpha, file.path), fromOptions: true };
 }
 
 function kohyaConfig(file: SafetensorsFile, options: AdapterOptions): LoraConfig {
@@ -340,8 +341,7 @@ function finishModule(p: PendingModule, file: SafetensorsFile, format: AdapterFo
   if (p.bias && !config.loraBias) throw new ModelFuseError(`${where} has lora_B.bias but the config does not set lora_bias`);
   const s = moduleScale(config, p.module);
   // Bare files without metadata: the rank is the tensors' own (checked against --rank when given).
-  const fromFlags = config.source.endsWith('(--rank/--alpha)');
-  const rank = fromFlags && options.rank === undefined ? tensorRank : s.rank;
+  const rank = config.fromOptions && options.rank === undefined ? tensorRank : s.rank;
   if (rank !== tensorRank) {
     throw new ModelFuseError(`${where}: the config says rank ${rank}${s.rankFrom ? ` (rank_pattern '${s.rankFrom}')` : ''} but lora_A has ${tensorRank} rows`);
   }
@@ -372,12 +372,12 @@ function finishKohyaModule(p: PendingModule, file: SafetensorsFile, options: Ada
   const lycoris = describeLycoris(where, { ...rest, ...(down ? { 'lora_down.weight': down } : {}), ...(up ? { 'lora_up.weight': up } : {}), ...(diffBias ? { diff_b: diffBias } : {}) });
   const rank = lycoris ? lycoris.rank : checkLowRankPair(where, down, up, 'lora_down', 'lora_up');
   let alpha = rank ?? 1;
-  let evidence: string;
+  let evidence: Phrase;
   if (rank === null) {
     evidence = `${lycoris!.algorithm === 'full' ? 'full diff' : 'LoKr with both factors full'}: scale 1${p.alphaKey ? ` (${p.alphaKey} is not used)` : ''}`;
   } else {
     alpha = options.alpha ?? rank;
-    evidence = options.alpha !== undefined ? `--alpha ${alpha} / rank ${rank}` : `no .alpha: alpha = rank ${rank}`;
+    evidence = options.alpha !== undefined ? [{ term: 'option', option: 'alpha', value: String(alpha) }, ` / rank ${rank}`] : `no .alpha: alpha = rank ${rank}`;
     if (p.alphaKey) {
       const v = file.readFloat64(p.alphaKey);
       if (v.length !== 1 || !Number.isFinite(v[0])) throw new ModelFuseError(`${file.path}: '${p.alphaKey}' is not a finite scalar`);

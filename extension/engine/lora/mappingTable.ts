@@ -11,6 +11,7 @@ import type { LoraPlan } from './plan';
 import type { AdapterModule } from './adapterFormats';
 import type { MappingCandidate, MappingRow } from './mappingTypes';
 export * from './mappingTypes';
+import { isLeftOutByMap } from '../remedy';
 
 const MAX_CANDIDATES = 200;
 
@@ -33,7 +34,7 @@ export function mappingTable(plan: LoraPlan): MappingRow[] {
         row.target = pair.kind === 'replace' ? (Object.values(pair.replacements ?? {})[0] ?? null) : pair.source;
         row.evidence = [...pair.evidence];
       } else if (unmatched) {
-        row.status = /^left out by --map/.test(unmatched.reason) ? 'left-out' : 'unmatched';
+        row.status = isLeftOutByMap(unmatched.reason) ? 'left-out' : 'unmatched';
         row.evidence = [unmatched.reason];
       }
       const found = candidatesOf(req, plan);

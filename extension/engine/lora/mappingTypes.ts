@@ -3,6 +3,8 @@
  * it (mappingTable.ts builds the rows, mappingFile.ts writes the choices).
  * Plain data, no Node.
  */
+import type { Phrase } from '../remedy';
+
 export interface MappingCandidate {
   /** What a `--map` entry names: a safetensors key, or the value an ONNX node reads. */
   target: string;
@@ -25,7 +27,7 @@ export interface MappingRow {
   /** The base tensor it is paired with now (a `--map` value), or null. */
   target: string | null;
   /** Matched: the evidence for the pairing; otherwise why there is none. */
-  evidence: string[];
+  evidence: Phrase[];
   /** Base tensors of a fitting shape, best name match first (at most MAX_CANDIDATES). */
   candidates: MappingCandidate[];
   /** When there is nothing to choose from, why (a module that replaces several tensors, no tensor of that shape). */

@@ -20,6 +20,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileError, ModelFuseError } from '../errors';
+import { joinPhrase, type Phrase } from '../remedy';
 import { doraConvention, loadAdapter, type AdapterOptions, type AdapterSpec, type LoadedAdapter } from './adapterFormats';
 import { baseKindOf, initializerBehind, openPlanBase, type PlanBase } from './planBase';
 import { deltaFits, deltaKindOf, fmtShape, sameShape, type DeltaKind, type ModuleRequest, type TargetResolution } from './targetTypes';
@@ -66,13 +67,13 @@ export interface PlanPair {
   globalScale: number;
   /** weight × globalScale × peftScale: the factor in front of B·A. */
   scale: number;
-  scaleEvidence: string;
+  scaleEvidence: Phrase;
   dora: boolean;
   /** Which DoRA convention, in words (PEFT's per-output magnitude or LyCORIS's dora_scale axis), or null. */
   doraConvention: string | null;
   /** The adapter algorithm of the module: LoRA, LoCon (Tucker), LoHa, LoKr, full diff. */
   algorithm: string;
-  evidence: string[];
+  evidence: Phrase[];
   /** ONNX: the node whose weight this is, and the nodes that share it. */
   node?: string;
   sharedWith?: string[];
@@ -84,7 +85,7 @@ export interface UnmatchedModule {
   adapter: string;
   module: string;
   keys: string[];
-  reason: string;
+  reason: Phrase;
   candidates?: string[];
 }
 
@@ -94,9 +95,9 @@ export interface LoraPlan {
   adapters: LoadedAdapter[];
   pairs: PlanPair[];
   unmatched: UnmatchedModule[];
-  /** Problems that make the plan unusable even with --allow-unmatched (shape mismatches, double deltas). */
-  errors: string[];
-  /** The plan removes the adapters (lora --subtract) instead of adding them. */
+  /** Problems that make the plan unusable even when unmatched modules are allowed (shape mismatches, double deltas). */
+  errors: Phrase[];
+  /** The plan removes the adapters (unmerge) instead of adding them. */
   subtract: boolean;
   /** The open base (ONNX model or safetensors store) the merge reads and the writer copies. */
   base: PlanBase;
@@ -118,7 +119,7 @@ export interface PlanValue {
   options: PlanOptions;
   pairs: PlanPair[];
   unmatched: UnmatchedModule[];
-  errors: string[];
+  errors: Phrase[];
   files: { path: string; size: number; mtimeMs: number }[];
 }
 
@@ -182,7 +183,7 @@ export function reopenPlan(value: PlanValue): LoraPlan {
 
 /** Loads base and adapters, with no pairing yet. */
 function openPlan(basePath: string, specs: readonly AdapterSpec[], options: PlanOptions): LoraPlan {
-  if (specs.length === 0) throw new ModelFuseError('no adapter given (use --adapter PATH[=weight])');
+  if (specs.length === 0) throw new ModelFuseError(['no adapter given', { term: 'remedy', remedy: { kind: 'choose-adapter' } }], { code: 'lora/no-adapter' });
   const baseKind = baseKindOf(basePath);
   const adapters: LoadedAdapter[] = [];
   let base: PlanBase | undefined;
@@ -192,7 +193,7 @@ function openPlan(basePath: string, specs: readonly AdapterSpec[], options: Plan
   };
   try {
     for (const s of specs) {
-      if (!Number.isFinite(s.weight)) throw new ModelFuseError(`--adapter ${s.path}: weight must be a number`);
+      if (!Number.isFinite(s.weight)) throw new ModelFuseError([{ term: 'option', option: 'adapter', value: s.path }, ': weight must be a number'], { code: 'lora/bad-adapter-weight', data: { path: s.path } });
       adapters.push(loadAdapter(s, options));
     }
     base = openPlanBase(basePath);
@@ -214,10 +215,10 @@ function fillPlan(plan: LoraPlan, options: PlanOptions): void {
   const auto = plan.base.match(requests.filter((r) => !map.has(r.id)));
   for (const [id, target] of map) {
     const req = requests[id];
-    if (target === null) auto.set(id, { reason: `left out by --map ${options.mapPath}` });
+    if (target === null) auto.set(id, { reason: ['left out by ', { term: 'map-file', file: options.mapPath! }] });
     else auto.set(id, mappedResolution(plan, req, target, options.mapPath!));
   }
-  // --subtract negates the global factor: W'' = W' − s·ΔW for every module.
+  // Unmerging negates the global factor: W'' = W' − s·ΔW for every module.
   const globalScale = (options.scale ?? 1) * (options.subtract ? -1 : 1);
   for (const req of requests) {
     const a = plan.adapters[req.adapterIndex];
@@ -249,11 +250,11 @@ function fillPlan(plan: LoraPlan, options: PlanOptions): void {
   checkDoubleDeltas(plan, options.shared ?? 'error');
 }
 
-/** What --subtract cannot undo from the merged weights alone. */
+/** What unmerging cannot undo from the merged weights alone. */
 function checkUnmergeable(plan: LoraPlan, pair: PlanPair): void {
   const where = `${pair.adapter} module '${pair.module}'`;
-  if (pair.kind === 'replace') plan.errors.push(`--subtract: ${where} replaced '${pair.target}' (modules_to_save); the original tensor is not in the adapter, so it cannot be restored`);
-  else if (pair.dora) plan.errors.push(`--subtract: ${where} is DoRA; the merge divided by ‖W + ΔW‖, which the merged weight no longer tells, so it cannot be unmerged`);
+  if (pair.kind === 'replace') plan.errors.push([{ term: 'option', option: 'subtract' }, `: ${where} replaced '${pair.target}' (modules_to_save); the original tensor is not in the adapter, so it cannot be restored`]);
+  else if (pair.dora) plan.errors.push([{ term: 'option', option: 'subtract' }, `: ${where} is DoRA; the merge divided by ‖W + ΔW‖, which the merged weight no longer tells, so it cannot be unmerged`]);
 }
 
 function checkShapes(plan: LoraPlan, req: ModuleRequest, pair: PlanPair): void {
@@ -307,15 +308,16 @@ function applySharedPolicy(plan: LoraPlan, policy: SharedPolicy): void {
     // An Identity output is the module's own parameter name: writing it as an initializer unties by itself.
     if (init.name !== pair.source) continue;
     if (policy === 'all') {
-      pair.evidence.push(`shared with ${pair.sharedWith.join(', ')}: merged in place, every reader sees it (--shared all)`);
+      pair.evidence.push([`shared with ${pair.sharedWith.join(', ')}: merged in place, every reader sees it`, { term: 'shared-policy', policy: 'all' }]);
     } else if (policy === 'untie') {
       pair.target = `${pair.source}.lora_merged.${pair.node!.replace(/[^A-Za-z0-9_.]/g, '_').replace(/^_+/, '')}`;
       pair.untie = { node: pair.node!, from: pair.source };
-      pair.evidence.push(`shared with ${pair.sharedWith.join(', ')}: '${pair.node}' gets its own copy '${pair.target}', the others keep the base (--shared untie)`);
+      pair.evidence.push([`shared with ${pair.sharedWith.join(', ')}: '${pair.node}' gets its own copy '${pair.target}', the others keep the base`, { term: 'shared-policy', policy: 'untie' }]);
     } else {
-      plan.errors.push(
-        `initializer '${pair.source}' (module '${pair.module}', node '${pair.node}') is also read by ${pair.sharedWith.join(', ')} (tied weights or exporter deduplication): pass --shared untie to merge only into '${pair.node}', or --shared all to change every reader`,
-      );
+      plan.errors.push([
+        `initializer '${pair.source}' (module '${pair.module}', node '${pair.node}') is also read by ${pair.sharedWith.join(', ')} (tied weights or exporter deduplication)`,
+        { term: 'remedy', remedy: { kind: 'shared-initializer', module: pair.module, node: pair.node!, options: ['untie', 'all'] } },
+      ]);
     }
   }
 }
@@ -327,7 +329,7 @@ function checkDoubleDeltas(plan: LoraPlan, policy: SharedPolicy): void {
       const k = `${p.adapterIndex}\u0000${t}`;
       const prev = seen.get(k);
       if (prev && !(policy === 'all' && p.kind === 'lora' && prev.kind === 'lora')) {
-        plan.errors.push(`tensor '${t}' would be changed twice by ${p.adapter} (modules '${prev.module}' and '${p.module}'); use --map to pick one`);
+        plan.errors.push([`tensor '${t}' would be changed twice by ${p.adapter} (modules '${prev.module}' and '${p.module}')`, { term: 'remedy', remedy: { kind: 'pick-one-pairing' } }]);
       }
       seen.set(k, p);
     }
@@ -341,7 +343,7 @@ function checkDoubleDeltas(plan: LoraPlan, policy: SharedPolicy): void {
   }
 }
 
-/** --map JSON: keys are module names or adapter keys, values a base tensor name or null. */
+/** The mapping JSON: keys are module names or adapter keys, values a base tensor name or null. */
 function readMap(mapPath: string, requests: readonly ModuleRequest[]): Map<number, string | null> {
   let raw: unknown;
   try {
@@ -361,7 +363,7 @@ function readMap(mapPath: string, requests: readonly ModuleRequest[]): Map<numbe
 }
 
 function mappedResolution(plan: LoraPlan, req: ModuleRequest, target: string, mapPath: string): TargetResolution {
-  const evidence = [`--map ${path.basename(mapPath)}`];
+  const evidence: Phrase[] = [[{ term: 'mapped-by-hand', file: path.basename(mapPath) }]];
   if (req.module.kind === 'replace') {
     const params = Object.keys(req.module.replacements ?? {});
     if (params.length !== 1) throw fileError(mapPath, `'${req.module.module}' replaces several tensors (${params.join(', ')}); map modules_to_save by name instead`);
@@ -373,12 +375,18 @@ function mappedResolution(plan: LoraPlan, req: ModuleRequest, target: string, ma
 
 /** Throws the plan's problems as one error (listing them), unless only unmatched modules remain and they are allowed. */
 export function assertPlanUsable(plan: LoraPlan, allowUnmatched: boolean): void {
-  const lines = [...plan.errors];
-  if (!allowUnmatched && plan.unmatched.length) {
-    for (const u of plan.unmatched) lines.push(`unmatched: ${u.adapter} module '${u.module}': ${u.reason}${u.candidates?.length ? ` [candidates: ${u.candidates.join('; ')}]` : ''}`);
-    lines.push('(use `lora plan` to see the evidence, --map FILE to pair modules by hand, or --allow-unmatched to merge the rest)');
+  const lines: Phrase[] = [...plan.errors];
+  const unmatched = !allowUnmatched && plan.unmatched.length > 0;
+  if (unmatched) {
+    for (const u of plan.unmatched) lines.push(joinPhrase(`unmatched: ${u.adapter} module '${u.module}': `, u.reason, u.candidates?.length ? ` [candidates: ${u.candidates.join('; ')}]` : ''));
   }
-  if (lines.length) throw new ModelFuseError(`${plan.basePath}: cannot merge: ${lines.join(' | ')}`);
+  if (lines.length) {
+    const joined = lines.flatMap((l, i) => (i === 0 ? [l] : [' | ', l]));
+    const remedy: Phrase = unmatched ? [{ term: 'remedy', remedy: { kind: 'unmatched-modules' } }] : '';
+    throw new ModelFuseError(joinPhrase(`${plan.basePath}: cannot merge: `, ...joined, remedy), {
+      code: 'lora/cannot-merge', data: { problems: plan.errors.length, unmatched: unmatched ? plan.unmatched.length : 0 },
+    });
+  }
   if (plan.pairs.length === 0) throw new ModelFuseError(`${plan.basePath}: nothing to merge (no adapter module matched a base tensor)`);
 }
 

@@ -107,7 +107,7 @@ function onnxPlanBase(model: OnnxModel): OnnxPlanBase {
       const others = allUses().filter((o) => o.initializer === u.initializer && !hits.includes(o));
       const match: TargetMatch = {
         target: u.value, shape: u.shape, transposed: u.transposed, bias: u.bias, node: u.nodeName,
-        evidence: [`--map ${path.basename(mapPath)}`, `${u.node.op_type} '${u.nodeName}' reads it${u.transposed ? ' transposed' : ''}`],
+        evidence: [[{ term: 'mapped-by-hand', file: path.basename(mapPath) }], `${u.node.op_type} '${u.nodeName}' reads it${u.transposed ? ' transposed' : ''}`],
       };
       if (others.length) match.sharedWith = others.map((o) => o.nodeName);
       return { match };
@@ -148,7 +148,7 @@ function safetensorsPlanBase(store: SafetensorsBase): SafetensorsPlanBase {
       if (!info) throw fileError(mapPath, `'${target}' is not a tensor of ${store.path}`);
       const mod = target.replace(/\.[^.]+$/, '');
       const bias = store.tensors.has(`${mod}.bias`) && mod !== target ? `${mod}.bias` : undefined;
-      return { match: { target, shape: info.shape, transposed: req.deltaKind === 'linear' && req.fanInFanOut, bias, evidence: [`--map ${path.basename(mapPath)}`] } };
+      return { match: { target, shape: info.shape, transposed: req.deltaKind === 'linear' && req.fanInFanOut, bias, evidence: [[{ term: 'mapped-by-hand', file: path.basename(mapPath) }]] } };
     },
     shapeOf: (name) => store.tensors.get(name)?.shape ?? [],
     has: (name) => store.tensors.has(name),

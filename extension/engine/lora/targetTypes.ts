@@ -4,6 +4,7 @@
  * led there (shown by `lora plan`, so a user can check it before merging).
  */
 import type { AdapterModule } from './adapterFormats';
+import type { Phrase } from '../remedy';
 
 /** How the delta is shaped: Linear [out,in], Conv [out,in,k…] (lora_B 1×1), Embedding (B·A)ᵀ. */
 export type DeltaKind = 'linear' | 'conv' | 'embedding';
@@ -29,7 +30,7 @@ export interface TargetMatch {
   bias?: string;
   /** For modules_to_save: parameter name → base tensor it replaces. */
   replacements?: Record<string, string>;
-  evidence: string[];
+  evidence: Phrase[];
   /** ONNX only: the node whose weight this is (for messages and for untying shared initializers). */
   node?: string;
   /** ONNX only: other nodes that read the same stored tensor. */
@@ -38,10 +39,10 @@ export interface TargetMatch {
 
 export interface TargetResolution {
   match?: TargetMatch;
-  /** Several targets fit equally well: an error unless --map settles it. */
+  /** Several targets fit equally well: an error unless a mapping settles it. */
   candidates?: TargetMatch[];
   /** Why nothing matched. */
-  reason?: string;
+  reason?: Phrase;
 }
 
 /** The shape a module's delta has in PyTorch layout ([out,in] / [out,in,k…] / [num,dim]). */

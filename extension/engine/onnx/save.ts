@@ -72,7 +72,7 @@ export async function saveModel(model: OnnxModel, output: string, options: SaveO
   const dataName = `${path.basename(output)}.data`;
   const dataPath = path.join(path.dirname(path.resolve(output)), dataName);
   if (needsDataFile && !options.force && fs.existsSync(dataPath)) {
-    throw fileError(dataPath, 'external data file exists (use --force to replace it)');
+    throw fileError(dataPath, ['external data file exists', { term: 'remedy', remedy: { kind: 'replace-output' } }], undefined, undefined, { code: 'output/data-exists', data: { path: dataPath } });
   }
 
   const { result, committed } = await writeAtomicallyIf(async (files) => {

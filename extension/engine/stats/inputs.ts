@@ -67,7 +67,7 @@ export function formatDims(dims: readonly (number | string | null)[]): string {
 /** `name=1x3x224x224` → { name, dims }. */
 export function parseShapeOption(text: string): { name: string; dims: number[] } {
   const eq = text.lastIndexOf('=');
-  const bad = () => new ModelFuseError(`--shape '${text}': expected NAME=DIMxDIMx… with positive integers, e.g. x=1x3x224x224`);
+  const bad = () => new ModelFuseError([{ term: 'option', option: 'shape', value: `'${text}'` }, ': expected NAME=DIMxDIMx… with positive integers, e.g. x=1x3x224x224'], { code: 'inputs/bad-shape', data: { text } });
   if (eq <= 0 || eq === text.length - 1) throw bad();
   const name = text.slice(0, eq);
   const parts = text.slice(eq + 1).split('x');
@@ -80,7 +80,7 @@ export function parseShapeOptions(texts: readonly string[]): Record<string, numb
   const out: Record<string, number[]> = {};
   for (const t of texts) {
     const { name, dims } = parseShapeOption(t);
-    if (name in out) throw new ModelFuseError(`--shape given twice for input '${name}'`);
+    if (name in out) throw new ModelFuseError([{ term: 'option', option: 'shape' }, ` given twice for input '${name}'`], { code: 'inputs/shape-twice', data: { input: name } });
     out[name] = dims;
   }
   return out;
@@ -92,9 +92,9 @@ export function parseIntRange(text: string): [number, number] {
   const lo = m ? Number(m[1]) : NaN;
   const hi = m ? Number(m[2]) : NaN;
   if (!Number.isSafeInteger(lo) || !Number.isSafeInteger(hi)) {
-    throw new ModelFuseError(`--int-range '${text}': expected LO,HI (integers; values are drawn from [LO, HI))`);
+    throw new ModelFuseError([{ term: 'option', option: 'int-range', value: `'${text}'` }, ': expected LO,HI (integers; values are drawn from [LO, HI))'], { code: 'inputs/bad-int-range', data: { text } });
   }
-  if (hi <= lo) throw new ModelFuseError(`--int-range '${text}': HI must be greater than LO (values are drawn from [LO, HI))`);
+  if (hi <= lo) throw new ModelFuseError([{ term: 'option', option: 'int-range', value: `'${text}'` }, ': HI must be greater than LO (values are drawn from [LO, HI))'], { code: 'inputs/bad-int-range', data: { text } });
   return [lo, hi];
 }
 
@@ -194,11 +194,11 @@ export function resolveShape(spec: ModelInputSpec, override?: readonly number[])
   // An empty declared shape may mean "rank unknown" (ONNX Runtime reports both that and scalars as []): trust the override.
   if (spec.dims.length === 0) return [...override];
   if (override.length !== spec.dims.length) {
-    throw new ModelFuseError(`--shape ${spec.name}=${override.join('x')}: input '${spec.name}' has rank ${spec.dims.length} ${formatDims(spec.dims)}, not ${override.length}`);
+    throw new ModelFuseError([{ term: 'option', option: 'shape', value: `${spec.name}=${override.join('x')}` }, `: input '${spec.name}' has rank ${spec.dims.length} ${formatDims(spec.dims)}, not ${override.length}`], { code: 'inputs/shape-rank', data: { input: spec.name } });
   }
   spec.dims.forEach((d, i) => {
     if (!isDynamic(d) && d !== override[i]) {
-      throw new ModelFuseError(`--shape ${spec.name}=${override.join('x')}: dimension ${i} of input '${spec.name}' is fixed to ${d} ${formatDims(spec.dims)}`);
+      throw new ModelFuseError([{ term: 'option', option: 'shape', value: `${spec.name}=${override.join('x')}` }, `: dimension ${i} of input '${spec.name}' is fixed to ${d} ${formatDims(spec.dims)}`], { code: 'inputs/shape-fixed-dim', data: { input: spec.name, dimension: i } });
     }
   });
   return [...override];
@@ -207,7 +207,7 @@ export function resolveShape(spec: ModelInputSpec, override?: readonly number[])
 export function checkShapeNames(specs: readonly ModelInputSpec[], shapes: Record<string, number[]>): void {
   for (const name of Object.keys(shapes)) {
     if (!specs.some((s) => s.name === name)) {
-      throw new ModelFuseError(`--shape ${name}=…: the model has no input '${name}' (inputs: ${specs.map((s) => s.name).join(', ') || 'none'})`);
+      throw new ModelFuseError([{ term: 'option', option: 'shape', value: `${name}=…` }, `: the model has no input '${name}' (inputs: ${specs.map((s) => s.name).join(', ') || 'none'})`], { code: 'inputs/unknown-input', data: { input: name } });
     }
   }
 }
@@ -263,9 +263,9 @@ function randomData(spec: ModelInputSpec, n: number, rng: SeededRandom, lo: numb
     return { data, values: 'bernoulli(0.5)' };
   }
   const limits = INT_LIMITS[t];
-  if (!limits) throw new ModelFuseError(`input '${spec.name}': cannot generate random values of type ${t}; pass --inputs FILE.safetensors`);
+  if (!limits) throw new ModelFuseError([`input '${spec.name}': cannot generate random values of type ${t}`, { term: 'remedy', remedy: { kind: 'inputs-file' } }], { code: 'inputs/no-random-values', data: { input: spec.name, dtype: t } });
   if (lo < limits[0] || hi - 1 > limits[1]) {
-    throw new ModelFuseError(`--int-range ${lo},${hi}: does not fit input '${spec.name}' of type ${t} (values ${limits[0]}…${limits[1]})`);
+    throw new ModelFuseError([{ term: 'option', option: 'int-range', value: `${lo},${hi}` }, `: does not fit input '${spec.name}' of type ${t} (values ${limits[0]}…${limits[1]})`], { code: 'inputs/int-range-type', data: { input: spec.name, dtype: t } });
   }
   const values = `uniform integers [${lo}, ${hi})`;
   if (t === 'int64' || t === 'uint64') {

@@ -37,8 +37,8 @@ test('shapes text round-trips; separators are spaces, commas or semicolons; erro
   assert.equal(formatShapes(shapes), 'x=1x3x640x480 mask=1x16');
   assert.deepEqual(parseShapesText(formatShapes(shapes)), shapes);
   assert.deepEqual(parseShapesText('x=1x3x32x32; y=2,z=4'), { x: [1, 3, 32, 32], y: [2], z: [4] });
-  assert.throws(() => parseShapesText('x=1x0'), /--shape 'x=1x0': expected NAME=DIMxDIMx… with positive integers/);
-  assert.throws(() => parseShapesText('x=1 x=2'), /--shape given twice for input 'x'/);
+  assert.throws(() => parseShapesText('x=1x0'), /input shape 'x=1x0': expected NAME=DIMxDIMx… with positive integers/);
+  assert.throws(() => parseShapesText('x=1 x=2'), /input shape given twice for input 'x'/);
 });
 
 test('an entry read from VS Code settings (a proxy) can be sent to the worker: structured clone of the result works', () => {

@@ -10,6 +10,7 @@ import { tensorEntry, writeSafetensorsToFd, type SafetensorsDtype } from '../../
 import { SafetensorsFile } from '../../../extension/engine/safetensors/safetensors';
 import { loraCommand } from '../../../extension/cli/loraCommand';
 import { ModelFuseError } from '../../../extension/engine/errors';
+import { cliErrorText } from '../../../extension/cli/remedyText';
 
 export interface T {
   shape: number[];
@@ -95,7 +96,7 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6)
   return m;
 }
 
-/** Runs `modelfuse lora …` in-process; returns exit code and captured output, or the ModelFuseError message. */
+/** Runs `modelfuse lora …` in-process; returns exit code and captured output, or the ModelFuseError's line as the CLI prints it. */
 export async function runLora(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
@@ -103,7 +104,8 @@ export async function runLora(argv: string[]): Promise<{ code: number; out: stri
     const code = await loraCommand.run(argv, { out: (t) => (out += t + '\n'), err: (t) => (err += t + '\n') });
     return { code, out, err };
   } catch (e) {
-    if (e instanceof ModelFuseError) return { code: e.exitCode, out, err: err + e.message };
+    // the line `modelfuse lora` prints (cli.ts): the remedy worded as the CLI's flags
+    if (e instanceof ModelFuseError) return { code: e.exitCode, out, err: err + cliErrorText(e) };
     throw e;
   }
 }

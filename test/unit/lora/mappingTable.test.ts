@@ -17,6 +17,9 @@ import { mappingTable, nameScore } from '../../../extension/engine/lora/mappingT
 import { defaultMappingPath, mappingFileText, writeMappingFile } from '../../../extension/engine/lora/mappingFile';
 import { probeBase } from '../../../extension/engine/lora/baseProbe';
 import { readAll, relErr, runLora, writeSafetensors, type T } from './loraTestUtils';
+import { neutralText } from '../../../extension/engine/remedy';
+import { cliText } from '../../../extension/cli/remedyText';
+import { vscodeText } from '../../../extension/host/remedyText';
 
 const CASE = 'lora_linear_qv';
 const ADAPTER = { path: fixture(CASE, 'adapters'), weight: 1 };
@@ -50,7 +53,7 @@ test('renamed safetensors base: every module unmatched; the table offers the fit
   for (const r of rows) {
     assert.equal(r.status, 'unmatched');
     assert.deepEqual(r.deltaShape, [32, 32]);
-    assert.match(r.evidence[0], /no tensor/);
+    assert.match(neutralText(r.evidence[0]), /no tensor/);
     // Only [32, 32] tensors: q/k/v/o of both layers — never embed [64, 32] or a bias.
     assert.equal(r.candidates.length, 8, r.candidates.map((c) => c.target).join(', '));
     assert.ok(r.candidates.every((c) => c.shape.join('x') === '32x32'));
@@ -71,7 +74,8 @@ test('renamed safetensors base: every module unmatched; the table offers the fit
     assert.deepEqual(withMap.unmatched, []);
     assert.deepEqual(withMap.errors, []);
     assert.deepEqual(withMap.pairs.map((p) => p.target).sort(), Object.values(choices).sort());
-    assert.ok(withMap.pairs.every((p) => p.evidence.includes('--map base.lora-map.json')));
+    assert.ok(withMap.pairs.every((p) => p.evidence.map(cliText).includes('--map base.lora-map.json')));
+    assert.ok(withMap.pairs.every((p) => p.evidence.map(vscodeText).includes('paired by hand in the key mapping (base.lora-map.json)')));
     const table = mappingTable(withMap);
     assert.ok(table.every((r) => r.status === 'matched' && r.target === choices[r.module]), 'the table shows the saved mapping');
   } finally {

@@ -9,6 +9,20 @@ import {
 import { float16FromBits } from '../../../extension/engine/onnx/dtypes';
 import { SafetensorsFile, tensorEntry, writeSafetensorsToFd } from '../../../extension/engine/safetensors/safetensors';
 import { fixture, tempDir } from '../helpers/fixtures';
+import { ModelFuseError, type ErrorCode } from '../../../extension/engine/errors';
+import { cliErrorText } from '../../../extension/cli/remedyText';
+
+/** The error's code, its text as the CLI prints it (the flag), and its front-end-neutral message. */
+function throwsInCli(fn: () => unknown, code: ErrorCode, cli: RegExp, neutral: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof ModelFuseError);
+    assert.equal(err.code, code);
+    assert.match(cliErrorText(err), cli);
+    assert.match(err.message, neutral);
+    assert.doesNotMatch(err.message, /(^|\s)--[a-z]/);
+    return true;
+  });
+}
 
 test('the PRNG is deterministic per seed and stream, and different across them', () => {
   const seq = (seed: number, stream: string) => {
@@ -88,10 +102,10 @@ test('shapes and integer ranges can be set, and are checked against the model', 
   const p = randomInputs(specs, { shapes: { x: [8, 3], ids: [2, 5] }, intRange: [100, 103] });
   assert.deepEqual(p.tensors.map((t) => t.dims), [[8, 3], [2, 5]]);
   for (const v of p.tensors[1].data as BigInt64Array) assert.ok(v >= 100n && v < 103n);
-  assert.throws(() => randomInputs(specs, { shapes: { x: [8, 4] } }), /--shape x=8x4: dimension 1 of input 'x' is fixed to 3/);
+  throwsInCli(() => randomInputs(specs, { shapes: { x: [8, 4] } }), 'inputs/shape-fixed-dim', /^--shape x=8x4: dimension 1 of input 'x' is fixed to 3/, /^input shape x=8x4: dimension 1/);
   assert.throws(() => randomInputs(specs, { shapes: { x: [8] } }), /input 'x' has rank 2 \[batch, 3\], not 1/);
   assert.throws(() => randomInputs(specs, { shapes: { y: [1] } }), /the model has no input 'y' \(inputs: x, ids\)/);
-  assert.throws(() => randomInputs([{ name: 'm', dtype: 'uint8', dims: [2] }], { intRange: [0, 1000] }), /--int-range 0,1000: does not fit input 'm' of type uint8/);
+  throwsInCli(() => randomInputs([{ name: 'm', dtype: 'uint8', dims: [2] }], { intRange: [0, 1000] }), 'inputs/int-range-type', /^--int-range 0,1000: does not fit input 'm' of type uint8/, /^integer range 0,1000: does not fit/);
   assert.deepEqual(resolveShape({ name: 's', dtype: 'float32', dims: [] }, [2, 2]), [2, 2], 'unknown rank takes the override');
 });
 
@@ -111,7 +125,7 @@ test('--shape and --int-range syntax', () => {
   for (const bad of ['x=1*3', 'x=', '=1x2', 'x=0x3', 'x=1x-2', 'x', 'x=1xx2', 'x=1.5']) {
     assert.throws(() => parseShapeOption(bad), /expected NAME=DIMxDIMx… with positive integers/, bad);
   }
-  assert.throws(() => parseShapeOptions(['x=1', 'x=2']), /--shape given twice for input 'x'/);
+  throwsInCli(() => parseShapeOptions(['x=1', 'x=2']), 'inputs/shape-twice', /^--shape given twice for input 'x'/, /^input shape given twice for input 'x'/);
   assert.deepEqual(parseIntRange('0,10'), [0, 10]);
   assert.deepEqual(parseIntRange('-5, 5'), [-5, 5]);
   assert.throws(() => parseIntRange('10,0'), /HI must be greater than LO/);

@@ -18,6 +18,8 @@ import { optimizeModel } from '../../../extension/worker/ort/optimize';
 import { measureLatency } from '../../../extension/worker/ort/latency';
 import { matmulF32 } from '../../../extension/worker/ort/matmul';
 import { fixture, FUSION_CASES, tempDir } from '../helpers/fixtures';
+import { cliErrorText } from '../../../extension/cli/remedyText';
+import { ModelFuseError } from '../../../extension/engine/errors';
 
 const quiet = { progress: () => {}, throwIfCancelled: () => {} };
 
@@ -71,7 +73,7 @@ test('optimize extended: com.microsoft fusions, external data kept external, wri
   const s = await runOnFileInputs(out, fixture('zoo_conv_bn_relu_dynamo', 'io.safetensors'), 'output.y');
   assert.ok(s.passed, `max_abs ${s.max_abs}`);
 
-  await assert.rejects(optimizeModel({ model: input, output: out, level: 'extended' }, quiet), /opt\.onnx: file exists \(use --force/);
+  await assert.rejects(optimizeModel({ model: input, output: out, level: 'extended' }, quiet), (e: unknown) => e instanceof ModelFuseError && e.code === 'output/exists' && /opt\.onnx: file exists \(use --force/.test(cliErrorText(e)));
   const again = await optimizeModel({ model: input, output: out, level: 'basic', force: true }, quiet);
   assert.deepEqual(again.nonStandardOps, {}, 'basic output is standard ONNX');
 });
