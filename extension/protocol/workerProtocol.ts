@@ -237,12 +237,6 @@ export interface MatmulResult {
   c: Float32Array;
 }
 
-/** The generic envelope for engine calls that have no typed method of their own. */
-export interface EngineParams {
-  kind: string;
-  params: unknown;
-}
-
 export interface PingResult {
   pid: number;
   methods: string[];
@@ -262,7 +256,6 @@ export interface WorkerMethods {
   optimize: { params: OptimizeParams; result: OptimizeResult };
   latency: { params: LatencyParams; result: LatencyResult };
   matmul: { params: MatmulParams; result: MatmulResult };
-  engine: { params: EngineParams; result: unknown };
   ping: { params: Record<string, never>; result: PingResult };
   /** Exists only when the worker was started with MODELFUSE_WORKER_DEBUG=1: aborts the process (crash tests). */
   debugCrash: { params: { how?: 'abort' | 'exit' }; result: never };

@@ -22,7 +22,6 @@
  *    ```
  * 3. Add `import './scan';` to `extension/worker/handlers/index.ts` (the only shared line).
  * 4. Call it from the host: `await client.request('scan', { model }, { onProgress, token })`.
- *    Without step 1 the untyped envelope works too: `client.request('engine', { kind: 'scan', params })`.
  *
  * Throw `ModelFuseError` (or `fileError(path, problem)`) for anything the user
  * caused: the host receives the same one-line message and exit code.

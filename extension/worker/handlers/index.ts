@@ -8,7 +8,6 @@ import './verify';
 import './optimize';
 import './latency';
 import './matmul';
-import './engine';
 import './debug';
 import './engineHandlers';
 import './loraHandlers';
