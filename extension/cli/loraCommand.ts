@@ -165,7 +165,7 @@ async function runMerge(argv: string[], io: CliIO): Promise<number> {
         // (the worker works on absolute paths; the report names the output as the user wrote it, like the JS path)
         // --timeout limits the verification; the merge itself is bounded by --max-memory only.
         const params = { ...mergeInWorkerParams(a, output), planned: absolutePlan(planValue(plan)) };
-        done.report = { ...(await client.request('lora.merge', params, { ...request, timeout: undefined })), output };
+        done.report = { ...(await client.request('lora/merge', params, { ...request, timeout: undefined })), output };
         plan.close();
         if (verify) done.verification = await verifyInWorker(client, plan.basePath, output, verifyOptions, request);
       });
@@ -196,7 +196,7 @@ function absolutePlan(value: PlanValue): PlanValue {
   };
 }
 
-/** The same merge, as the worker's `lora.merge` request (absolute paths: the worker trusts nothing relative). */
+/** The same merge, as the worker's `lora/merge` request (absolute paths: the worker trusts nothing relative). */
 function mergeInWorkerParams(a: ParsedArgs, output: string): LoraMergeParams {
   const options = planOptions(a);
   return {

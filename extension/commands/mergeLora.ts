@@ -57,7 +57,7 @@ export function registerMergeLora(ctx: CommandContext): vscode.Disposable {
       const adapters = await askWeights(adapterPaths);
       if (!adapters) return;
       let plan = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: vscode.l10n.t('ModelFuse: matching adapter keys') }, () =>
-        workerRequest('lora.plan', { base, adapters }),
+        workerRequest('lora/plan', { base, adapters }),
       );
       logPlan(plan);
       const output = outputFor(base, currentSettings().mergedName);
@@ -100,7 +100,7 @@ async function classify(ctx: CommandContext, resources: UriLike[]): Promise<{ ba
     let holdsLora: boolean | undefined;
     if (!stat.isDirectory() && r.fsPath.toLowerCase().endsWith('.safetensors')) {
       const open = ctx.registry.find(vscode.Uri.file(r.fsPath))?.overview;
-      const overview = open ?? (await workerRequest('ext.overview', { path: r.fsPath }));
+      const overview = open ?? (await workerRequest('model/overview', { path: r.fsPath }));
       holdsLora = overview.kind === 'safetensors' && overview.loraAdapter !== null;
     }
     const role = roleOf(r, stat.isDirectory(), holdsLora);
@@ -182,7 +182,7 @@ async function merge(base: string, adapters: LoraAdapterArg[], target: { path: s
   const outcome = await withProgressNotification(
     `ModelFuse: merging LoRA into ${path.basename(base)}`,
     async (progress, token): Promise<ModelChangeOutcome> => {
-      const mergeResult = await workerRequest('lora.merge', { base, adapters, map, output, replace: target.replaces, allowUnmatched: plan.unmatched.length > 0, planned: plan.planned }, { token, onProgress: progressBar(progress) });
+      const mergeResult = await workerRequest('lora/merge', { base, adapters, map, output, replace: target.replaces, allowUnmatched: plan.unmatched.length > 0, planned: plan.planned }, { token, onProgress: progressBar(progress) });
       await recordResult({ path: mergeResult.output, kind: 'merge', source: base, files: mergeResult.files });
       for (const m of mergeResult.merged) log().info(`  ${m.key} → ${m.target}: ‖ΔW‖ ${m.delta_fro.toExponential(3)}, ‖ΔW‖/‖W‖ ${m.rel_change.toExponential(3)}`);
       log().info(`  wrote ${mergeResult.files.join(', ')}`);
@@ -190,7 +190,7 @@ async function merge(base: string, adapters: LoraAdapterArg[], target: { path: s
       if (settings.verifyAfterFuse && plan.baseKind === 'onnx') {
         progress.report({ message: 'comparing outputs with the base in ONNX Runtime' });
         try {
-          verification = await workerRequest('verify', { modelA: base, modelB: mergeResult.output, atol: settings.atol, rtol: settings.rtol, runs: 0 }, { token });
+          verification = await workerRequest('verify/run', { modelA: base, modelB: mergeResult.output, atol: settings.atol, rtol: settings.rtol, runs: 0 }, { token });
         } catch (err) {
           log().warn(`  comparison with the base did not complete: ${err instanceof Error ? err.message : String(err)}`);
         }

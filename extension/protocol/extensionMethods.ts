@@ -1,10 +1,9 @@
 /**
- * The worker methods the VS Code extension adds (handlers in
- * extension/worker/handlers/engineHandlers.ts), typed by augmenting the
- * worker protocol. Types only: the host imports this without pulling in the
- * engine.
+ * Parameter and result types of the model, fusion and LoRA worker methods
+ * (handlers in extension/worker/handlers/engineHandlers.ts and
+ * loraHandlers.ts), named by the method table in workerMethods.ts. Types
+ * only: the host imports this without pulling in the engine.
  */
-import type { ModelOverview } from './modelOverview';
 import type { PlanOptions, PlanValue } from '../engine/lora/plan';
 import type { MergeReport } from '../engine/lora/merge';
 import type { UsableBase } from '../engine/lora/baseProbe';
@@ -13,12 +12,6 @@ import type { MappingRow } from '../engine/lora/mappingTable';
 export interface OverviewParams {
   /** Absolute path of a .onnx or .safetensors file. */
   path: string;
-}
-
-declare module './workerProtocol' {
-  interface WorkerMethods {
-    'ext.overview': { params: OverviewParams; result: ModelOverview };
-  }
 }
 
 export interface FuseFileParams {
@@ -54,12 +47,6 @@ export interface FuseFileResult {
   nodesAfter: number;
   initializersBefore: number;
   initializersAfter: number;
-}
-
-declare module './workerProtocol' {
-  interface WorkerMethods {
-    'ext.fuse': { params: FuseFileParams; result: FuseFileResult };
-  }
 }
 
 export interface LoraAdapterArg {
@@ -108,7 +95,7 @@ export interface LoraPlanResult {
   unmatched: { adapter: string; module: string; reason: string; candidates: string[] }[];
   /** Problems that make a merge impossible (shape mismatches, a tensor changed twice). */
   errors: string[];
-  /** The plan itself: `lora.merge` given it executes exactly these pairings (what the user confirmed) without matching again. */
+  /** The plan itself: `lora/merge` given it executes exactly these pairings (what the user confirmed) without matching again. */
   planned: PlanValue;
 }
 
@@ -122,7 +109,7 @@ export interface LoraMergeParams extends LoraPlanParams {
   force?: boolean;
   /** 'ort' (default): ONNX Runtime's merge graph and MatMul; 'js': the JavaScript kernels (for comparisons). */
   kernel?: 'ort' | 'js';
-  /** A plan made before (`lora.plan`, or the CLI's own): merged as it is, refused if its files changed; base, adapters and options are then its own. */
+  /** A plan made before (`lora/plan`, or the CLI's own): merged as it is, refused if its files changed; base, adapters and options are then its own. */
   planned?: PlanValue;
 }
 
@@ -145,21 +132,6 @@ export interface ProbeBasesResult {
   /** .safetensors files holding LoRA tensors: adapters, offered in the adapter picker. */
   adapterFiles: string[];
   skipped: { path: string; reason: string }[];
-}
-
-/**
- * The one LoRA pipeline in the worker, for the CLI and the extension alike:
- * `lora.plan` shows what would change, `lora.merge` builds the same plan from
- * the same files and options and runs it (paths and numbers are all that is
- * taken from the caller).
- */
-declare module './workerProtocol' {
-  interface WorkerMethods {
-    'lora.plan': { params: LoraPlanParams; result: LoraPlanResult };
-    'lora.merge': { params: LoraMergeParams; result: LoraMergeResult };
-    'ext.loraMappingTable': { params: LoraPlanParams; result: LoraMappingTableResult };
-    'ext.probeBases': { params: ProbeBasesParams; result: ProbeBasesResult };
-  }
 }
 
 /**

@@ -40,7 +40,7 @@ export function editMapping(extensionUri: vscode.Uri, base: string, adapters: re
     state = s;
     host.peer.notify('state', s);
   };
-  const table = (map?: string) => workerRequest('ext.loraMappingTable', { base, adapters: [...adapters], map });
+  const table = (map?: string) => workerRequest('lora/mappingTable', { base, adapters: [...adapters], map });
   const ready = (t: LoraMappingTableResult, note: string | null, errors: string[]): MappingState => ({
     phase: 'ready', base, baseKind: t.plan.baseKind, adapters: adapters.map((a) => a.path), mapFile, rows: t.rows, errors, note, busy: null,
   });

@@ -45,9 +45,9 @@ window.acquireVsCodeApi = () => ({ getState: () => ({ tab: 'graph' }), setState(
 
 function serve(model: string): Promise<http.Server> {
   const rpc: Record<string, (p: { expanded?: string[]; node?: string }) => Promise<unknown>> = {
-    graphOpen: () => call('graph.open', { path: model }),
-    graphLayout: (p) => call('graph.layout', { path: model, expanded: p.expanded }),
-    graphNode: (p) => call('graph.node', { path: model, node: p.node }),
+    graphOpen: () => call('graph/open', { path: model }),
+    graphLayout: (p) => call('graph/layout', { path: model, expanded: p.expanded }),
+    graphNode: (p) => call('graph/node', { path: model, node: p.node }),
     graphSelect: async () => undefined,
   };
   const server = http.createServer(async (req, res) => {

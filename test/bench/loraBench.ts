@@ -6,7 +6,7 @@
  * /proc/<pid>/status VmHWM):
  *   streaming copy (floor) the base file copied through one reused buffer (what `cp` does)
  *   read+write             the files copied tensor by tensor, unchanged (a fresh buffer per tensor)
- *   merge, ORT in worker   `modelfuse lora --matmul ort` (and auto): one `lora.merge` request, the whole
+ *   merge, ORT in worker   `modelfuse lora --matmul ort` (and auto): one `lora/merge` request, the whole
  *                          merge in the worker, each tensor one ORT graph (Cast, Gemm with C = W, Cast)
  *   merge, ORT in-process  the same graph in the merging process itself (no second process)
  *   merge, JS kernel       `--matmul js`: the fused row-by-row JavaScript kernel

@@ -4,10 +4,10 @@
  * model never runs on the extension host — and returns plain summaries:
  * weights never cross the IPC channel.
  *
- *   ext.overview  { path }  → ModelOverview   (ONNX: + fusible sequences and module tree)
- *   ext.fuse      { model, output, candidateIds } → FuseFileResult (the fused model is written atomically)
+ *   model/overview { path }  → ModelOverview   (ONNX: + fusible sequences and module tree)
+ *   fusion/fuse    { model, output, candidateIds } → FuseFileResult (the fused model is written atomically)
  *
- * Verification is a separate `verify` request from the host, so that its
+ * Verification is a separate `verify/run` request from the host, so that its
  * progress and cancellation are their own step.
  */
 import * as fs from 'node:fs';
@@ -15,17 +15,16 @@ import * as path from 'node:path';
 import { fileError, ModelFuseError } from '../../engine/errors';
 import { fuseModelFile } from '../../engine/fusion/fuse';
 import type { FuseFileResult } from '../../protocol/extensionMethods';
-import '../../protocol/extensionMethods';
 import { registerHandler } from '../registry';
 import { overviewOfFile } from './overviewOfFile';
 
-registerHandler('ext.overview', async (params, ctx) => overviewOfFile(requirePath(params?.path, 'ext.overview'), ctx));
+registerHandler('model/overview', async (params, ctx) => overviewOfFile(requirePath(params?.path, 'model/overview'), ctx));
 
-registerHandler('ext.fuse', async (params, ctx): Promise<FuseFileResult> => {
-  const input = requirePath(params?.model, 'ext.fuse');
-  const output = requirePath(params?.output, 'ext.fuse');
+registerHandler('fusion/fuse', async (params, ctx): Promise<FuseFileResult> => {
+  const input = requirePath(params?.model, 'fusion/fuse');
+  const output = requirePath(params?.output, 'fusion/fuse');
   const ids = params?.candidateIds;
-  if (!Array.isArray(ids) || ids.length === 0 || !ids.every((i) => typeof i === 'string')) throw new ModelFuseError('ext.fuse: no sequences were selected');
+  if (!Array.isArray(ids) || ids.length === 0 || !ids.every((i) => typeof i === 'string')) throw new ModelFuseError('fusion/fuse: no sequences were selected');
   ctx.progress('reading the model');
   const r = await fuseModelFile(input, output, {
     only: ids,

@@ -1,5 +1,5 @@
-/** `optimize`: ONNX Runtime's offline optimization to a file (see ort/optimize.ts). */
+/** `optimize/run`: ONNX Runtime's offline optimization to a file (see ort/optimize.ts). */
 import { registerHandler } from '../registry';
 import { optimizeModel } from '../ort/optimize';
 
-registerHandler('optimize', (params, ctx) => optimizeModel(params, ctx));
+registerHandler('optimize/run', (params, ctx) => optimizeModel(params, ctx));
