@@ -5,8 +5,8 @@
  */
 import * as path from 'node:path';
 import type { DriftReport } from '../protocol/graphMethods';
-import type { WorkerClient, RequestOptions } from '../worker/client';
-import type { VerifyOptions } from '../worker/api';
+import type { WorkerClient, RequestOptions } from '../workerClient/client';
+import type { VerifyOptions } from '../workerClient/api';
 import { formatNumber } from './verifyCommand';
 
 /** Rows printed (all of them with --json). */

@@ -6,7 +6,7 @@
  * [--matmul js|ort|auto] [--verify] [--json] [--force]` merges them
  * (`--matmul auto`, the default, runs the merge inside the ONNX Runtime
  * worker when the products are big — each tensor's W + s·B·A is one ORT graph
- * there, see worker/ort/loraMergeGraph.ts — and in JS here otherwise).
+ * there, see workerProcess/ort/loraMergeGraph.ts — and in JS here otherwise).
  *
  * `--subtract` unmerges (diffusers' unfuse_lora): BASE is a model the
  * adapters were merged into; every scale is negated, and the report gives,
@@ -26,7 +26,7 @@ import { JsMatmulBackend, type MatmulBackend } from '../engine/lora/matmul';
 import { zeroScaleNote } from '../engine/lora/zeroScale';
 import { assertPlanUsable, buildPlan, planValue, type LoraPlan, type PlanValue, type PlanOptions, type SharedPolicy } from '../engine/lora/plan';
 import type { VerifyReport } from '../protocol/workerProtocol';
-import { verifyInWorker } from '../worker/api';
+import { verifyInWorker } from '../workerClient/api';
 import type { LoraMergeParams } from '../protocol/extensionMethods';
 import { COMMON_OPTIONS, optValue, parseArgs, type ParsedArgs } from './args';
 import type { CliCommand, CliIO } from './command';

@@ -1,6 +1,6 @@
 /**
  * Worker methods of the parameter-diff panel and the inspector view
- * (handlers in extension/worker/handlers/paramDiff.ts): their parameter and
+ * (handlers in extension/workerProcess/handlers/paramDiff.ts): their parameter and
  * result types, named by the method table in workerMethods.ts. Types only: host and webviews import this without
  * pulling in the engine. Results are summaries; weights stay in the worker.
  */

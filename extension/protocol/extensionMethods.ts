@@ -1,6 +1,6 @@
 /**
  * Parameter and result types of the model, fusion and LoRA worker methods
- * (handlers in extension/worker/handlers/engineHandlers.ts and
+ * (handlers in extension/workerProcess/handlers/engineHandlers.ts and
  * loraHandlers.ts), named by the method table in workerMethods.ts. Types
  * only: the host imports this without pulling in the engine.
  */

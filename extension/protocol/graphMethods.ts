@@ -1,6 +1,6 @@
 /**
  * Worker methods of the Graph tab and of "Locate drift" (handlers in
- * extension/worker/handlers/graph.ts): their parameter and result types,
+ * extension/workerProcess/handlers/graph.ts): their parameter and result types,
  * named by the method table in workerMethods.ts. Types only. The webview asks for what it draws: the catalog once
  * (for find and the sequence list), a layout per set of expanded modules,
  * one node's details when its panel opens; weights stay in the worker.

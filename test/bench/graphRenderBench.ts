@@ -16,9 +16,9 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
-import '../../extension/worker/handlers/index';
-import { getHandler } from '../../extension/worker/registry';
-import { overviewOfFile } from '../../extension/worker/handlers/overviewOfFile';
+import '../../extension/workerProcess/handlers/index';
+import { getHandler } from '../../extension/workerProcess/registry';
+import { overviewOfFile } from '../../extension/workerProcess/handlers/overviewOfFile';
 import { generateTransformer } from './transformerGenerator';
 
 const ROOT = path.resolve(__dirname, '../..');

@@ -47,7 +47,7 @@ export function buildChild(): string {
   const common = { bundle: true, platform: 'node' as const, target: 'node20', format: 'cjs' as const, logLevel: 'warning' as const, external: ['onnxruntime-node'] };
   esbuild.buildSync({ ...common, entryPoints: [path.join(__dirname, 'loraBenchChild.ts')], outfile: out });
   // The worker the child starts: built fresh from the sources, like the tests do (dist/ may be stale).
-  esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'extension/worker/workerMain.ts')], outfile: path.join(BENCH_DIR, 'loraBenchWorker.js') });
+  esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'extension/workerProcess/workerMain.ts')], outfile: path.join(BENCH_DIR, 'loraBenchWorker.js') });
   return out;
 }
 

@@ -21,10 +21,10 @@ import { decodeFloatTensor, encodeFloatTensor } from '../../extension/engine/lor
 import { buildPlan, assertPlanUsable } from '../../extension/engine/lora/plan';
 import { mergeLora } from '../../extension/engine/lora/merge';
 import { FusedMergeBackend, JsMatmulBackend, WorkerMatmulBackend, type MatmulBackend } from '../../extension/engine/lora/matmul';
-import { WorkerClient } from '../../extension/worker/client';
-import { matmulInWorker } from '../../extension/worker/api';
-import { matmulF32 } from '../../extension/worker/ort/matmul';
-import { ortFusedMerge } from '../../extension/worker/ort/loraMergeGraph';
+import { WorkerClient } from '../../extension/workerClient/client';
+import { matmulInWorker } from '../../extension/workerClient/api';
+import { matmulF32 } from '../../extension/workerProcess/ort/matmul';
+import { ortFusedMerge } from '../../extension/workerProcess/ort/loraMergeGraph';
 import { peakRss, processCpuMs, streamingCopy } from './floor';
 
 /** The base's files (a sharded base: its index and every shard) copied through one reused buffer: the floor. */

@@ -6,10 +6,10 @@
  * Prints one JSON line: { ms, cpuMs, maxRss (this process), workerCpuMs, workerMaxRss (or null) }.
  */
 import { performance } from 'node:perf_hooks';
-import { WorkerClient } from '../../extension/worker/client';
-import { feedsOf, sessionInputs } from '../../extension/worker/ort/tensors';
+import { WorkerClient } from '../../extension/workerClient/client';
+import { feedsOf, sessionInputs } from '../../extension/workerProcess/ort/tensors';
 import { randomInputs } from '../../extension/engine/stats/inputs';
-import '../../extension/worker/handlers/verify'; // the 'verify/run' handler
+import '../../extension/workerProcess/handlers/verify'; // the 'verify/run' handler
 import { peakRss, processCpuMs } from './floor';
 
 async function runPlain(model: string): Promise<void> {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { ModelFuseError } from '../../../extension/engine/errors';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { analyzeModel } from '../../../extension/engine/fusion/scan';
-import { WorkerClient } from '../../../extension/worker/client';
+import { WorkerClient } from '../../../extension/workerClient/client';
 import { SafetensorsFile } from '../../../extension/engine/safetensors/safetensors';
 import { fixture, maxRelDiff, tempDir } from '../helpers/fixtures';
 import { testBundles } from '../worker/bundles';

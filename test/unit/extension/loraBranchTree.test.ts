@@ -15,9 +15,9 @@ import { onnx, DataType } from '../../../extension/engine/onnx/proto';
 import { makeTensor } from '../../../extension/engine/onnx/tensors';
 import { loraBranchFacts } from '../../../extension/protocol/modelOverview';
 import { sequenceItem } from '../../../extension/views/treeModel';
-import { onnxOverview } from '../../../extension/worker/handlers/modelOverview';
-import { overviewOfFile, scanFor } from '../../../extension/worker/handlers/overviewOfFile';
-import { WorkerClient } from '../../../extension/worker/client';
+import { onnxOverview } from '../../../extension/workerProcess/handlers/modelOverview';
+import { overviewOfFile, scanFor } from '../../../extension/workerProcess/handlers/overviewOfFile';
+import { WorkerClient } from '../../../extension/workerClient/client';
 import { fixture, tempDir } from '../helpers/fixtures';
 import { testBundles } from '../worker/bundles';
 

@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import '../../../extension/worker/handlers/index';
-import { getHandler } from '../../../extension/worker/registry';
+import '../../../extension/workerProcess/handlers/index';
+import { getHandler } from '../../../extension/workerProcess/registry';
 import type { GraphCatalog, GraphDrawing } from '../../../extension/protocol/graphMethods';
 import { DrawnGraph, findNodes, modulesToReveal, subtreeOf } from '../../../webview/graph/graphModel';
 import { fixture } from '../helpers/fixtures';

@@ -1,5 +1,5 @@
 /**
- * The whole-tensor merge inside ONNX Runtime (worker/ort/loraMergeGraph.ts +
+ * The whole-tensor merge inside ONNX Runtime (workerProcess/ort/loraMergeGraph.ts +
  * engine/lora/backendMerge.ts), checked against float64 arithmetic written
  * from the formula.
  *
@@ -25,11 +25,11 @@ import { FusedMergeBackend, JsMatmulBackend, type MatmulBackend } from '../../..
 import { cannotOverflow, firstNonFinite, mergeSingleByBackend, productNorm } from '../../../extension/engine/lora/backendMerge';
 import { OVERFLOW_LIMIT } from '../../../extension/engine/lora/fusedMerge';
 import { BufferPool } from '../../../extension/engine/lora/bufferPool';
-import { ortFusedMerge } from '../../../extension/worker/ort/loraMergeGraph';
+import { ortFusedMerge } from '../../../extension/workerProcess/ort/loraMergeGraph';
 import { float64ToBfloat16Bits, float64ToHalfBits } from '../../../extension/engine/lora/halfFloat';
-import { matmulF32 } from '../../../extension/worker/ort/matmul';
-import { setIntraOpThreads } from '../../../extension/worker/ort/runtime';
-import { WorkerClient } from '../../../extension/worker/client';
+import { matmulF32 } from '../../../extension/workerProcess/ort/matmul';
+import { setIntraOpThreads } from '../../../extension/workerProcess/ort/runtime';
+import { WorkerClient } from '../../../extension/workerClient/client';
 import { rand, readAll, writePeftAdapter, writeSafetensors, type T } from './loraTestUtils';
 
 setIntraOpThreads(1); // the test machine is shared

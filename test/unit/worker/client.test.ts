@@ -4,8 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, ModelFuseError } from '../../../extension/engine/errors';
 import { WorkerCrashedError, WorkerRequestError } from '../../../extension/protocol/workerProtocol';
-import { WorkerClient } from '../../../extension/worker/client';
-import { matmulInWorker } from '../../../extension/worker/api';
+import { WorkerClient } from '../../../extension/workerClient/client';
+import { matmulInWorker } from '../../../extension/workerClient/api';
 import { fixture, tempDir } from '../helpers/fixtures';
 import { testBundles } from './bundles';
 

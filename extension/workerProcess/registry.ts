@@ -8,7 +8,7 @@
  *    `'scan/run': { params: ScanParams; result: ScanResult };` (name `domain/verb`; one
  *    params type; results must be structured-cloneable: plain objects, arrays, typed
  *    arrays; no class instances or functions).
- * 2. Create `extension/worker/handlers/scan.ts`:
+ * 2. Create `extension/workerProcess/handlers/scan.ts`:
  *    ```ts
  *    import { registerHandler } from '../registry';
  *    registerHandler('scan/run', async (params, ctx) => {
@@ -17,7 +17,7 @@
  *      return runScan(params.model, { token: ctx.token });
  *    });
  *    ```
- * 3. Add `import './scan';` to `extension/worker/handlers/index.ts`.
+ * 3. Add `import './scan';` to `extension/workerProcess/handlers/index.ts`.
  * 4. Call it from the host: `await client.request('scan/run', { model }, { onProgress, token })`.
  *
  * Throw `ModelFuseError` (or `fileError(path, problem)`) for anything the user
