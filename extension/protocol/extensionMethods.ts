@@ -8,6 +8,7 @@ import type { PlanOptions, PlanValue } from '../engine/lora/plan';
 import type { MergeReport } from '../engine/lora/merge';
 import type { UsableBase } from '../engine/lora/baseProbe';
 import type { MappingRow } from '../engine/lora/mappingTable';
+import type { FuseFileResult } from '../engine/fusion/fuse';
 
 export interface OverviewParams {
   /** Absolute path of a .onnx or .safetensors file. */
@@ -25,29 +26,12 @@ export interface FuseFileParams {
   replace?: boolean;
 }
 
-/** One applied fold, as the host shows it (the engine's AppliedFold, minus nothing: it holds names and shapes only). */
-export interface AppliedFoldSummary {
-  id: string;
-  pattern: string;
-  nodes: string[];
-  modules: (string | null)[];
-  changedTensors: { role: string; node: string; before: { name: string; dims: number[]; dtype: string } | null; after: { name: string; dims: number[]; dtype: string }; storage: string }[];
-  removedNodes: string[];
-  addedNodes: string[];
-}
-
-export interface FuseFileResult {
-  input: string;
-  output: string;
-  externalData: string | null;
-  applied: AppliedFoldSummary[];
-  /** Candidates asked for but not fused, each with the reason (blocked, grouping only, refused by its fold). */
-  skipped: { id: string; reason: string }[];
-  nodesBefore: number;
-  nodesAfter: number;
-  initializersBefore: number;
-  initializersAfter: number;
-}
+/**
+ * What `fusion/fuse` returns: the engine's own report of the fused file
+ * (applied folds with their changed tensors, skipped candidates, node and
+ * initializer counts), the same object the CLI's `fuse` reports from.
+ */
+export type { FuseFileResult, AppliedFold } from '../engine/fusion/fuse';
 
 export interface LoraAdapterArg {
   /** A PEFT adapter folder or an adapter .safetensors file. */

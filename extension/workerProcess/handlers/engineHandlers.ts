@@ -13,8 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileError, ModelFuseError } from '../../engine/errors';
-import { fuseModelFile } from '../../engine/fusion/fuse';
-import type { FuseFileResult } from '../../protocol/extensionMethods';
+import { fuseModelFile, type FuseFileResult } from '../../engine/fusion/fuse';
 import { registerHandler } from '../registry';
 import { overviewOfFile } from './overviewOfFile';
 
@@ -39,21 +38,7 @@ registerHandler('fusion/fuse', async (params, ctx): Promise<FuseFileResult> => {
     const reasons = r.skipped.map((s) => `${s.id}: ${s.reason}`).join('; ');
     throw fileError(input, `nothing was fused (${reasons || 'no sequence could be folded'})`);
   }
-  return {
-    input,
-    output,
-    externalData: r.externalData,
-    applied: r.applied.map((a) => ({
-      id: a.id, pattern: a.pattern, nodes: a.nodes, modules: a.modules,
-      changedTensors: a.changedTensors.map((t) => ({ role: t.role, node: t.node, before: t.before, after: t.after, storage: t.storage })),
-      removedNodes: a.removedNodes, addedNodes: a.addedNodes,
-    })),
-    skipped: r.skipped,
-    nodesBefore: r.nodesBefore,
-    nodesAfter: r.nodesAfter,
-    initializersBefore: r.initializersBefore,
-    initializersAfter: r.initializersAfter,
-  };
+  return r;
 });
 
 export function requirePath(value: unknown, method: string): string {

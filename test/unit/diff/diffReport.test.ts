@@ -13,7 +13,8 @@ test('showDiff accepts the fuse outcome the fuse command passes: folds become re
   const outcome: ModelChangeOutcome = {
     kind: 'fuse', before: '/m/model.onnx', after: '/m/model.fused.onnx', verification: null,
     fuse: {
-      input: '/m/model.onnx', output: '/m/model.fused.onnx', externalData: null, skipped: [], nodesBefore: 5, nodesAfter: 3, initializersBefore: 7, initializersAfter: 2,
+      input: '/m/model.onnx', output: '/m/model.fused.onnx', committed: true, keptFailed: null, externalData: null, skipped: [], nodesBefore: 5, nodesAfter: 3, initializersBefore: 7, initializersAfter: 2,
+      cleanup: { removedNodes: [], removedInitializers: [], removedInputs: [], removedValueInfo: [] },
       applied: [{
         id: 'conv-bn:/conv1/Conv', pattern: 'conv-bn', nodes: ['/conv1/Conv', '/bn1/BatchNormalization'], modules: ['conv1', 'bn1'], removedNodes: ['/bn1/BatchNormalization'], addedNodes: [],
         changedTensors: [

@@ -16,9 +16,10 @@ function report(outputs: Record<string, OutputReport>, latency = false, weak: st
   };
 }
 const fuse: FuseFileResult = {
-  input: '/m/model.onnx', output: '/m/model.fused.onnx', externalData: null,
+  input: '/m/model.onnx', output: '/m/model.fused.onnx', committed: true, keptFailed: null, externalData: null,
   applied: [{ id: 'conv-bn:/a', pattern: 'conv-bn', nodes: [], modules: [], changedTensors: [], removedNodes: ['/bn'], addedNodes: [] }],
   skipped: [{ id: 'conv-bn:/c', reason: 'the BN output is read twice' }],
+  cleanup: { removedNodes: [], removedInitializers: [], removedInputs: [], removedValueInfo: [] },
   nodesBefore: 20, nodesAfter: 19, initializersBefore: 10, initializersAfter: 6,
 };
 
