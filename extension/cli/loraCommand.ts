@@ -24,6 +24,7 @@ import { parseAdapterSpec } from '../engine/lora/adapterFormats';
 import { mergeLora, productWork, type MergeReport } from '../engine/lora/merge';
 import { JsMatmulBackend, type MatmulBackend } from '../engine/lora/matmul';
 import { zeroScaleNote } from '../engine/lora/zeroScale';
+import { planSummary, planUsable } from '../engine/lora/planSummary';
 import { assertPlanUsable, buildPlan, planValue, type LoraPlan, type PlanValue, type PlanOptions, type SharedPolicy } from '../engine/lora/plan';
 import type { VerifyReport } from '../protocol/workerProtocol';
 import { verifyInWorker } from '../workerClient/api';
@@ -122,8 +123,8 @@ async function runPlan(argv: string[], io: CliIO): Promise<number> {
   if (a.positionals.length !== 1) throw new ModelFuseError(`expected BASE; usage: ${USAGE_PLAN}`);
   const plan = buildPlan(a.positionals[0], adapterSpecs(a), planOptions(a));
   try {
-    const usable = plan.errors.length === 0 && (a.flags.has('allow-unmatched') || plan.unmatched.length === 0) && plan.pairs.length > 0;
-    io.out(a.flags.has('json') ? JSON.stringify(planJson(plan, usable), null, 2) : formatPlan(plan, usable));
+    const usable = planUsable(plan, a.flags.has('allow-unmatched'));
+    io.out(a.flags.has('json') ? JSON.stringify(planSummary(plan, { allowUnmatched: a.flags.has('allow-unmatched') }), null, 2) : formatPlan(plan, usable));
     return usable ? 0 : 2;
   } finally {
     plan.close();
@@ -215,25 +216,6 @@ function mergeInWorkerParams(a: ParsedArgs, output: string): LoraMergeParams {
 function noteField(plan: LoraPlan): { note?: string } {
   const note = zeroScaleNote(plan.pairs);
   return note ? { note } : {};
-}
-
-function planJson(plan: LoraPlan, usable: boolean) {
-  return {
-    base: plan.basePath,
-    base_kind: plan.baseKind,
-    usable,
-    adapters: plan.adapters.map((x) => ({ adapter: x.spec, file: x.weightsPath, format: x.format, weight: x.weight, modules: x.modules.length, config: x.config.source })),
-    pairs: plan.pairs.map((p) => ({
-      adapter: p.adapter, module: p.module, keys: p.keys, kind: p.kind, delta: p.deltaKind, target: p.target, source: p.source !== p.target ? p.source : undefined,
-      shape: p.targetShape, dtype: p.targetDtype, transposed: p.transposed, bias: p.bias ?? null, rank: p.rank, alpha: p.alpha,
-      peft_scale: p.peftScale, weight: p.weight, global_scale: p.globalScale, scale: p.scale, scale_evidence: p.scaleEvidence, dora: p.dora,
-      algorithm: p.algorithm, dora_convention: p.doraConvention,
-      node: p.node ?? null, shared_with: p.sharedWith ?? [], evidence: p.evidence,
-    })),
-    unmatched: plan.unmatched,
-    errors: plan.errors,
-    ...noteField(plan),
-  };
 }
 
 function formatPlan(plan: LoraPlan, usable: boolean): string {

@@ -135,8 +135,8 @@ async function askWeights(paths: string[]): Promise<LoraAdapterArg[] | undefined
 }
 
 function logPlan(plan: LoraPlanResult): void {
-  log().info(`lora plan for ${plan.base} (${plan.baseKind}):`);
-  for (const p of plan.pairs) log().info(`  ${p.module} → ${p.target} [${p.targetShape.join(', ')}] scale ${p.scale} (${p.evidence.join('; ')})`);
+  log().info(`lora plan for ${plan.base} (${plan.base_kind}):`);
+  for (const p of plan.pairs) log().info(`  ${p.module} → ${p.target} [${p.shape.join(', ')}] scale ${p.scale} (${p.evidence.join('; ')})`);
   for (const u of plan.unmatched) log().warn(`  unmatched ${u.module}: ${u.reason}`);
   for (const e of plan.errors) log().error(`  ${e}`);
 }
@@ -187,7 +187,7 @@ async function merge(base: string, adapters: LoraAdapterArg[], target: { path: s
       for (const m of mergeResult.merged) log().info(`  ${m.key} → ${m.target}: ‖ΔW‖ ${m.delta_fro.toExponential(3)}, ‖ΔW‖/‖W‖ ${m.rel_change.toExponential(3)}`);
       log().info(`  wrote ${mergeResult.files.join(', ')}`);
       let verification: VerifyReport | null = null;
-      if (settings.verifyAfterFuse && plan.baseKind === 'onnx') {
+      if (settings.verifyAfterFuse && plan.base_kind === 'onnx') {
         progress.report({ message: 'comparing outputs with the base in ONNX Runtime' });
         try {
           verification = await workerRequest('verify/run', { modelA: base, modelB: mergeResult.output, atol: settings.atol, rtol: settings.rtol, runs: 0 }, { token });

@@ -9,6 +9,7 @@ import type { MergeReport } from '../engine/lora/merge';
 import type { UsableBase } from '../engine/lora/baseProbe';
 import type { MappingRow } from '../engine/lora/mappingTable';
 import type { FuseFileResult } from '../engine/fusion/fuse';
+import type { PlanSummary } from '../engine/lora/planSummary';
 
 export interface OverviewParams {
   /** Absolute path of a .onnx or .safetensors file. */
@@ -49,39 +50,14 @@ export interface LoraPlanParams {
   map?: string;
 }
 
-/** One adapter module → base tensor pairing, as shown for confirmation. */
-export interface LoraPairSummary {
-  adapter: string;
-  module: string;
-  target: string;
-  targetShape: number[];
-  targetDtype: string;
-  kind: 'lora' | 'replace';
-  rank: number;
-  alpha: number;
-  /** weight × alpha/r: the factor in front of B·A. */
-  scale: number;
-  /** Why this tensor (the matching evidence), one line each. */
-  evidence: string[];
-  /** Other nodes reading the same initializer (ONNX), if any. */
-  sharedWith: string[];
-  /** LoRA, LoCon (Tucker, lora_mid), LoHa, LoKr, full diff, modules_to_save. */
-  algorithm: string;
-  /** The DoRA convention in words, or null when the module is not DoRA. */
-  doraConvention: string | null;
-}
-
-export interface LoraPlanResult {
-  base: string;
-  baseKind: 'onnx' | 'safetensors';
-  adapters: { path: string; format: string; weight: number; modules: number }[];
-  pairs: LoraPairSummary[];
-  unmatched: { adapter: string; module: string; reason: string; candidates: string[] }[];
-  /** Problems that make a merge impossible (shape mismatches, a tensor changed twice). */
-  errors: string[];
-  /** The plan itself: `lora/merge` given it executes exactly these pairings (what the user confirmed) without matching again. */
-  planned: PlanValue;
-}
+/**
+ * What `lora/plan` returns: the engine's plan summary — the very object
+ * `modelfuse lora plan --json` prints (`usable` as without --allow-unmatched) —
+ * plus the plan itself: `lora/merge` given `planned` executes exactly these
+ * pairings (what the user confirmed) without matching again.
+ */
+export type LoraPlanResult = PlanSummary & { planned: PlanValue };
+export type { PlanSummary, PlanSummaryPair, PlanSummaryAdapter } from '../engine/lora/planSummary';
 
 export interface LoraMergeParams extends LoraPlanParams {
   output: string;

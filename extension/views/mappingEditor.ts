@@ -42,7 +42,7 @@ export function editMapping(extensionUri: vscode.Uri, base: string, adapters: re
   };
   const table = (map?: string) => workerRequest('lora/mappingTable', { base, adapters: [...adapters], map });
   const ready = (t: LoraMappingTableResult, note: string | null, errors: string[]): MappingState => ({
-    phase: 'ready', base, baseKind: t.plan.baseKind, adapters: adapters.map((a) => a.path), mapFile, rows: t.rows, errors, note, busy: null,
+    phase: 'ready', base, baseKind: t.plan.base_kind, adapters: adapters.map((a) => a.path), mapFile, rows: t.rows, errors, note, busy: null,
   });
 
   return new Promise<MappingOutcome | undefined>((resolve) => {

@@ -21,6 +21,7 @@ import { mergeLora } from '../../engine/lora/merge';
 import { FusedMergeBackend, JsMatmulBackend, type MatmulBackend } from '../../engine/lora/matmul';
 import { mappingTable } from '../../engine/lora/mappingTable';
 import { probeBase } from '../../engine/lora/baseProbe';
+import { planSummary } from '../../engine/lora/planSummary';
 import type { LoraAdapterArg, LoraPlanParams, LoraPlanResult, ProbeBasesResult } from '../../protocol/extensionMethods';
 import { matmulF32 } from '../ort/matmul';
 import { ortFusedMerge } from '../ort/loraMergeGraph';
@@ -41,20 +42,9 @@ function adapterSpecs(adapters: unknown, method: string): LoraAdapterArg[] {
   });
 }
 
-export function summarizePlan(plan: LoraPlan): LoraPlanResult {
-  return {
-    base: plan.basePath,
-    baseKind: plan.baseKind,
-    adapters: plan.adapters.map((a) => ({ path: a.spec, format: a.format, weight: a.weight, modules: a.modules.length })),
-    pairs: plan.pairs.map((p) => ({
-      adapter: p.adapter, module: p.module, target: p.target, targetShape: p.targetShape, targetDtype: p.targetDtype, kind: p.kind,
-      rank: p.rank, alpha: p.alpha, scale: p.scale, evidence: p.evidence, sharedWith: p.sharedWith ?? [],
-      algorithm: p.algorithm, doraConvention: p.doraConvention,
-    })),
-    unmatched: plan.unmatched.map((u) => ({ adapter: u.adapter, module: u.module, reason: u.reason, candidates: u.candidates ?? [] })),
-    errors: plan.errors,
-    planned: planValue(plan),
-  };
+/** The plan as the extension is shown it: the engine's summary (the CLI's `lora plan --json`) and the plan itself. */
+function planResult(plan: LoraPlan): LoraPlanResult {
+  return { ...planSummary(plan), planned: planValue(plan) };
 }
 
 /** The plan for a request's base, adapters and options (`map` is the same as `plan.mapPath`). */
@@ -77,7 +67,7 @@ registerHandler('lora/plan', async (params, ctx) => {
   ctx.progress('matching adapter modules to base tensors');
   const plan = planOf(params, 'lora/plan');
   try {
-    return summarizePlan(plan);
+    return planResult(plan);
   } finally {
     plan.close();
   }
@@ -87,7 +77,7 @@ registerHandler('lora/mappingTable', async (params, ctx) => {
   ctx.progress('matching adapter modules to base tensors');
   const plan = planOf(params, 'lora/mappingTable');
   try {
-    return { plan: summarizePlan(plan), rows: mappingTable(plan) };
+    return { plan: planResult(plan), rows: mappingTable(plan) };
   } finally {
     plan.close();
   }

@@ -7,6 +7,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { ModelFuseError } from '../../../extension/engine/errors';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { analyzeModel } from '../../../extension/engine/fusion/scan';
@@ -103,6 +104,16 @@ test('lora/plan + lora/merge: the merged model computes what PEFT’s unmerged e
   assert.equal(merged.merged.length, 4);
   const v = await client.request('verify/run', { modelA: fixture('lora_linear_qv', 'peft_unmerged.onnx'), modelB: output, inputs: fixture('lora_linear_qv', 'io.safetensors'), runs: 0 });
   assert.equal(v.passed, true, JSON.stringify(v.outputs));
+});
+
+test('lora/plan returns the summary `modelfuse lora plan --json` prints (one function in the engine), plus the plan to merge', async () => {
+  const base = fixture('lora_conv', 'base.onnx');
+  const adapter = fixture('lora_conv', 'adapters');
+  const { planned, ...summary } = await client.request('lora/plan', { base, adapters: [{ path: adapter, weight: 1 }] });
+  const cli = spawnSync(process.execPath, [testBundles().cli, 'lora', 'plan', base, '--adapter', adapter, '--json'], { encoding: 'utf8' });
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.deepEqual(JSON.parse(JSON.stringify(summary)), JSON.parse(cli.stdout));
+  assert.deepEqual(planned.pairs.map((p) => p.target), summary.pairs.map((p) => p.target));
 });
 
 test('lora/merge with the plan lora/plan returned: merges exactly its pairings, and refuses it once a file changed', async () => {
