@@ -6,6 +6,7 @@ import { CancelledError, ModelFuseError } from '../../../extension/engine/errors
 import { WorkerCrashedError, WorkerRequestError } from '../../../extension/protocol/workerProtocol';
 import { WorkerClient } from '../../../extension/workerClient/client';
 import { matmulInWorker } from '../../../extension/workerClient/api';
+import type { WorkerMethod } from '../../../extension/protocol/workerMethods';
 import { fixture, tempDir } from '../helpers/fixtures';
 import { testBundles } from './bundles';
 
@@ -26,6 +27,26 @@ test('the worker starts on first need, answers the ready handshake and is reused
     const second = await client.request('worker/ping', {});
     assert.equal(second.pid, first.pid, 'same process for the next request');
     assert.equal(client.pid, first.pid);
+  } finally {
+    await client.dispose();
+  }
+});
+
+/** Every method of the table, once: the compiler refuses this object when a method is added to or removed from it. */
+const TABLE: Record<WorkerMethod, true> = {
+  'worker/ping': true, 'model/overview': true, 'model/inspectModule': true, 'inputs/plan': true,
+  'verify/run': true, 'optimize/run': true, 'latency/measure': true, 'matmul/run': true, 'fusion/fuse': true,
+  'lora/plan': true, 'lora/merge': true, 'lora/mappingTable': true, 'lora/probeBases': true,
+  'graph/open': true, 'graph/layout': true, 'graph/node': true, 'graph/diff': true, 'graph/drift': true,
+  'diff/params': true, 'debug/crash': true, 'debug/sleep': true,
+};
+
+test('the worker serves exactly the methods of the table (protocol/workerMethods.ts), all named domain/verb', async () => {
+  const client = newClient();
+  try {
+    const { methods } = await client.request('worker/ping', {});
+    assert.deepEqual(methods, Object.keys(TABLE).sort());
+    assert.ok(methods.every((m) => /^[a-z]+\/[a-z][A-Za-z]*$/.test(m)), methods.join(', '));
   } finally {
     await client.dispose();
   }
