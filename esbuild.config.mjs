@@ -14,7 +14,7 @@ const common = { bundle: true, sourcemap: !production, minify: production, logLe
 const nodeTargets = [
   { in: 'extension/cli.ts', out: 'dist/cli.js' },
   { in: 'extension/extension.ts', out: 'dist/extension.js' },
-  { in: 'extension/worker/workerMain.ts', out: 'dist/worker.js' },
+  { in: 'extension/workerProcess/workerMain.ts', out: 'dist/worker.js' },
 ].filter((t) => existsSync(t.in));
 const webviewTargets = ['overview', 'diff', 'inspector', 'mapping']
   .map((name) => ({ in: `webview/${name}/main.ts`, out: `dist/webview/${name}.js` }))

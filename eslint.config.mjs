@@ -5,7 +5,8 @@
 //   shared/               browser-safe helpers of host and webviews (format, the message peer): imports nothing
 //   extension/engine/     the heart, pure TypeScript: imports only shared/
 //   extension/protocol/   wire types: composes the engine's report types; no Node, no vscode
-//   extension/worker*/    the ONNX Runtime child process and the host's client for it
+//   extension/workerProcess/  the ONNX Runtime child process (handlers, ort/)
+//   extension/workerClient/   the host's and the CLI's client for it
 //   extension/cli/        the headless front end
 //   extension/ (the rest) the VS Code host glue: may use everything above, never webview/
 //   webview/              the UIs: only protocol/ and shared/
@@ -24,11 +25,11 @@ function forbid(...rules) {
 
 const noVscode = ['^vscode$', 'vscode is for the host only (extension/ glue): this layer must run without VS Code.'];
 const noNode = [NODE_BUILTINS, 'this code also runs in webviews (a browser): no Node modules.'];
-const noOrt = ['^onnxruntime-(node|common)$', 'ONNX Runtime is loaded only in the worker process (extension/worker*/ort).'];
+const noOrt = ['^onnxruntime-(node|common)$', 'ONNX Runtime is loaded only in the worker process (extension/workerProcess/ort).'];
 const noWebview = ['(^|/)webview/', 'host and webviews meet only in shared/ and protocol/.'];
 const noHost = [`(^|/)\\.\\./(\\.\\./)*${HOST_FOLDERS}/`, 'the VS Code glue sits on top: nothing below imports it.'];
 const noCli = ['(^|/)cli(/|$)', 'the CLI is a front end: nothing else imports it.'];
-const noWorkerProcess = ['(^|/)worker(Process)?/(handlers|ort|workerMain|registry|watchdog)', 'the worker process is reached through its client (requests), never imported.'];
+const noWorkerProcess = ['(^|/)workerProcess(/|$)', 'the worker process is reached through its client (extension/workerClient/), never imported.'];
 
 export default [
   { ignores: ['dist/**', 'node_modules/**', 'extension/engine/onnx/generated/**', 'media/**', '.vscode-test/**'] },
@@ -49,12 +50,12 @@ export default [
     rules: {
       'no-restricted-imports': forbid(noVscode, noOrt, noWebview, noHost, noCli, noWorkerProcess,
         ['(^|/)protocol/', 'the engine owns its reports; protocol/ re-exports them, never the other way.'],
-        ['(^|/)worker(Client)?/', 'the engine is below the worker: it never imports it.']),
+        ['(^|/)worker(Client|Process)?/', 'the engine is below the worker: it never imports it.']),
     },
   },
   {
     files: ['extension/protocol/**/*.ts'],
-    rules: { 'no-restricted-imports': forbid(noVscode, noNode, noOrt, noWebview, noHost, noCli, noWorkerProcess, ['(^|/)worker(Client)?/', 'protocol/ is types the worker and its clients share.']) },
+    rules: { 'no-restricted-imports': forbid(noVscode, noNode, noOrt, noWebview, noHost, noCli, noWorkerProcess, ['(^|/)workerClient/', 'protocol/ is types the worker and its clients share.']) },
   },
   {
     files: ['extension/worker*/**/*.ts'],

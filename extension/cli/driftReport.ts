@@ -5,9 +5,8 @@
  */
 import * as path from 'node:path';
 import type { DriftReport } from '../protocol/graphMethods';
-import '../protocol/graphMethods';
-import type { WorkerClient, RequestOptions } from '../worker/client';
-import type { VerifyOptions } from '../worker/api';
+import type { WorkerClient, RequestOptions } from '../workerClient/client';
+import type { VerifyOptions } from '../workerClient/api';
 import { formatNumber } from './verifyCommand';
 
 /** Rows printed (all of them with --json). */
@@ -15,7 +14,7 @@ const SHOWN = 20;
 
 export function locateDriftInWorker(client: WorkerClient, modelA: string, modelB: string, options: VerifyOptions, request: RequestOptions = {}): Promise<DriftReport> {
   const { inputs, shapes, intRange, seed } = options;
-  return client.request('graph.drift', {
+  return client.request('graph/drift', {
     modelA: path.resolve(modelA), modelB: path.resolve(modelB),
     ...(inputs !== undefined ? { inputs: path.resolve(inputs) } : {}), shapes, intRange, seed,
   }, request);

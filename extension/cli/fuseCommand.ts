@@ -18,7 +18,7 @@ import { ModelFuseError } from '../engine/errors';
 import { fuseModelFile, type FuseFileResult } from '../engine/fusion/fuse';
 import type { ChangedTensor } from '../engine/fusion/folds/foldContext';
 import type { VerifyReport } from '../protocol/workerProtocol';
-import { verifyInWorker } from '../worker/api';
+import { verifyInWorker } from '../workerClient/api';
 import { COMMON_OPTIONS, optValue, parseArgs, requirePositionals, type ParsedArgs } from './args';
 import type { CliCommand, CliIO } from './command';
 import { formatVerifyReport, parseVerifyOptions, VERIFY_COMPARISON_OPTIONS } from './verifyCommand';
@@ -64,7 +64,7 @@ export const fuseCommand: CliCommand = {
       keepFailedAs: args.flags.has('keep-failed') ? failedName(output) : undefined,
     };
 
-    // Integration with the ONNX Runtime worker (extension/worker/api.ts): the same comparison as `verify MODEL OUT`,
+    // Integration with the ONNX Runtime worker (extension/workerClient/api.ts): the same comparison as `verify MODEL OUT`,
     // on the finished temporary, before it is moved into place.
     let verification: VerifyReport | null = null;
     const result = verifyOptions

@@ -6,7 +6,7 @@
  * [--matmul js|ort|auto] [--verify] [--json] [--force]` merges them
  * (`--matmul auto`, the default, runs the merge inside the ONNX Runtime
  * worker when the products are big — each tensor's W + s·B·A is one ORT graph
- * there, see worker/ort/loraMergeGraph.ts — and in JS here otherwise).
+ * there, see workerProcess/ort/loraMergeGraph.ts — and in JS here otherwise).
  *
  * `--subtract` unmerges (diffusers' unfuse_lora): BASE is a model the
  * adapters were merged into; every scale is negated, and the report gives,
@@ -24,11 +24,12 @@ import { parseAdapterSpec } from '../engine/lora/adapterFormats';
 import { mergeLora, productWork, type MergeReport } from '../engine/lora/merge';
 import { JsMatmulBackend, type MatmulBackend } from '../engine/lora/matmul';
 import { zeroScaleNote } from '../engine/lora/zeroScale';
+import { planSummary, planUsable, wordPlanSummary } from '../engine/lora/planSummary';
 import { assertPlanUsable, buildPlan, planValue, type LoraPlan, type PlanValue, type PlanOptions, type SharedPolicy } from '../engine/lora/plan';
 import type { VerifyReport } from '../protocol/workerProtocol';
-import { verifyInWorker } from '../worker/api';
+import { verifyInWorker } from '../workerClient/api';
 import type { LoraMergeParams } from '../protocol/extensionMethods';
-import { cliText } from './remedyText';
+import { cliConfigSource, cliText } from './remedyText';
 import { COMMON_OPTIONS, optValue, parseArgs, type ParsedArgs } from './args';
 import type { CliCommand, CliIO } from './command';
 import { formatNumber, parseVerifyOptions, VERIFY_COMPARISON_OPTIONS } from './verifyCommand';
@@ -123,8 +124,8 @@ async function runPlan(argv: string[], io: CliIO): Promise<number> {
   if (a.positionals.length !== 1) throw new ModelFuseError(`expected BASE; usage: ${USAGE_PLAN}`);
   const plan = buildPlan(a.positionals[0], adapterSpecs(a), planOptions(a));
   try {
-    const usable = plan.errors.length === 0 && (a.flags.has('allow-unmatched') || plan.unmatched.length === 0) && plan.pairs.length > 0;
-    io.out(a.flags.has('json') ? JSON.stringify(planJson(plan, usable), null, 2) : formatPlan(plan, usable));
+    const usable = planUsable(plan, a.flags.has('allow-unmatched'));
+    io.out(a.flags.has('json') ? JSON.stringify(wordPlanSummary(planSummary(plan, { allowUnmatched: a.flags.has('allow-unmatched') }), cliText, cliConfigSource), null, 2) : formatPlan(plan, usable));
     return usable ? 0 : 2;
   } finally {
     plan.close();
@@ -166,7 +167,7 @@ async function runMerge(argv: string[], io: CliIO): Promise<number> {
         // (the worker works on absolute paths; the report names the output as the user wrote it, like the JS path)
         // --timeout limits the verification; the merge itself is bounded by --max-memory only.
         const params = { ...mergeInWorkerParams(a, output), planned: absolutePlan(planValue(plan)) };
-        done.report = { ...(await client.request('lora.merge', params, { ...request, timeout: undefined })), output };
+        done.report = { ...(await client.request('lora/merge', params, { ...request, timeout: undefined })), output };
         plan.close();
         if (verify) done.verification = await verifyInWorker(client, plan.basePath, output, verifyOptions, request);
       });
@@ -197,7 +198,7 @@ function absolutePlan(value: PlanValue): PlanValue {
   };
 }
 
-/** The same merge, as the worker's `lora.merge` request (absolute paths: the worker trusts nothing relative). */
+/** The same merge, as the worker's `lora/merge` request (absolute paths: the worker trusts nothing relative). */
 function mergeInWorkerParams(a: ParsedArgs, output: string): LoraMergeParams {
   const options = planOptions(a);
   return {
@@ -218,38 +219,14 @@ function noteField(plan: LoraPlan): { note?: string } {
   return note ? { note } : {};
 }
 
-/** Where an adapter's config came from: a file, or the rank and alpha given on the command line. */
-function configSource(config: { source: string; fromOptions?: boolean }): string {
-  return config.fromOptions ? `${config.source} (--rank/--alpha)` : config.source;
-}
-
 /** The unmatched modules as --json has always shown them (the reason in the CLI's words). */
 function unmatchedJson(plan: LoraPlan) {
   return plan.unmatched.map((u) => ({ ...u, reason: cliText(u.reason) }));
 }
 
-function planJson(plan: LoraPlan, usable: boolean) {
-  return {
-    base: plan.basePath,
-    base_kind: plan.baseKind,
-    usable,
-    adapters: plan.adapters.map((x) => ({ adapter: x.spec, file: x.weightsPath, format: x.format, weight: x.weight, modules: x.modules.length, config: configSource(x.config) })),
-    pairs: plan.pairs.map((p) => ({
-      adapter: p.adapter, module: p.module, keys: p.keys, kind: p.kind, delta: p.deltaKind, target: p.target, source: p.source !== p.target ? p.source : undefined,
-      shape: p.targetShape, dtype: p.targetDtype, transposed: p.transposed, bias: p.bias ?? null, rank: p.rank, alpha: p.alpha,
-      peft_scale: p.peftScale, weight: p.weight, global_scale: p.globalScale, scale: p.scale, scale_evidence: cliText(p.scaleEvidence), dora: p.dora,
-      algorithm: p.algorithm, dora_convention: p.doraConvention,
-      node: p.node ?? null, shared_with: p.sharedWith ?? [], evidence: p.evidence.map(cliText),
-    })),
-    unmatched: unmatchedJson(plan),
-    errors: plan.errors.map(cliText),
-    ...noteField(plan),
-  };
-}
-
 function formatPlan(plan: LoraPlan, usable: boolean): string {
   const lines = [`lora plan  base ${plan.basePath} (${plan.baseKind})`];
-  plan.adapters.forEach((x, i) => lines.push(`  adapter ${i + 1}: ${x.spec}  ${x.format}, weight ${x.weight}, ${x.modules.length} module(s), config ${configSource(x.config)}`));
+  plan.adapters.forEach((x, i) => lines.push(`  adapter ${i + 1}: ${x.spec}  ${x.format}, weight ${x.weight}, ${x.modules.length} module(s), config ${cliConfigSource(x.config)}`));
   lines.push('');
   for (const p of plan.pairs) {
     const layout = p.kind === 'replace' ? 'replaced (modules_to_save)' : `${p.deltaKind}${p.transposed ? ', stored transposed' : ''}${p.dora ? ', DoRA' : ''}`;

@@ -6,7 +6,7 @@
  */
 import { ModelFuseError } from '../engine/errors';
 import type { OptimizeResult } from '../protocol/workerProtocol';
-import { optimizeInWorker } from '../worker/api';
+import { optimizeInWorker } from '../workerClient/api';
 import { COMMON_OPTIONS, optValue, parseArgs, requirePositionals } from './args';
 import type { CliCommand, CliIO } from './command';
 import { withCliWorker } from './workerSession';

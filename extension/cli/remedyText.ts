@@ -53,3 +53,8 @@ export function cliText(p: Phrase): string {
 export function cliErrorText(err: ModelFuseError): string {
   return errorText(err, cliText);
 }
+
+/** Where an adapter's rank and alpha came from, as `lora plan` prints it: a file, or the values given with --rank/--alpha. */
+export function cliConfigSource(config: { source: string; fromOptions?: boolean }): string {
+  return config.fromOptions ? `${config.source} (--rank/--alpha)` : config.source;
+}

@@ -14,7 +14,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { removeLiveTemporaries, removeStaleTemporaries } from '../engine/io/atomicWrite';
-import { killAllWorkersNow } from '../worker/client';
+import { killAllWorkersNow } from '../workerClient/client';
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 type StopSignal = (typeof STOP_SIGNALS)[number];

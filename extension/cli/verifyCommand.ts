@@ -8,7 +8,7 @@
 import { ModelFuseError } from '../engine/errors';
 import { parseIntRange, parseShapeOptions } from '../engine/stats/inputs';
 import { formatNumber, verifyReportText } from '../engine/stats/verifyText';
-import { verifyInWorker, type VerifyOptions } from '../worker/api';
+import { verifyInWorker, type VerifyOptions } from '../workerClient/api';
 import { COMMON_OPTIONS, optValue, parseArgs, requirePositionals, type OptionSpec, type ParsedArgs } from './args';
 import type { CliCommand, CliIO } from './command';
 import { parseWorkerLimits, WORKER_LIMIT_OPTIONS, withCliWorker } from './workerSession';

@@ -7,7 +7,7 @@
  */
 import { ModelFuseError } from '../engine/errors';
 import { WORKER_THREADS_ENV } from '../protocol/workerProtocol';
-import { defaultMemoryLimitBytes, WorkerClient, type RequestOptions } from '../worker/client';
+import { defaultMemoryLimitBytes, WorkerClient, type RequestOptions } from '../workerClient/client';
 import { optValue, type OptionSpec, type ParsedArgs } from './args';
 import type { CliIO } from './command';
 import { cancelOnFirstInterrupt } from './signals';

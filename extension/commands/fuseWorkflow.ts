@@ -46,7 +46,7 @@ export async function fuseInModel(doc: ModelDocument, request: FuseRequest): Pro
       async (progress, token) => {
         const report = (message: string) => progress.report({ message });
         const bar = progressBar(progress);
-        const fuse = await workerRequest('ext.fuse', { model: doc.path, output, candidateIds: request.ids, replace: replaces }, { token, onProgress: bar });
+        const fuse = await workerRequest('fusion/fuse', { model: doc.path, output, candidateIds: request.ids, replace: replaces }, { token, onProgress: bar });
         await recordResult({ path: fuse.output, kind: 'fuse', source: doc.path, files: fuse.externalData ? [fuse.externalData] : [] });
         for (const a of fuse.applied) log().info(`  folded ${a.id}: removed ${a.removedNodes.join(', ') || 'no nodes'}; changed ${a.changedTensors.map((t) => t.after.name).join(', ')}`);
         for (const s of fuse.skipped) log().warn(`  skipped ${s.id}: ${s.reason}`);

@@ -58,7 +58,7 @@ export function registerMergeLora(ctx: CommandContext): vscode.Disposable {
       const adapters = await askWeights(adapterPaths);
       if (!adapters) return;
       let plan = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: vscode.l10n.t('ModelFuse: matching adapter keys') }, () =>
-        workerRequest('lora.plan', { base, adapters }),
+        workerRequest('lora/plan', { base, adapters }),
       );
       logPlan(plan);
       const output = outputFor(base, currentSettings().mergedName);
@@ -101,7 +101,7 @@ async function classify(ctx: CommandContext, resources: UriLike[]): Promise<{ ba
     let holdsLora: boolean | undefined;
     if (!stat.isDirectory() && r.fsPath.toLowerCase().endsWith('.safetensors')) {
       const open = ctx.registry.find(vscode.Uri.file(r.fsPath))?.overview;
-      const overview = open ?? (await workerRequest('ext.overview', { path: r.fsPath }));
+      const overview = open ?? (await workerRequest('model/overview', { path: r.fsPath }));
       holdsLora = overview.kind === 'safetensors' && overview.loraAdapter !== null;
     }
     const role = roleOf(r, stat.isDirectory(), holdsLora);
@@ -136,8 +136,8 @@ async function askWeights(paths: string[]): Promise<LoraAdapterArg[] | undefined
 }
 
 function logPlan(plan: LoraPlanResult): void {
-  log().info(`lora plan for ${plan.base} (${plan.baseKind}):`);
-  for (const p of plan.pairs) log().info(`  ${p.module} → ${p.target} [${p.targetShape.join(', ')}] scale ${p.scale} (${p.evidence.map(vscodeText).join('; ')})`);
+  log().info(`lora plan for ${plan.base} (${plan.base_kind}):`);
+  for (const p of plan.pairs) log().info(`  ${p.module} → ${p.target} [${p.shape.join(', ')}] scale ${p.scale} (${p.evidence.map(vscodeText).join('; ')})`);
   for (const u of plan.unmatched) log().warn(`  unmatched ${u.module}: ${vscodeText(u.reason)}`);
   for (const e of plan.errors) log().error(`  ${vscodeText(e)}`);
 }
@@ -183,15 +183,15 @@ async function merge(base: string, adapters: LoraAdapterArg[], target: { path: s
   const outcome = await withProgressNotification(
     `ModelFuse: merging LoRA into ${path.basename(base)}`,
     async (progress, token): Promise<ModelChangeOutcome> => {
-      const mergeResult = await workerRequest('lora.merge', { base, adapters, map, output, replace: target.replaces, allowUnmatched: plan.unmatched.length > 0, planned: plan.planned }, { token, onProgress: progressBar(progress) });
+      const mergeResult = await workerRequest('lora/merge', { base, adapters, map, output, replace: target.replaces, allowUnmatched: plan.unmatched.length > 0, planned: plan.planned }, { token, onProgress: progressBar(progress) });
       await recordResult({ path: mergeResult.output, kind: 'merge', source: base, files: mergeResult.files });
       for (const m of mergeResult.merged) log().info(`  ${m.key} → ${m.target}: ‖ΔW‖ ${m.delta_fro.toExponential(3)}, ‖ΔW‖/‖W‖ ${m.rel_change.toExponential(3)}`);
       log().info(`  wrote ${mergeResult.files.join(', ')}`);
       let verification: VerifyReport | null = null;
-      if (settings.verifyAfterFuse && plan.baseKind === 'onnx') {
+      if (settings.verifyAfterFuse && plan.base_kind === 'onnx') {
         progress.report({ message: 'comparing outputs with the base in ONNX Runtime' });
         try {
-          verification = await workerRequest('verify', { modelA: base, modelB: mergeResult.output, atol: settings.atol, rtol: settings.rtol, runs: 0 }, { token });
+          verification = await workerRequest('verify/run', { modelA: base, modelB: mergeResult.output, atol: settings.atol, rtol: settings.rtol, runs: 0 }, { token });
         } catch (err) {
           log().warn(`  comparison with the base did not complete: ${messageOf(err)}`);
         }

@@ -2,7 +2,7 @@
  * The two pickers of "Merge LoRA Adapter…": adapters (pre-checked when the
  * choice is clear) and the base (ONNX and safetensors, the one beside the
  * adapter first, unparsable files listed apart with the reason). The files
- * are parsed in the worker (`ext.probeBases`) while the picker shows as busy;
+ * are parsed in the worker (`lora/probeBases`) while the picker shows as busy;
  * the order and the pre-checks are mergeCandidates.ts's pure rules.
  */
 import * as path from 'node:path';
@@ -30,7 +30,7 @@ export async function probeWorkspace(extra: readonly string[]): Promise<Workspac
     vscode.workspace.findFiles('**/adapter_config.json', EXCLUDE, FOUND_LIMIT),
   ]);
   const paths = modelFilePaths([...models, ...indexes].map((u) => u.fsPath).concat(extra));
-  const probed = paths.length ? await workerRequest('ext.probeBases', { paths }) : { bases: [], adapterFiles: [], skipped: [] };
+  const probed = paths.length ? await workerRequest('lora/probeBases', { paths }) : { bases: [], adapterFiles: [], skipped: [] };
   for (const s of probed.skipped) log().info(`merge LoRA: ${s.path} is not offered as a base: ${s.reason}`);
   return { ...probed, adapterFolders: configs.map((u) => path.dirname(u.fsPath)) };
 }

@@ -52,12 +52,12 @@ export function fuseSummary(r: FuseFileResult, verification: VerifyReport | null
 export function planRows(plan: LoraPlanResult): { label: string; description: string; detail: string; unmatched: boolean }[] {
   const rows = plan.pairs.map((p) => ({
     label: p.module,
-    description: `→ ${p.target} ${p.targetDtype}[${p.targetShape.join(', ')}]`,
-    detail: `${p.kind === 'replace' ? 'replaced (modules_to_save)' : `${p.algorithm}, rank ${p.rank}, alpha ${p.alpha}, scale ${sci(p.scale)}${p.doraConvention ? `, DoRA (${p.doraConvention})` : ''}`} · ${path.basename(p.adapter)} · ${p.evidence.map(vscodeText).join('; ')}${p.sharedWith.length ? ` · shared with ${p.sharedWith.join(', ')}` : ''}`,
+    description: `→ ${p.target} ${p.dtype}[${p.shape.join(', ')}]`,
+    detail: `${p.kind === 'replace' ? 'replaced (modules_to_save)' : `${p.algorithm}, rank ${p.rank}, alpha ${p.alpha}, scale ${sci(p.scale)}${p.dora_convention ? `, DoRA (${p.dora_convention})` : ''}`} · ${path.basename(p.adapter)} · ${p.evidence.map(vscodeText).join('; ')}${p.shared_with.length ? ` · shared with ${p.shared_with.join(', ')}` : ''}`,
     unmatched: false,
   }));
   for (const u of plan.unmatched) {
-    rows.push({ label: `$(warning) ${u.module}`, description: 'not matched', detail: `${vscodeText(u.reason)}${u.candidates.length ? ` (candidates: ${u.candidates.join('; ')})` : ''}`, unmatched: true });
+    rows.push({ label: `$(warning) ${u.module}`, description: 'not matched', detail: `${vscodeText(u.reason)}${u.candidates?.length ? ` (candidates: ${u.candidates.join('; ')})` : ''}`, unmatched: true });
   }
   return rows;
 }

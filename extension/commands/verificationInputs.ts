@@ -10,7 +10,6 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ModelFuseError } from '../engine/errors';
 import type { VerifyParams, VerifyReport } from '../protocol/workerProtocol';
-import '../protocol/inputPlanMethods';
 import type { InputShapePlan } from '../protocol/inputPlanMethods';
 import { guarded } from '../host/notify';
 import { log } from '../host/log';
@@ -65,8 +64,8 @@ function planLine(plan: InputShapePlan): string {
  */
 export async function chooseVerificationInputs(modelPath: string, why?: string): Promise<ModelVerifyInputs | undefined> {
   const current = savedInputs(modelPath);
-  const plan = await workerRequest('ext.inputPlan', { path: modelPath, shapes: current.shapes });
-  const auto = await workerRequest('ext.inputPlan', { path: modelPath });
+  const plan = await workerRequest('inputs/plan', { path: modelPath, shapes: current.shapes });
+  const auto = await workerRequest('inputs/plan', { path: modelPath });
   type Item = vscode.QuickPickItem & { id: 'auto' | 'shapes' | 'seed' | 'file' };
   const items: Item[] = [
     { id: 'auto', label: '$(sparkle) Chosen from the model', description: planLine(auto), detail: auto.inputs.map((c) => `${c.name}: ${c.how}`).join(' · ') },
@@ -148,7 +147,7 @@ export async function verifyWithSavedInputs(
   params: Omit<VerifyParams, 'shapes' | 'seed' | 'inputs'>,
   request: { token?: vscode.CancellationToken; onProgress?: (p: { message: string; done?: number; total?: number }) => void },
 ): Promise<VerifyReport> {
-  const report = await workerRequest('verify', { ...params, ...verifyOptionsFor(params.modelA) }, request);
+  const report = await workerRequest('verify/run', { ...params, ...verifyOptionsFor(params.modelA) }, request);
   const guessed = report.inputs.guessed ?? [];
   const asked = workspaceState?.get<string[]>(ASKED_KEY, []) ?? [];
   const key = settingKey(params.modelA);
@@ -156,7 +155,7 @@ export async function verifyWithSavedInputs(
   await workspaceState?.update(ASKED_KEY, [...asked, key]);
   const choice = await chooseVerificationInputs(params.modelA, `Nothing in ${path.basename(params.modelA)} decides a size of ${guessed.join(', ')} (it was 1). Choose the sizes once for this model:`);
   if (!choice) return report;
-  return workerRequest('verify', { ...params, ...verifyOptionsFor(params.modelA) }, request);
+  return workerRequest('verify/run', { ...params, ...verifyOptionsFor(params.modelA) }, request);
 }
 
 export function registerVerificationInputs(ctx: CommandContext, state: vscode.Memento): vscode.Disposable {

@@ -11,7 +11,6 @@ import * as vscode from 'vscode';
 import { ModelFuseError } from '../engine/errors';
 import type { CandidateView } from '../engine/fusion/candidateView';
 import type { MessagePeer, OverviewHostSpec, OverviewWebviewSpec } from '../protocol/webviewProtocol';
-import '../protocol/graphMethods';
 import { workerRequest } from '../host/workerHost';
 import { isTrusted, UNTRUSTED_REASON } from '../host/trust';
 import type { ModelDocument } from './modelDocument';
@@ -67,12 +66,12 @@ export function attachGraphTab(
     if (!b) throw new ModelFuseError('choose a model to compare with first');
     return b;
   };
-  peer.handle('graphOpen', () => workerRequest('graph.open', { path: doc.path }));
-  peer.handle('graphLayout', ({ expanded }) => workerRequest('graph.layout', { path: doc.path, expanded }));
-  peer.handle('graphNode', ({ node }) => workerRequest('graph.node', { path: doc.path, node }));
-  peer.handle('graphOpenBase', () => workerRequest('graph.open', { path: base() }));
-  peer.handle('graphLayoutBase', ({ expanded }) => workerRequest('graph.layout', { path: base(), expanded }));
-  peer.handle('graphDiff', async () => (doc.graphDiff.base ? workerRequest('graph.diff', { before: doc.graphDiff.base, after: doc.path }) : null));
+  peer.handle('graphOpen', () => workerRequest('graph/open', { path: doc.path }));
+  peer.handle('graphLayout', ({ expanded }) => workerRequest('graph/layout', { path: doc.path, expanded }));
+  peer.handle('graphNode', ({ node }) => workerRequest('graph/node', { path: doc.path, node }));
+  peer.handle('graphOpenBase', () => workerRequest('graph/open', { path: base() }));
+  peer.handle('graphLayoutBase', ({ expanded }) => workerRequest('graph/layout', { path: base(), expanded }));
+  peer.handle('graphDiff', async () => (doc.graphDiff.base ? workerRequest('graph/diff', { before: doc.graphDiff.base, after: doc.path }) : null));
   peer.handle('graphSelect', async ({ reveal }) => {
     if (reveal && isActive()) await sidePanel.selectInSidePanel(doc, reveal);
   });
@@ -100,7 +99,7 @@ export function attachGraphTab(
     return vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Locating drift between ${path.basename(before)} and ${path.basename(doc.path)}`, cancellable: true },
       // The verification's inputs: random, seeded as the verification after a fuse seeds them.
-      (progress, token) => workerRequest('graph.drift', { modelA: before, modelB: doc.path }, { token, onProgress: (p) => progress.report({ message: p.message }) }),
+      (progress, token) => workerRequest('graph/drift', { modelA: before, modelB: doc.path }, { token, onProgress: (p) => progress.report({ message: p.message }) }),
     );
   });
   const selection = sidePanel.onSequenceSelection((candidateIds) => {

@@ -7,7 +7,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ModelOverview, OverviewLoadProgress } from '../protocol/modelOverview';
-import '../protocol/extensionMethods';
 import { workerRequest } from '../host/workerHost';
 import { errorLine, isCancellation } from '../host/notify';
 import { log } from '../host/log';
@@ -89,7 +88,7 @@ export class ModelDocument implements vscode.CustomDocument {
     this.loading = cts;
     this.setState({ phase: 'loading', progress: { message: 'starting the worker', fraction: null } });
     const started = Date.now();
-    return workerRequest('ext.overview', { path: this.path }, {
+    return workerRequest('model/overview', { path: this.path }, {
       token: cts.token,
       onProgress: (p) => {
         if (this.loading !== cts) return;

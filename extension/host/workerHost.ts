@@ -1,14 +1,14 @@
 /**
  * The extension host's access to the ONNX Runtime worker (a child process,
- * extension/worker/client.ts): created on the first request — activation
+ * extension/workerClient/client.ts): created on the first request — activation
  * loads no native module — and reused. A crash is logged and the next request
  * starts a new worker; a change of `modelfuse.worker.threads` applies to the
  * next worker start.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { WorkerClient, type Progress, type RequestOptions } from '../worker/client';
-import type { ParamsOf, ResultOf, WorkerMethod } from '../protocol/workerProtocol';
+import { WorkerClient, type Progress, type RequestOptions } from '../workerClient/client';
+import type { ParamsOf, ResultOf, WorkerMethod } from '../protocol/workerMethods';
 import { log } from './log';
 import { currentSettings } from './config';
 import { removeLiveTemporaries } from '../engine/io/atomicWrite';
@@ -54,7 +54,7 @@ export function workerRequest<M extends WorkerMethod>(
   params: ParamsOf<M>,
   options: { token?: vscode.CancellationToken; onProgress?: (p: Progress) => void } = {},
 ): Promise<ResultOf<M>> {
-  const timeoutSeconds = method === 'verify' ? currentSettings().verifyTimeoutSeconds : 0;
+  const timeoutSeconds = method === 'verify/run' ? currentSettings().verifyTimeoutSeconds : 0;
   const requestOptions: RequestOptions = {
     token: options.token,
     onProgress: options.onProgress,

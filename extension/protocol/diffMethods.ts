@@ -1,11 +1,10 @@
 /**
  * Worker methods of the parameter-diff panel and the inspector view
- * (handlers in extension/worker/handlers/paramDiff.ts), typed by augmenting
- * the worker protocol. Types only: host and webviews import this without
+ * (handlers in extension/workerProcess/handlers/paramDiff.ts): their parameter and
+ * result types, named by the method table in workerMethods.ts. Types only: host and webviews import this without
  * pulling in the engine. Results are summaries; weights stay in the worker.
  */
-import type { FoldRecord, LoraLayerRecord, ParamDiffSummary } from '../engine/stats/paramDiffTypes';
-import type { ModuleInspection } from '../engine/stats/moduleParamsTypes';
+import type { FoldRecord, LoraLayerRecord } from '../engine/stats/paramDiffTypes';
 
 export type { ParamDiffSummary, FoldRecord, LoraLayerRecord } from '../engine/stats/paramDiffTypes';
 export type { ModuleInspection, ParamStats } from '../engine/stats/moduleParamsTypes';
@@ -28,11 +27,4 @@ export interface InspectModuleParams {
   /** Module path (`layer1.0.conv1`); '' for the tensors of no module. */
   module: string;
   bins?: number;
-}
-
-declare module './workerProtocol' {
-  interface WorkerMethods {
-    paramDiff: { params: ParamDiffParams; result: ParamDiffSummary };
-    inspectModule: { params: InspectModuleParams; result: ModuleInspection };
-  }
 }

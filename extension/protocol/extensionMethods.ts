@@ -1,25 +1,19 @@
 /**
- * The worker methods the VS Code extension adds (handlers in
- * extension/worker/handlers/engineHandlers.ts), typed by augmenting the
- * worker protocol. Types only: the host imports this without pulling in the
- * engine.
+ * Parameter and result types of the model, fusion and LoRA worker methods
+ * (handlers in extension/workerProcess/handlers/engineHandlers.ts and
+ * loraHandlers.ts), named by the method table in workerMethods.ts. Types
+ * only: the host imports this without pulling in the engine.
  */
-import type { ModelOverview } from './modelOverview';
 import type { PlanOptions, PlanValue } from '../engine/lora/plan';
 import type { MergeReport } from '../engine/lora/merge';
 import type { UsableBase } from '../engine/lora/baseProbe';
 import type { MappingRow } from '../engine/lora/mappingTypes';
-import type { Phrase } from '../engine/remedy';
+import type { FuseFileResult } from '../engine/fusion/fuse';
+import type { PlanSummary } from '../engine/lora/planSummary';
 
 export interface OverviewParams {
   /** Absolute path of a .onnx or .safetensors file. */
   path: string;
-}
-
-declare module './workerProtocol' {
-  interface WorkerMethods {
-    'ext.overview': { params: OverviewParams; result: ModelOverview };
-  }
 }
 
 export interface FuseFileParams {
@@ -33,35 +27,12 @@ export interface FuseFileParams {
   replace?: boolean;
 }
 
-/** One applied fold, as the host shows it (the engine's AppliedFold, minus nothing: it holds names and shapes only). */
-export interface AppliedFoldSummary {
-  id: string;
-  pattern: string;
-  nodes: string[];
-  modules: (string | null)[];
-  changedTensors: { role: string; node: string; before: { name: string; dims: number[]; dtype: string } | null; after: { name: string; dims: number[]; dtype: string }; storage: string }[];
-  removedNodes: string[];
-  addedNodes: string[];
-}
-
-export interface FuseFileResult {
-  input: string;
-  output: string;
-  externalData: string | null;
-  applied: AppliedFoldSummary[];
-  /** Candidates asked for but not fused, each with the reason (blocked, grouping only, refused by its fold). */
-  skipped: { id: string; reason: string }[];
-  nodesBefore: number;
-  nodesAfter: number;
-  initializersBefore: number;
-  initializersAfter: number;
-}
-
-declare module './workerProtocol' {
-  interface WorkerMethods {
-    'ext.fuse': { params: FuseFileParams; result: FuseFileResult };
-  }
-}
+/**
+ * What `fusion/fuse` returns: the engine's own report of the fused file
+ * (applied folds with their changed tensors, skipped candidates, node and
+ * initializer counts), the same object the CLI's `fuse` reports from.
+ */
+export type { FuseFileResult, AppliedFold } from '../engine/fusion/fuse';
 
 export interface LoraAdapterArg {
   /** A PEFT adapter folder or an adapter .safetensors file. */
@@ -79,39 +50,14 @@ export interface LoraPlanParams {
   map?: string;
 }
 
-/** One adapter module → base tensor pairing, as shown for confirmation. */
-export interface LoraPairSummary {
-  adapter: string;
-  module: string;
-  target: string;
-  targetShape: number[];
-  targetDtype: string;
-  kind: 'lora' | 'replace';
-  rank: number;
-  alpha: number;
-  /** weight × alpha/r: the factor in front of B·A. */
-  scale: number;
-  /** Why this tensor (the matching evidence), one line each; the host words their terms (host/remedyText.ts). */
-  evidence: Phrase[];
-  /** Other nodes reading the same initializer (ONNX), if any. */
-  sharedWith: string[];
-  /** LoRA, LoCon (Tucker, lora_mid), LoHa, LoKr, full diff, modules_to_save. */
-  algorithm: string;
-  /** The DoRA convention in words, or null when the module is not DoRA. */
-  doraConvention: string | null;
-}
-
-export interface LoraPlanResult {
-  base: string;
-  baseKind: 'onnx' | 'safetensors';
-  adapters: { path: string; format: string; weight: number; modules: number }[];
-  pairs: LoraPairSummary[];
-  unmatched: { adapter: string; module: string; reason: Phrase; candidates: string[] }[];
-  /** Problems that make a merge impossible (shape mismatches, a tensor changed twice). */
-  errors: Phrase[];
-  /** The plan itself: `lora.merge` given it executes exactly these pairings (what the user confirmed) without matching again. */
-  planned: PlanValue;
-}
+/**
+ * What `lora/plan` returns: the engine's plan summary — the very object
+ * `modelfuse lora plan --json` prints (`usable` as without --allow-unmatched) —
+ * plus the plan itself: `lora/merge` given `planned` executes exactly these
+ * pairings (what the user confirmed) without matching again.
+ */
+export type LoraPlanResult = PlanSummary & { planned: PlanValue };
+export type { PlanSummary, PlanSummaryPair, PlanSummaryAdapter } from '../engine/lora/planSummary';
 
 export interface LoraMergeParams extends LoraPlanParams {
   output: string;
@@ -123,7 +69,7 @@ export interface LoraMergeParams extends LoraPlanParams {
   force?: boolean;
   /** 'ort' (default): ONNX Runtime's merge graph and MatMul; 'js': the JavaScript kernels (for comparisons). */
   kernel?: 'ort' | 'js';
-  /** A plan made before (`lora.plan`, or the CLI's own): merged as it is, refused if its files changed; base, adapters and options are then its own. */
+  /** A plan made before (`lora/plan`, or the CLI's own): merged as it is, refused if its files changed; base, adapters and options are then its own. */
   planned?: PlanValue;
 }
 
@@ -146,21 +92,6 @@ export interface ProbeBasesResult {
   /** .safetensors files holding LoRA tensors: adapters, offered in the adapter picker. */
   adapterFiles: string[];
   skipped: { path: string; reason: string }[];
-}
-
-/**
- * The one LoRA pipeline in the worker, for the CLI and the extension alike:
- * `lora.plan` shows what would change, `lora.merge` builds the same plan from
- * the same files and options and runs it (paths and numbers are all that is
- * taken from the caller).
- */
-declare module './workerProtocol' {
-  interface WorkerMethods {
-    'lora.plan': { params: LoraPlanParams; result: LoraPlanResult };
-    'lora.merge': { params: LoraMergeParams; result: LoraMergeResult };
-    'ext.loraMappingTable': { params: LoraPlanParams; result: LoraMappingTableResult };
-    'ext.probeBases': { params: ProbeBasesParams; result: ProbeBasesResult };
-  }
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Worker methods of the Graph tab and of "Locate drift" (handlers in
- * extension/worker/handlers/graph.ts), typed by augmenting the worker
- * protocol. Types only. The webview asks for what it draws: the catalog once
+ * extension/workerProcess/handlers/graph.ts): their parameter and result types,
+ * named by the method table in workerMethods.ts. Types only. The webview asks for what it draws: the catalog once
  * (for find and the sequence list), a layout per set of expanded modules,
  * one node's details when its panel opens; weights stay in the worker.
  */
@@ -9,7 +9,6 @@ import type { SequenceMark, GraphNode, GraphValueInfo } from '../engine/graph/gr
 import type { VisibleGraph } from '../engine/graph/graphViewVisible';
 import type { GraphLayout } from '../engine/graph/graphLayout';
 import type { GraphAlignment } from '../engine/graph/graphAlign';
-import type { DriftReport } from '../engine/graph/driftRank';
 import type { ParamStats } from '../engine/stats/moduleParamsTypes';
 import type { VerifyParams } from './workerProtocol';
 
@@ -82,14 +81,4 @@ export interface GraphDiffResult extends GraphAlignment {
 export interface LocateDriftParams extends Pick<VerifyParams, 'modelA' | 'modelB' | 'inputs' | 'shapes' | 'intRange' | 'seed'> {
   /** Probes compared per run of each model (bounds the memory of intermediate values; default 32). */
   batch?: number;
-}
-
-declare module './workerProtocol' {
-  interface WorkerMethods {
-    'graph.open': { params: GraphOpenParams; result: GraphCatalog };
-    'graph.layout': { params: GraphLayoutParams; result: GraphDrawing };
-    'graph.node': { params: GraphNodeParams; result: NodeDetails };
-    'graph.diff': { params: GraphDiffParams; result: GraphDiffResult };
-    'graph.drift': { params: LocateDriftParams; result: DriftReport };
-  }
 }

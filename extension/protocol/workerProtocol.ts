@@ -15,14 +15,11 @@
  * (the V8 structured-clone format), so typed arrays (matmul operands and
  * results) cross as binary, not as JSON number lists.
  *
- * Methods and their parameter/result types are listed in `WorkerMethods`.
- * Another module adds its own method with TypeScript module augmentation (see
- * the README section in extension/worker/registry.ts), so the client's
- * `request()` is typed for it without editing this file.
+ * The methods (name → params and result) are the one table in
+ * workerMethods.ts; the types of the ONNX Runtime methods are defined here.
  */
 
 import { CancelledError, ERROR_CODES, ModelFuseError, type ErrorCode, type ErrorData, type Phrase } from '../engine/errors';
-import type { VerifyReport } from '../engine/stats/verifyReport';
 
 // The verify report is the engine's; the wire carries it as is.
 export type { InputsDescription, InputTensorDescription, LatencyPair, OutputReport, VerifyReport } from '../engine/stats/verifyReport';
@@ -173,12 +170,6 @@ export interface MatmulResult {
   c: Float32Array;
 }
 
-/** The generic envelope for engine calls that have no typed method of their own. */
-export interface EngineParams {
-  kind: string;
-  params: unknown;
-}
-
 export interface PingResult {
   pid: number;
   methods: string[];
@@ -186,29 +177,6 @@ export interface PingResult {
   ortVersion: string | null;
   threads: number;
 }
-
-/**
- * Method name → params and result. Extend it from another module with:
- *   declare module '<path>/protocol/workerProtocol' {
- *     interface WorkerMethods { scan: { params: ScanParams; result: ScanResult } }
- *   }
- */
-export interface WorkerMethods {
-  verify: { params: VerifyParams; result: VerifyReport };
-  optimize: { params: OptimizeParams; result: OptimizeResult };
-  latency: { params: LatencyParams; result: LatencyResult };
-  matmul: { params: MatmulParams; result: MatmulResult };
-  engine: { params: EngineParams; result: unknown };
-  ping: { params: Record<string, never>; result: PingResult };
-  /** Exists only when the worker was started with MODELFUSE_WORKER_DEBUG=1: aborts the process (crash tests). */
-  debugCrash: { params: { how?: 'abort' | 'exit' }; result: never };
-  /** Exists only with MODELFUSE_WORKER_DEBUG=1: sleeps in small steps, honouring cancel (cancel tests). */
-  debugSleep: { params: { ms: number; steps?: number }; result: { slept: number } };
-}
-
-export type WorkerMethod = keyof WorkerMethods;
-export type ParamsOf<M extends WorkerMethod> = WorkerMethods[M]['params'];
-export type ResultOf<M extends WorkerMethod> = WorkerMethods[M]['result'];
 
 /** Environment variable that enables the debug methods in the worker. */
 export const WORKER_DEBUG_ENV = 'MODELFUSE_WORKER_DEBUG';

@@ -1,6 +1,6 @@
 /**
  * The parameter-diff panel: one WebviewPanel per (before, after) pair. The
- * statistics come from the worker (`paramDiff`), so the panel receives
+ * statistics come from the worker (`diff/params`), so the panel receives
  * summaries only; for "Compare models…" on two ONNX files in a trusted
  * workspace it also runs a verification. The webview renders whatever state
  * it gets (loading, ready, error) and is re-sent it on every `ready`.
@@ -15,7 +15,6 @@ import { ModelFuseError } from '../engine/errors';
 import { writeAtomically } from '../engine/io/atomicWrite';
 import { diffReportMarkdown } from '../engine/stats/diffReport';
 import type { DiffHostSpec, DiffKind, DiffRequest, DiffState, DiffWebviewSpec, VerifyState } from '../protocol/diffWebviewProtocol';
-import '../protocol/diffMethods';
 import { rememberGraphDiff } from '../editor/graphTab';
 import { diffTitle, parseDiffRequest } from './diffRequest';
 import { WebviewHost } from '../host/webviewHost';
@@ -86,7 +85,7 @@ class DiffPanel implements vscode.Disposable {
     this.panel.title = title;
     this.setState({ phase: 'loading', title, message: 'Comparing parameters…', fraction: null });
     try {
-      const summary = await workerRequest('paramDiff', { before: request.before, after: request.after, folds: request.folds, lora: request.lora }, {
+      const summary = await workerRequest('diff/params', { before: request.before, after: request.after, folds: request.folds, lora: request.lora }, {
         token,
         onProgress: (p) => this.setState({ phase: 'loading', title, message: p.message, fraction: p.total ? (p.done ?? 0) / p.total : null }),
       });

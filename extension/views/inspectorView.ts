@@ -2,14 +2,13 @@
  * "Inspector" in the ModelFuse side panel: the parameters of the module
  * selected in the Modules tree — shape, dtype, range, mean, std, L2 norm,
  * zeros, NaN/Inf and a histogram per tensor. The statistics are computed by
- * the worker (`inspectModule`), which keeps the model open between
+ * the worker (`model/inspectModule`), which keeps the model open between
  * selections; a newer selection supersedes (cancels) an older request.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ModuleTreeNode } from '../engine/graph/moduleTree';
 import type { InspectorHostSpec, InspectorState, InspectorWebviewSpec } from '../protocol/diffWebviewProtocol';
-import '../protocol/diffMethods';
 import { WebviewHost } from '../host/webviewHost';
 import { workerRequest } from '../host/workerHost';
 import { errorLine, isCancellation } from '../host/notify';
@@ -87,7 +86,7 @@ export class InspectorViewProvider implements vscode.WebviewViewProvider, vscode
     this.shownFile = file;
     this.setState({ phase: 'loading', module, file: path.basename(file) });
     try {
-      const inspection = await workerRequest('inspectModule', { path: file, module }, { token: cancel.token });
+      const inspection = await workerRequest('model/inspectModule', { path: file, module }, { token: cancel.token });
       if (cancel.token.isCancellationRequested) return;
       this.setState({ phase: 'ready', file: path.basename(file), inspection });
     } catch (err) {

@@ -42,9 +42,9 @@ export function editMapping(extensionUri: vscode.Uri, base: string, adapters: re
     state = s;
     host.peer.notify('state', s);
   };
-  const table = (map?: string) => workerRequest('ext.loraMappingTable', { base, adapters: [...adapters], map });
+  const table = (map?: string) => workerRequest('lora/mappingTable', { base, adapters: [...adapters], map });
   const ready = (t: LoraMappingTableResult, note: string | null, errors: readonly Phrase[]): MappingState => ({
-    phase: 'ready', base, baseKind: t.plan.baseKind, adapters: adapters.map((a) => a.path), mapFile,
+    phase: 'ready', base, baseKind: t.plan.base_kind, adapters: adapters.map((a) => a.path), mapFile,
     rows: t.rows.map((r) => ({ ...r, evidence: r.evidence.map(vscodeText) })), errors: errors.map(vscodeText), note, busy: null,
   });
 

@@ -23,7 +23,7 @@ import { defaultExpanded, visibleGraph } from '../../extension/engine/graph/grap
 import { boxSize, layoutGraph, layoutLevelWithDagre, type LevelGraph } from '../../extension/engine/graph/graphLayout';
 import { flatLayout } from '../../extension/engine/graph/flatLayout';
 import { layoutLevelWithElk } from './elkLayout';
-import { overviewOfFile } from '../../extension/worker/handlers/overviewOfFile';
+import { overviewOfFile } from '../../extension/workerProcess/handlers/overviewOfFile';
 import { generateResnet50 } from './resnetGenerator';
 import { generateTransformer } from './transformerGenerator';
 

@@ -16,9 +16,9 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
-import '../../extension/worker/handlers/index';
-import { getHandler } from '../../extension/worker/registry';
-import { overviewOfFile } from '../../extension/worker/handlers/overviewOfFile';
+import '../../extension/workerProcess/handlers/index';
+import { getHandler } from '../../extension/workerProcess/registry';
+import { overviewOfFile } from '../../extension/workerProcess/handlers/overviewOfFile';
 import { generateTransformer } from './transformerGenerator';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -45,9 +45,9 @@ window.acquireVsCodeApi = () => ({ getState: () => ({ tab: 'graph' }), setState(
 
 function serve(model: string): Promise<http.Server> {
   const rpc: Record<string, (p: { expanded?: string[]; node?: string }) => Promise<unknown>> = {
-    graphOpen: () => call('graph.open', { path: model }),
-    graphLayout: (p) => call('graph.layout', { path: model, expanded: p.expanded }),
-    graphNode: (p) => call('graph.node', { path: model, node: p.node }),
+    graphOpen: () => call('graph/open', { path: model }),
+    graphLayout: (p) => call('graph/layout', { path: model, expanded: p.expanded }),
+    graphNode: (p) => call('graph/node', { path: model, node: p.node }),
     graphSelect: async () => undefined,
   };
   const server = http.createServer(async (req, res) => {

@@ -6,7 +6,7 @@
  * /proc/<pid>/status VmHWM):
  *   streaming copy (floor) the base file copied through one reused buffer (what `cp` does)
  *   read+write             the files copied tensor by tensor, unchanged (a fresh buffer per tensor)
- *   merge, ORT in worker   `modelfuse lora --matmul ort` (and auto): one `lora.merge` request, the whole
+ *   merge, ORT in worker   `modelfuse lora --matmul ort` (and auto): one `lora/merge` request, the whole
  *                          merge in the worker, each tensor one ORT graph (Cast, Gemm with C = W, Cast)
  *   merge, ORT in-process  the same graph in the merging process itself (no second process)
  *   merge, JS kernel       `--matmul js`: the fused row-by-row JavaScript kernel
@@ -47,7 +47,7 @@ export function buildChild(): string {
   const common = { bundle: true, platform: 'node' as const, target: 'node20', format: 'cjs' as const, logLevel: 'warning' as const, external: ['onnxruntime-node'] };
   esbuild.buildSync({ ...common, entryPoints: [path.join(__dirname, 'loraBenchChild.ts')], outfile: out });
   // The worker the child starts: built fresh from the sources, like the tests do (dist/ may be stale).
-  esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'extension/worker/workerMain.ts')], outfile: path.join(BENCH_DIR, 'loraBenchWorker.js') });
+  esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'extension/workerProcess/workerMain.ts')], outfile: path.join(BENCH_DIR, 'loraBenchWorker.js') });
   return out;
 }
 

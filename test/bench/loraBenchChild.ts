@@ -6,7 +6,7 @@
  *                                   tight triple loop, encode, write (what one writes without thinking about speed)
  *   merge BASE ADAPTER OUT MODE — `modelfuse lora` with MODE:
  *       js       buildPlan + mergeLora here with the JavaScript kernel (`--matmul js`)
- *       worker   one `lora.merge` request: the whole merge in the ORT worker, each tensor one ORT graph
+ *       worker   one `lora/merge` request: the whole merge in the ORT worker, each tensor one ORT graph
  *                (`--matmul ort`, and `auto` for big products)
  *       inproc   the same fused ORT graph in this process (no worker: shows what the IPC and second process cost)
  *       ort-ipc  mergeLora here, only the B·A products by ORT's MatMul in the worker (the previous CLI path)
@@ -21,11 +21,10 @@ import { decodeFloatTensor, encodeFloatTensor } from '../../extension/engine/lor
 import { buildPlan, assertPlanUsable } from '../../extension/engine/lora/plan';
 import { mergeLora } from '../../extension/engine/lora/merge';
 import { FusedMergeBackend, JsMatmulBackend, WorkerMatmulBackend, type MatmulBackend } from '../../extension/engine/lora/matmul';
-import { WorkerClient } from '../../extension/worker/client';
-import { matmulInWorker } from '../../extension/worker/api';
-import { matmulF32 } from '../../extension/worker/ort/matmul';
-import { ortFusedMerge } from '../../extension/worker/ort/loraMergeGraph';
-import '../../extension/protocol/extensionMethods'; // the 'lora.merge' request type
+import { WorkerClient } from '../../extension/workerClient/client';
+import { matmulInWorker } from '../../extension/workerClient/api';
+import { matmulF32 } from '../../extension/workerProcess/ort/matmul';
+import { ortFusedMerge } from '../../extension/workerProcess/ort/loraMergeGraph';
 import { peakRss, processCpuMs, streamingCopy } from './floor';
 
 /** The base's files (a sharded base: its index and every shard) copied through one reused buffer: the floor. */
@@ -114,11 +113,11 @@ async function engineMerge(base: string, adapterDir: string, out: string, which:
   }
 }
 
-/** What `modelfuse lora --matmul ort` does: the whole merge is one `lora.merge` request to the worker. */
+/** What `modelfuse lora --matmul ort` does: the whole merge is one `lora/merge` request to the worker. */
 async function workerMerge(base: string, adapterDir: string, out: string): Promise<number> {
   const client = new WorkerClient({ workerPath: WORKER });
   try {
-    const report = await client.request('lora.merge', { base, adapters: [{ path: path.resolve(adapterDir), weight: 1 }], output: path.resolve(out), force: true });
+    const report = await client.request('lora/merge', { base, adapters: [{ path: path.resolve(adapterDir), weight: 1 }], output: path.resolve(out), force: true });
     await readWorkerStats(client);
     return report.merged.length;
   } finally {
@@ -127,7 +126,7 @@ async function workerMerge(base: string, adapterDir: string, out: string): Promi
 }
 
 async function readWorkerStats(client: WorkerClient): Promise<void> {
-  const { pid } = await client.request('ping', {});
+  const { pid } = await client.request('worker/ping', {});
   workerCpuMs = processCpuMs(pid);
   workerMaxRss = peakRss(pid);
 }

@@ -35,7 +35,7 @@ function build(): { child: string; worker: string } {
   const worker = path.join(BENCH_DIR, 'verifyBenchWorker.js');
   esbuild.buildSync({ ...common, entryPoints: [path.join(__dirname, 'verifyBenchChild.ts')], outfile: child });
   // The worker built fresh from the sources (dist/ may be stale).
-  esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'extension/worker/workerMain.ts')], outfile: worker });
+  esbuild.buildSync({ ...common, entryPoints: [path.join(ROOT, 'extension/workerProcess/workerMain.ts')], outfile: worker });
   return { child, worker };
 }
 

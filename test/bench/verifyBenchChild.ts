@@ -2,14 +2,14 @@
  * One verify-bench measurement in a fresh process:
  *   ort-single MODEL       — one plain ONNX Runtime session (optimizations disabled) running MODEL once
  *   ort-sequence A B       — the same for A, released, then for B: the cost of running the two models
- *   verify A B RUNS WORKER — `modelfuse verify --runs RUNS`: one 'verify' request to the ORT worker
+ *   verify A B RUNS WORKER — `modelfuse verify --runs RUNS`: one 'verify/run' request to the ORT worker
  * Prints one JSON line: { ms, cpuMs, maxRss (this process), workerCpuMs, workerMaxRss (or null) }.
  */
 import { performance } from 'node:perf_hooks';
-import { WorkerClient } from '../../extension/worker/client';
-import { feedsOf, sessionInputs } from '../../extension/worker/ort/tensors';
+import { WorkerClient } from '../../extension/workerClient/client';
+import { feedsOf, sessionInputs } from '../../extension/workerProcess/ort/tensors';
 import { randomInputs } from '../../extension/engine/stats/inputs';
-import '../../extension/worker/handlers/verify'; // the 'verify' request type
+import '../../extension/workerProcess/handlers/verify'; // the 'verify/run' handler
 import { peakRss, processCpuMs } from './floor';
 
 async function runPlain(model: string): Promise<void> {
@@ -33,9 +33,9 @@ async function main(): Promise<void> {
   } else if (mode === 'verify') {
     const client = new WorkerClient({ workerPath: args[3] });
     try {
-      const report = await client.request('verify', { modelA: args[0], modelB: args[1], runs: Number(args[2]) });
+      const report = await client.request('verify/run', { modelA: args[0], modelB: args[1], runs: Number(args[2]) });
       if (!report.passed) throw new Error('verify did not pass');
-      const { pid } = await client.request('ping', {});
+      const { pid } = await client.request('worker/ping', {});
       workerCpuMs = processCpuMs(pid);
       workerMaxRss = peakRss(pid);
     } finally {

@@ -127,7 +127,7 @@ export class WorkerMatmulBackend implements MatmulBackend {
 
 /**
  * ONNX Runtime in the same process (the merge runs inside the worker): whole
- * single-term merges by `fused` (see worker/ort/loraMergeGraph.ts), other
+ * single-term merges by `fused` (see workerProcess/ort/loraMergeGraph.ts), other
  * products (DoRA, several adapters on one tensor) by `matmul`. Nothing is
  * computed ahead: a run blocks this thread anyway, while file reads and
  * writes continue on libuv's threads.

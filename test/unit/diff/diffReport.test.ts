@@ -14,7 +14,8 @@ test('showDiff accepts the fuse outcome the fuse command passes: folds become re
   const outcome: ModelChangeOutcome = {
     kind: 'fuse', before: '/m/model.onnx', after: '/m/model.fused.onnx', verification: null,
     fuse: {
-      input: '/m/model.onnx', output: '/m/model.fused.onnx', externalData: null, skipped: [], nodesBefore: 5, nodesAfter: 3, initializersBefore: 7, initializersAfter: 2,
+      input: '/m/model.onnx', output: '/m/model.fused.onnx', committed: true, keptFailed: null, externalData: null, skipped: [], nodesBefore: 5, nodesAfter: 3, initializersBefore: 7, initializersAfter: 2,
+      cleanup: { removedNodes: [], removedInitializers: [], removedInputs: [], removedValueInfo: [] },
       applied: [{
         id: 'conv-bn:/conv1/Conv', pattern: 'conv-bn', nodes: ['/conv1/Conv', '/bn1/BatchNormalization'], modules: ['conv1', 'bn1'], removedNodes: ['/bn1/BatchNormalization'], addedNodes: [],
         changedTensors: [
@@ -34,10 +35,10 @@ test('showDiff accepts the fuse outcome the fuse command passes: folds become re
 });
 
 test('showDiff accepts a merge outcome: one LoRA layer per target, ranks of adapters merged into one tensor add up', () => {
-  const pair = (adapter: string, target: string, rank: number, scale: number) => ({ adapter, module: target.replace(/\.weight$/, ''), target, targetShape: [32, 32], targetDtype: 'float32', kind: 'lora' as const, rank, alpha: rank * scale, scale, evidence: [], sharedWith: [], algorithm: 'LoRA', doraConvention: null });
+  const pair = (adapter: string, target: string, rank: number, scale: number) => ({ adapter, module: target.replace(/\.weight$/, ''), keys: [], delta: 'linear' as const, transposed: false, bias: null, peft_scale: scale, weight: 1, global_scale: 1, scale_evidence: 'alpha/r', dora: false, node: null, target, shape: [32, 32], dtype: 'float32', kind: 'lora' as const, rank, alpha: rank * scale, scale, evidence: [], shared_with: [], algorithm: 'LoRA', dora_convention: null });
   const outcome: ModelChangeOutcome = {
     kind: 'lora-merge', before: '/b/base.safetensors', after: '/b/merged.safetensors', verification: null,
-    plan: { base: '/b/base.safetensors', baseKind: 'safetensors', adapters: [], unmatched: [], errors: [], planned: { basePath: '/b/base.safetensors', specs: [], options: {}, pairs: [], unmatched: [], errors: [], files: [] }, pairs: [pair('a', 'q.weight', 4, 2), pair('b', 'q.weight', 8, 0.5), pair('a', 'v.weight', 4, 2)] },
+    plan: { base: '/b/base.safetensors', base_kind: 'safetensors', usable: true, adapters: [], unmatched: [], errors: [], planned: { basePath: '/b/base.safetensors', specs: [], options: {}, pairs: [], unmatched: [], errors: [], files: [] }, pairs: [pair('a', 'q.weight', 4, 2), pair('b', 'q.weight', 8, 0.5), pair('a', 'v.weight', 4, 2)] },
     merge: { base: '/b/base.safetensors', output: '/b/merged.safetensors', files: [], tensorsWritten: 2, merged: [
       { adapter: 'a', key: 'base_model.model.q', target: 'q.weight', scale: 2, delta_fro: 1, rel_change: 0.1 },
       { adapter: 'b', key: 'base_model.model.q', target: 'q.weight', scale: 0.5, delta_fro: 1, rel_change: 0.1 },

@@ -1,17 +1,19 @@
 /**
- * The extension's worker methods (ext.overview, ext.fuse, lora.plan,
- * lora.merge) through a real worker process and real ONNX Runtime, as the
+ * The extension's worker methods (model/overview, fusion/fuse, lora/plan,
+ * lora/merge) through a real worker process and real ONNX Runtime, as the
  * extension host calls them.
  */
+import { wordPlanSummary } from '../../../extension/engine/lora/planSummary';
+import { cliConfigSource, cliText } from '../../../extension/cli/remedyText';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { ModelFuseError } from '../../../extension/engine/errors';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { analyzeModel } from '../../../extension/engine/fusion/scan';
-import { WorkerClient } from '../../../extension/worker/client';
-import '../../../extension/protocol/extensionMethods';
+import { WorkerClient } from '../../../extension/workerClient/client';
 import { SafetensorsFile } from '../../../extension/engine/safetensors/safetensors';
 import { fixture, maxRelDiff, tempDir } from '../helpers/fixtures';
 import { testBundles } from '../worker/bundles';
@@ -26,10 +28,10 @@ function copyFixture(name: string, file = 'model.onnx'): string {
   return to;
 }
 
-test('ext.overview: the worker scans the model and returns candidates, module tree and fuse list', async () => {
+test('model/overview: the worker scans the model and returns candidates, module tree and fuse list', async () => {
   const model = copyFixture('zoo_resstyle');
   const progress: string[] = [];
-  const o = await client.request('ext.overview', { path: model }, { onProgress: (p) => progress.push(p.message) });
+  const o = await client.request('model/overview', { path: model }, { onProgress: (p) => progress.push(p.message) });
   assert.equal(o.kind, 'onnx');
   if (o.kind !== 'onnx') return;
   const local = OnnxModel.load(model);
@@ -45,80 +47,91 @@ test('ext.overview: the worker scans the model and returns candidates, module tr
   assert.ok(progress.length >= 2, 'progress was reported');
 });
 
-test('ext.overview: a truncated model is one clear error naming the file', async () => {
+test('model/overview: a truncated model is one clear error naming the file', async () => {
   const dir = tempDir();
   const broken = path.join(dir, 'broken.onnx');
   const bytes = fs.readFileSync(fixture('zoo_resstyle', 'model.onnx'));
   fs.writeFileSync(broken, bytes.subarray(0, bytes.length >> 1));
-  await assert.rejects(client.request('ext.overview', { path: broken }), (e: Error) => e instanceof ModelFuseError && e.message.startsWith(`${broken}: not a valid ONNX model`));
+  await assert.rejects(client.request('model/overview', { path: broken }), (e: Error) => e instanceof ModelFuseError && e.message.startsWith(`${broken}: not a valid ONNX model`));
 });
 
-test('ext.overview: relative paths are refused (the host always passes absolute ones)', async () => {
-  await assert.rejects(client.request('ext.overview', { path: 'model.onnx' }), /absolute paths/);
+test('model/overview: relative paths are refused (the host always passes absolute ones)', async () => {
+  await assert.rejects(client.request('model/overview', { path: 'model.onnx' }), /absolute paths/);
 });
 
-test('ext.fuse: writes the fused model beside the input, which ONNX Runtime verifies; the input is untouched', async () => {
+test('fusion/fuse: writes the fused model beside the input, which ONNX Runtime verifies; the input is untouched', async () => {
   const model = copyFixture('zoo_resstyle');
   const before = fs.readFileSync(model);
-  const o = await client.request('ext.overview', { path: model });
+  const o = await client.request('model/overview', { path: model });
   if (o.kind !== 'onnx') throw new Error('expected onnx');
   const ids = o.candidates.filter((c) => c.modules.includes('blocks.0.conv2') || c.modules.includes('head.0')).map((c) => c.id);
   assert.equal(ids.length, 2);
   const output = path.join(path.dirname(model), 'model.fused.onnx');
-  const r = await client.request('ext.fuse', { model, output, candidateIds: ids });
+  const r = await client.request('fusion/fuse', { model, output, candidateIds: ids });
   assert.deepEqual(r.applied.map((a) => a.id), ids);
   assert.equal(r.nodesBefore - r.nodesAfter, 2, 'two BatchNormalization nodes folded away');
   assert.ok(fs.existsSync(output));
   assert.ok(fs.readFileSync(model).equals(before), 'the input is unchanged');
-  const v = await client.request('verify', { modelA: model, modelB: output, inputs: fixture('zoo_resstyle', 'io.safetensors'), runs: 0 });
+  const v = await client.request('verify/run', { modelA: model, modelB: output, inputs: fixture('zoo_resstyle', 'io.safetensors'), runs: 0 });
   assert.equal(v.passed, true, JSON.stringify(v.outputs));
   // The same output path again: refused, not overwritten.
   const written = fs.readFileSync(output);
-  await assert.rejects(client.request('ext.fuse', { model, output, candidateIds: ids }), /file exists/);
+  await assert.rejects(client.request('fusion/fuse', { model, output, candidateIds: ids }), /file exists/);
   assert.ok(fs.readFileSync(output).equals(written));
 });
 
-test('ext.fuse: only grouping-only sequences selected → nothing is written and the reason is given', async () => {
+test('fusion/fuse: only grouping-only sequences selected → nothing is written and the reason is given', async () => {
   const model = copyFixture('zoo_linear');
-  const o = await client.request('ext.overview', { path: model });
+  const o = await client.request('model/overview', { path: model });
   if (o.kind !== 'onnx') throw new Error('expected onnx');
   const grouping = o.candidates.filter((c) => !c.folds).map((c) => c.id);
   assert.ok(grouping.length > 0);
   const output = path.join(path.dirname(model), 'model.fused.onnx');
-  await assert.rejects(client.request('ext.fuse', { model, output, candidateIds: grouping }), (e: Error) => e instanceof ModelFuseError && /nothing was fused/.test(e.message) && /nothing to fold/.test(e.message));
+  await assert.rejects(client.request('fusion/fuse', { model, output, candidateIds: grouping }), (e: Error) => e instanceof ModelFuseError && /nothing was fused/.test(e.message) && /nothing to fold/.test(e.message));
   assert.equal(fs.existsSync(output), false);
 });
 
-test('lora.plan + lora.merge: the merged model computes what PEFT’s unmerged export computes', async () => {
+test('lora/plan + lora/merge: the merged model computes what PEFT’s unmerged export computes', async () => {
   const dir = tempDir();
   const base = path.join(dir, 'base.onnx');
   fs.copyFileSync(fixture('lora_linear_qv', 'base.onnx'), base);
   const adapter = fixture('lora_linear_qv', 'adapters');
-  const plan = await client.request('lora.plan', { base, adapters: [{ path: adapter, weight: 1 }] });
+  const plan = await client.request('lora/plan', { base, adapters: [{ path: adapter, weight: 1 }] });
   assert.equal(plan.errors.length, 0);
   assert.equal(plan.unmatched.length, 0);
   assert.deepEqual(plan.pairs.map((p) => p.module).sort(), ['layers.0.attn.q_proj', 'layers.0.attn.v_proj', 'layers.1.attn.q_proj', 'layers.1.attn.v_proj']);
   assert.ok(plan.pairs.every((p) => p.scale === 2 && p.rank === 4 && p.evidence.length > 0), 'alpha 8 / r 4');
   const output = path.join(dir, 'base.merged.onnx');
-  const merged = await client.request('lora.merge', { base, adapters: [{ path: adapter, weight: 1 }], output, allowUnmatched: false });
+  const merged = await client.request('lora/merge', { base, adapters: [{ path: adapter, weight: 1 }], output, allowUnmatched: false });
   assert.equal(merged.merged.length, 4);
-  const v = await client.request('verify', { modelA: fixture('lora_linear_qv', 'peft_unmerged.onnx'), modelB: output, inputs: fixture('lora_linear_qv', 'io.safetensors'), runs: 0 });
+  const v = await client.request('verify/run', { modelA: fixture('lora_linear_qv', 'peft_unmerged.onnx'), modelB: output, inputs: fixture('lora_linear_qv', 'io.safetensors'), runs: 0 });
   assert.equal(v.passed, true, JSON.stringify(v.outputs));
 });
 
-test('lora.merge with the plan lora.plan returned: merges exactly its pairings, and refuses it once a file changed', async () => {
+test('lora/plan returns the summary `modelfuse lora plan --json` prints (one function in the engine), plus the plan to merge', async () => {
+  const base = fixture('lora_conv', 'base.onnx');
+  const adapter = fixture('lora_conv', 'adapters');
+  const { planned, ...summary } = await client.request('lora/plan', { base, adapters: [{ path: adapter, weight: 1 }] });
+  const cli = spawnSync(process.execPath, [testBundles().cli, 'lora', 'plan', base, '--adapter', adapter, '--json'], { encoding: 'utf8' });
+  assert.equal(cli.status, 0, cli.stderr);
+  // The worker sends phrases (the extension words them its own way); in the CLI's words they are what it prints.
+  assert.deepEqual(JSON.parse(JSON.stringify(wordPlanSummary(summary, cliText, cliConfigSource))), JSON.parse(cli.stdout));
+  assert.deepEqual(planned.pairs.map((p) => p.target), summary.pairs.map((p) => p.target));
+});
+
+test('lora/merge with the plan lora/plan returned: merges exactly its pairings, and refuses it once a file changed', async () => {
   const dir = tempDir();
   const base = path.join(dir, 'base.onnx');
   fs.copyFileSync(fixture('lora_linear_qv', 'base.onnx'), base);
   const adapter = path.join(dir, 'adapters');
   fs.cpSync(fixture('lora_linear_qv', 'adapters'), adapter, { recursive: true });
   const adapters = [{ path: adapter, weight: 1 }];
-  const plan = await client.request('lora.plan', { base, adapters });
+  const plan = await client.request('lora/plan', { base, adapters });
   assert.deepEqual(plan.planned.pairs.map((p) => p.module), plan.pairs.map((p) => p.module));
   // Only q_proj of layer 0 kept in the plan: the merge does what the plan says, not what matching would find again.
   const onlyOne = { ...plan.planned, pairs: plan.planned.pairs.filter((p) => p.module === 'layers.0.attn.q_proj') };
   const output = path.join(dir, 'one.onnx');
-  const merged = await client.request('lora.merge', { base, adapters, output, planned: onlyOne });
+  const merged = await client.request('lora/merge', { base, adapters, output, planned: onlyOne });
   assert.deepEqual(merged.merged.map((m) => m.target), [onlyOne.pairs[0].target]);
   // The adapter changed after planning: the plan is refused and nothing is written.
   const weights = path.join(adapter, 'adapter_model.safetensors');
@@ -126,24 +139,24 @@ test('lora.merge with the plan lora.plan returned: merges exactly its pairings, 
   const later = new Date(Date.now() + 5000);
   fs.utimesSync(weights, later, later);
   const stale = path.join(dir, 'stale.onnx');
-  await assert.rejects(client.request('lora.merge', { base, adapters, output: stale, planned: plan.planned }), /adapter_model\.safetensors: changed since the merge was planned; plan it again/);
+  await assert.rejects(client.request('lora/merge', { base, adapters, output: stale, planned: plan.planned }), /adapter_model\.safetensors: changed since the merge was planned; plan it again/);
   assert.equal(fs.existsSync(stale), false);
   // A plan with a relative path is not taken.
-  await assert.rejects(client.request('lora.merge', { base, adapters, output: stale, planned: { ...plan.planned, basePath: 'base.onnx' } }), /absolute/);
+  await assert.rejects(client.request('lora/merge', { base, adapters, output: stale, planned: { ...plan.planned, basePath: 'base.onnx' } }), /absolute/);
 });
 
-test('lora.merge: a zero-length adapter list and a non-numeric weight are refused', async () => {
+test('lora/merge: a zero-length adapter list and a non-numeric weight are refused', async () => {
   const base = fixture('lora_linear_qv', 'base.onnx');
-  await assert.rejects(client.request('lora.plan', { base, adapters: [] }), /at least one adapter/);
-  await assert.rejects(client.request('lora.plan', { base, adapters: [{ path: fixture('lora_linear_qv', 'adapters'), weight: Number.NaN }] }), /weight must be a number/);
+  await assert.rejects(client.request('lora/plan', { base, adapters: [] }), /at least one adapter/);
+  await assert.rejects(client.request('lora/plan', { base, adapters: [{ path: fixture('lora_linear_qv', 'adapters'), weight: Number.NaN }] }), /weight must be a number/);
 });
 
-test('lora.merge into a safetensors base matches PEFT’s merge_and_unload()', async () => {
+test('lora/merge into a safetensors base matches PEFT’s merge_and_unload()', async () => {
   const dir = tempDir();
   const base = path.join(dir, 'base.safetensors');
   fs.copyFileSync(fixture('lora_linear_qv', 'base.safetensors'), base);
   const output = path.join(dir, 'base.merged.safetensors');
-  const r = await client.request('lora.merge', { base, adapters: [{ path: fixture('lora_linear_qv', 'adapters'), weight: 1 }], output, allowUnmatched: false });
+  const r = await client.request('lora/merge', { base, adapters: [{ path: fixture('lora_linear_qv', 'adapters'), weight: 1 }], output, allowUnmatched: false });
   assert.equal(r.merged.length, 4);
   const ours = SafetensorsFile.open(output);
   const peft = SafetensorsFile.open(fixture('lora_linear_qv', 'merged.safetensors'));

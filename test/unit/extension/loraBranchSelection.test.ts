@@ -12,7 +12,7 @@ import type { ModuleTreeNode } from '../../../extension/engine/graph/moduleTree'
 import { isModuleWithin, isSameModule, peftModuleName } from '../../../extension/engine/graph/peftModulePath';
 import { resolveFuseSelection } from '../../../extension/commands/fuseSelection';
 import { findModuleNode, moduleItem, topLevelModules } from '../../../extension/views/treeModel';
-import { overviewOfFile } from '../../../extension/worker/handlers/overviewOfFile';
+import { overviewOfFile } from '../../../extension/workerProcess/handlers/overviewOfFile';
 import { fixture } from '../helpers/fixtures';
 
 const quiet = { progress: () => undefined, throwIfCancelled: () => undefined };

@@ -16,10 +16,9 @@ import { makeTensor } from '../../../extension/engine/onnx/tensors';
 import { loraBranchFacts, toCandidateView } from '../../../extension/engine/fusion/candidateView';
 import type { Candidate } from '../../../extension/engine/fusion/candidate';
 import { sequenceItem } from '../../../extension/views/treeModel';
-import { onnxOverview } from '../../../extension/worker/handlers/modelOverview';
-import { overviewOfFile, scanFor } from '../../../extension/worker/handlers/overviewOfFile';
-import { WorkerClient } from '../../../extension/worker/client';
-import '../../../extension/protocol/extensionMethods';
+import { onnxOverview } from '../../../extension/workerProcess/handlers/modelOverview';
+import { overviewOfFile, scanFor } from '../../../extension/workerProcess/handlers/overviewOfFile';
+import { WorkerClient } from '../../../extension/workerClient/client';
 import { fixture, tempDir } from '../helpers/fixtures';
 import { testBundles } from '../worker/bundles';
 
@@ -52,7 +51,7 @@ test('the Fusible Sequences tree shows each LoRA branch of the PEFT export as mo
 test('the worker returns the same overview, rank and scale included, across the IPC channel', async () => {
   client ??= new WorkerClient({ workerPath: testBundles().worker, threads: 1 });
   const file = fixture('lora_linear_qv', 'peft_unmerged.onnx');
-  const viaWorker = await client.request('ext.overview', { path: file });
+  const viaWorker = await client.request('model/overview', { path: file });
   assert.deepEqual(viaWorker, overviewOfFile(file, quiet));
   assert.deepEqual(loraCandidates(viaWorker).map((c) => sequenceItem(c).description), ADAPTED.map((m) => `${m} · rank 4 · scale 2 — folds exactly`));
 });

@@ -7,7 +7,7 @@ import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { onnx, DataType } from '../../../extension/engine/onnx/proto';
 import { makeTensor } from '../../../extension/engine/onnx/tensors';
 import { SafetensorsFile } from '../../../extension/engine/safetensors/safetensors';
-import { onnxOverview, safetensorsOverview, loraAdapterShape } from '../../../extension/worker/handlers/modelOverview';
+import { onnxOverview, safetensorsOverview, loraAdapterShape } from '../../../extension/workerProcess/handlers/modelOverview';
 import { fixture, tempDir } from '../helpers/fixtures';
 
 const noScan = { candidates: [], modules: null, fuseList: null, problem: null };

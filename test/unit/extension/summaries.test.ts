@@ -16,9 +16,10 @@ function report(outputs: Record<string, OutputReport>, latency = false, weak: st
   };
 }
 const fuse: FuseFileResult = {
-  input: '/m/model.onnx', output: '/m/model.fused.onnx', externalData: null,
+  input: '/m/model.onnx', output: '/m/model.fused.onnx', committed: true, keptFailed: null, externalData: null,
   applied: [{ id: 'conv-bn:/a', pattern: 'conv-bn', nodes: [], modules: [], changedTensors: [], removedNodes: ['/bn'], addedNodes: [] }],
   skipped: [{ id: 'conv-bn:/c', reason: 'the BN output is read twice' }],
+  cleanup: { removedNodes: [], removedInitializers: [], removedInputs: [], removedValueInfo: [] },
   nodesBefore: 20, nodesAfter: 19, initializersBefore: 10, initializersAfter: 6,
 };
 
@@ -63,9 +64,9 @@ test('the fuse summary names the output, node counts, verification and everythin
 
 test('plan rows: one per pairing with target, scale and evidence; unmatched modules flagged', () => {
   const plan: LoraPlanResult = {
-    base: '/m/base.onnx', baseKind: 'onnx', adapters: [{ path: '/m/adapter', format: 'peft', weight: 1, modules: 2 }],
-    pairs: [{ adapter: '/m/adapter', module: 'layers.0.q_proj', target: 'onnx::MatMul_100', targetShape: [32, 32], targetDtype: 'float32', kind: 'lora', rank: 4, alpha: 8, scale: 2, evidence: ['bias matches', 'shape fits'], sharedWith: [], algorithm: 'LoRA', doraConvention: null }],
-    unmatched: [{ adapter: '/m/adapter', module: 'lm_head', reason: 'no tensor of shape [64, 32]', candidates: [] }],
+    base: '/m/base.onnx', base_kind: 'onnx', usable: false, adapters: [{ adapter: '/m/adapter', file: '/m/adapter/adapter_model.safetensors', format: 'peft', weight: 1, modules: 2, config: { source: 'adapter_config.json', fromOptions: false } }],
+    pairs: [{ adapter: '/m/adapter', module: 'layers.0.q_proj', keys: [], delta: 'linear', transposed: false, bias: null, peft_scale: 2, weight: 1, global_scale: 1, scale_evidence: 'alpha/r', dora: false, node: null, target: 'onnx::MatMul_100', shape: [32, 32], dtype: 'float32', kind: 'lora', rank: 4, alpha: 8, scale: 2, evidence: ['bias matches', 'shape fits'], shared_with: [], algorithm: 'LoRA', dora_convention: null }],
+    unmatched: [{ adapter: '/m/adapter', module: 'lm_head', keys: [], reason: 'no tensor of shape [64, 32]', candidates: [] }],
     errors: [],
     planned: { basePath: '/m/base.onnx', specs: [], options: {}, pairs: [], unmatched: [], errors: [], files: [] },
   };

@@ -14,8 +14,8 @@ import { onnx } from '../../../extension/engine/onnx/proto';
 import { fuseModelFile } from '../../../extension/engine/fusion/fuse';
 import { alignGraphs } from '../../../extension/engine/graph/graphAlign';
 import { driftProbes, probeError, rankDrift } from '../../../extension/engine/graph/driftRank';
-import { loadGraph, bytesEqual } from '../../../extension/worker/handlers/graphModels';
-import { locateDrift } from '../../../extension/worker/ort/locateDrift';
+import { loadGraph, bytesEqual } from '../../../extension/workerProcess/handlers/graphModels';
+import { locateDrift } from '../../../extension/workerProcess/ort/locateDrift';
 import { fixture, tempDir } from '../helpers/fixtures';
 import { testBundles } from '../worker/bundles';
 

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { ModelFuseError } from '../../../extension/engine/errors';
 import { fuseModelFile } from '../../../extension/engine/fusion/fuse';
 import { AttributeType, DataType, onnx } from '../../../extension/engine/onnx/proto';
-import { verifyModels } from '../../../extension/worker/ort/verify';
+import { verifyModels } from '../../../extension/workerProcess/ort/verify';
 import { FIXTURES, tempDir } from '../helpers/fixtures';
 import { mulberry32 } from '../helpers/random';
 

@@ -1,5 +1,5 @@
 /**
- * The whole-tensor merge inside ONNX Runtime (worker/ort/loraMergeGraph.ts +
+ * The whole-tensor merge inside ONNX Runtime (workerProcess/ort/loraMergeGraph.ts +
  * engine/lora/backendMerge.ts), checked against float64 arithmetic written
  * from the formula.
  *
@@ -25,11 +25,11 @@ import { FusedMergeBackend, JsMatmulBackend, type MatmulBackend } from '../../..
 import { cannotOverflow, firstNonFinite, mergeSingleByBackend, productNorm } from '../../../extension/engine/lora/backendMerge';
 import { OVERFLOW_LIMIT } from '../../../extension/engine/lora/fusedMerge';
 import { BufferPool } from '../../../extension/engine/lora/bufferPool';
-import { ortFusedMerge } from '../../../extension/worker/ort/loraMergeGraph';
+import { ortFusedMerge } from '../../../extension/workerProcess/ort/loraMergeGraph';
 import { float64ToBfloat16Bits, float64ToHalfBits } from '../../../extension/engine/lora/halfFloat';
-import { matmulF32 } from '../../../extension/worker/ort/matmul';
-import { setIntraOpThreads } from '../../../extension/worker/ort/runtime';
-import { WorkerClient } from '../../../extension/worker/client';
+import { matmulF32 } from '../../../extension/workerProcess/ort/matmul';
+import { setIntraOpThreads } from '../../../extension/workerProcess/ort/runtime';
+import { WorkerClient } from '../../../extension/workerClient/client';
 import { rand, readAll, writePeftAdapter, writeSafetensors, type T } from './loraTestUtils';
 
 setIntraOpThreads(1); // the test machine is shared
@@ -307,7 +307,7 @@ test('ORT backend: cancelling between tensors stops the merge and leaves no outp
   assert.deepEqual(fs.readdirSync(dir).sort(), ['adapter', 'base.safetensors']);
 });
 
-test('worker lora.merge: the merge runs in the worker with progress per tensor, same bytes as in-process ORT; cancel leaves nothing', async () => {
+test('worker lora/merge: the merge runs in the worker with progress per tensor, same bytes as in-process ORT; cancel leaves nothing', async () => {
   const dir = tempDir();
   const { base, adapter } = mixedBase(dir);
   await mergeWith(ort(), base, adapter, path.join(dir, 'here.safetensors'));
@@ -315,7 +315,7 @@ test('worker lora.merge: the merge runs in the worker with progress per tensor, 
   try {
     const progress: string[] = [];
     const out = path.join(dir, 'worker.safetensors');
-    const report = await client.request('lora.merge', { base, adapters: [{ path: adapter, weight: 1 }], output: out }, { onProgress: (p) => progress.push(p.message) });
+    const report = await client.request('lora/merge', { base, adapters: [{ path: adapter, weight: 1 }], output: out }, { onProgress: (p) => progress.push(p.message) });
     assert.equal(report.output, out);
     assert.deepEqual(report.merged.map((m) => m.target), ['model.a.weight', 'model.b.weight', 'model.c.weight', 'model.d.weight']);
     // (the worker coalesces progress messages: the last one always arrives)
@@ -326,14 +326,14 @@ test('worker lora.merge: the merge runs in the worker with progress per tensor, 
     // Cancel: a base of many tensors, so the merge is still running when the cancel arrives.
     const many = manyTensors(path.join(dir, 'many'), 400);
     const abort = new AbortController();
-    const p = client.request('lora.merge', { base: many.base, adapters: [{ path: many.adapter, weight: 1 }], output: path.join(dir, 'many', 'out.safetensors') }, {
+    const p = client.request('lora/merge', { base: many.base, adapters: [{ path: many.adapter, weight: 1 }], output: path.join(dir, 'many', 'out.safetensors') }, {
       token: abort.signal,
       onProgress: (m) => m.done !== undefined && abort.abort(),
     });
     await assert.rejects(p, CancelledError);
     assert.deepEqual(fs.readdirSync(path.join(dir, 'many')).sort(), ['adapter', 'base.safetensors'], 'no output, no temporaries');
     await assert.rejects(
-      client.request('lora.merge', { base, adapters: [{ path: adapter, weight: 1 }], output: 'relative.safetensors' }),
+      client.request('lora/merge', { base, adapters: [{ path: adapter, weight: 1 }], output: 'relative.safetensors' }),
       /absolute paths/,
     );
   } finally {

@@ -17,7 +17,7 @@ import { computeParamDiff } from '../../../extension/engine/stats/paramDiff';
 import { OnnxParamSource, type ParamInfo, type ParamSource } from '../../../extension/engine/stats/paramSource';
 import { pairByPlace, type NamePair } from '../../../extension/engine/stats/placePairing';
 import type { FoldRecord } from '../../../extension/engine/stats/paramDiffTypes';
-import { onnxParameters } from '../../../extension/worker/handlers/modelOverview';
+import { onnxParameters } from '../../../extension/workerProcess/handlers/modelOverview';
 import { GraphBuilder, modelProto, writeModel } from '../exporters/build';
 import { tempDir } from '../helpers/fixtures';
 import { writeFpnModel } from './dynamicModels';

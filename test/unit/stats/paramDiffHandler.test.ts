@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { getHandler, RequestCancellation, type HandlerContext } from '../../../extension/worker/registry';
-import '../../../extension/worker/handlers/paramDiff';
+import { getHandler, RequestCancellation, type HandlerContext } from '../../../extension/workerProcess/registry';
+import '../../../extension/workerProcess/handlers/paramDiff';
 import type { ModuleInspection, ParamDiffSummary } from '../../../extension/protocol/diffMethods';
 import { inspectModule } from '../../../extension/engine/stats/moduleParams';
 import { SafetensorsParamSource } from '../../../extension/engine/stats/paramSource';
@@ -16,7 +16,7 @@ function context(cancel = new RequestCancellation()): HandlerContext & { message
 }
 
 test('paramDiff handler returns a structured-cloneable summary, far smaller than the weights', async () => {
-  const handler = getHandler('paramDiff')!;
+  const handler = getHandler('diff/params')!;
   const ctx = context();
   const result = (await handler({ before: fixture('lora_linear_qv', 'base.safetensors'), after: fixture('lora_linear_qv', 'merged.safetensors'), bins: 32 }, ctx)) as ParamDiffSummary;
   assert.equal(result.changed.length, 4);
@@ -28,7 +28,7 @@ test('paramDiff handler returns a structured-cloneable summary, far smaller than
 });
 
 test('paramDiff handler: a missing file is one clear error naming it; cancellation stops it', async () => {
-  const handler = getHandler('paramDiff')!;
+  const handler = getHandler('diff/params')!;
   const missing = path.join(tempDir(), 'nope.onnx');
   await assert.rejects(async () => handler({ before: missing, after: fixture('lora_conv', 'base.onnx') }, context()), (e: unknown) => e instanceof ModelFuseError && e.message === `${missing}: file not found`);
   const cancel = new RequestCancellation();
@@ -64,7 +64,7 @@ test('inspectModule: own tensors with exact statistics; a container lists its su
   assert.equal(block.parameters, 4 * 32 * 32 + 3 * 32);
   llm.close();
 
-  const handler = getHandler('inspectModule')!;
+  const handler = getHandler('model/inspectModule')!;
   const dir = tempDir();
   const file = path.join(dir, 'w.safetensors');
   fs.copyFileSync(fixture('lora_conv', 'base.safetensors'), file);

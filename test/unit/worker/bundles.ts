@@ -21,7 +21,7 @@ export function testBundles(): { dir: string; cli: string; worker: string } {
     bundle: true, platform: 'node' as const, target: 'node20', format: 'cjs' as const, logLevel: 'error' as const,
     external: ['vscode', 'onnxruntime-node', 'web-tree-sitter'],
   };
-  buildSync({ ...common, entryPoints: [path.join(ROOT, 'extension/worker/workerMain.ts')], outfile: path.join(dir, 'worker.js') });
+  buildSync({ ...common, entryPoints: [path.join(ROOT, 'extension/workerProcess/workerMain.ts')], outfile: path.join(dir, 'worker.js') });
   buildSync({ ...common, entryPoints: [path.join(ROOT, 'extension/cli.ts')], outfile: path.join(dir, 'cli.js') });
   built = { dir, cli: path.join(dir, 'cli.js'), worker: path.join(dir, 'worker.js') };
   return built;

@@ -11,12 +11,12 @@ import { SafetensorsFile } from '../../../extension/engine/safetensors/safetenso
 import { inputsFromSafetensors } from '../../../extension/engine/stats/inputs';
 import { diffStats } from '../../../extension/engine/stats/outputDiff';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
-import { createSession, releaseSession } from '../../../extension/worker/ort/runtime';
-import { runSession } from '../../../extension/worker/ort/run';
-import { feedsOf, outputValues, sessionInputs } from '../../../extension/worker/ort/tensors';
-import { optimizeModel } from '../../../extension/worker/ort/optimize';
-import { measureLatency } from '../../../extension/worker/ort/latency';
-import { matmulF32 } from '../../../extension/worker/ort/matmul';
+import { createSession, releaseSession } from '../../../extension/workerProcess/ort/runtime';
+import { runSession } from '../../../extension/workerProcess/ort/run';
+import { feedsOf, outputValues, sessionInputs } from '../../../extension/workerProcess/ort/tensors';
+import { optimizeModel } from '../../../extension/workerProcess/ort/optimize';
+import { measureLatency } from '../../../extension/workerProcess/ort/latency';
+import { matmulF32 } from '../../../extension/workerProcess/ort/matmul';
 import { fixture, FUSION_CASES, tempDir } from '../helpers/fixtures';
 import { cliErrorText } from '../../../extension/cli/remedyText';
 import { ModelFuseError } from '../../../extension/engine/errors';

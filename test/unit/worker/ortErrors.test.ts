@@ -1,7 +1,7 @@
 /** ONNX Runtime's C++ messages (copied from real failures of onnxruntime-node 1.30) become one sentence naming the node. */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { loadFailureSentence, runFailureSentence } from '../../../extension/worker/ort/ortErrors';
+import { loadFailureSentence, runFailureSentence } from '../../../extension/workerProcess/ort/ortErrors';
 
 test('a broadcast failure names the node, its op and the two sizes, without C++ locations', () => {
   const raw = "Non-zero status code returned while running Add node. Name:'merge' Status Message: /onnxruntime_src/onnxruntime/core/providers/cpu/math/element_wise_ops.h:563 void onnxruntime::BroadcastIterator::Init(ptrdiff_t, ptrdiff_t) axis == 1 || axis == largest was false. Attempting to broadcast an axis by a dimension other than 1. 111 by 112";

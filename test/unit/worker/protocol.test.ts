@@ -12,7 +12,7 @@ const overTheWire = <T>(msg: T): T => v8.deserialize(v8.serialize(msg)) as T;
 
 test('requests, cancels and replies survive the structured-clone channel and are recognized', () => {
   const a = Float32Array.from([1.5, -2, 3]);
-  const req: HostToWorker = { type: 'request', id: 7, method: 'matmul', params: { a, b: new Float32Array(3), m: 1, k: 3, n: 1 } };
+  const req: HostToWorker = { type: 'request', id: 7, method: 'matmul/run', params: { a, b: new Float32Array(3), m: 1, k: 3, n: 1 } };
   const back = overTheWire(req);
   assert.ok(isHostToWorker(back));
   const params = (back as { params: { a: Float32Array } }).params;

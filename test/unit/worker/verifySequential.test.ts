@@ -1,5 +1,5 @@
 /**
- * verify at the cost of running the two models (worker/ort/verify.ts): the
+ * verify at the cost of running the two models (workerProcess/ort/verify.ts): the
  * sessions run one after the other (A is done with before B is loaded), each
  * output is compared and dropped in turn, and latency runs stop at a time
  * budget. Real ONNX Runtime in this process; no wall-clock assertions (the
@@ -7,10 +7,10 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { verifyModels, compareOutputs } from '../../../extension/worker/ort/verify';
-import { timeInterleaved } from '../../../extension/worker/ort/latency';
-import { createSession, releaseSession } from '../../../extension/worker/ort/runtime';
-import { feedsOf, sessionInputs } from '../../../extension/worker/ort/tensors';
+import { verifyModels, compareOutputs } from '../../../extension/workerProcess/ort/verify';
+import { timeInterleaved } from '../../../extension/workerProcess/ort/latency';
+import { createSession, releaseSession } from '../../../extension/workerProcess/ort/runtime';
+import { feedsOf, sessionInputs } from '../../../extension/workerProcess/ort/tensors';
 import { randomInputs } from '../../../extension/engine/stats/inputs';
 import { fixture } from '../helpers/fixtures';
 

@@ -1,5 +1,5 @@
 /**
- * `paramDiff` and `inspectModule`: parameter statistics computed where the
+ * `diff/params` and `model/inspectModule`: parameter statistics computed where the
  * weights are (the worker), returned as summaries. The inspector asks once
  * per selected module, so the last opened model is kept open (and reopened
  * when the file changes on disk).
@@ -11,12 +11,11 @@ import { batchNormChannels } from '../../engine/stats/foldChannels';
 import { inspectModule } from '../../engine/stats/moduleParams';
 import { OnnxParamSource, openParamSource, type ParamSource } from '../../engine/stats/paramSource';
 import type { ChannelAffineStats } from '../../engine/stats/paramDiffTypes';
-import '../../protocol/diffMethods';
 import { registerHandler } from '../registry';
 
-registerHandler('paramDiff', async (params, ctx) => {
-  const beforePath = requireFile(params?.before, 'paramDiff', 'before');
-  const afterPath = requireFile(params?.after, 'paramDiff', 'after');
+registerHandler('diff/params', async (params, ctx) => {
+  const beforePath = requireFile(params?.before, 'diff/params', 'before');
+  const afterPath = requireFile(params?.after, 'diff/params', 'after');
   ctx.progress('reading both models');
   const before = openParamSource(beforePath);
   let after: ParamSource | undefined;
@@ -63,9 +62,9 @@ function cachedSource(path: string): ParamSource {
   return source;
 }
 
-registerHandler('inspectModule', async (params, ctx) => {
-  const file = requireFile(params?.path, 'inspectModule', 'path');
-  if (typeof params.module !== 'string') throw new ModelFuseError('inspectModule: module must be a string');
+registerHandler('model/inspectModule', async (params, ctx) => {
+  const file = requireFile(params?.path, 'model/inspectModule', 'path');
+  if (typeof params.module !== 'string') throw new ModelFuseError('model/inspectModule: module must be a string');
   ctx.progress('reading the module parameters');
   return inspectModule(cachedSource(file), params.module, params.bins);
 });

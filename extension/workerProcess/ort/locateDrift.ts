@@ -1,5 +1,5 @@
 /**
- * "Locate drift" (`graph.drift`, `verify --per-node`): runs A and B in ONNX
+ * "Locate drift" (`graph/drift`, `verify --per-node`): runs A and B in ONNX
  * Runtime with intermediate values exposed as extra graph outputs, compares
  * each probe value (engine/graph/driftRank.ts picks them: folded or merged
  * nodes, module boundaries) and ranks them by the error each introduces.

@@ -15,14 +15,14 @@ export type VerifyOptions = Omit<VerifyParams, 'modelA' | 'modelB'>;
  * what `fuse --json` puts under "verification".
  */
 export function verifyInWorker(client: WorkerClient, modelA: string, modelB: string, options: VerifyOptions = {}, request: RequestOptions = {}): Promise<VerifyReport> {
-  return client.request('verify', { modelA, modelB, ...options }, request);
+  return client.request('verify/run', { modelA, modelB, ...options }, request);
 }
 
 export function optimizeInWorker(client: WorkerClient, params: OptimizeParams, request: RequestOptions = {}): Promise<OptimizeResult> {
-  return client.request('optimize', params, request);
+  return client.request('optimize/run', params, request);
 }
 
 /** C[m×n] = A[m×k]·B[k×n] in float32 by ONNX Runtime (for hosts; worker-side code calls ort/matmul's matmulF32 directly). */
 export async function matmulInWorker(client: WorkerClient, a: Float32Array, b: Float32Array, m: number, k: number, n: number, request: RequestOptions = {}): Promise<Float32Array> {
-  return (await client.request('matmul', { a, b, m, k, n }, request)).c;
+  return (await client.request('matmul/run', { a, b, m, k, n }, request)).c;
 }

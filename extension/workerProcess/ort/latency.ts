@@ -66,7 +66,7 @@ export async function timeInterleaved(targets: readonly TimingTarget[], runs: nu
   });
 }
 
-/** The `latency` request: one model at one ORT level, on seeded random inputs. */
+/** The `latency/measure` request: one model at one ORT level, on seeded random inputs. */
 export async function measureLatency(p: LatencyParams, control: RunControl): Promise<LatencyResult> {
   const level = p.level ?? 'all';
   const runs = p.runs ?? 20;

@@ -1,28 +1,24 @@
 /**
- * The worker's handler registry: method name → function. Every request kind,
- * built-in or not, is a handler registered here, so other parts of the
- * engine add theirs in their own files without touching the worker core.
+ * The worker's handler registry: method name → function. Every method of
+ * the table in protocol/workerMethods.ts is a handler registered here, each
+ * in its own file under handlers/, without touching the worker core.
  *
- * ## Adding a request kind (e.g. `scan`)
- * 1. Declare its types where your code lives, by augmenting the protocol:
- *    ```ts
- *    declare module '../../protocol/workerProtocol' {
- *      interface WorkerMethods { scan: { params: ScanParams; result: ScanResult } }
- *    }
- *    ```
- *    (results must be structured-cloneable: plain objects, arrays, typed arrays; no class instances or functions.)
- * 2. Create `extension/worker/handlers/scan.ts`:
+ * ## Adding a method (e.g. `scan/run`)
+ * 1. Add it to the one table, extension/protocol/workerMethods.ts:
+ *    `'scan/run': { params: ScanParams; result: ScanResult };` (name `domain/verb`; one
+ *    params type; results must be structured-cloneable: plain objects, arrays, typed
+ *    arrays; no class instances or functions).
+ * 2. Create `extension/workerProcess/handlers/scan.ts`:
  *    ```ts
  *    import { registerHandler } from '../registry';
- *    registerHandler('scan', async (params, ctx) => {
+ *    registerHandler('scan/run', async (params, ctx) => {
  *      ctx.progress('reading model');          // → onProgress on the host
  *      ctx.throwIfCancelled();                 // between units of work
  *      return runScan(params.model, { token: ctx.token });
  *    });
  *    ```
- * 3. Add `import './scan';` to `extension/worker/handlers/index.ts` (the only shared line).
- * 4. Call it from the host: `await client.request('scan', { model }, { onProgress, token })`.
- *    Without step 1 the untyped envelope works too: `client.request('engine', { kind: 'scan', params })`.
+ * 3. Add `import './scan';` to `extension/workerProcess/handlers/index.ts`.
+ * 4. Call it from the host: `await client.request('scan/run', { model }, { onProgress, token })`.
  *
  * Throw `ModelFuseError` (or `fileError(path, problem)`) for anything the user
  * caused: the host receives the same one-line message and exit code.
@@ -30,7 +26,7 @@
  * internal error of the handler.
  */
 import { CancelledError, type CancelToken } from '../engine/errors';
-import type { WorkerMethod, WorkerMethods } from '../protocol/workerProtocol';
+import type { ParamsOf, ResultOf, WorkerMethod } from '../protocol/workerMethods';
 
 export interface HandlerContext {
   /** The request id (for logs). */
@@ -47,12 +43,8 @@ export type Handler<P = unknown, R = unknown> = (params: P, ctx: HandlerContext)
 
 const handlers = new Map<string, Handler>();
 
-export function registerHandler<M extends WorkerMethod>(
-  method: M,
-  fn: Handler<WorkerMethods[M]['params'], WorkerMethods[M]['result']>,
-): void;
-export function registerHandler(method: string, fn: Handler): void;
-export function registerHandler(method: string, fn: Handler): void {
+/** Registers the handler of a method of the table in protocol/workerMethods.ts (any other name does not compile). */
+export function registerHandler<M extends WorkerMethod>(method: M, fn: Handler<ParamsOf<M>, ResultOf<M>>): void {
   if (handlers.has(method)) throw new Error(`worker handler '${method}' is registered twice`);
   handlers.set(method, fn as Handler);
 }

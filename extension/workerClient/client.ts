@@ -7,7 +7,7 @@
  * crashed (…); it will be restarted") and the next request starts a new one.
  *
  *   const client = new WorkerClient({ threads: 4 });
- *   const report = await client.request('verify', { modelA, modelB }, { onProgress: (p) => log(p.message), token });
+ *   const report = await client.request('verify/run', { modelA, modelB }, { onProgress: (p) => log(p.message), token });
  *   await client.dispose();
  *
  * While no request is in flight the child and its pipes are unref'd, so a CLI
@@ -30,11 +30,9 @@ import {
   WorkerCrashedError,
   WorkerRequestError,
   type HostToWorker,
-  type ParamsOf,
   type ReadyMessage,
-  type ResultOf,
-  type WorkerMethod,
 } from '../protocol/workerProtocol';
+import type { ParamsOf, ResultOf, WorkerMethod } from '../protocol/workerMethods';
 
 export interface WorkerClientOptions {
   /** The worker bundle; default: worker.js beside this bundle (dist/), or dist/worker.js when running from sources. */

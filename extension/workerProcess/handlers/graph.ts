@@ -14,7 +14,6 @@ import { tensorDims } from '../../engine/onnx/tensors';
 import { paramStats } from '../../engine/stats/moduleParams';
 import type { ParamSource } from '../../engine/stats/paramSource';
 import type { GraphCatalog, NodeDetails } from '../../protocol/graphMethods';
-import '../../protocol/graphMethods';
 import { StaticShapes } from '../../engine/lora/graphBranch/staticShapes';
 import { ConstEvaluator } from '../../engine/lora/graphBranch/constEval';
 import { registerHandler } from '../registry';
@@ -22,8 +21,8 @@ import { locateDrift } from '../ort/locateDrift';
 import { requirePath } from './engineHandlers';
 import { bytesEqual, openGraph, paramTensor, type OpenGraph } from './graphModels';
 
-registerHandler('graph.open', async (params, ctx): Promise<GraphCatalog> => {
-  const path = requirePath(params?.path, 'graph.open');
+registerHandler('graph/open', async (params, ctx): Promise<GraphCatalog> => {
+  const path = requirePath(params?.path, 'graph/open');
   ctx.progress('reading the graph');
   const { view } = openGraph(path);
   return {
@@ -36,17 +35,17 @@ registerHandler('graph.open', async (params, ctx): Promise<GraphCatalog> => {
   };
 });
 
-registerHandler('graph.layout', async (params, ctx) => {
-  const path = requirePath(params?.path, 'graph.layout');
-  if (!Array.isArray(params.expanded) || !params.expanded.every((m) => typeof m === 'string')) throw new ModelFuseError('graph.layout: expanded must be a list of module paths');
+registerHandler('graph/layout', async (params, ctx) => {
+  const path = requirePath(params?.path, 'graph/layout');
+  if (!Array.isArray(params.expanded) || !params.expanded.every((m) => typeof m === 'string')) throw new ModelFuseError('graph/layout: expanded must be a list of module paths');
   const { view } = openGraph(path);
   ctx.progress('laying out the graph');
   const graph = visibleGraph(view, params.expanded);
   return { graph, layout: layoutGraph(graph) };
 });
 
-registerHandler('graph.node', async (params, ctx): Promise<NodeDetails> => {
-  const path = requirePath(params?.path, 'graph.node');
+registerHandler('graph/node', async (params, ctx): Promise<NodeDetails> => {
+  const path = requirePath(params?.path, 'graph/node');
   const g = openGraph(path);
   const node = g.nodeById.get(String(params.node));
   const proto = g.protoById.get(String(params.node));
@@ -83,9 +82,9 @@ function nodeParamSource(g: OpenGraph, module: string): ParamSource {
   };
 }
 
-registerHandler('graph.diff', async (params, ctx) => {
-  const before = requirePath(params?.before, 'graph.diff');
-  const after = requirePath(params?.after, 'graph.diff');
+registerHandler('graph/diff', async (params, ctx) => {
+  const before = requirePath(params?.before, 'graph/diff');
+  const after = requirePath(params?.after, 'graph/diff');
   ctx.progress('aligning the two graphs');
   const a = openGraph(before);
   const b = openGraph(after);
@@ -93,8 +92,8 @@ registerHandler('graph.diff', async (params, ctx) => {
   return { before, after, ...alignment };
 });
 
-registerHandler('graph.drift', async (params, ctx) => {
-  requirePath(params?.modelA, 'graph.drift');
-  requirePath(params?.modelB, 'graph.drift');
+registerHandler('graph/drift', async (params, ctx) => {
+  requirePath(params?.modelA, 'graph/drift');
+  requirePath(params?.modelB, 'graph/drift');
   return locateDrift(params, ctx);
 });

@@ -1,14 +1,13 @@
 /**
- * Every handler module the worker bundle contains. A new request kind is a
- * file in this folder that calls `registerHandler` (see ../registry.ts) plus
- * one import line here.
+ * Every handler module the worker bundle contains. A new method is an entry
+ * in the table (protocol/workerMethods.ts), a file in this folder that calls
+ * `registerHandler` (see ../registry.ts), and one import line here.
  */
 import './ping';
 import './verify';
 import './optimize';
 import './latency';
 import './matmul';
-import './engine';
 import './debug';
 import './engineHandlers';
 import './loraHandlers';

@@ -4,28 +4,26 @@
  * model never runs on the extension host — and returns plain summaries:
  * weights never cross the IPC channel.
  *
- *   ext.overview  { path }  → ModelOverview   (ONNX: + fusible sequences and module tree)
- *   ext.fuse      { model, output, candidateIds } → FuseFileResult (the fused model is written atomically)
+ *   model/overview { path }  → ModelOverview   (ONNX: + fusible sequences and module tree)
+ *   fusion/fuse    { model, output, candidateIds } → FuseFileResult (the fused model is written atomically)
  *
- * Verification is a separate `verify` request from the host, so that its
+ * Verification is a separate `verify/run` request from the host, so that its
  * progress and cancellation are their own step.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileError, ModelFuseError } from '../../engine/errors';
-import { fuseModelFile } from '../../engine/fusion/fuse';
-import type { FuseFileResult } from '../../protocol/extensionMethods';
-import '../../protocol/extensionMethods';
+import { fuseModelFile, type FuseFileResult } from '../../engine/fusion/fuse';
 import { registerHandler } from '../registry';
 import { overviewOfFile } from './overviewOfFile';
 
-registerHandler('ext.overview', async (params, ctx) => overviewOfFile(requirePath(params?.path, 'ext.overview'), ctx));
+registerHandler('model/overview', async (params, ctx) => overviewOfFile(requirePath(params?.path, 'model/overview'), ctx));
 
-registerHandler('ext.fuse', async (params, ctx): Promise<FuseFileResult> => {
-  const input = requirePath(params?.model, 'ext.fuse');
-  const output = requirePath(params?.output, 'ext.fuse');
+registerHandler('fusion/fuse', async (params, ctx): Promise<FuseFileResult> => {
+  const input = requirePath(params?.model, 'fusion/fuse');
+  const output = requirePath(params?.output, 'fusion/fuse');
   const ids = params?.candidateIds;
-  if (!Array.isArray(ids) || ids.length === 0 || !ids.every((i) => typeof i === 'string')) throw new ModelFuseError('ext.fuse: no sequences were selected');
+  if (!Array.isArray(ids) || ids.length === 0 || !ids.every((i) => typeof i === 'string')) throw new ModelFuseError('fusion/fuse: no sequences were selected');
   ctx.progress('reading the model');
   const r = await fuseModelFile(input, output, {
     only: ids,
@@ -40,21 +38,7 @@ registerHandler('ext.fuse', async (params, ctx): Promise<FuseFileResult> => {
     const reasons = r.skipped.map((s) => `${s.id}: ${s.reason}`).join('; ');
     throw fileError(input, `nothing was fused (${reasons || 'no sequence could be folded'})`);
   }
-  return {
-    input,
-    output,
-    externalData: r.externalData,
-    applied: r.applied.map((a) => ({
-      id: a.id, pattern: a.pattern, nodes: a.nodes, modules: a.modules,
-      changedTensors: a.changedTensors.map((t) => ({ role: t.role, node: t.node, before: t.before, after: t.after, storage: t.storage })),
-      removedNodes: a.removedNodes, addedNodes: a.addedNodes,
-    })),
-    skipped: r.skipped,
-    nodesBefore: r.nodesBefore,
-    nodesAfter: r.nodesAfter,
-    initializersBefore: r.initializersBefore,
-    initializersAfter: r.initializersAfter,
-  };
+  return r;
 });
 
 export function requirePath(value: unknown, method: string): string {

@@ -1,5 +1,5 @@
 /**
- * What `ext.overview` computes for a file, without the handler registration,
+ * What `model/overview` computes for a file, without the handler registration,
  * so tests build exactly the overview the editor and the side panel get.
  *
  * An ONNX model is opened with `weights: 'on-demand'`: the overview, the

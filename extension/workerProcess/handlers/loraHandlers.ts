@@ -1,11 +1,11 @@
 /**
  * The LoRA pipeline in the worker, one method per step, for the CLI and the
  * extension alike (extension/protocol/extensionMethods.ts):
- *   lora.plan   { base, adapters, plan? }                                   → LoraPlanResult
- *   lora.merge  { base, adapters, plan?, output, allowUnmatched?, force?, kernel?, planned? } → MergeReport + base
- *               (with `planned`, the plan lora.plan returned: merged as confirmed, not matched again)
- *   ext.loraMappingTable { base, adapters, plan? } → the plan and its editable table (mapping editor)
- *   ext.probeBases { paths } → which files can be a base, which are adapters, why not the others
+ *   lora/plan   { base, adapters, plan? }                                   → LoraPlanResult
+ *   lora/merge  { base, adapters, plan?, output, allowUnmatched?, force?, kernel?, planned? } → MergeReport + base
+ *               (with `planned`, the plan lora/plan returned: merged as confirmed, not matched again)
+ *   lora/mappingTable { base, adapters, plan? } → the plan and its editable table (mapping editor)
+ *   lora/probeBases { paths } → which files can be a base, which are adapters, why not the others
  * `map` (a `--map` file in the CLI's format) is the same as `plan.mapPath`.
  * The plan is built here from the files, or reopened from a plan made before
  * (its paths absolute, its files unchanged). The merge runs next to ONNX Runtime: each single-term
@@ -21,8 +21,8 @@ import { mergeLora } from '../../engine/lora/merge';
 import { FusedMergeBackend, JsMatmulBackend, type MatmulBackend } from '../../engine/lora/matmul';
 import { mappingTable } from '../../engine/lora/mappingTable';
 import { probeBase } from '../../engine/lora/baseProbe';
+import { planSummary } from '../../engine/lora/planSummary';
 import type { LoraAdapterArg, LoraPlanParams, LoraPlanResult, ProbeBasesResult } from '../../protocol/extensionMethods';
-import '../../protocol/extensionMethods';
 import { matmulF32 } from '../ort/matmul';
 import { ortFusedMerge } from '../ort/loraMergeGraph';
 import { registerHandler } from '../registry';
@@ -42,20 +42,9 @@ function adapterSpecs(adapters: unknown, method: string): LoraAdapterArg[] {
   });
 }
 
-export function summarizePlan(plan: LoraPlan): LoraPlanResult {
-  return {
-    base: plan.basePath,
-    baseKind: plan.baseKind,
-    adapters: plan.adapters.map((a) => ({ path: a.spec, format: a.format, weight: a.weight, modules: a.modules.length })),
-    pairs: plan.pairs.map((p) => ({
-      adapter: p.adapter, module: p.module, target: p.target, targetShape: p.targetShape, targetDtype: p.targetDtype, kind: p.kind,
-      rank: p.rank, alpha: p.alpha, scale: p.scale, evidence: p.evidence, sharedWith: p.sharedWith ?? [],
-      algorithm: p.algorithm, doraConvention: p.doraConvention,
-    })),
-    unmatched: plan.unmatched.map((u) => ({ adapter: u.adapter, module: u.module, reason: u.reason, candidates: u.candidates ?? [] })),
-    errors: plan.errors,
-    planned: planValue(plan),
-  };
+/** The plan as the extension is shown it: the engine's summary (the CLI's `lora plan --json`) and the plan itself. */
+function planResult(plan: LoraPlan): LoraPlanResult {
+  return { ...planSummary(plan), planned: planValue(plan) };
 }
 
 /** The plan for a request's base, adapters and options (`map` is the same as `plan.mapPath`). */
@@ -74,33 +63,33 @@ function reopenSent(planned: PlanValue, method: string): LoraPlan {
   return reopenPlan(planned);
 }
 
-registerHandler('lora.plan', async (params, ctx) => {
+registerHandler('lora/plan', async (params, ctx) => {
   ctx.progress('matching adapter modules to base tensors');
-  const plan = planOf(params, 'lora.plan');
+  const plan = planOf(params, 'lora/plan');
   try {
-    return summarizePlan(plan);
+    return planResult(plan);
   } finally {
     plan.close();
   }
 });
 
-registerHandler('ext.loraMappingTable', async (params, ctx) => {
+registerHandler('lora/mappingTable', async (params, ctx) => {
   ctx.progress('matching adapter modules to base tensors');
-  const plan = planOf(params, 'ext.loraMappingTable');
+  const plan = planOf(params, 'lora/mappingTable');
   try {
-    return { plan: summarizePlan(plan), rows: mappingTable(plan) };
+    return { plan: planResult(plan), rows: mappingTable(plan) };
   } finally {
     plan.close();
   }
 });
 
-registerHandler('ext.probeBases', async (params, ctx): Promise<ProbeBasesResult> => {
+registerHandler('lora/probeBases', async (params, ctx): Promise<ProbeBasesResult> => {
   const paths = Array.isArray(params?.paths) ? params.paths : [];
   const result: ProbeBasesResult = { bases: [], adapterFiles: [], skipped: [] };
   for (const [i, p] of paths.entries()) {
     ctx.throwIfCancelled();
     ctx.progress('reading candidate bases', i, paths.length);
-    const probe = probeBase(requirePath(p, 'ext.probeBases'));
+    const probe = probeBase(requirePath(p, 'lora/probeBases'));
     if (probe.usable) result.bases.push(probe.base);
     else if (probe.adapter) result.adapterFiles.push(probe.path);
     else result.skipped.push({ path: probe.path, reason: probe.reason });
@@ -108,10 +97,10 @@ registerHandler('ext.probeBases', async (params, ctx): Promise<ProbeBasesResult>
   return result;
 });
 
-registerHandler('lora.merge', async (params, ctx) => {
-  const output = requirePath(params?.output, 'lora.merge');
+registerHandler('lora/merge', async (params, ctx) => {
+  const output = requirePath(params?.output, 'lora/merge');
   ctx.progress(params?.planned ? 'opening the planned files' : 'matching adapter modules to base tensors');
-  const plan = params?.planned ? reopenSent(params.planned, 'lora.merge') : planOf(params, 'lora.merge');
+  const plan = params?.planned ? reopenSent(params.planned, 'lora/merge') : planOf(params, 'lora/merge');
   const base = plan.basePath;
   try {
     assertPlanUsable(plan, params?.allowUnmatched === true);
