@@ -16,7 +16,7 @@ import tseslint from 'typescript-eslint';
 import stylistic from '@stylistic/eslint-plugin';
 
 const NODE_BUILTINS = '^(node:|(fs|path|os|child_process|crypto|worker_threads|util|stream|events|url|zlib|net|http|https)(/|$))';
-const HOST_FOLDERS = '(commands|views|editor|host|walkthrough|pythonEditor|codelens)';
+const HOST_FOLDERS = '(commands|views|editor|host|walkthrough|pythonEditor)';
 
 /** One `no-restricted-imports` rule from [regex, why] pairs. */
 function forbid(...rules) {
@@ -66,7 +66,7 @@ export default [
     rules: { 'no-restricted-imports': forbid(noVscode, noOrt, noWebview, noHost, noWorkerProcess) },
   },
   {
-    files: ['extension/{commands,views,editor,host,walkthrough,pythonEditor,codelens}/**/*.ts', 'extension/extension.ts'],
+    files: ['extension/{commands,views,editor,host,walkthrough,pythonEditor}/**/*.ts', 'extension/extension.ts'],
     rules: { 'no-restricted-imports': forbid(noOrt, noWebview, noWorkerProcess) },
   },
   {

@@ -14,7 +14,7 @@ import { registerVerificationInputs } from './commands/verificationInputs';
 import { disposeLog, log } from './host/log';
 import { initWorkerHost, shutDownWorker } from './host/workerHost';
 import { initResults } from './host/results';
-import { registerPythonFeatures } from './codelens/registerPythonFeatures';
+import { registerPythonFeatures } from './pythonEditor/registerPythonFeatures';
 import { registerDiffPanel } from './views/diffPanel';
 import { registerInspectorView } from './views/inspectorView';
 import { initWebviewPaths } from './host/webviewPaths';

@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import { ModelFuseError } from '../engine/errors';
 import { parseAdapterSpec } from '../engine/lora/adapterFormats';
 import { mergeLora, productWork, type MergeReport } from '../engine/lora/merge';
-import { JsMatmulBackend, type MatmulBackend } from '../engine/lora/matmul';
+import { JsMatmulBackend, type MatmulBackend } from '../engine/lora/matmulBackend';
 import { zeroScaleNote } from '../engine/lora/zeroScale';
 import { planSummary, planUsable, wordPlanSummary } from '../engine/lora/planSummary';
 import { assertPlanUsable, buildPlan, planValue, type LoraPlan, type PlanValue, type PlanOptions, type SharedPolicy } from '../engine/lora/plan';

@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { PyClassAnalysis, PySequence, PyUnsafeSequence } from '../engine/python/analyzePython';
-import type { PythonAnalysisCache } from '../codelens/pythonAnalysisCache';
+import type { PythonAnalysisCache } from '../pythonEditor/pythonAnalysisCache';
 import { linkToPython } from '../engine/python/linkModules';
 
 /** The fusible sequences of the ONNX model open in ModelFuse, to mark the Python groups it contains. */

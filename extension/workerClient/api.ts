@@ -22,7 +22,7 @@ export function optimizeInWorker(client: WorkerClient, params: OptimizeParams, r
   return client.request('optimize/run', params, request);
 }
 
-/** C[m×n] = A[m×k]·B[k×n] in float32 by ONNX Runtime (for hosts; worker-side code calls ort/matmul's matmulF32 directly). */
+/** C[m×n] = A[m×k]·B[k×n] in float32 by ONNX Runtime (for hosts; worker-side code calls ort/ortMatmul's matmulF32 directly). */
 export async function matmulInWorker(client: WorkerClient, a: Float32Array, b: Float32Array, m: number, k: number, n: number, request: RequestOptions = {}): Promise<Float32Array> {
   return (await client.request('matmul/run', { a, b, m, k, n }, request)).c;
 }

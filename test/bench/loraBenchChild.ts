@@ -20,10 +20,10 @@ import { SafetensorsFile, writeSafetensorsToFd, safetensorsDtypeToOnnx } from '.
 import { decodeFloatTensor, encodeFloatTensor } from '../../extension/engine/lora/halfFloat';
 import { buildPlan, assertPlanUsable } from '../../extension/engine/lora/plan';
 import { mergeLora } from '../../extension/engine/lora/merge';
-import { FusedMergeBackend, JsMatmulBackend, WorkerMatmulBackend, type MatmulBackend } from '../../extension/engine/lora/matmul';
+import { FusedMergeBackend, JsMatmulBackend, WorkerMatmulBackend, type MatmulBackend } from '../../extension/engine/lora/matmulBackend';
 import { WorkerClient } from '../../extension/workerClient/client';
 import { matmulInWorker } from '../../extension/workerClient/api';
-import { matmulF32 } from '../../extension/workerProcess/ort/matmul';
+import { matmulF32 } from '../../extension/workerProcess/ort/ortMatmul';
 import { ortFusedMerge } from '../../extension/workerProcess/ort/loraMergeGraph';
 import { peakRss, processCpuMs, streamingCopy } from './floor';
 

@@ -17,7 +17,7 @@
 import { DataType } from '../onnx/dtypes';
 import { NonFiniteError, OVERFLOW_LIMIT } from './fusedMerge';
 import { decodeFloatTensor } from './halfFloat';
-import type { MatmulBackend } from './matmul';
+import type { MatmulBackend } from './matmulBackend';
 import type { BufferPool } from './bufferPool';
 
 export interface BackendMergeResult {

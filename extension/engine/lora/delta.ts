@@ -26,7 +26,7 @@
 import { DataType, dtypeName } from '../onnx/dtypes';
 import { fusedMergeSingle, mergeWithProduct, NonFiniteError, OVERFLOW_LIMIT } from './fusedMerge';
 import { decodeFloatTensor, float64ToBfloat16Bits, float64ToHalfBits } from './halfFloat';
-import { transpose2d, type MatmulBackend } from './matmul';
+import { transpose2d, type MatmulBackend } from './matmulBackend';
 import { mergeSingleByBackend } from './backendMerge';
 import type { BufferPool } from './bufferPool';
 import type { DeltaKind } from './targetTypes';

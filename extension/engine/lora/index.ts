@@ -14,7 +14,7 @@ export { parseLoraConfig, defaultLoraConfig, moduleScale, patternKey, type LoraC
 export { loadAdapter, parseAdapterSpec, type AdapterModule, type AdapterSpec, type LoadedAdapter, type AdapterFormat, type TensorRef } from './adapterFormats';
 export { buildPlan, assertPlanUsable, baseKindOf, type LoraPlan, type PlanPair, type PlanOptions, type SharedPolicy, type UnmatchedModule } from './plan';
 export { mergeLora, productWork, type MergeOptions, type MergeReport, type MergedRow } from './merge';
-export { JsMatmulBackend, WorkerMatmulBackend, type MatmulBackend, type MatmulFn } from './matmul';
+export { JsMatmulBackend, WorkerMatmulBackend, type MatmulBackend, type MatmulFn } from './matmulBackend';
 export { mergeTerms, productOperands, type LoraTerm, type MergedTensor } from './delta';
 export { findWeightUses, matchOnnx, type WeightUse } from './onnxTargets';
 export { SafetensorsBase, matchSafetensors } from './safetensorsTargets';

@@ -29,7 +29,7 @@ import { writeAll, writeSafetensorsStream } from '../safetensors/stream';
 import type { LoadedAdapter, TensorRef } from './adapterFormats';
 import { decodeFloatTensor } from './halfFloat';
 import { loraProduct, mergeBias, mergeTerms, NonFiniteError, norm, encodeChecked, type LoraTerm, type MergedTensor } from './delta';
-import { JsMatmulBackend, type MatmulBackend } from './matmul';
+import { JsMatmulBackend, type MatmulBackend } from './matmulBackend';
 import type { LoraPlan, PlanPair } from './plan';
 import { initializerBehind } from './planBase';
 import type { SafetensorsBase } from './safetensorsTargets';

@@ -18,12 +18,12 @@
 import { ModelFuseError } from '../../engine/errors';
 import { assertPlanUsable, buildPlan, planValue, reopenPlan, type LoraPlan, type PlanValue } from '../../engine/lora/plan';
 import { mergeLora } from '../../engine/lora/merge';
-import { FusedMergeBackend, JsMatmulBackend, type MatmulBackend } from '../../engine/lora/matmul';
+import { FusedMergeBackend, JsMatmulBackend, type MatmulBackend } from '../../engine/lora/matmulBackend';
 import { mappingTable } from '../../engine/lora/mappingTable';
 import { probeBase } from '../../engine/lora/baseProbe';
 import { planSummary } from '../../engine/lora/planSummary';
 import type { LoraAdapterArg, LoraPlanParams, LoraPlanResult, ProbeBasesResult } from '../../protocol/extensionMethods';
-import { matmulF32 } from '../ort/matmul';
+import { matmulF32 } from '../ort/ortMatmul';
 import { ortFusedMerge } from '../ort/loraMergeGraph';
 import { registerHandler } from '../registry';
 import { requirePath } from './engineHandlers';

@@ -4,6 +4,6 @@
  * ../ort/matmul directly: no message, no copy.
  */
 import { registerHandler } from '../registry';
-import { matmulF32 } from '../ort/matmul';
+import { matmulF32 } from '../ort/ortMatmul';
 
 registerHandler('matmul/run', async ({ a, b, m, k, n }) => ({ c: await matmulF32(a, b, m, k, n) }));

@@ -25,7 +25,7 @@
  * scans the result when it cannot, and computes ‖W‖ and ‖ΔW‖ for the report.
  */
 import { DataType, onnx } from '../../engine/onnx/proto';
-import type { FusedMergeOutput, FusedMergeRequest } from '../../engine/lora/matmul';
+import type { FusedMergeOutput, FusedMergeRequest } from '../../engine/lora/matmulBackend';
 import { halfWords } from '../../engine/lora/halfFloat';
 import { loadOrt, sessionOptions, type Session } from './runtime';
 

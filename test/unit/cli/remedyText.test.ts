@@ -97,7 +97,7 @@ test('VS Code: the same plan error and the refused merge are worded as the key-m
   assert.match(vscodeErrorText(err), /in the key mapping, leave 'l1' out/);
 
   // The worker sends it to the host (or to the CLI) as JSON: code, data, remedy and both wordings survive.
-  const back = payloadToError(JSON.parse(JSON.stringify(errorToPayload(err))), 'lora.merge');
+  const back = payloadToError(JSON.parse(JSON.stringify(errorToPayload(err))), 'lora/merge');
   assert.ok(back instanceof ModelFuseError);
   assert.equal(back.code, err.code);
   assert.deepEqual(back.data, err.data);

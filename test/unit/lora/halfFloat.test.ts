@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bfloat16Bits, bfloat16FromBits, DataType, float16Bits, float16FromBits } from '../../../extension/engine/onnx/dtypes';
 import { decodeFloatTensor, encodeFloatTensor, float64ToBfloat16Bits, float64ToHalfBits } from '../../../extension/engine/lora/halfFloat';
-import { matmulInto } from '../../../extension/engine/lora/matmul';
+import { matmulInto } from '../../../extension/engine/lora/matmulBackend';
 import { matmul64, rand } from './loraTestUtils';
 
 /** Doubles that stress single rounding: exact ties, one float64 ulp either side, subnormals, overflow edges. */

@@ -21,13 +21,13 @@ import { bfloat16Bits, bfloat16FromBits, DataType, float16Bits, float16FromBits 
 import { CancelledError, ModelFuseError } from '../../../extension/engine/errors';
 import { buildPlan } from '../../../extension/engine/lora/plan';
 import { mergeLora } from '../../../extension/engine/lora/merge';
-import { FusedMergeBackend, JsMatmulBackend, type MatmulBackend } from '../../../extension/engine/lora/matmul';
+import { FusedMergeBackend, JsMatmulBackend, type MatmulBackend } from '../../../extension/engine/lora/matmulBackend';
 import { cannotOverflow, firstNonFinite, mergeSingleByBackend, productNorm } from '../../../extension/engine/lora/backendMerge';
 import { OVERFLOW_LIMIT } from '../../../extension/engine/lora/fusedMerge';
 import { BufferPool } from '../../../extension/engine/lora/bufferPool';
 import { ortFusedMerge } from '../../../extension/workerProcess/ort/loraMergeGraph';
 import { float64ToBfloat16Bits, float64ToHalfBits } from '../../../extension/engine/lora/halfFloat';
-import { matmulF32 } from '../../../extension/workerProcess/ort/matmul';
+import { matmulF32 } from '../../../extension/workerProcess/ort/ortMatmul';
 import { setIntraOpThreads } from '../../../extension/workerProcess/ort/runtime';
 import { WorkerClient } from '../../../extension/workerClient/client';
 import { rand, readAll, writePeftAdapter, writeSafetensors, type T } from './loraTestUtils';

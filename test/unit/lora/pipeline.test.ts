@@ -12,7 +12,7 @@ import { tempDir } from '../helpers/fixtures';
 import { float16Bits, float16FromBits } from '../../../extension/engine/onnx/dtypes';
 import { buildPlan } from '../../../extension/engine/lora/plan';
 import { mergeLora } from '../../../extension/engine/lora/merge';
-import { JsMatmulBackend, type MatmulBackend } from '../../../extension/engine/lora/matmul';
+import { JsMatmulBackend, type MatmulBackend } from '../../../extension/engine/lora/matmulBackend';
 import { rand, writePeftAdapter, writeSafetensors, type T } from './loraTestUtils';
 
 /** Looks remote (not 'js'), answers asynchronously, and records what was asked when. */

@@ -16,7 +16,7 @@ import { runSession } from '../../../extension/workerProcess/ort/run';
 import { feedsOf, outputValues, sessionInputs } from '../../../extension/workerProcess/ort/tensors';
 import { optimizeModel } from '../../../extension/workerProcess/ort/optimize';
 import { measureLatency } from '../../../extension/workerProcess/ort/latency';
-import { matmulF32 } from '../../../extension/workerProcess/ort/matmul';
+import { matmulF32 } from '../../../extension/workerProcess/ort/ortMatmul';
 import { fixture, FUSION_CASES, tempDir } from '../helpers/fixtures';
 import { cliErrorText } from '../../../extension/cli/remedyText';
 import { ModelFuseError } from '../../../extension/engine/errors';
