@@ -85,7 +85,7 @@ export function formatScanTable(scan: ScanResult): string {
   const notes: string[] = [];
   scan.candidates.forEach((c, i) => {
     if (c.blocked) notes.push(`  ${i + 1}. blocked: ${c.blocked}`);
-    if (typeof c.details?.unnamedBatchNorm === 'string') notes.push(`  ${i + 1}. not a PyTorch group: ${c.details.unnamedBatchNorm}`);
+    if (c.details?.unnamedBatchNorm !== undefined) notes.push(`  ${i + 1}. not a PyTorch group: ${c.details.unnamedBatchNorm}`);
     for (const w of c.warnings) notes.push(`  ${i + 1}. warning: ${warningText(w)}`);
   });
   const fold = scan.candidates.filter((c) => !c.blocked && c.folds).length;

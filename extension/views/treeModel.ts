@@ -105,7 +105,7 @@ export function sequenceItem(c: CandidateView): ItemModel {
 /** The tooltip's account of a LoRA branch (its rank and scale are in the title line): what the fold does. */
 function loraTooltipLines(c: CandidateView): string[] {
   if (c.loraFacts.length === 0) return [];
-  const base = typeof c.details?.base === 'string' ? `its base \`${c.details.base}\`` : 'its base layer';
+  const base = c.details?.base ? `its base \`${c.details.base}\`` : 'its base layer';
   const what = c.details?.dora === true ? 'rescales the weight of' : 'adds scale · B·A to the weight of';
   return [`LoRA branch: fusing ${what} ${base} and removes the branch`];
 }

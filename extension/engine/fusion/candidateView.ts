@@ -42,15 +42,15 @@ export function candidateLabel(c: Pick<Candidate, 'modules' | 'nodes'>): string 
  * What a LoRA branch adds to its module's name, for the tree and the overview
  * table: `rank 4 · scale 2`, plus the adapter count when several are stacked
  * and DoRA when the branch rescales the base. Empty for other patterns and
- * for details that are missing or malformed.
+ * when the scan knew none of them.
  */
 export function loraBranchFacts(c: Pick<Candidate, 'pattern' | 'details'>): string[] {
   const d = c.details;
   if (c.pattern !== 'lora-branch' || !d) return [];
   const facts: string[] = [];
-  if (typeof d.rank === 'number' || typeof d.rank === 'string') facts.push(`rank ${d.rank}`);
-  if (typeof d.scale === 'number' || typeof d.scale === 'string') facts.push(`scale ${d.scale}`);
-  if (typeof d.adapters === 'number' && d.adapters > 1) facts.push(`${d.adapters} adapters`);
-  if (d.dora === true) facts.push('DoRA');
+  if (d.rank !== undefined && d.rank !== null) facts.push(`rank ${d.rank}`);
+  if (d.scale !== undefined) facts.push(`scale ${d.scale}`);
+  if (d.adapters !== undefined && d.adapters > 1) facts.push(`${d.adapters} adapters`);
+  if (d.dora) facts.push('DoRA');
   return facts;
 }

@@ -97,7 +97,7 @@ function withoutFunctionalActivation(c: Candidate, tree: ModuleTree, index: Grap
 
 function judge(c: Candidate, tree: ModuleTree, index: GraphIndex, ranks: Ranks, used: Set<string>): FuseListGroup | { reason: string } {
   if (c.blocked) return { reason: c.blocked };
-  if (typeof c.details?.unnamedBatchNorm === 'string') return { reason: c.details.unnamedBatchNorm };
+  if (c.details?.unnamedBatchNorm !== undefined) return { reason: c.details.unnamedBatchNorm };
   if (c.modules.some((m) => m === null)) {
     const n = c.nodes.find((name) => tree.modulesOf(name).length === 0);
     return { reason: `node '${n}' belongs to no module (a functional call such as F.relu cannot be fused by fuse_modules)` };

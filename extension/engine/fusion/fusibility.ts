@@ -18,7 +18,7 @@ export function fusibility(c: Pick<Candidate, 'pattern' | 'blocked' | 'folds' | 
   if (c.blocked) return { fusible: false, reason: c.blocked };
   if (c.folds) return { fusible: true, reason: null };
   if (c.details?.foldedByExporter) {
-    const pytorch = typeof c.details.unnamedBatchNorm === 'string' ? ` For PyTorch: ${c.details.unnamedBatchNorm}` : '';
+    const pytorch = c.details.unnamedBatchNorm !== undefined ? ` For PyTorch: ${c.details.unnamedBatchNorm}` : '';
     return { fusible: false, reason: `the exporter already folded the BatchNorm into the Conv; nothing is left to fold in ONNX.${pytorch}` };
   }
   return {

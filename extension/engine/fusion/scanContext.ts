@@ -17,7 +17,9 @@ import type { Ranks } from './ranks';
 import type { CandidateWarning } from './warnings';
 
 export type Node = onnx.INodeProto;
-export type Details = Record<string, string | number | boolean | null>;
+import type { CandidateDetails } from './candidate';
+/** What a detector found out about its sequence (candidate.ts types it per family). */
+export type Details = CandidateDetails;
 
 export interface ScanContext {
   readonly model: OnnxModel;

@@ -151,7 +151,7 @@ export function sequenceStatus(c: CandidateView): SequenceStatus {
 function sequenceMark(c: CandidateView): SequenceMark {
   const status = sequenceStatus(c);
   const isLora = c.pattern === 'lora-branch';
-  const detail = (k: string) => (c.details?.[k] === undefined || c.details[k] === null ? null : String(c.details[k]));
+  const detail = (k: 'module' | 'rank' | 'scale') => (c.details?.[k] === undefined || c.details[k] === null ? null : String(c.details[k]));
   return {
     id: c.id,
     pattern: c.pattern,

@@ -56,11 +56,11 @@ test('the worker returns the same overview, rank and scale included, across the 
   assert.deepEqual(loraCandidates(viaWorker).map((c) => sequenceItem(c).description), ADAPTED.map((m) => `${m} · rank 4 · scale 2 — folds exactly`));
 });
 
-test('loraBranchFacts: stacked adapters and DoRA are named; other patterns and malformed details add nothing', () => {
+test('loraBranchFacts: stacked adapters and DoRA are named; other patterns and unknown facts add nothing', () => {
   const base: Candidate = { id: 'x', pattern: 'lora-branch', nodes: ['a'], modules: ['m'], folds: true, blocked: null, warnings: [] };
   assert.deepEqual(loraBranchFacts({ ...base, details: { rank: '4+8', scale: '2+0.5', adapters: 2, dora: false } }), ['rank 4+8', 'scale 2+0.5', '2 adapters']);
   assert.deepEqual(loraBranchFacts({ ...base, details: { rank: 16, scale: 0.125, adapters: 1, dora: true } }), ['rank 16', 'scale 0.125', 'DoRA']);
-  assert.deepEqual(loraBranchFacts({ ...base, details: { rank: null, scale: true } }), []);
+  assert.deepEqual(loraBranchFacts({ ...base, details: { rank: null, adapters: 1 } }), [], 'an unknown rank and no scale add nothing');
   assert.deepEqual(loraBranchFacts(base), []);
   assert.deepEqual(loraBranchFacts({ ...base, pattern: 'matmul-add', details: { rank: 4, scale: 2 } }), []);
   assert.equal(sequenceItem(toCandidateView({ ...base, pattern: 'conv-bn', modules: ['conv', 'bn'] })).description, 'conv → bn — folds exactly');

@@ -17,6 +17,7 @@
  *   Unsqueeze, Concat, ConstantOfShape, EyeLike, Expand, Slice);
  * - lora_bias (B's bias), as MatMul + Add and as a Gemm's C.
  */
+import type { CandidateDetails } from '../../../extension/engine/fusion/candidate';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { onnx } from '../../../extension/engine/onnx/proto';
@@ -48,7 +49,7 @@ async function checkFold(b: Built, expectDetails: Record<string, unknown> = {}):
   const lora = loraCandidates(fused.candidates);
   assert.equal(lora.length, 1, JSON.stringify(fused.candidates.map((c) => [c.id, c.blocked])));
   assert.equal(lora[0].blocked, null);
-  for (const [k, v] of Object.entries(expectDetails)) assert.deepEqual(k === 'modules' ? lora[0].modules : lora[0].details?.[k], v, k);
+  for (const [k, v] of Object.entries(expectDetails)) assert.deepEqual(k === 'modules' ? lora[0].modules : lora[0].details?.[k as keyof CandidateDetails], v, k);
   assert.ok(fused.report.applied.some((a) => a.id === lora[0].id), JSON.stringify(fused.report.skipped));
 
   const baseCount = onnx.ModelProto.decode(b.base).graph!.node!.length;

@@ -5,6 +5,7 @@
  * folds it, the folded weight is the float64 merge rounded once, no branch
  * node is left, and ONNX Runtime gives the same output before and after.
  */
+import type { CandidateDetails } from '../../../extension/engine/fusion/candidate';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { maxRelDiff } from '../helpers/fixtures';
@@ -20,7 +21,7 @@ async function checkFolds(c: LinearCase, expectDetails: Record<string, unknown>,
   const cand = lora[0];
   assert.equal(cand.blocked, null);
   assert.equal(cand.nodes[0], built.baseNodeName, 'the base node comes first');
-  for (const [k, v] of Object.entries(expectDetails)) assert.equal(cand.details?.[k], v, `details.${k}`);
+  for (const [k, v] of Object.entries(expectDetails)) assert.equal(cand.details?.[k as keyof CandidateDetails], v, `details.${k}`);
   assert.ok(report.applied.some((a) => a.id === cand.id), `applied: ${JSON.stringify(report.skipped)}`);
 
   // The branch is gone: only the base layer remains, the nodes the candidate listed after it are removed.

@@ -29,7 +29,7 @@ export const loraBranchDetector: PatternDetector = {
         pattern: 'lora-branch',
         nodes: matchNodes(m) as Node[],
         // One module: the adapted layer the whole branch belongs to (its A/B/scale nodes are PEFT's wrappers of it).
-        modules: [typeof details.module === 'string' ? details.module : null],
+        modules: [details.module ?? null],
         folds: true,
         blocked: problems.length ? problems.slice(0, 3).join('; ') : null,
         details,
