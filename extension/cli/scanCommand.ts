@@ -5,12 +5,9 @@
  *   candidates: [ { id, pattern, nodes, modules, folds, blocked, warnings: [ { kind: 'shared-module' | 'shared-weight', …, message } ], details? } ] }
  * (`details` per pattern: e.g. `foldedByExporter`, `unnamedBatchNorm` with the reason, LoRA rank and scale).
  */
-import { OnnxModel } from '../engine/onnx/model';
-import { analyzeModel, SUBGRAPH_NOT_SCANNED, type ScanResult } from '../engine/fusion/scan';
+import { SUBGRAPH_NOT_SCANNED, type ScanResult } from '../engine/fusion/scan';
 import type { CliCommand, CliIO } from './command';
-import { COMMON_OPTIONS, parseArgs, requirePositionals } from './args';
-import { checkpointSource, WEIGHTS_OPTION } from './checkpointOption';
-import { PYTHON_OPTION, pythonDefinition } from './pythonOption';
+import { withModelAnalysis } from './analyzeFromArgs';
 import { warningText } from '../engine/fusion/warnings';
 
 const USAGE = 'scan MODEL [--weights STATE_DICT.safetensors] [--python MODEL.py] [--json]';
@@ -20,19 +17,7 @@ export const scanCommand: CliCommand = {
   usage: USAGE,
   summary: 'list the fusible sequences (conv+bn, linear+relu, …) with their PyTorch modules',
   async run(argv: string[], io: CliIO): Promise<number> {
-    const args = parseArgs(argv, { ...COMMON_OPTIONS, ...WEIGHTS_OPTION, ...PYTHON_OPTION });
-    const [modelPath] = requirePositionals(args, ['MODEL'], USAGE);
-    const python = await pythonDefinition(args, io);
-    // Scan reads shapes, never weight values: large payloads stay in the file.
-    const model = OnnxModel.load(modelPath, { weights: 'on-demand' });
-    const checkpoint = checkpointSource(args, modelPath, io);
-    try {
-      const { scan } = analyzeModel(model, { checkpoint: () => checkpoint.open(), python });
-      io.out(args.flags.has('json') ? JSON.stringify(scanJson(scan), null, 2) : formatScanTable(scan));
-    } finally {
-      checkpoint.close();
-      model.close();
-    }
+    await withModelAnalysis(argv, io, USAGE, ({ scan }, _modelPath, args) => io.out(args.flags.has('json') ? JSON.stringify(scanJson(scan), null, 2) : formatScanTable(scan)));
     return 0;
   },
 };
