@@ -83,7 +83,7 @@ export function makeNode(op: string, inputs: readonly string[], outputs: readonl
 }
 
 /** metadata_props entries from a record, in its order. */
-export function makeMetadata(entries: Record<string, string>): onnx.StringStringEntryProto[] {
+export function makeMetadata(entries: Record<string, string>): (onnx.StringStringEntryProto & onnx.StringStringEntryProto.$Shape)[] {
   return Object.entries(entries).map(([key, value]) => onnx.StringStringEntryProto.create({ key, value }));
 }
 
@@ -98,7 +98,7 @@ export interface TensorOptions {
  * A tensor of `dtype` with `values` (float64 numbers, rounded once to the
  * type). Typed int64 storage also takes `Long`s (values beyond 2^53).
  */
-export function makeTensor(name: string, dtype: number, dims: readonly number[], values: ArrayLike<number> | readonly (number | Long)[], opts: TensorOptions = {}): onnx.TensorProto {
+export function makeTensor(name: string, dtype: number, dims: readonly number[], values: ArrayLike<number> | readonly (number | Long)[], opts: TensorOptions = {}): onnx.TensorProto & onnx.TensorProto.$Shape {
   if (opts.raw !== false) {
     return onnx.TensorProto.create({ name, data_type: dtype, dims: [...dims], raw_data: float64ToBytes(values as ArrayLike<number>, dtype) });
   }
@@ -119,7 +119,7 @@ export function makeTensor(name: string, dtype: number, dims: readonly number[],
 }
 
 /** A tensor whose `raw_data` is exactly `bytes` (for malformed or odd-sized data). */
-export function makeRawTensor(name: string, dtype: number, dims: readonly number[], bytes: Uint8Array): onnx.TensorProto {
+export function makeRawTensor(name: string, dtype: number, dims: readonly number[], bytes: Uint8Array): onnx.TensorProto & onnx.TensorProto.$Shape {
   return onnx.TensorProto.create({ name, data_type: dtype, dims: [...dims], raw_data: bytes });
 }
 
@@ -133,7 +133,7 @@ export function roundTo(values: ArrayLike<number>, dtype: number): Float64Array 
 export type Dim = number | string;
 
 /** A tensor value info; `dims` numbers are dim_value, strings dim_param; without `dims` the shape is unknown. */
-export function makeValueInfo(name: string, dtype: number = DataType.FLOAT, dims?: readonly Dim[]): onnx.ValueInfoProto {
+export function makeValueInfo(name: string, dtype: number = DataType.FLOAT, dims?: readonly Dim[]): onnx.ValueInfoProto & onnx.ValueInfoProto.$Shape {
   return onnx.ValueInfoProto.create({
     name,
     type: { tensor_type: { elem_type: dtype, ...(dims ? { shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) } } : {}) } },
@@ -153,7 +153,7 @@ export function makeGraph(
   return onnx.GraphProto.create({ name, node: [...nodes], input: [...inputs], output: [...outputs], initializer: [...initializers], value_info: [...valueInfo] });
 }
 
-export function makeOpsetId(domain: string, version: number): onnx.OperatorSetIdProto {
+export function makeOpsetId(domain: string, version: number | Long): onnx.OperatorSetIdProto & onnx.OperatorSetIdProto.$Shape {
   return onnx.OperatorSetIdProto.create({ domain, version });
 }
 
@@ -162,8 +162,8 @@ export interface ModelOptions {
   irVersion?: number;
   /** The default-domain opset (default 17), or the full opset_import list. */
   opset?: number | readonly onnx.IOperatorSetIdProto[];
-  /** Default 'modelfuse-test'. */
-  producerName?: string;
+  /** Default 'modelfuse-test'; null leaves producer_name unset. */
+  producerName?: string | null;
   producerVersion?: string;
   /** metadata_props, e.g. dynamo's `pkg.torch.onnx.name_scopes`. */
   metadata?: Record<string, string>;
@@ -173,7 +173,7 @@ export function makeModel(graph: onnx.IGraphProto, opts: ModelOptions = {}): onn
   const opset = opts.opset ?? 17;
   return onnx.ModelProto.create({
     ir_version: opts.irVersion ?? 8,
-    producer_name: opts.producerName ?? 'modelfuse-test',
+    ...(opts.producerName !== null ? { producer_name: opts.producerName ?? 'modelfuse-test' } : {}),
     ...(opts.producerVersion !== undefined ? { producer_version: opts.producerVersion } : {}),
     opset_import: typeof opset === 'number' ? [makeOpsetId('', opset)] : [...opset],
     ...(opts.metadata ? { metadata_props: makeMetadata(opts.metadata) } : {}),
