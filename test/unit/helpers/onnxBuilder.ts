@@ -132,8 +132,12 @@ export function roundTo(values: ArrayLike<number>, dtype: number): Float64Array 
 
 export type Dim = number | string;
 
-/** A tensor value info; `dims` numbers are dim_value, strings dim_param; without `dims` the shape is unknown. */
-export function makeValueInfo(name: string, dtype: number = DataType.FLOAT, dims?: readonly Dim[]): onnx.ValueInfoProto & onnx.ValueInfoProto.$Shape {
+/**
+ * A tensor value info; `dims` numbers are dim_value, strings dim_param;
+ * without `dims` the shape is unknown; `dtype` null leaves out the type altogether.
+ */
+export function makeValueInfo(name: string, dtype: number | null = DataType.FLOAT, dims?: readonly Dim[]): onnx.ValueInfoProto & onnx.ValueInfoProto.$Shape {
+  if (dtype === null) return onnx.ValueInfoProto.create({ name });
   return onnx.ValueInfoProto.create({
     name,
     type: { tensor_type: { elem_type: dtype, ...(dims ? { shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) } } : {}) } },
