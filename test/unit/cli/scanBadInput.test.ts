@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { DataType, onnx } from '../../../extension/engine/onnx/proto';
 import { fixture, tempDir } from '../helpers/fixtures';
+import { encodeModel } from '../helpers/onnxBuilder';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const CLI = path.join(ROOT, 'dist/cli.js');
@@ -79,18 +80,18 @@ test('absurd protobuf lengths and shapes', () => {
   expectFailure(write('biglen.onnx', Buffer.from([0x08, 0x08, 0x3a, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x00])), /not a valid ONNX model/);
   const m = onnx.ModelProto.decode(good);
   m.graph!.initializer![0].dims = [2 ** 40, 2 ** 40];
-  expectFailure(write('bigdims.onnx', onnx.ModelProto.encode(m).finish()), /absurd shape|out of range/);
+  expectFailure(write('bigdims.onnx', encodeModel(m)), /absurd shape|out of range/);
 });
 
 test('raw_data whose length does not match dims × dtype', () => {
   const m = onnx.ModelProto.decode(good);
   const t = m.graph!.initializer![1];
   t.raw_data = t.raw_data!.subarray(0, t.raw_data!.length - 4);
-  const line = expectFailure(write('short_raw.onnx', onnx.ModelProto.encode(m).finish()), /holds 28 bytes but float32\[8\] needs 32/);
+  const line = expectFailure(write('short_raw.onnx', encodeModel(m)), /holds 28 bytes but float32\[8\] needs 32/);
   assert.ok(line.includes(`'${t.name}'`), line);
   const m2 = onnx.ModelProto.decode(good);
   m2.graph!.initializer![0].data_type = DataType.DOUBLE;
-  expectFailure(write('wrong_dtype.onnx', onnx.ModelProto.encode(m2).finish()), /needs \d+/);
+  expectFailure(write('wrong_dtype.onnx', encodeModel(m2)), /needs \d+/);
 });
 
 test('names from the file cannot break the one-line message or inject terminal escapes', () => {
@@ -98,7 +99,7 @@ test('names from the file cannot break the one-line message or inject terminal e
   const t = m.graph!.initializer![1];
   t.name = 'evil\nname\x1b[31m';
   t.raw_data = t.raw_data!.subarray(0, 4);
-  const line = expectFailure(write('evil_name.onnx', onnx.ModelProto.encode(m).finish()), /tensor 'evil\\nname\\x1b\[31m' \(initializer\): holds 4 bytes/);
+  const line = expectFailure(write('evil_name.onnx', encodeModel(m)), /tensor 'evil\\nname\\x1b\[31m' \(initializer\): holds 4 bytes/);
   assert.doesNotMatch(line, /\x1b/);
 });
 
@@ -110,7 +111,7 @@ function externalCase(name: string, edit: (t: onnx.ITensorProto, folder: string)
   if (withData) fs.copyFileSync(fixture('zoo_conv_bn_relu_dynamo', 'model.onnx.data'), path.join(folder, 'model.onnx.data'));
   edit(m.graph!.initializer!.find((t) => t.data_location === 1)!, folder);
   const p = path.join(folder, 'model.onnx');
-  fs.writeFileSync(p, onnx.ModelProto.encode(m).finish());
+  fs.writeFileSync(p, encodeModel(m));
   return p;
 }
 const setLocation = (t: onnx.ITensorProto, location: string) => {

@@ -10,18 +10,27 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { saveModel } from '../../../extension/engine/onnx/save';
-import { makeTensor, tensorDims } from '../../../extension/engine/onnx/tensors';
-import { DataType } from '../../../extension/engine/onnx/proto';
+import { tensorDims } from '../../../extension/engine/onnx/tensors';
+import { DataType, type onnx } from '../../../extension/engine/onnx/proto';
 import { tensorEntry, writeSafetensorsToFd } from '../../../extension/engine/safetensors/safetensors';
 import type { VerifyReport } from '../../../extension/protocol/workerProtocol';
 import { fixture, tempDir } from '../helpers/fixtures';
 import { testBundles } from '../worker/bundles';
-import { writeTinyModel } from '../worker/tinyModels';
+import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, writeModel } from '../helpers/onnxBuilder';
 import { npyBytes, writeFpnModel, writeZeroModel } from '../stats/dynamicModels';
 
 const MODEL = fixture('zoo_conv_bn_relu', 'model.onnx');
 const IO = fixture('zoo_conv_bn_relu', 'io.safetensors');
 const dir = tempDir();
+
+/**
+ * A one-node model for cases the fixtures do not cover: `op` (named `<op>_0`)
+ * reads the graph inputs then the initializers and writes the graph outputs.
+ */
+function writeOneNode(name: string, op: string, inputs: onnx.ValueInfoProto[], outputs: onnx.ValueInfoProto[], initializers: onnx.TensorProto[] = []): string {
+  const node = makeNode(op, [...inputs, ...initializers].map((v) => v.name), outputs.map((v) => v.name), `${op.toLowerCase()}_0`);
+  return writeModel(path.join(dir, name), makeModel(makeGraph([node], 'tiny', inputs, outputs, initializers), { producerName: 'modelfuse-tests' }));
+}
 
 function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [testBundles().cli, ...args], { encoding: 'utf8', env: { ...process.env, MODELFUSE_ORT_THREADS: '1' } });
@@ -124,9 +133,7 @@ test('integer inputs: token ids in [0, 10) by default, settable with --int-range
 });
 
 test('dynamic dimensions default to 1 and follow --shape', () => {
-  const model = writeTinyModel(path.join(dir, 'dyn.onnx'), {
-    inputs: [{ name: 'x', dims: ['batch', 4] }], outputs: [{ name: 'y', dims: ['batch', 4] }], nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
-  });
+  const model = writeOneNode('dyn.onnx', 'Relu', [makeValueInfo('x', DataType.FLOAT, ['batch', 4])], [makeValueInfo('y', DataType.FLOAT, ['batch', 4])]);
   assert.deepEqual(verifyJson(model, model, '--runs', '0').report.inputs.tensors.x.shape, [1, 4]);
   const shaped = verifyJson(model, model, '--runs', '0', '--shape', 'x=3x4');
   assert.equal(shaped.code, 0);
@@ -177,14 +184,11 @@ test('--inputs takes a .npy file for a single-input model', () => {
 });
 
 test('outputs are matched by name: missing, extra, reshaped and NaN/Inf outputs fail with reasons', () => {
-  const io = { inputs: [{ name: 'x', dims: [2, 3] }] };
-  const a = writeTinyModel(path.join(dir, 'a.onnx'), { ...io, outputs: [{ name: 'y', dims: [2, 3] }], nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }] });
-  const renamed = writeTinyModel(path.join(dir, 'renamed.onnx'), { ...io, outputs: [{ name: 'z', dims: [2, 3] }], nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['z'] }] });
-  const transposed = writeTinyModel(path.join(dir, 't.onnx'), { ...io, outputs: [{ name: 'y', dims: [3, 2] }], nodes: [{ op: 'Transpose', inputs: ['x'], outputs: ['y'] }] });
-  const divZero = writeTinyModel(path.join(dir, 'div.onnx'), {
-    ...io, outputs: [{ name: 'y', dims: [2, 3] }], nodes: [{ op: 'Div', inputs: ['x', 'zero'], outputs: ['y'] }],
-    initializers: [{ name: 'zero', dims: [1], values: [0] }],
-  });
+  const x = [makeValueInfo('x', DataType.FLOAT, [2, 3])];
+  const a = writeOneNode('a.onnx', 'Relu', x, [makeValueInfo('y', DataType.FLOAT, [2, 3])]);
+  const renamed = writeOneNode('renamed.onnx', 'Relu', x, [makeValueInfo('z', DataType.FLOAT, [2, 3])]);
+  const transposed = writeOneNode('t.onnx', 'Transpose', x, [makeValueInfo('y', DataType.FLOAT, [3, 2])]);
+  const divZero = writeOneNode('div.onnx', 'Div', x, [makeValueInfo('y', DataType.FLOAT, [2, 3])], [makeTensor('zero', DataType.FLOAT, [1], [0])]);
   const r1 = verifyJson(a, renamed, '--runs', '0');
   assert.equal(r1.code, 1);
   assert.equal(r1.report.outputs.y.reason, 'missing in B');
@@ -206,9 +210,7 @@ test('bad input: one line on stderr naming the problem, exit 2', () => {
   const fd = fs.openSync(wrongShape, 'w');
   writeSafetensorsToFd(fd, [tensorEntry('input.x', 'F32', [1, 3, 16, 16], new Float64Array(768))]);
   fs.closeSync(fd);
-  const otherInputs = writeTinyModel(path.join(dir, 'other-inputs.onnx'), {
-    inputs: [{ name: 'w', dims: [2, 3, 16, 16] }], outputs: [{ name: 'y', dims: [2, 3, 16, 16] }], nodes: [{ op: 'Relu', inputs: ['w'], outputs: ['y'] }],
-  });
+  const otherInputs = writeOneNode('other-inputs.onnx', 'Relu', [makeValueInfo('w', DataType.FLOAT, [2, 3, 16, 16])], [makeValueInfo('y', DataType.FLOAT, [2, 3, 16, 16])]);
   const cases: [string[], RegExp][] = [
     [[path.join(dir, 'missing.onnx'), MODEL], /missing\.onnx: file not found$/],
     [[MODEL, corrupt], /corrupt\.onnx: ONNX Runtime cannot load this model: /],
@@ -235,9 +237,7 @@ test('bad input: one line on stderr naming the problem, exit 2', () => {
 });
 
 test('float16 models are fed float16 inputs and compared; bfloat16 I/O is refused with the reason', () => {
-  const f16 = (name: string, op: string) => writeTinyModel(path.join(dir, name), {
-    inputs: [{ name: 'x', dims: [4, 8], dtype: DataType.FLOAT16 }], outputs: [{ name: 'y', dims: [4, 8], dtype: DataType.FLOAT16 }], nodes: [{ op, inputs: ['x'], outputs: ['y'] }],
-  });
+  const f16 = (name: string, op: string) => writeOneNode(name, op, [makeValueInfo('x', DataType.FLOAT16, [4, 8])], [makeValueInfo('y', DataType.FLOAT16, [4, 8])]);
   const relu = f16('relu16.onnx', 'Relu');
   const same = verifyJson(relu, relu, '--runs', '0');
   assert.equal(same.code, 0);
@@ -246,9 +246,7 @@ test('float16 models are fed float16 inputs and compared; bfloat16 I/O is refuse
   const neg = verifyJson(relu, f16('neg16.onnx', 'Neg'), '--runs', '0');
   assert.equal(neg.code, 1);
   assert.ok(neg.report.outputs.y.cosine! < 0, 'Relu(x) and -x point apart');
-  const bf16 = writeTinyModel(path.join(dir, 'bf16.onnx'), {
-    inputs: [{ name: 'x', dims: [2], dtype: DataType.BFLOAT16 }], outputs: [{ name: 'y', dims: [2], dtype: DataType.BFLOAT16 }], nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }],
-  });
+  const bf16 = writeOneNode('bf16.onnx', 'Identity', [makeValueInfo('x', DataType.BFLOAT16, [2])], [makeValueInfo('y', DataType.BFLOAT16, [2])]);
   const r = cli('verify', bf16, bf16, '--runs', '0');
   assert.equal(r.code, 2);
   assert.match(r.stderr, /bf16\.onnx: ONNX Runtime cannot load this model: .*onnxruntime-node cannot exchange bfloat16 tensors/);

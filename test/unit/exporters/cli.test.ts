@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tempDir } from '../helpers/fixtures';
 import { testBundles } from '../worker/bundles';
-import { GraphBuilder, modelProto, writeModel, type ConstantStorage } from './build';
+import { GraphBuilder, modelProto, type ConstantStorage } from './exporterGraph';
+import { writeModel } from '../helpers/onnxBuilder';
 
 const dir = tempDir('modelfuse-exporters-cli-');
 

@@ -10,16 +10,16 @@ import * as assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AttributeType, DataType, onnx } from '../../../extension/engine/onnx/proto';
+import { DataType, onnx } from '../../../extension/engine/onnx/proto';
 import { isExternal } from '../../../extension/engine/onnx/tensors';
 import { tempDir } from '../helpers/fixtures';
 import { relativeToMax } from '../fusion/helpers/numbers';
 import { buildLinearCase } from '../loraBranch/linearModels';
 import { batchNormChannels } from '../../../extension/engine/stats/foldChannels';
 import { OnnxParamSource } from '../../../extension/engine/stats/paramSource';
-import {
-  GraphBuilder, appliedPatterns, describeCandidates, expectBlocked, expectFusable, feedValues, modelProto, opCount, roundTo, runOrt, runPipeline, valueInfo, writeModel,
-} from './build';
+import { GraphBuilder, modelProto } from './exporterGraph';
+import { appliedPatterns, describeCandidates, expectBlocked, expectFusable, feedValues, opCount, runOrt, runPipeline } from './pipeline';
+import { makeGraph, makeNode, makeOpsetId, makeTensor, makeValueInfo, roundTo, writeModel } from '../helpers/onnxBuilder';
 
 const dir = tempDir('modelfuse-handbuilt-');
 const HELPER = { producer: 'onnx.helper', producerVersion: '' };
@@ -170,14 +170,9 @@ test('a Conv output that is also a graph output: conv-bn is blocked with the rea
 
 /** If(cond) { Identity(outer) } else { Neg(outer) }: a branch reading `outer` from the enclosing graph. */
 function ifReading(g: GraphBuilder, outer: string, out: string): void {
-  const branch = (name: string, op: string): onnx.GraphProto => onnx.GraphProto.create({
-    name, node: [onnx.NodeProto.create({ name: `${name}_${op}`, op_type: op, input: [outer], output: [`${name}_out`] })],
-    output: [valueInfo(`${name}_out`)],
-  });
-  g.parts.node.push(onnx.NodeProto.create({
-    name: 'cond', op_type: 'Constant', output: ['cond'],
-    attribute: [onnx.AttributeProto.create({ name: 'value', type: AttributeType.TENSOR, t: { data_type: DataType.BOOL, dims: [], raw_data: new Uint8Array([1]) } })],
-  }));
+  const branch = (name: string, op: string): onnx.GraphProto =>
+    makeGraph([makeNode(op, [outer], [`${name}_out`], `${name}_${op}`)], name, [], [makeValueInfo(`${name}_out`)]);
+  g.parts.node.push(makeNode('Constant', [], ['cond'], 'cond', { value: { tensor: makeTensor('', DataType.BOOL, [], [1]) } }));
   g.node('If', 'if', ['cond'], [out], { then_branch: { graph: branch('then', 'Identity') }, else_branch: { graph: branch('else', 'Neg') } });
 }
 
@@ -291,7 +286,7 @@ test("opset_import and nodes in the explicit 'ai.onnx' domain: treated as the de
   convBnRelu(g, { conv: 'conv', bn: 'bn', relu: 'relu' }, { x: 'x', y: 'y', cin: 3, C: 4, k: [3, 3] });
   for (const n of g.parts.node) n.domain = 'ai.onnx';
   const m = modelProto(g, { opset: 13, irVersion: 7, ...HELPER });
-  m.opset_import = [onnx.OperatorSetIdProto.create({ domain: 'ai.onnx', version: 13 })];
+  m.opset_import = [makeOpsetId('ai.onnx', 13)];
   const file = writeModel(path.join(dir, 'ai-onnx-domain.onnx'), m);
   const r = await runPipeline(file, { x: { dims: [1, 3, 5, 5] } });
   expectFusable(r.candidates, 'conv-bn-relu', ['conv', 'bn', 'relu']);

@@ -12,7 +12,9 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { tempDir } from '../helpers/fixtures';
 import { relativeToMax } from '../fusion/helpers/numbers';
-import { GraphBuilder, describeCandidates, feedValues, modelProto, opCount, runOrt, runPipeline, writeModel, type ConstantStorage } from './build';
+import { GraphBuilder, modelProto, type ConstantStorage } from './exporterGraph';
+import { describeCandidates, feedValues, opCount, runOrt, runPipeline } from './pipeline';
+import { writeModel } from '../helpers/onnxBuilder';
 import { mulberry32 } from '../helpers/random';
 
 const dir = tempDir('modelfuse-mixed-');

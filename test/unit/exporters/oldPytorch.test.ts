@@ -13,9 +13,9 @@ import { tempDir } from '../helpers/fixtures';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { analyzeModel } from '../../../extension/engine/fusion/scan';
 import { buildFuseList } from '../../../extension/engine/fusion/fuseList';
-import {
-  GraphBuilder, appliedPatterns, describeCandidates, expectBlocked, expectFusable, modelProto, opCount, runPipeline, writeModel, type ConstantStorage,
-} from './build';
+import { GraphBuilder, modelProto, type ConstantStorage } from './exporterGraph';
+import { appliedPatterns, describeCandidates, expectBlocked, expectFusable, opCount, runPipeline } from './pipeline';
+import { writeModel } from '../helpers/onnxBuilder';
 
 const dir = tempDir('modelfuse-oldtorch-');
 

@@ -10,7 +10,9 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { tempDir } from '../helpers/fixtures';
-import { GraphBuilder, describeCandidates, modelProto, opCount, runPipeline, writeModel } from './build';
+import { GraphBuilder, modelProto } from './exporterGraph';
+import { describeCandidates, opCount, runPipeline } from './pipeline';
+import { writeModel } from '../helpers/onnxBuilder';
 
 const dir = tempDir('modelfuse-ortopt-');
 

@@ -9,9 +9,9 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { tempDir } from '../helpers/fixtures';
-import {
-  GraphBuilder, appliedPatterns, describeCandidates, expectBlocked, expectFusable, modelProto, opCount, runPipeline, valueInfo, writeModel, type ConstantStorage,
-} from './build';
+import { GraphBuilder, modelProto, type ConstantStorage } from './exporterGraph';
+import { appliedPatterns, describeCandidates, expectBlocked, expectFusable, opCount, runPipeline } from './pipeline';
+import { makeValueInfo, writeModel } from '../helpers/onnxBuilder';
 import { DataType } from '../../../extension/engine/onnx/proto';
 
 const dir = tempDir('modelfuse-paddle-');
@@ -77,7 +77,7 @@ test('paddle2onnx old IR (3): every initializer is also a graph input, so nothin
 test('paddle2onnx IR 7 with only the BatchNorm statistics left as graph inputs: conv-add folds, the BN stays with a reason', async () => {
   const g = paddleNet('initializer');
   // Re-list the BN statistics as graph inputs: overridable defaults.
-  for (const name of ['batch_norm_0.w_1', 'batch_norm_0.w_2']) g.parts.input.push(valueInfo(name, DataType.FLOAT, [6]));
+  for (const name of ['batch_norm_0.w_1', 'batch_norm_0.w_2']) g.parts.input.push(makeValueInfo(name, DataType.FLOAT, [6]));
   const file = writeModel(path.join(dir, 'paddle-bn-inputs.onnx'), modelProto(g, { opset: 11, irVersion: 7, ...P2O }));
   const r = await runPipeline(file, { x: { dims: [1, 3, 8, 8] } });
   expectFusable(r.candidates, 'conv-add', ['p2o.Conv.0', 'p2o.Add.0']);

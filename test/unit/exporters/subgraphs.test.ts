@@ -11,7 +11,8 @@ import { DataType, onnx } from '../../../extension/engine/onnx/proto';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { scanModel, SUBGRAPH_NOT_SCANNED } from '../../../extension/engine/fusion/scan';
 import { tempDir } from '../helpers/fixtures';
-import { GraphBuilder, modelProto, writeModel } from './build';
+import { GraphBuilder, modelProto } from './exporterGraph';
+import { writeModel } from '../helpers/onnxBuilder';
 
 /** out = If(cond) then Conv(x, W8k)+ReLU else Conv(x, W16k): the weights are Constant nodes inside the branches. */
 function ifModel(dir: string): string {

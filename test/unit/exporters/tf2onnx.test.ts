@@ -11,9 +11,9 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { tempDir } from '../helpers/fixtures';
 import { warningText } from '../../../extension/engine/fusion/warnings';
-import {
-  GraphBuilder, appliedPatterns, describeCandidates, expectBlocked, expectFusable, modelProto, opCount, runPipeline, writeModel, type ConstantStorage,
-} from './build';
+import { GraphBuilder, modelProto, type ConstantStorage } from './exporterGraph';
+import { appliedPatterns, describeCandidates, expectBlocked, expectFusable, opCount, runPipeline } from './pipeline';
+import { writeModel } from '../helpers/onnxBuilder';
 
 const dir = tempDir('modelfuse-tf2onnx-');
 const TF2ONNX = { producer: 'tf2onnx', producerVersion: '1.16.1 15c810' };

@@ -7,12 +7,11 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CandidateView } from '../../../extension/engine/fusion/candidateView';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
-import { onnx, DataType } from '../../../extension/engine/onnx/proto';
-import { makeTensor } from '../../../extension/engine/onnx/tensors';
+import { DataType } from '../../../extension/engine/onnx/proto';
+import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, writeModel } from '../helpers/onnxBuilder';
 import { loraBranchFacts, toCandidateView } from '../../../extension/engine/fusion/candidateView';
 import type { Candidate } from '../../../extension/engine/fusion/candidate';
 import { sequenceItem } from '../../../extension/views/treeModel';
@@ -75,35 +74,27 @@ test('loraBranchFacts: stacked adapters and DoRA are named; other patterns and u
 function writeLoraModelWithLargeWeight(dir: string): string {
   const [inF, outF, r] = [256, 128, 4];
   const vals = (n: number, k: number) => Float64Array.from({ length: n }, (_, i) => Math.sin(i * k) / 8);
-  const model = onnx.ModelProto.create({
-    ir_version: 8,
-    producer_name: 'pytorch',
-    producer_version: '2.11.0',
-    opset_import: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'main_graph',
-      initializer: [
-        makeTensor('onnx::MatMul_10', DataType.FLOAT, [inF, outF], vals(inF * outF, 0.37)),
-        makeTensor('base_model.model.proj.base_layer.bias', DataType.FLOAT, [outF], vals(outF, 1.1)),
-        makeTensor('onnx::MatMul_11', DataType.FLOAT, [inF, r], vals(inF * r, 0.53)),
-        makeTensor('onnx::MatMul_12', DataType.FLOAT, [r, outF], vals(r * outF, 0.71)),
-        makeTensor('scale', DataType.FLOAT, [], [2]),
-      ],
-      input: [{ name: 'x', type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_param: 'batch' }, { dim_value: inF }] } } } }],
-      output: [{ name: 'y', type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_param: 'batch' }, { dim_value: outF }] } } } }],
-      node: [
-        { name: '/proj/base_layer/MatMul', op_type: 'MatMul', input: ['x', 'onnx::MatMul_10'], output: ['base_mm'] },
-        { name: '/proj/base_layer/Add', op_type: 'Add', input: ['base_model.model.proj.base_layer.bias', 'base_mm'], output: ['base'] },
-        { name: '/proj/default/MatMul', op_type: 'MatMul', input: ['x', 'onnx::MatMul_11'], output: ['down'] },
-        { name: '/proj/default_1/MatMul', op_type: 'MatMul', input: ['down', 'onnx::MatMul_12'], output: ['up'] },
-        { name: '/proj/Mul', op_type: 'Mul', input: ['up', 'scale'], output: ['scaled'] },
-        { name: '/proj/Add', op_type: 'Add', input: ['base', 'scaled'], output: ['y'] },
-      ],
-    },
-  });
-  const p = path.join(dir, 'lora_large.onnx');
-  fs.writeFileSync(p, onnx.ModelProto.encode(model).finish());
-  return p;
+  const graph = makeGraph(
+    [
+      makeNode('MatMul', ['x', 'onnx::MatMul_10'], ['base_mm'], '/proj/base_layer/MatMul'),
+      makeNode('Add', ['base_model.model.proj.base_layer.bias', 'base_mm'], ['base'], '/proj/base_layer/Add'),
+      makeNode('MatMul', ['x', 'onnx::MatMul_11'], ['down'], '/proj/default/MatMul'),
+      makeNode('MatMul', ['down', 'onnx::MatMul_12'], ['up'], '/proj/default_1/MatMul'),
+      makeNode('Mul', ['up', 'scale'], ['scaled'], '/proj/Mul'),
+      makeNode('Add', ['base', 'scaled'], ['y'], '/proj/Add'),
+    ],
+    'main_graph',
+    [makeValueInfo('x', DataType.FLOAT, ['batch', inF])],
+    [makeValueInfo('y', DataType.FLOAT, ['batch', outF])],
+    [
+      makeTensor('onnx::MatMul_10', DataType.FLOAT, [inF, outF], vals(inF * outF, 0.37)),
+      makeTensor('base_model.model.proj.base_layer.bias', DataType.FLOAT, [outF], vals(outF, 1.1)),
+      makeTensor('onnx::MatMul_11', DataType.FLOAT, [inF, r], vals(inF * r, 0.53)),
+      makeTensor('onnx::MatMul_12', DataType.FLOAT, [r, outF], vals(r * outF, 0.71)),
+      makeTensor('scale', DataType.FLOAT, [], [2]),
+    ],
+  );
+  return writeModel(path.join(dir, 'lora_large.onnx'), makeModel(graph, { irVersion: 8, producerName: 'pytorch', producerVersion: '2.11.0', opset: 17 }));
 }
 
 test('the overview of a model opened with on-demand weights equals the one from a full load', () => {

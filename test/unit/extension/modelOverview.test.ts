@@ -4,47 +4,33 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
-import { onnx, DataType } from '../../../extension/engine/onnx/proto';
-import { makeTensor } from '../../../extension/engine/onnx/tensors';
+import { DataType } from '../../../extension/engine/onnx/proto';
+import { makeGraph, makeModel, makeNode, makeOpsetId, makeTensor, makeValueInfo, writeModel } from '../helpers/onnxBuilder';
 import { SafetensorsFile } from '../../../extension/engine/safetensors/safetensors';
 import { onnxOverview, safetensorsOverview, loraAdapterShape } from '../../../extension/workerProcess/handlers/modelOverview';
 import { fixture, tempDir } from '../helpers/fixtures';
 
 const noScan = { candidates: [], modules: null, fuseList: null, problem: null };
 
-function valueInfo(name: string, elem: number, dims: (number | string)[]): onnx.ValueInfoProto {
-  return onnx.ValueInfoProto.create({
-    name,
-    type: { tensor_type: { elem_type: elem, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) } } },
-  });
-}
-
 /** A Conv → Relu → Conv → custom-domain op model whose weight is also listed as a graph input (pre-IR-4 style). */
 function writeSmallModel(dir: string): string {
   const w1 = makeTensor('conv1.weight', DataType.FLOAT, [4, 3, 3, 3], new Float64Array(108).fill(0.5));
   const b1 = makeTensor('conv1.bias', DataType.FLOAT, [4], [1, 2, 3, 4]);
   const w2 = makeTensor('conv2.weight', DataType.FLOAT16, [2, 4, 1, 1], new Float64Array(8).fill(1));
-  const model = onnx.ModelProto.create({
-    ir_version: 8,
-    producer_name: 'unit-test',
-    producer_version: '1.2',
-    opset_import: [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }],
-    graph: {
-      name: 'g',
-      initializer: [w1, b1, w2],
-      input: [valueInfo('x', DataType.FLOAT, ['batch', 3, 8, 8]), valueInfo('conv1.weight', DataType.FLOAT, [4, 3, 3, 3])],
-      output: [valueInfo('y', DataType.FLOAT, ['batch', 2, 6, 6])],
-      node: [
-        { name: 'c1', op_type: 'Conv', input: ['x', 'conv1.weight', 'conv1.bias'], output: ['a'] },
-        { name: 'r1', op_type: 'Relu', input: ['a'], output: ['b'] },
-        { name: 'c2', op_type: 'Conv', input: ['b', 'conv2.weight'], output: ['c'] },
-        { name: 'g1', op_type: 'Gelu', domain: 'com.microsoft', input: ['c'], output: ['y'] },
-      ],
-    },
-  });
-  const p = path.join(dir, 'small.onnx');
-  fs.writeFileSync(p, onnx.ModelProto.encode(model).finish());
-  return p;
+  const graph = makeGraph(
+    [
+      makeNode('Conv', ['x', 'conv1.weight', 'conv1.bias'], ['a'], 'c1'),
+      makeNode('Relu', ['a'], ['b'], 'r1'),
+      makeNode('Conv', ['b', 'conv2.weight'], ['c'], 'c2'),
+      makeNode('Gelu', ['c'], ['y'], 'g1', {}, { domain: 'com.microsoft' }),
+    ],
+    'g',
+    [makeValueInfo('x', DataType.FLOAT, ['batch', 3, 8, 8]), makeValueInfo('conv1.weight', DataType.FLOAT, [4, 3, 3, 3])],
+    [makeValueInfo('y', DataType.FLOAT, ['batch', 2, 6, 6])],
+    [w1, b1, w2],
+  );
+  const model = makeModel(graph, { irVersion: 8, producerName: 'unit-test', producerVersion: '1.2', opset: [makeOpsetId('', 17), makeOpsetId('com.microsoft', 1)] });
+  return writeModel(path.join(dir, 'small.onnx'), model);
 }
 
 test('ONNX overview: producer, opsets, real inputs only, symbolic dims, parameters and the operator histogram', () => {

@@ -17,6 +17,7 @@ import { driftProbes, probeError, rankDrift } from '../../../extension/engine/gr
 import { loadGraph, bytesEqual } from '../../../extension/workerProcess/handlers/graphModels';
 import { locateDrift } from '../../../extension/workerProcess/ort/locateDrift';
 import { fixture, tempDir } from '../helpers/fixtures';
+import { encodeModel } from '../helpers/onnxBuilder';
 import { testBundles } from '../worker/bundles';
 
 const ORIGINAL = fixture('zoo_resstyle', 'model.onnx');
@@ -41,7 +42,7 @@ async function brokenModel(): Promise<string> {
   values[0] += 0.5;
   bias.raw_data = new Uint8Array(values.buffer);
   const out = path.join(dir, 'model.broken.onnx');
-  fs.writeFileSync(out, onnx.ModelProto.encode(proto).finish());
+  fs.writeFileSync(out, encodeModel(proto));
   return out;
 }
 
@@ -78,7 +79,7 @@ test('models whose node names differ are aligned by module path, op type and occ
   // Another exporter's names: the module survives in the weight names only.
   for (const n of proto.graph!.node!) n.name = `renamed_${n.name}`;
   const renamed = path.join(dir, 'renamed.onnx');
-  fs.writeFileSync(renamed, onnx.ModelProto.encode(proto).finish());
+  fs.writeFileSync(renamed, encodeModel(proto));
   withGraphs(ORIGINAL, renamed, (a, b) => {
     const al = alignGraphs(a.view, b.view, bytesEqual(a, b));
     const conv = al.pairs.find((p) => p.a === '/conv2/Conv');

@@ -11,8 +11,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Long from 'long';
-import { onnx } from '../../../extension/engine/onnx/proto';
-import { GraphBuilder, modelProto, tensorProto, writeModel } from '../exporters/build';
+import { DataType, onnx } from '../../../extension/engine/onnx/proto';
+import { GraphBuilder, modelProto } from '../exporters/exporterGraph';
+import { encodeModel, makeOpsetId, makeTensor, writeModel } from '../helpers/onnxBuilder';
 import { tempDir } from '../helpers/fixtures';
 import { convBn, write } from './hostileModels';
 import { filesIn, processesLeft, runCli, type CliRun } from './cliRun';
@@ -81,7 +82,7 @@ describe('ambiguous or malformed graphs are refused, never guessed', () => {
   it('two initializers with one name', async () => {
     const { dir, model } = folderWith((f) => {
       const g = convBn(new GraphBuilder());
-      g.parts.initializer.push(tensorProto('bn.weight', [2], [5, 5]));
+      g.parts.initializer.push(makeTensor('bn.weight', DataType.FLOAT, [2], [5, 5]));
       write(f, g);
     });
     assertRefused(await runCli(['fuse', model, '-o', path.join(dir, 'out.onnx')]), /two initializers are named 'bn\.weight'; which one a program uses is ambiguous/);
@@ -110,7 +111,7 @@ describe('ambiguous or malformed graphs are refused, never guessed', () => {
   it('opset INT64_MAX', async () => {
     const { model } = folderWith((f) => {
       const m = modelProto(convBn(new GraphBuilder()), { opset: 17, irVersion: 8, producer: 'hostile' });
-      m.opset_import = [onnx.OperatorSetIdProto.create({ domain: '', version: Long.fromString('9223372036854775807') })];
+      m.opset_import = [makeOpsetId('', Long.fromString('9223372036854775807'))];
       writeModel(f, m);
     });
     assertRefused(await runCli(['scan', model]), /opset 9223372036854775807 of domain 'ai\.onnx' is not a valid version/);
@@ -123,7 +124,7 @@ describe('ambiguous or malformed graphs are refused, never guessed', () => {
       const proto = onnx.ModelProto.decode(fs.readFileSync(f));
       const w = proto.graph!.initializer!.find((t) => t.name === 'conv.weight')!;
       w.external_data!.find((e) => e.key === 'offset')!.value = '0x0';
-      fs.writeFileSync(f, onnx.ModelProto.encode(proto).finish());
+      fs.writeFileSync(f, encodeModel(proto));
     });
     assertRefused(await runCli(['fuse', model, '-o', path.join(dir, 'out.onnx')]), /tensor 'conv\.weight': external data offset is not a non-negative decimal integer/);
     assert.deepEqual(filesIn(dir), ['model.onnx', 'weights.bin']);

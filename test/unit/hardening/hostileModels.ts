@@ -4,8 +4,9 @@
  * overflow, ambiguous names, unsorted graphs, huge node counts.
  */
 import Long from 'long';
-import { AttributeType, DataType, onnx } from '../../../extension/engine/onnx/proto';
-import { GraphBuilder, modelProto, tensorProto, valueInfo, writeModel } from '../exporters/build';
+import { DataType } from '../../../extension/engine/onnx/proto';
+import { GraphBuilder, modelProto } from '../exporters/exporterGraph';
+import { makeGraph, makeNode, makeTensor, makeValueInfo, writeModel } from '../helpers/onnxBuilder';
 
 const INT64_MAX = '9223372036854775807';
 
@@ -25,28 +26,24 @@ export function convBn(g: GraphBuilder, bn: { scale?: number[]; variance?: numbe
 
 /** A `Loop` with trip count INT64_MAX and a condition that stays true: ONNX Runtime never returns. */
 export function addEndlessLoop(g: GraphBuilder, from = 'x', out = 'forever'): GraphBuilder {
-  g.parts.initializer.push(onnx.TensorProto.create({ name: 'trip_count', data_type: DataType.INT64, dims: [], int64_data: [Long.fromString(INT64_MAX)] }));
-  g.parts.initializer.push(onnx.TensorProto.create({ name: 'keep_going', data_type: DataType.BOOL, dims: [], int32_data: [1] }));
-  const body = onnx.GraphProto.create({
-    name: 'body',
-    input: [valueInfo('i', DataType.INT64, []), valueInfo('cond_in', DataType.BOOL, []), valueInfo('v_in', DataType.FLOAT)],
-    output: [valueInfo('cond_out', DataType.BOOL, []), valueInfo('v_out', DataType.FLOAT)],
-    node: [
-      onnx.NodeProto.create({ name: 'keep', op_type: 'Identity', input: ['cond_in'], output: ['cond_out'] }),
-      onnx.NodeProto.create({ name: 'same', op_type: 'Identity', input: ['v_in'], output: ['v_out'] }),
-    ],
-  });
-  g.parts.node.push(onnx.NodeProto.create({
-    name: 'endless', op_type: 'Loop', input: ['trip_count', 'keep_going', from], output: [out],
-    attribute: [onnx.AttributeProto.create({ name: 'body', type: AttributeType.GRAPH, g: body })],
-  }));
+  g.parts.initializer.push(
+    makeTensor('trip_count', DataType.INT64, [], [Long.fromString(INT64_MAX)], { raw: false }),
+    makeTensor('keep_going', DataType.BOOL, [], [1], { raw: false }),
+  );
+  const body = makeGraph(
+    [makeNode('Identity', ['cond_in'], ['cond_out'], 'keep'), makeNode('Identity', ['v_in'], ['v_out'], 'same')],
+    'body',
+    [makeValueInfo('i', DataType.INT64, []), makeValueInfo('cond_in', DataType.BOOL, []), makeValueInfo('v_in', DataType.FLOAT)],
+    [makeValueInfo('cond_out', DataType.BOOL, []), makeValueInfo('v_out', DataType.FLOAT)],
+  );
+  g.parts.node.push(makeNode('Loop', ['trip_count', 'keep_going', from], [out], 'endless', { body: { graph: body } }));
   g.output(out);
   return g;
 }
 
 /** A `Range` from 0 to `limit` (float32): `limit` × 4 bytes allocated by ONNX Runtime at run time. */
 export function addHugeRange(g: GraphBuilder, limit: number, out = 'huge'): GraphBuilder {
-  g.parts.initializer.push(tensorProto('range_start', [], [0]), tensorProto('range_limit', [], [limit]), tensorProto('range_delta', [], [1]));
+  g.parts.initializer.push(makeTensor('range_start', DataType.FLOAT, [], [0]), makeTensor('range_limit', DataType.FLOAT, [], [limit]), makeTensor('range_delta', DataType.FLOAT, [], [1]));
   g.node('Range', 'range', ['range_start', 'range_limit', 'range_delta'], [out]);
   g.output(out, ['n']);
   return g;

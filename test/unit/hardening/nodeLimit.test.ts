@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx } from '../../../extension/engine/onnx/proto';
 import { tempDir } from '../helpers/fixtures';
+import { makeGraph, makeModel, writeModel } from '../helpers/onnxBuilder';
 import { filesIn, runCli } from './cliRun';
 
 const dir = tempDir('modelfuse-nodes-');
@@ -16,10 +17,9 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 function emptyNodes(file: string, count: number): string {
   // The cheapest hostile node: an empty NodeProto is 2 bytes on disk.
+  // (not makeNode: that would write an empty name and op_type into each)
   const nodes = Array.from({ length: count }, () => onnx.NodeProto.create({}));
-  const m = onnx.ModelProto.create({ ir_version: 8, opset_import: [{ domain: '', version: 17 }], graph: { name: 'g', node: nodes } });
-  fs.writeFileSync(file, onnx.ModelProto.encode(m).finish());
-  return file;
+  return writeModel(file, makeModel(makeGraph(nodes, 'g', [], []), { irVersion: 8, opset: 17, producerName: null }));
 }
 
 it('a model past the node limit is refused by scan and fuse with its count (exit 2, nothing written)', async () => {

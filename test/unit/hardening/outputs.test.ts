@@ -10,7 +10,7 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GraphBuilder } from '../exporters/build';
+import { GraphBuilder } from '../exporters/exporterGraph';
 import { tempDir } from '../helpers/fixtures';
 import { STALE_TEMPORARY_MS } from '../../../extension/engine/io/atomicWrite';
 import { convBn, write } from './hostileModels';

@@ -21,6 +21,7 @@ import { AttributeType, DataType, onnx } from '../../../extension/engine/onnx/pr
 import { verifyModels } from '../../../extension/workerProcess/ort/verify';
 import { FIXTURES, tempDir } from '../helpers/fixtures';
 import { mulberry32 } from '../helpers/random';
+import { encodeModel } from '../helpers/onnxBuilder';
 
 const CASES_PER_MODEL = 250;
 const VERIFIED_PER_MODEL = 6;
@@ -127,7 +128,7 @@ describe('structural fuzz over every fixture', () => {
         const how = mutate(proto, r);
         const input = path.join(caseDir, `in-${k}.onnx`);
         const output = path.join(caseDir, `out-${k}.onnx`);
-        fs.writeFileSync(input, onnx.ModelProto.encode(proto).finish());
+        fs.writeFileSync(input, encodeModel(proto));
         try {
           await fuseModelFile(input, output);
           tally.fused++;

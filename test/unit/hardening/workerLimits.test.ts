@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GraphBuilder } from '../exporters/build';
+import { GraphBuilder } from '../exporters/exporterGraph';
 import { tempDir } from '../helpers/fixtures';
 import { addEndlessLoop, addHugeRange, convBn, write } from './hostileModels';
 import { filesIn, killTagged, processesLeft, runCli, type CliRun } from './cliRun';

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { fixture, tempDir } from '../helpers/fixtures';
 import { onnx, DataType } from '../../../extension/engine/onnx/proto';
-import { makeTensor } from '../../../extension/engine/onnx/tensors';
+import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, writeModel } from '../helpers/onnxBuilder';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { saveModel } from '../../../extension/engine/onnx/save';
 import { SafetensorsFile } from '../../../extension/engine/safetensors/safetensors';
@@ -99,24 +99,21 @@ function buildModel(dir: string, extra?: (g: onnx.GraphProto, w: Built['weights'
     'onnx::W_3': { values: r([3, 5]).values, dims: [3, 5] },
     'onnx::Gather_4': { values: r([7, 3]).values, dims: [7, 3] },
   };
-  const vi = (name: string, elem: number, dims: number[]) => onnx.ValueInfoProto.create({ name, type: { tensor_type: { elem_type: elem, shape: { dim: dims.map((d) => ({ dim_value: d })) } } } });
-  const g = onnx.GraphProto.create({
-    name: 'g',
-    node: [
-      { op_type: 'Gemm', name: '/l1/Gemm', input: ['x', 'onnx::Gemm_1'], output: ['h1'], attribute: [{ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] },
-      { op_type: 'Gemm', name: '/l2/Gemm', input: ['h1', 'onnx::Gemm_2'], output: ['h2'], attribute: [{ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] },
-      { op_type: 'Transpose', name: '/l3/Transpose', input: ['onnx::W_3'], output: ['w3t'], attribute: [{ name: 'perm', type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 0] }] },
-      { op_type: 'MatMul', name: '/l3/MatMul', input: ['h2', 'w3t'], output: ['y'] },
-      { op_type: 'Gather', name: '/emb/Gather', input: ['onnx::Gather_4', 'ids'], output: ['e'] },
-    ].map((n) => onnx.NodeProto.create(n)),
-    initializer: Object.entries(weights).map(([name, w]) => makeTensor(name, DataType.FLOAT, w.dims, w.values)),
-    input: [vi('x', DataType.FLOAT, [2, 4]), vi('ids', DataType.INT64, [3])],
-    output: [vi('y', DataType.FLOAT, [2, 3]), vi('e', DataType.FLOAT, [3, 3])],
-  });
+  const g = makeGraph(
+    [
+      makeNode('Gemm', ['x', 'onnx::Gemm_1'], ['h1'], '/l1/Gemm', { transB: 0 }),
+      makeNode('Gemm', ['h1', 'onnx::Gemm_2'], ['h2'], '/l2/Gemm', { transB: 1 }),
+      makeNode('Transpose', ['onnx::W_3'], ['w3t'], '/l3/Transpose', { perm: [1, 0] }),
+      makeNode('MatMul', ['h2', 'w3t'], ['y'], '/l3/MatMul'),
+      makeNode('Gather', ['onnx::Gather_4', 'ids'], ['e'], '/emb/Gather'),
+    ],
+    'g',
+    [makeValueInfo('x', DataType.FLOAT, [2, 4]), makeValueInfo('ids', DataType.INT64, [3])],
+    [makeValueInfo('y', DataType.FLOAT, [2, 3]), makeValueInfo('e', DataType.FLOAT, [3, 3])],
+    Object.entries(weights).map(([name, w]) => makeTensor(name, DataType.FLOAT, w.dims, w.values)),
+  );
   extra?.(g, weights);
-  const model = onnx.ModelProto.create({ ir_version: 8, producer_name: 'test', opset_import: [{ domain: '', version: 17 }], graph: g });
-  const file = path.join(dir, 'base.onnx');
-  fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+  const file = writeModel(path.join(dir, 'base.onnx'), makeModel(g, { irVersion: 8, producerName: 'test', opset: 17 }));
   return { file, weights };
 }
 
@@ -160,8 +157,8 @@ test('a shared initializer is refused by default; --shared untie gives the adapt
   const dir = tempDir();
   // a second reader of W1: '/other/Gemm' (the exporter deduplicated two equal weights)
   const built = buildModel(dir, (g) => {
-    g.node.push(onnx.NodeProto.create({ op_type: 'Gemm', name: '/other/Gemm', input: ['x', 'onnx::Gemm_1'], output: ['z'], attribute: [{ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] }));
-    g.output.push(onnx.ValueInfoProto.create({ name: 'z', type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 2 }, { dim_value: 6 }] } } } }));
+    g.node.push(makeNode('Gemm', ['x', 'onnx::Gemm_1'], ['z'], '/other/Gemm', { transB: 0 }));
+    g.output.push(makeValueInfo('z', DataType.FLOAT, [2, 6]));
   });
   const r = rand(42);
   const [A, B] = [r([2, 4]), r([6, 2])];
@@ -193,8 +190,8 @@ test('a shared initializer is refused by default; --shared untie gives the adapt
 async function runWithZ(file: string): Promise<{ z: Float32Array; h1: Float32Array }> {
   // expose h1 as an output too, to see the adapted reader's own result
   const m = onnx.ModelProto.decode(fs.readFileSync(file));
-  m.graph!.output!.push(onnx.ValueInfoProto.create({ name: 'h1', type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 2 }, { dim_value: 6 }] } } } }));
-  const s = await ort.InferenceSession.create(onnx.ModelProto.encode(m).finish(), { graphOptimizationLevel: 'disabled' });
+  m.graph!.output!.push(makeValueInfo('h1', DataType.FLOAT, [2, 6]));
+  const s = await ort.InferenceSession.create(encodeModel(m), { graphOptimizationLevel: 'disabled' });
   try {
     const out = await s.run({ x: new ort.Tensor('float32', Float32Array.from([1, -2, 0.5, 3, 0.25, 1, -1, 2]), [2, 4]), ids: new ort.Tensor('int64', BigInt64Array.from([0n, 6n, 3n]), [3]) });
     return { z: out.z.data as Float32Array, h1: out.h1.data as Float32Array };
@@ -239,9 +236,9 @@ test('ambiguous call order is an error listing the candidate nodes, and --map se
     // two unnamed linears whose scopes kept only 'proj', and an adapter for one module named 'a.proj' — whose is it?
     for (const [i, n] of ['/proj/MatMul', '/proj_1/MatMul'].entries()) {
       g.initializer.push(makeTensor(`onnx::MatMul_9${i}`, DataType.FLOAT, [3, 3], rand(50 + i)([3, 3]).values));
-      g.node.push(onnx.NodeProto.create({ op_type: 'MatMul', name: n, input: [i ? 'p0' : 'y', `onnx::MatMul_9${i}`], output: [i ? 'p1' : 'p0'] }));
+      g.node.push(makeNode('MatMul', [i ? 'p0' : 'y', `onnx::MatMul_9${i}`], [i ? 'p1' : 'p0'], n));
     }
-    g.output.push(onnx.ValueInfoProto.create({ name: 'p1', type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 2 }, { dim_value: 3 }] } } } }));
+    g.output.push(makeValueInfo('p1', DataType.FLOAT, [2, 3]));
   });
   const r = rand(44);
   const ad = writePeftAdapter(path.join(dir, 'a'), { r: 1, lora_alpha: 1 }, { [`${P}a.proj.lora_A.weight`]: r([1, 3]), [`${P}a.proj.lora_B.weight`]: r([3, 1]) });
@@ -259,11 +256,8 @@ test('dynamo-style nodes: the module comes from metadata_props name scopes when 
   const dir = tempDir();
   const built = buildModel(dir, (g) => {
     g.initializer.push(makeTensor('val_12', DataType.FLOAT, [3, 3], rand(70)([3, 3]).values));
-    g.node.push(onnx.NodeProto.create({
-      op_type: 'MatMul', name: 'node_MatMul_7', input: ['y', 'val_12'], output: ['q'],
-      metadata_props: [{ key: 'pkg.torch.onnx.name_scopes', value: "['', 'blocks.0', 'blocks.0.mlp', 'matmul']" }],
-    }));
-    g.output.push(onnx.ValueInfoProto.create({ name: 'q', type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 2 }, { dim_value: 3 }] } } } }));
+    g.node.push(makeNode('MatMul', ['y', 'val_12'], ['q'], 'node_MatMul_7', {}, { metadata: { 'pkg.torch.onnx.name_scopes': "['', 'blocks.0', 'blocks.0.mlp', 'matmul']" } }));
+    g.output.push(makeValueInfo('q', DataType.FLOAT, [2, 3]));
   });
   const r = rand(71);
   const ad = writePeftAdapter(path.join(dir, 'a'), { r: 1, lora_alpha: 1 }, { [`${P}blocks.0.mlp.lora_A.weight`]: r([1, 3]), [`${P}blocks.0.mlp.lora_B.weight`]: r([3, 1]) });
@@ -289,17 +283,16 @@ test('dynamo export of a Llama-style model: every adapted module matched by its 
         g.initializer.push(makeTensor(w, DataType.FLOAT, [3, 3], r0([3, 3]).values));
         const out = `linear_${layer * 4 + k}`;
         const scopes = ['', 'model', `model.layers.${layer}`, `model.layers.${layer}.self_attn`, `model.layers.${layer}.self_attn.${proj}`, out];
-        g.node.push(onnx.NodeProto.create({
-          op_type: 'MatMul', name: `node_${out}`, input: [x, w], output: [out],
-          metadata_props: [
-            { key: 'pkg.torch.onnx.name_scopes', value: `[${scopes.map((s) => `'${s}'`).join(', ')}]` },
-            { key: 'pkg.torch.onnx.class_hierarchy', value: "['transformers.LlamaForCausalLM', 'transformers.LlamaModel', 'transformers.LlamaDecoderLayer', 'transformers.LlamaAttention', 'torch.nn.modules.linear.Linear', 'aten.linear.default']" },
-          ],
+        g.node.push(makeNode('MatMul', [x, w], [out], `node_${out}`, {}, {
+          metadata: {
+            'pkg.torch.onnx.name_scopes': `[${scopes.map((s) => `'${s}'`).join(', ')}]`,
+            'pkg.torch.onnx.class_hierarchy': "['transformers.LlamaForCausalLM', 'transformers.LlamaModel', 'transformers.LlamaDecoderLayer', 'transformers.LlamaAttention', 'torch.nn.modules.linear.Linear', 'aten.linear.default']",
+          },
         }));
         x = out;
       }
     }
-    g.output.push(onnx.ValueInfoProto.create({ name: x, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 2 }, { dim_value: 3 }] } } } }));
+    g.output.push(makeValueInfo(x, DataType.FLOAT, [2, 3]));
   });
   const r = rand(91);
   const t: Record<string, T> = {};

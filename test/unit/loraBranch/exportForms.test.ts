@@ -22,6 +22,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { onnx } from '../../../extension/engine/onnx/proto';
 import { maxRelDiff } from '../helpers/fixtures';
+import { encodeModel, makeMetadata, makeNode, makeValueInfo } from '../helpers/onnxBuilder';
 import { DataType, GraphSpec, initializer, loraCandidates, randn, refMatmul, run, scaledDiff, scanAndFuse, transpose2 } from './helpers';
 
 const IN = 8;
@@ -176,7 +177,7 @@ test('GPT-2 Conv1D with a dynamic batch dim: reported, refused naming the Reshap
   const b = buildConv1dTorchScript(true);
   const model = onnx.ModelProto.decode(b.unmerged);
   model.graph!.input![0].type!.tensor_type!.shape!.dim![0] = { dim_param: 'batch' };
-  const { candidates } = scanAndFuse(onnx.ModelProto.encode(model).finish());
+  const { candidates } = scanAndFuse(encodeModel(model));
   const lora = loraCandidates(candidates);
   assert.equal(lora.length, 1, 'still reported as a LoRA branch');
   assert.match(lora[0].blocked ?? '', /the shape of 'x' is not static, so ModelFuse cannot prove that Reshape '\/transformer\/h.0\/attn\/c_attn\/base_layer\/Reshape' only flattens its leading dims/);
@@ -216,9 +217,9 @@ function buildConv1dDynamo(withBranch: boolean, s = 2): Built {
   const model = onnx.ModelProto.decode(g.model([{ name: 'x', dims: [...LEAD, IN] }], [{ name: y }]));
   for (const n of model.graph!.node!) {
     const sc = scopes[n.name ?? ''];
-    if (sc) n.metadata_props = [onnx.StringStringEntryProto.create({ key: 'pkg.torch.onnx.name_scopes', value: sc })];
+    if (sc) n.metadata_props = makeMetadata({ 'pkg.torch.onnx.name_scopes': sc });
   }
-  const bytes = onnx.ModelProto.encode(model).finish();
+  const bytes = encodeModel(model);
   return { unmerged: bytes, base: bytes, y, weight: { name: 'val_0', expected }, dtype: DataType.FLOAT };
 }
 
@@ -313,9 +314,9 @@ function buildLoraBias(form: 'matmul' | 'gemm' | 'no-base-bias', withBranch: boo
     // checkFold feeds `x` [2, 3, in]: flatten it in the graph for the Gemm form
     const spec = g.model(inputs, [{ name: y }]);
     const m = onnx.ModelProto.decode(spec);
-    m.graph!.input = [onnx.ValueInfoProto.create({ name: 'x', type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [...LEAD, IN].map((d) => ({ dim_value: d })) } } } })];
-    m.graph!.node!.unshift(onnx.NodeProto.create({ name: 'flatten', op_type: 'Flatten', input: ['x'], output: ['x2'], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 2 }] }));
-    const bytes = onnx.ModelProto.encode(m).finish();
+    m.graph!.input = [makeValueInfo('x', DataType.FLOAT, [...LEAD, IN])];
+    m.graph!.node!.unshift(makeNode('Flatten', ['x'], ['x2'], 'flatten', { axis: 2 }));
+    const bytes = encodeModel(m);
     return { unmerged: bytes, base: bytes, y, weight: { name: 'base.weight', expected }, bias: { name: 'base.bias', expected: expectedBias }, dtype: DataType.FLOAT };
   }
   const bytes = g.model(inputs, [{ name: y }]);

@@ -1,12 +1,14 @@
 /**
- * Shared pieces of the lora-branch tests: a tiny graph writer on top of the
- * fusion tests' model builder, scan + fuse of a model in memory, and an ONNX
- * Runtime runner that also takes int64 inputs (embedding ids).
+ * Shared pieces of the lora-branch tests: a lora-branch graph writer (seeded
+ * weights, outputs named after their node) on top of the tests' one ONNX
+ * builder, scan + fuse of a model in memory, and an ONNX Runtime runner that
+ * also takes int64 inputs (embedding ids).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { buildModel, randn, type AttrValue, type ModelSpec, type NodeSpec, type TensorSpec, type ValueSpec } from '../fusion/helpers/build';
+import { randn } from '../fusion/helpers/build';
+import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, type AttrValue, type Dim } from '../helpers/onnxBuilder';
 import { DataType, onnx } from '../../../extension/engine/onnx/proto';
 import { bfloat16FromBits, float16FromBits, float64ToBytes } from '../../../extension/engine/onnx/dtypes';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
@@ -17,7 +19,33 @@ import { tempDir } from '../helpers/fixtures';
 
 export { randn, DataType };
 
-/** Builds a graph node by node; outputs are named after the node. */
+export interface NodeSpec {
+  op: string;
+  name: string;
+  inputs: string[];
+  outputs: string[];
+  attrs?: Record<string, AttrValue>;
+}
+
+export interface TensorSpec {
+  name: string;
+  dims: number[];
+  values: ArrayLike<number>;
+  dtype: number;
+}
+
+export interface ValueSpec {
+  name: string;
+  dims?: Dim[];
+  dtype?: number;
+}
+
+/**
+ * Builds a graph node by node; outputs are named after the node. Nodes and
+ * tensors stay plain records (tests edit them, read the values back) until
+ * `model()` makes the ONNX model: Constant nodes (`const_<name>`) first, then
+ * the nodes, graph 'g', IR 8, opset 17 unless given.
+ */
 export class GraphSpec {
   readonly nodes: NodeSpec[] = [];
   readonly initializers: TensorSpec[] = [];
@@ -50,8 +78,20 @@ export class GraphSpec {
     return name;
   }
 
-  model(inputs: ValueSpec[], outputs: ValueSpec[], extra: Partial<ModelSpec> = {}): Uint8Array {
-    return buildModel({ inputs, outputs, nodes: this.nodes, initializers: this.initializers, constants: this.constants, ...extra });
+  model(inputs: ValueSpec[], outputs: ValueSpec[], extra: { opset?: number } = {}): Uint8Array {
+    const tensor = (t: TensorSpec) => makeTensor(t.name, t.dtype, t.dims, t.values);
+    const valueInfo = (v: ValueSpec) => makeValueInfo(v.name, v.dtype ?? DataType.FLOAT, v.dims);
+    const graph = makeGraph(
+      [
+        ...this.constants.map((t) => makeNode('Constant', [], [t.name], `const_${t.name}`, { value: { tensor: tensor(t) } }, { domain: '' })),
+        ...this.nodes.map((n) => makeNode(n.op, n.inputs, n.outputs, n.name, n.attrs, { domain: '' })),
+      ],
+      'g',
+      inputs.map(valueInfo),
+      outputs.map(valueInfo),
+      this.initializers.map(tensor),
+    );
+    return encodeModel(makeModel(graph, { opset: extra.opset ?? 17 }));
   }
 }
 

@@ -11,76 +11,56 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Long from 'long';
 import * as ort from 'onnxruntime-node';
-import { AttributeType, DataType, onnx } from '../../../extension/engine/onnx/proto';
+import { DataType, onnx } from '../../../extension/engine/onnx/proto';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { saveModel } from '../../../extension/engine/onnx/save';
-import { float64ToBytes } from '../../../extension/engine/onnx/dtypes';
+import { encodeModel, makeGraph, makeMetadata, makeModel, makeNode, makeOpsetId, makeTensor, makeValueInfo } from '../helpers/onnxBuilder';
 import { fixture, readCase, tempDir } from '../helpers/fixtures';
 
 const f32 = (name: string, dims: number[], values: number[]) =>
-  onnx.TensorProto.create({ name, data_type: DataType.FLOAT, dims, raw_data: float64ToBytes(values, DataType.FLOAT), doc_string: `doc of ${name}` });
-const vi = (name: string, dims: number[]) =>
-  onnx.ValueInfoProto.create({ name, doc_string: `value ${name}`, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: dims.map((d) => ({ dim_value: d })) } } } });
-const meta = (k: string, v: string) => onnx.StringStringEntryProto.create({ key: k, value: v });
+  Object.assign(makeTensor(name, DataType.FLOAT, dims, values), { doc_string: `doc of ${name}` });
+const vi = (name: string, dims: number[]) => Object.assign(makeValueInfo(name, DataType.FLOAT, dims), { doc_string: `value ${name}` });
 
 function richModel(): onnx.ModelProto {
   const branch = (name: string, value: number) =>
-    onnx.GraphProto.create({
-      name,
-      node: [onnx.NodeProto.create({ name: `${name}_add`, op_type: 'Add', input: ['x', `${name}_c`], output: [`${name}_out`] })],
-      initializer: [f32(`${name}_c`, [1], [value])],
-      output: [vi(`${name}_out`, [2])],
-    });
-  const ifNode = onnx.NodeProto.create({
-    name: 'branch', op_type: 'If', input: ['cond'], output: ['z'], doc_string: 'an If with two subgraphs',
-    attribute: [
-      onnx.AttributeProto.create({ name: 'then_branch', type: AttributeType.GRAPH, g: branch('then', 1) }),
-      onnx.AttributeProto.create({ name: 'else_branch', type: AttributeType.GRAPH, g: branch('else', -1) }),
-    ],
-    metadata_props: [meta('pkg.torch.onnx.name_scopes', "['', 'gate', 'where']")],
+    makeGraph([makeNode('Add', ['x', `${name}_c`], [`${name}_out`], `${name}_add`)], name, [], [vi(`${name}_out`, [2])], [f32(`${name}_c`, [1], [value])]);
+  const ifNode = makeNode('If', ['cond'], ['z'], 'branch', { then_branch: { graph: branch('then', 1) }, else_branch: { graph: branch('else', -1) } }, {
+    docString: 'an If with two subgraphs',
+    metadata: { 'pkg.torch.onnx.name_scopes': "['', 'gate', 'where']" },
   });
-  const fnCall = onnx.NodeProto.create({ name: 'call', op_type: 'MyAdd', domain: 'custom', input: ['z', 'w'], output: ['y'] });
-  const slice = onnx.NodeProto.create({
-    name: 'slice', op_type: 'Constant', output: ['big'],
-    attribute: [onnx.AttributeProto.create({ name: 'value_ints', type: AttributeType.INTS, ints: [Long.MAX_VALUE, Long.MIN_VALUE, Long.fromNumber(-1)] })],
-  });
+  const fnCall = makeNode('MyAdd', ['z', 'w'], ['y'], 'call', {}, { domain: 'custom' });
+  const slice = makeNode('Constant', [], ['big'], 'slice', { value_ints: [Long.MAX_VALUE, Long.MIN_VALUE, Long.fromNumber(-1)] });
   const sparse = onnx.SparseTensorProto.create({
     values: f32('sp', [2], [3.5, -2]),
-    indices: onnx.TensorProto.create({ name: 'sp_idx', data_type: DataType.INT64, dims: [2], int64_data: [Long.fromNumber(1), Long.fromNumber(3)] }),
+    indices: makeTensor('sp_idx', DataType.INT64, [2], [Long.fromNumber(1), Long.fromNumber(3)], { raw: false }),
     dims: [4],
   });
-  const graph = onnx.GraphProto.create({
-    name: 'main', doc_string: 'graph doc',
-    node: [ifNode, fnCall, slice],
-    initializer: [f32('w', [2], [0.25, 4])],
+  const graph = Object.assign(makeGraph([ifNode, fnCall, slice], 'main', [vi('x', [2]), makeValueInfo('cond', DataType.BOOL, [])], [vi('y', [2])], [f32('w', [2], [0.25, 4])], [vi('z', [2])]), {
+    doc_string: 'graph doc',
     sparse_initializer: [sparse],
-    input: [vi('x', [2]), onnx.ValueInfoProto.create({ name: 'cond', type: { tensor_type: { elem_type: DataType.BOOL, shape: { dim: [] } } } })],
-    output: [vi('y', [2])],
-    value_info: [vi('z', [2])],
-    metadata_props: [meta('graph.key', 'graph value')],
+    metadata_props: makeMetadata({ 'graph.key': 'graph value' }),
   });
   const fn = onnx.FunctionProto.create({
     name: 'MyAdd', domain: 'custom', input: ['a', 'b'], output: ['c'], doc_string: 'a local function',
-    node: [onnx.NodeProto.create({ op_type: 'Add', input: ['a', 'b'], output: ['c'] })],
-    opset_import: [{ domain: '', version: 17 }],
+    node: [makeNode('Add', ['a', 'b'], ['c'])],
+    opset_import: [makeOpsetId('', 17)],
   });
+  const identityGraph = (name: string, out: string) => makeGraph([makeNode('Identity', ['w'], [out])], name, [], [vi(out, [2])]);
   const training = onnx.TrainingInfoProto.create({
-    initialization: onnx.GraphProto.create({ name: 'init', node: [onnx.NodeProto.create({ op_type: 'Identity', input: ['w'], output: ['w_init'] })], output: [vi('w_init', [2])] }),
-    algorithm: onnx.GraphProto.create({ name: 'algo', node: [onnx.NodeProto.create({ op_type: 'Identity', input: ['w'], output: ['w_new'] })], output: [vi('w_new', [2])] }),
-    initialization_binding: [meta('w', 'w_init')],
-    update_binding: [meta('w', 'w_new')],
+    initialization: identityGraph('init', 'w_init'),
+    algorithm: identityGraph('algo', 'w_new'),
+    initialization_binding: makeMetadata({ w: 'w_init' }),
+    update_binding: makeMetadata({ w: 'w_new' }),
   });
-  return onnx.ModelProto.create({
-    ir_version: 9, producer_name: 'roundtrip-test', producer_version: '1', domain: 'test', model_version: 7, doc_string: 'model doc',
-    opset_import: [{ domain: '', version: 17 }, { domain: 'custom', version: 1 }],
-    metadata_props: [meta('author', 'ModelFuse'), meta('empty', '')],
-    graph, functions: [fn], training_info: [training],
-  });
+  return Object.assign(
+    makeModel(graph, { irVersion: 9, producerName: 'roundtrip-test', producerVersion: '1', opset: [makeOpsetId('', 17), makeOpsetId('custom', 1)], metadata: { author: 'ModelFuse', empty: '' } }),
+    { domain: 'test', model_version: 7, doc_string: 'model doc', functions: [fn], training_info: [training] },
+  );
 }
 
 test('a model with functions, metadata, docs, value_info, sparse initializers, subgraphs and training_info survives load + save byte-identically', async () => {
   const dir = tempDir();
-  const bytes = Buffer.from(onnx.ModelProto.encode(richModel()).finish());
+  const bytes = Buffer.from(encodeModel(richModel()));
   const input = path.join(dir, 'rich.onnx');
   fs.writeFileSync(input, bytes);
   const model = OnnxModel.load(input);

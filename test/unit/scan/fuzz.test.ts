@@ -9,12 +9,13 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { ModelFuseError } from '../../../extension/engine/errors';
-import { AttributeType, onnx } from '../../../extension/engine/onnx/proto';
+import { onnx } from '../../../extension/engine/onnx/proto';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { analyzeModel } from '../../../extension/engine/fusion/scan';
 import { buildFuseList } from '../../../extension/engine/fusion/fuseList';
 import { fixture, FUSION_CASES } from '../helpers/fixtures';
 import { mulberry32 } from '../helpers/random';
+import { encodeModel, makeAttribute, makeMetadata, makeNode, makeValueInfo } from '../helpers/onnxBuilder';
 
 const MODELS = [...FUSION_CASES.map((c) => fixture(c, 'model.onnx')), fixture('lora_linear_qv', 'base.onnx'), fixture('lora_conv', 'peft_unmerged.onnx')];
 const PER_MODEL = 1000;
@@ -94,11 +95,18 @@ function editGraph(m: onnx.ModelProto, r: () => number): string {
     case 1: if (n.input?.length) n.input[Math.floor(r() * n.input.length)] = pick(values); return `rewired an input of ${n.name}`;
     case 2: n.name = pick([pick(nodes).name ?? '', '', '/a/b_1/c', '/x//y', '/']); return `renamed ${n.op_type}`;
     case 3: g.initializer!.splice(Math.floor(r() * g.initializer!.length), 1); return 'dropped an initializer';
-    case 4: g.output!.push(onnx.ValueInfoProto.create({ name: pick(values) })); return 'extra graph output';
-    case 5: n.attribute = [...(n.attribute ?? []), onnx.AttributeProto.create({ name: pick(['training_mode', 'group', 'transB', 'spatial', 'epsilon']), type: AttributeType.INT, i: Math.floor(r() * 5) - 1 })]; return 'attribute';
-    case 6: n.metadata_props = [{ key: 'pkg.torch.onnx.name_scopes', value: pick(SCOPES) }, { key: 'pkg.torch.onnx.class_hierarchy', value: pick(SCOPES) }, { key: 'namespace', value: pick([': a/b: torch.nn.modules.batchnorm.BatchNorm2d/c: d', '/', ': ']) }]; return 'metadata';
+    case 4: g.output!.push(makeValueInfo(pick(values), null)); return 'extra graph output';
+    case 5: n.attribute = [...(n.attribute ?? []), makeAttribute(pick(['training_mode', 'group', 'transB', 'spatial', 'epsilon']), Math.floor(r() * 5) - 1)]; return 'attribute';
+    case 6: n.metadata_props = makeMetadata({ 'pkg.torch.onnx.name_scopes': pick(SCOPES), 'pkg.torch.onnx.class_hierarchy': pick(SCOPES), namespace: pick([': a/b: torch.nn.modules.batchnorm.BatchNorm2d/c: d', '/', ': ']) }); return 'metadata';
     case 7: n.output = [pick(values)]; return `output of ${n.name} renamed`;
-    default: nodes.splice(Math.floor(r() * nodes.length), 0, onnx.NodeProto.create({ name: `/${pick(['relu', 'conv1', 'x'])}/Op`, op_type: pick(OPS), input: [pick(values), pick(values)], output: [pick(values)] })); return 'inserted a node';
+    default: {
+      const at = Math.floor(r() * nodes.length);
+      const name = `/${pick(['relu', 'conv1', 'x'])}/Op`; // drawn in the order the edit always drew them: name, op, inputs, output
+      const op = pick(OPS);
+      const inputs = [pick(values), pick(values)];
+      nodes.splice(at, 0, makeNode(op, inputs, [pick(values)], name));
+      return 'inserted a node';
+    }
   }
 }
 
@@ -111,7 +119,7 @@ test('fuzz: 1500 structurally edited models (ops, wiring, names, metadata) scan 
     const edits = Array.from({ length: 1 + Math.floor(r() * 4) }, () => editGraph(m, r));
     let model: OnnxModel | undefined;
     try {
-      model = OnnxModel.fromBytes(file, Buffer.from(onnx.ModelProto.encode(m).finish()));
+      model = OnnxModel.fromBytes(file, Buffer.from(encodeModel(m)));
       const analysis = analyzeModel(model);
       buildFuseList(analysis);
       JSON.stringify(analysis.tree);

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
-import { onnx } from '../../../extension/engine/onnx/proto';
+import { DataType } from '../../../extension/engine/onnx/proto';
 import { saveModel } from '../../../extension/engine/onnx/save';
 import { scanModel } from '../../../extension/engine/fusion/scan';
 import { fuseCandidates } from '../../../extension/engine/fusion/fuse';
@@ -18,7 +18,8 @@ import { OnnxParamSource, type ParamInfo, type ParamSource } from '../../../exte
 import { pairByPlace, type NamePair } from '../../../extension/engine/stats/placePairing';
 import type { FoldRecord } from '../../../extension/engine/stats/paramDiffTypes';
 import { onnxParameters } from '../../../extension/workerProcess/handlers/modelOverview';
-import { GraphBuilder, modelProto, writeModel } from '../exporters/build';
+import { GraphBuilder, modelProto } from '../exporters/exporterGraph';
+import { makeTensor, writeModel } from '../helpers/onnxBuilder';
 import { tempDir } from '../helpers/fixtures';
 import { writeFpnModel } from './dynamicModels';
 
@@ -36,9 +37,9 @@ test('Constant-node weights count as parameters, as the same weights in initiali
   assert.equal(a.constantNodeTensors, undefined);
   asInit.close();
   asConst.close();
-  const scalar = onnx.TensorProto.create({ data_type: onnx.TensorProto.DataType.FLOAT, dims: [], float_data: [1e-5] });
-  const shape = onnx.TensorProto.create({ data_type: onnx.TensorProto.DataType.INT64, dims: [4], int64_data: [1, -1, 8, 8] });
-  const quantized = onnx.TensorProto.create({ data_type: onnx.TensorProto.DataType.INT8, dims: [32], raw_data: new Uint8Array(32) });
+  const scalar = makeTensor('', DataType.FLOAT, [], [1e-5], { raw: false });
+  const shape = makeTensor('', DataType.INT64, [4], [1, -1, 8, 8], { raw: false });
+  const quantized = makeTensor('', DataType.INT8, [32], new Array<number>(32).fill(0));
   assert.deepEqual([scalar, shape, quantized].map(isWeightLike), [false, false, true]);
 });
 
@@ -51,7 +52,7 @@ test('Constant-node weights inside an If branch are found, with the address of t
   other.node('Identity', 'id', ['x'], ['e']);
   other.output('e', [2, 4]);
   const g = new GraphBuilder();
-  g.input('x', [2, 4]).input('cond', [], onnx.TensorProto.DataType.BOOL).output('y', [2, 4]);
+  g.input('x', [2, 4]).input('cond', [], DataType.BOOL).output('y', [2, 4]);
   g.node('If', 'gate', ['cond'], ['y'], { then_branch: { graph: branch.graph('then') }, else_branch: { graph: other.graph('else') } });
   const model = OnnxModel.load(writeModel(path.join(dir, 'if.onnx'), modelProto(g, { opset: 13, irVersion: 7, producer: 'tf2onnx' })));
   const found = constantNodeWeights(model.graph);

@@ -11,7 +11,8 @@
  */
 import * as path from 'node:path';
 import { DataType } from '../../../extension/engine/onnx/proto';
-import { GraphBuilder, modelProto, tensorProto, writeModel, type ConstantStorage } from '../exporters/build';
+import { GraphBuilder, modelProto, type ConstantStorage } from '../exporters/exporterGraph';
+import { makeTensor, writeModel } from '../helpers/onnxBuilder';
 
 export function writeFpnModel(dir: string, name = 'fpn.onnx', storage: ConstantStorage = 'initializer'): string {
   const g = new GraphBuilder();
@@ -20,7 +21,7 @@ export function writeFpnModel(dir: string, name = 'fpn.onnx', storage: ConstantS
   g.node('BatchNormalization', 'bn1', ['c1', ...g.batchNormParams(['bn1.weight', 'bn1.bias', 'bn1.running_mean', 'bn1.running_var'], 8, storage)], ['b1']);
   g.node('Relu', 'relu1', ['b1'], ['r1']);
   g.node('Conv', 'conv2', ['r1', g.constant('conv2.weight', [8, 8, 3, 3], { storage })], ['c2'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2] });
-  g.parts.initializer.push(tensorProto('scales', [4], [1, 1, 2, 2]));
+  g.parts.initializer.push(makeTensor('scales', DataType.FLOAT, [4], [1, 1, 2, 2]));
   g.node('Resize', 'up', ['c2', '', 'scales'], ['u2'], { mode: 'nearest' });
   g.node('Add', 'merge', ['u2', 'r1'], ['m']);
   g.node('Conv', 'head', ['m', g.constant('head.weight', [1, 8, 1, 1], { storage })], ['h'], { kernel_shape: [1, 1] });

@@ -11,7 +11,8 @@ import { parseNpy } from '../../../extension/engine/stats/npy';
 import { prepareVerifyInputs } from '../../../extension/engine/stats/verifyInputs';
 import { tempDir } from '../helpers/fixtures';
 import { npyBytes, writeFpnModel, writeLenetModel, writeTokenModel } from './dynamicModels';
-import { GraphBuilder, modelProto, writeModel } from '../exporters/build';
+import { GraphBuilder, modelProto } from '../exporters/exporterGraph';
+import { writeModel } from '../helpers/onnxBuilder';
 
 const dir = tempDir();
 const image: ModelInputSpec = { name: 'x', dtype: 'float32', dims: ['batch', 3, 'height', 'width'] };
