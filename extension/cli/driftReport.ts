@@ -12,7 +12,13 @@ import { formatNumber } from './verifyCommand';
 /** Rows printed (all of them with --json). */
 const SHOWN = 20;
 
-export function locateDriftInWorker(client: WorkerClient, modelA: string, modelB: string, options: VerifyOptions, request: RequestOptions = {}): Promise<DriftReport> {
+export function locateDriftInWorker(
+  client: WorkerClient,
+  modelA: string,
+  modelB: string,
+  options: VerifyOptions,
+  request: RequestOptions = {},
+): Promise<DriftReport> {
   const { inputs, shapes, intRange, seed } = options;
   return client.request('graph/drift', {
     modelA: path.resolve(modelA), modelB: path.resolve(modelB),

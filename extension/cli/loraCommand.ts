@@ -183,7 +183,14 @@ async function runMerge(argv: string[], io: CliIO): Promise<number> {
   }
   const r = done.report!;
   const distances = original === undefined ? null : distanceFromOriginal(r.output, original, [...new Set(r.merged.map((m) => m.target))]);
-  const json = { output: r.output, merged: r.merged, unmatched: unmatchedJson(plan), ...noteField(plan), verification: done.verification, ...(plan.subtract ? { distance_from_original: distances } : {}) };
+  const json = {
+    output: r.output,
+    merged: r.merged,
+    unmatched: unmatchedJson(plan),
+    ...noteField(plan),
+    verification: done.verification,
+    ...(plan.subtract ? { distance_from_original: distances } : {}),
+  };
   io.out(a.flags.has('json') ? JSON.stringify(json, null, 2) : formatMerge(plan, r, done.verification, distances));
   return 0;
 }

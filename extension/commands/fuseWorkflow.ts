@@ -78,7 +78,9 @@ export async function fuseInModel(doc: ModelDocument, request: FuseRequest): Pro
  * Feeds worker progress into a VS Code progress notification: the message,
  * and the bar's increments when the worker counts units (folds, tensors).
  */
-export function progressBar(progress: vscode.Progress<{ message?: string; increment?: number }>): (p: { message: string; done?: number; total?: number }) => void {
+export function progressBar(
+  progress: vscode.Progress<{ message?: string; increment?: number }>,
+): (p: { message: string; done?: number; total?: number }) => void {
   let shown = 0;
   return (p) => {
     if (p.total && p.done !== undefined) {
@@ -91,7 +93,10 @@ export function progressBar(progress: vscode.Progress<{ message?: string; increm
   };
 }
 
-/** The summary notification: "Open" opens the new model in the ModelFuse editor, "Show diff" the parameter diff, "Graph diff" its Graph tab against the original. */
+/**
+ * The summary notification: "Open" opens the new model in the ModelFuse editor, "Show diff" the
+ * parameter diff, "Graph diff" its Graph tab against the original.
+ */
 export async function showOutcome(summary: string, outcome: ModelChangeOutcome, warn: boolean): Promise<void> {
   const actions = ['Open', 'Show diff', 'Graph diff', 'Show log'];
   const choice = await (warn ? vscode.window.showWarningMessage(summary, ...actions) : vscode.window.showInformationMessage(summary, ...actions));

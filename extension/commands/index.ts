@@ -15,7 +15,15 @@ import { registerDeleteResults } from './deleteResults';
 import { registerShowLog } from './showLog';
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
-  return [registerFuseSelected(ctx), registerFuseAllSafe(ctx), registerMergeLora(ctx), registerCopyFuseList(ctx), registerRefresh(ctx), registerShowLog(), registerDeleteResults()];
+  return [
+    registerFuseSelected(ctx),
+    registerFuseAllSafe(ctx),
+    registerMergeLora(ctx),
+    registerCopyFuseList(ctx),
+    registerRefresh(ctx),
+    registerShowLog(),
+    registerDeleteResults(),
+  ];
 }
 
 /**

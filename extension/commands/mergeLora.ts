@@ -176,7 +176,13 @@ async function confirmPlan(plan: LoraPlanResult, output: string): Promise<'merge
   });
 }
 
-async function merge(base: string, adapters: LoraAdapterArg[], target: { path: string; replaces: boolean }, plan: LoraPlanResult, map: string | undefined): Promise<void> {
+async function merge(
+  base: string,
+  adapters: LoraAdapterArg[],
+  target: { path: string; replaces: boolean },
+  plan: LoraPlanResult,
+  map: string | undefined,
+): Promise<void> {
   const settings = currentSettings();
   const output = target.path;
   log().info(`merge ${adapters.map((a) => `${a.path}=${a.weight}`).join(', ')} into ${base} → ${output}${map ? ` with the key mapping ${map}` : ''}`);

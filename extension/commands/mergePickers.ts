@@ -155,7 +155,11 @@ export async function pickBase(models: Promise<WorkspaceModels>, where: BaseCont
  * Shows `qp` until Enter on an acceptable choice (→ that choice) or until it
  * is hidden (Escape → undefined). `acceptable` may refuse a choice, keeping the picker open.
  */
-function acceptOnce<I extends vscode.QuickPickItem, T>(qp: vscode.QuickPick<I>, choice: () => T, acceptable: (c: T) => boolean = () => true): Promise<T | undefined> {
+function acceptOnce<I extends vscode.QuickPickItem, T>(
+  qp: vscode.QuickPick<I>,
+  choice: () => T,
+  acceptable: (c: T) => boolean = () => true,
+): Promise<T | undefined> {
   return new Promise<T | undefined>((resolve) => {
     let result: T | undefined;
     qp.onDidAccept(() => {

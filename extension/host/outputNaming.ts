@@ -57,7 +57,13 @@ export type OnRepeat = 'newFile' | 'replace';
  * overwritten; otherwise (and with `newFile`) the first free name, so a file
  * ModelFuse did not write is never replaced.
  */
-export function chooseOutputPath(inputPath: string, pattern: string, onRepeat: OnRepeat, exists: (p: string) => boolean, isOurs: (p: string) => boolean): { path: string; replaces: boolean } {
+export function chooseOutputPath(
+  inputPath: string,
+  pattern: string,
+  onRepeat: OnRepeat,
+  exists: (p: string) => boolean,
+  isOurs: (p: string) => boolean,
+): { path: string; replaces: boolean } {
   if (onRepeat === 'replace') {
     const first = path.join(path.dirname(inputPath), expandName(inputPath, pattern));
     const dataOk = !exists(`${first}.data`) || isOurs(`${first}.data`);

@@ -82,7 +82,10 @@ export interface WorkerErrorPayload {
   exitCode?: number;
   /** For `user` errors: the raw message behind the translated one (for the log and --debug). */
   detail?: string;
-  /** For `user` errors: the ModelFuseError's code, data and phrase (the text with its front-end terms and remedy), so that the host words it as the worker's caller would. */
+  /**
+   * For `user` errors: the ModelFuseError's code, data and phrase (the text with its front-end terms
+   * and remedy), so that the host words it as the worker's caller would.
+   */
   errorCode?: ErrorCode;
   data?: ErrorData;
   phrase?: Phrase;
@@ -99,7 +102,10 @@ export interface VerifyParams {
   /** The reference model (usually the original) and the model under test (usually the fused one). */
   modelA: string;
   modelB: string;
-  /** A safetensors file with one tensor per model input, named `<input>` or `input.<input>`, or a .npy file for a single-input model. Without it: seeded random inputs. */
+  /**
+   * A safetensors file with one tensor per model input, named `<input>` or `input.<input>`, or a .npy
+   * file for a single-input model. Without it: seeded random inputs.
+   */
   inputs?: string;
   /** Shapes for random inputs, by input name; other dynamic dimensions are chosen from the model (engine/stats/inputShapes.ts). */
   shapes?: Record<string, number[]>;

@@ -11,7 +11,10 @@ import { PythonAnalysisCache } from './pythonAnalysisCache';
 import { copyFuseModules, currentClass, insertFuseModel, showNotes, showUnsafe } from './pythonCommands';
 import { REVEAL_PYTHON_SOURCE, revealPythonSource } from './revealPythonSource';
 
-export function registerPythonFeatures(context: vscode.ExtensionContext, onnx?: OnnxSequencesSource): { cache: PythonAnalysisCache; view: PythonSequencesView } {
+export function registerPythonFeatures(
+  context: vscode.ExtensionContext,
+  onnx?: OnnxSequencesSource,
+): { cache: PythonAnalysisCache; view: PythonSequencesView } {
   const cache = new PythonAnalysisCache(context.extensionUri);
   const lenses = new FusionCodeLensProvider(cache);
   const view = new PythonSequencesView(cache, onnx);

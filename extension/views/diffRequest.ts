@@ -30,7 +30,12 @@ function fromFuseOutcome(o: Extract<ModelChangeOutcome, { kind: 'fuse' }>): Diff
     kind: 'fuse',
     folds: (o.fuse.applied ?? []).map((a) => ({
       id: a.id, pattern: a.pattern, nodes: a.nodes, modules: a.modules, removedNodes: a.removedNodes,
-      changedTensors: a.changedTensors.map((t) => ({ role: t.role, node: t.node, before: t.before ? { name: t.before.name } : null, after: { name: t.after.name } })),
+      changedTensors: a.changedTensors.map((t) => ({
+        role: t.role,
+        node: t.node,
+        before: t.before ? { name: t.before.name } : null,
+        after: { name: t.after.name },
+      })),
     })),
     lora: [],
     verify: o.verification ?? null,
@@ -54,7 +59,14 @@ function fromMergeOutcome(o: Extract<ModelChangeOutcome, { kind: 'lora-merge' }>
       e.adapters.push(p.adapter);
       e.keys.push(...(keys.length ? keys : [p.module]));
     } else {
-      byTarget.set(p.target, { target: p.target, keys: keys.length ? keys : [p.module], rank: p.rank, scale: p.scale, scales: [p.scale], adapters: [p.adapter] });
+      byTarget.set(p.target, {
+        target: p.target,
+        keys: keys.length ? keys : [p.module],
+        rank: p.rank,
+        scale: p.scale,
+        scales: [p.scale],
+        adapters: [p.adapter],
+      });
     }
   }
   const lora: LoraLayerRecord[] = [...byTarget.values()].map(({ scales, adapters, ...l }) => ({ ...l, scale: scales[0], adapter: [...new Set(adapters)].join(' + ') }));

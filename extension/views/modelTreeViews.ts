@@ -28,7 +28,9 @@ function toTreeItem(model: ItemModel): vscode.TreeItem {
 }
 
 /** The state both trees read: the active document, its candidates and module tree (empty while loading). */
-function activeOnnx(registry: ModelRegistry): { doc: ModelDocument; candidates: CandidateView[]; root: ModuleTreeNode | null; problem: string | null } | undefined {
+function activeOnnx(
+  registry: ModelRegistry,
+): { doc: ModelDocument; candidates: CandidateView[]; root: ModuleTreeNode | null; problem: string | null } | undefined {
   const doc = registry.active;
   const o = doc?.overview;
   if (!doc || !o || o.kind !== 'onnx') return undefined;

@@ -36,7 +36,11 @@ export function topLevelModules(root: ModuleTreeNode): ModuleTreeNode[] {
  * the layer itself, not its `base_layer`, since the search goes top-down.
  * `childrenOf` is the provider's, which records parents for `getParent`.
  */
-export function findModuleNode(top: readonly ModuleTreeNode[], childrenOf: (m: ModuleTreeNode) => ModuleTreeNode[], modulePath: string): ModuleTreeNode | undefined {
+export function findModuleNode(
+  top: readonly ModuleTreeNode[],
+  childrenOf: (m: ModuleTreeNode) => ModuleTreeNode[],
+  modulePath: string,
+): ModuleTreeNode | undefined {
   const hit = top.find((m) => m.path !== '' && isSameModule(m.path, modulePath));
   if (hit) return hit;
   // Every container that may hold it ('base_model' and a node-name scope can both claim a path): the first that does.

@@ -14,7 +14,13 @@ export type VerifyOptions = Omit<VerifyParams, 'modelA' | 'modelB'>;
  * compares every output; the object is the CLI's `verify --json` output, and
  * what `fuse --json` puts under "verification".
  */
-export function verifyInWorker(client: WorkerClient, modelA: string, modelB: string, options: VerifyOptions = {}, request: RequestOptions = {}): Promise<VerifyReport> {
+export function verifyInWorker(
+  client: WorkerClient,
+  modelA: string,
+  modelB: string,
+  options: VerifyOptions = {},
+  request: RequestOptions = {},
+): Promise<VerifyReport> {
   return client.request('verify/run', { modelA, modelB, ...options }, request);
 }
 
@@ -23,6 +29,14 @@ export function optimizeInWorker(client: WorkerClient, params: OptimizeParams, r
 }
 
 /** C[m×n] = A[m×k]·B[k×n] in float32 by ONNX Runtime (for hosts; worker-side code calls ort/ortMatmul's matmulF32 directly). */
-export async function matmulInWorker(client: WorkerClient, a: Float32Array, b: Float32Array, m: number, k: number, n: number, request: RequestOptions = {}): Promise<Float32Array> {
+export async function matmulInWorker(
+  client: WorkerClient,
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+  request: RequestOptions = {},
+): Promise<Float32Array> {
   return (await client.request('matmul/run', { a, b, m, k, n }, request)).c;
 }

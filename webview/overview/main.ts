@@ -103,8 +103,9 @@ function render(state: OverviewState): void {
         return;
       }
       replaceChildren(overviewPane, renderOnnx(state.overview, state.actions, actions));
-      const changed = shownOverview !== undefined && shownOverview !== state.overview.file.path + state.overview.nodeCount + JSON.stringify(state.overview.candidates.map((c) => c.id));
-      shownOverview = state.overview.file.path + state.overview.nodeCount + JSON.stringify(state.overview.candidates.map((c) => c.id));
+      const overviewKey = state.overview.file.path + state.overview.nodeCount + JSON.stringify(state.overview.candidates.map((c) => c.id));
+      const changed = shownOverview !== undefined && shownOverview !== overviewKey;
+      shownOverview = overviewKey;
       if (state.graph?.show && !graphShownOnce) {
         graphShownOnce = true;
         activeTab = 'graph';

@@ -185,7 +185,13 @@ function resolveOverlaps(all: RankedMatch[]): PatternMatch[] {
   return kept;
 }
 
-function toCandidate(m: PatternMatch, tree: ModuleTree, ids: Set<string>, addresses: Map<Node, string>, exporterFolded: Map<string, ExporterFoldedConv>): Candidate {
+function toCandidate(
+  m: PatternMatch,
+  tree: ModuleTree,
+  ids: Set<string>,
+  addresses: Map<Node, string>,
+  exporterFolded: Map<string, ExporterFoldedConv>,
+): Candidate {
   const names = m.nodes.map((n) => addresses.get(n) ?? n.name ?? '');
   let modules = m.modules ?? moduleGroup(names, tree);
   let pattern = m.pattern;

@@ -88,7 +88,10 @@ export function layoutLevelWithDagre(level: LevelGraph): LevelLayout {
     const p = g.node(n.id);
     return [n.id, { x: p.x, y: p.y, width: n.width, height: n.height }] as const;
   }));
-  const edges = new Map(level.edges.map((e) => [edgeKey(e.from, e.to), (g.edge(e.from, e.to)?.points ?? []).map((p: { x: number; y: number }) => ({ x: p.x, y: p.y }))] as const));
+  const edges = new Map(level.edges.map((e) => {
+    const points = (g.edge(e.from, e.to)?.points ?? []).map((p: { x: number; y: number }) => ({ x: p.x, y: p.y }));
+    return [edgeKey(e.from, e.to), points] as const;
+  }));
   const size = g.graph();
   return { positions, edges, width: size.width ?? 0, height: size.height ?? 0 };
 }

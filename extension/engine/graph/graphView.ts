@@ -140,7 +140,9 @@ function flattenModules(root: ModuleTreeNode, visible: ReadonlySet<string>, tree
 
 export function valueInfo(v: onnx.IValueInfoProto): GraphValueInfo {
   const t = v.type?.tensor_type;
-  const shape = t?.shape ? (t.shape.dim ?? []).map((d) => (d.dim_param ? d.dim_param : d.dim_value !== undefined && d.dim_value !== null ? Number(d.dim_value) : null)) : null;
+  const dimension = (d: onnx.TensorShapeProto.IDimension): string | number | null =>
+    d.dim_param ? d.dim_param : d.dim_value !== undefined && d.dim_value !== null ? Number(d.dim_value) : null;
+  const shape = t?.shape ? (t.shape.dim ?? []).map(dimension) : null;
   return { name: v.name ?? '', dtype: t ? dtypeName(t.elem_type ?? 0) : null, shape };
 }
 

@@ -434,7 +434,13 @@ function isParameterValue(value: string, index: GraphIndex): boolean {
 
 // ---------------------------------------------------------------- the tree
 
-function assembleTree(model: OnnxModel, index: GraphIndex, nodes: readonly onnx.INodeProto[], infos: Map<string, NodeModuleInfo>, addresses: Map<onnx.INodeProto, string>): ModuleTree {
+function assembleTree(
+  model: OnnxModel,
+  index: GraphIndex,
+  nodes: readonly onnx.INodeProto[],
+  infos: Map<string, NodeModuleInfo>,
+  addresses: Map<onnx.INodeProto, string>,
+): ModuleTree {
   const root: ModuleTreeNode = { path: '', name: '', children: [], nodes: [], opTypes: [], parameterCount: 0, callSites: 0 };
   const byPath = new Map<string, ModuleTreeNode>([['', root]]);
   const calls = new Map<string, string[]>(); // module → first node of each call

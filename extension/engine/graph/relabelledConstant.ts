@@ -37,7 +37,11 @@ const cache = new WeakMap<onnx.INodeProto, { source: ITensorProto; tensor: ITens
  * to read its other constant inputs; undefined when the new dims cannot be
  * known from constants alone.
  */
-export function relabelledConstant(node: onnx.INodeProto, source: ITensorProto, constantOf: (value: string) => ITensorProto | undefined): ITensorProto | undefined {
+export function relabelledConstant(
+  node: onnx.INodeProto,
+  source: ITensorProto,
+  constantOf: (value: string) => ITensorProto | undefined,
+): ITensorProto | undefined {
   const hit = cache.get(node);
   if (hit && hit.source === source) return hit.tensor;
   const dims = outputDims(node, tensorDims(source), constantOf);

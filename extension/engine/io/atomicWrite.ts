@@ -276,7 +276,10 @@ export async function writeAtomically<T>(write: (files: AtomicFileSet) => Promis
   return (await writeAtomicallyIf(write, options)).result;
 }
 
-export async function writeAtomicallyIf<T>(write: (files: AtomicFileSet) => Promise<T> | T, options: AtomicWriteOptions = {}): Promise<{ result: T; committed: boolean }> {
+export async function writeAtomicallyIf<T>(
+  write: (files: AtomicFileSet) => Promise<T> | T,
+  options: AtomicWriteOptions = {},
+): Promise<{ result: T; committed: boolean }> {
   const files = new AtomicFileSet(options.force ?? false);
   try {
     const result = await write(files);

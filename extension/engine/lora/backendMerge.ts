@@ -67,7 +67,16 @@ export async function mergeSingleByBackend(
  * needs an Inf or a NaN to start from). LoRA deltas are tiny next to the
  * range, so this almost always holds; when it does not, the caller scans.
  */
-export function cannotOverflow(largest: number, L: Float32Array, R: Float32Array, m: number, k: number, n: number, scale: number, limit: number | undefined): boolean {
+export function cannotOverflow(
+  largest: number,
+  L: Float32Array,
+  R: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+  scale: number,
+  limit: number | undefined,
+): boolean {
   if (limit === undefined || !Number.isFinite(largest)) return false;
   const rmax = new Float64Array(k);
   for (let t = 0; t < k; t++) {

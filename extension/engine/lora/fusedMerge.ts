@@ -57,7 +57,16 @@ function productRow(acc: Float64Array, L: Float32Array, R: Float32Array, i: numb
   }
 }
 
-export function fusedMergeSingle(baseBytes: Uint8Array, dtype: number, L: Float32Array, R: Float32Array, m: number, k: number, n: number, s: number): FusedResult {
+export function fusedMergeSingle(
+  baseBytes: Uint8Array,
+  dtype: number,
+  L: Float32Array,
+  R: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+  s: number,
+): FusedResult {
   const acc = new Float64Array(n);
   return mergeRows(baseBytes, dtype, m, n, s, acc, (i) => productRow(acc, L, R, i, k, n));
 }
@@ -72,7 +81,15 @@ export function mergeWithProduct(baseBytes: Uint8Array, dtype: number, P: Float3
  * W + s·(product) for every row. The product is either the whole [m, n] matrix
  * (`fillRow` null) or one row buffer that `fillRow(i)` fills before row i.
  */
-function mergeRows(baseBytes: Uint8Array, dtype: number, m: number, n: number, s: number, prod: Float32Array | Float64Array, fillRow: ((i: number) => void) | null): FusedResult {
+function mergeRows(
+  baseBytes: Uint8Array,
+  dtype: number,
+  m: number,
+  n: number,
+  s: number,
+  prod: Float32Array | Float64Array,
+  fillRow: ((i: number) => void) | null,
+): FusedResult {
   const limit = OVERFLOW_LIMIT[dtype];
   if (limit === undefined) throw new RangeError(`cannot merge into ${dtypeName(dtype)} tensors`);
   const count = m * n;

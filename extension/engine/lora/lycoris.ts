@@ -144,7 +144,14 @@ function matmul(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number
 }
 
 /** rebuild_tucker: out[p, q, κ] = Σ_ij t[i, j, κ] · wa[i, p] · wb[j, q]. */
-function rebuildTucker(t: ArrayLike<number>, tShape: number[], wa: ArrayLike<number>, waShape: number[], wb: ArrayLike<number>, wbShape: number[]): Float64Array {
+function rebuildTucker(
+  t: ArrayLike<number>,
+  tShape: number[],
+  wa: ArrayLike<number>,
+  waShape: number[],
+  wb: ArrayLike<number>,
+  wbShape: number[],
+): Float64Array {
   const [r1, r2] = tShape;
   const kernel = prod(tShape.slice(2));
   const p = waShape[1];

@@ -107,7 +107,15 @@ export function preflightAdapters(plan: LoraPlan): void {
   for (const p of plan.pairs) {
     const a = plan.adapters[p.adapterIndex];
     const m = a.modules.find((x) => x.module === p.module)!;
-    const refs = [m.A, m.B, m.bias, m.magnitude, m.doraScale?.ref, ...Object.values(m.lycoris?.parts ?? {}), ...Object.values(m.replacements ?? {})].filter((r): r is TensorRef => !!r);
+    const refs = [
+      m.A,
+      m.B,
+      m.bias,
+      m.magnitude,
+      m.doraScale?.ref,
+      ...Object.values(m.lycoris?.parts ?? {}),
+      ...Object.values(m.replacements ?? {}),
+    ].filter((r): r is TensorRef => !!r);
     for (const r of refs) {
       const v = a.read(r);
       for (let i = 0; i < v.length; i++) {
@@ -178,7 +186,8 @@ class Merger {
         if (w.lora.some((p) => p.transposed !== transposed)) throw new ModelFuseError(`${this.plan.basePath}: tensor '${name}' is matched with two different layouts`);
         const early = this.ahead.get(name);
         this.ahead.delete(name);
-        result = await mergeTerms(baseBytes, shape, dtype, transposed, early?.terms ?? w.lora.map((p) => this.term(p)), this.backend, early?.products, this.pool);
+        const terms = early?.terms ?? w.lora.map((p) => this.term(p));
+        result = await mergeTerms(baseBytes, shape, dtype, transposed, terms, this.backend, early?.products, this.pool);
         w.lora.forEach((p, i) => this.row(p, name, p.scale, result!.deltaNorms[i], result!.baseNorm));
         if (this.plan.subtract) this.noteRounding(name, baseBytes, result.bytes, dtype, count);
         current = result.bytes;
@@ -213,7 +222,8 @@ class Merger {
   }
 
   private row(p: PlanPair, target: string, scale: number, deltaFro: number, baseFro: number): void {
-    this.rows.push({ adapter: p.adapter, key: p.module, target, scale, delta_fro: deltaFro, rel_change: baseFro > 0 ? deltaFro / baseFro : deltaFro > 0 ? Infinity : 0 });
+    const relChange = baseFro > 0 ? deltaFro / baseFro : deltaFro > 0 ? Infinity : 0;
+    this.rows.push({ adapter: p.adapter, key: p.module, target, scale, delta_fro: deltaFro, rel_change: relChange });
   }
 }
 
@@ -232,7 +242,14 @@ export async function mergeLora(plan: LoraPlan, output: string, options: MergeOp
 
 // ---------------------------------------------------------------- safetensors
 
-async function mergeSafetensors(plan: LoraPlan, base: SafetensorsBase, work: Map<string, TensorWork>, merger: Merger, output: string, options: MergeOptions): Promise<MergeReport> {
+async function mergeSafetensors(
+  plan: LoraPlan,
+  base: SafetensorsBase,
+  work: Map<string, TensorWork>,
+  merger: Merger,
+  output: string,
+  options: MergeOptions,
+): Promise<MergeReport> {
   const sharded = base.index !== null;
   if (sharded && !output.endsWith('.json')) throw new ModelFuseError(`${output}: the base is sharded (${path.basename(plan.basePath)}); the output must be an index .json too`);
   if (!sharded && !output.toLowerCase().endsWith('.safetensors')) throw new ModelFuseError(`${output}: output of a safetensors merge must end in .safetensors`);
@@ -278,7 +295,10 @@ async function mergeSafetensors(plan: LoraPlan, base: SafetensorsBase, work: Map
           entries.map((e, i) => {
             const w = work.get(e.name);
             // A tensor no adapter changes is copied through a small buffer, never held whole (embeddings, lm_head).
-            if (!w) return { name: e.name, dtype: e.dtype, shape: e.shape, copy: { fd: reader, begin: e.begin, path: shard.path, before: () => throwIfCancelled(options.cancel) } };
+            if (!w) {
+              const copy = { fd: reader, begin: e.begin, path: shard.path, before: () => throwIfCancelled(options.cancel) };
+              return { name: e.name, dtype: e.dtype, shape: e.shape, copy };
+            }
             return {
               name: e.name,
               dtype: e.dtype,
@@ -336,7 +356,14 @@ function readRange(fd: number, begin: number, end: number, file: string, name: s
 
 // ---------------------------------------------------------------- ONNX
 
-async function mergeOnnx(plan: LoraPlan, model: OnnxModel, work: Map<string, TensorWork>, merger: Merger, output: string, options: MergeOptions): Promise<MergeReport> {
+async function mergeOnnx(
+  plan: LoraPlan,
+  model: OnnxModel,
+  work: Map<string, TensorWork>,
+  merger: Merger,
+  output: string,
+  options: MergeOptions,
+): Promise<MergeReport> {
   if (!output.toLowerCase().endsWith('.onnx')) throw new ModelFuseError(`${output}: output of an ONNX merge must end in .onnx`);
   checkOutputPath(output, [model.path], options.force ?? false);
   const graph = model.graph;
@@ -363,7 +390,13 @@ async function mergeOnnx(plan: LoraPlan, model: OnnxModel, work: Map<string, Ten
         // Keep it external: park the bytes in the scratch file; the save reads them back one at a time.
         if (scratchFd === undefined) scratchFd = fs.openSync(scratchPath, 'w+');
         writeAll(scratchFd, merged, scratchEnd);
-        t = onnx.TensorProto.create({ name, data_type: dtype, dims: [...dims], data_location: onnx.TensorProto.DataLocation.EXTERNAL, external_data: src.external_data ?? [] });
+        t = onnx.TensorProto.create({
+          name,
+          data_type: dtype,
+          dims: [...dims],
+          data_location: onnx.TensorProto.DataLocation.EXTERNAL,
+          external_data: src.external_data ?? [],
+        });
         scratch.set(t, { offset: scratchEnd, length: merged.length });
         scratchEnd += merged.length;
       } else {

@@ -66,7 +66,10 @@ export async function saveModel(model: OnnxModel, output: string, options: SaveO
   for (const t of initializers) if (!isExternal(t)) embedded += lazyRawDataLength(t) ?? t.raw_data?.length ?? 0;
   const inputUsesExternalData = initializers.some(isExternal);
   const moveOut = (t: ITensorProto): boolean =>
-    isExternal(t) || ((inputUsesExternalData || embedded > limit) && (expectedByteLength(t) ?? 0) >= minBytes && (lazyRawDataLength(t) !== undefined || !!embeddedBytes(t)));
+    isExternal(t) ||
+    ((inputUsesExternalData || embedded > limit) &&
+      (expectedByteLength(t) ?? 0) >= minBytes &&
+      (lazyRawDataLength(t) !== undefined || !!embeddedBytes(t)));
   const needsDataFile = initializers.some(moveOut);
 
   const dataName = `${path.basename(output)}.data`;

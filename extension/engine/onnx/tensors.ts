@@ -38,7 +38,8 @@ export function embeddedBytes(t: ITensorProto): Uint8Array | undefined {
     case DataType.DOUBLE: return asBytes(Float64Array.from(t.double_data ?? []));
     case DataType.INT64: return asBytes(BigInt64Array.from((t.int64_data ?? []).map((v) => BigInt(Long.fromValue(v as Long | number).toString()))));
     case DataType.UINT32: return asBytes(Uint32Array.from((t.uint64_data ?? []).map((v) => toNumber(v as Long | number))));
-    case DataType.UINT64: return asBytes(BigUint64Array.from((t.uint64_data ?? []).map((v) => BigInt(Long.fromValue(v as Long | number).toUnsigned().toString()))));
+    case DataType.UINT64:
+      return asBytes(BigUint64Array.from((t.uint64_data ?? []).map((v) => BigInt(Long.fromValue(v as Long | number).toUnsigned().toString()))));
     case DataType.INT32: return asBytes(Int32Array.from(t.int32_data ?? []));
     case DataType.INT16: return asBytes(Int16Array.from(t.int32_data ?? []));
     case DataType.UINT16: case DataType.FLOAT16: case DataType.BFLOAT16: return asBytes(Uint16Array.from(t.int32_data ?? []));

@@ -427,7 +427,16 @@ class FlowBuilder {
       return value;
     }
     const output = this.fresh();
-    this.events.push({ module: decl?.path ?? path, line, inputs, extraArgs, output, inLoop: this.loopDepth > 0, branches: [...this.branchStack], ...(viaSequential !== undefined ? { viaSequential } : {}) });
+    this.events.push({
+      module: decl?.path ?? path,
+      line,
+      inputs,
+      extraArgs,
+      output,
+      inLoop: this.loopDepth > 0,
+      branches: [...this.branchStack],
+      ...(viaSequential !== undefined ? { viaSequential } : {}),
+    });
     return output;
   }
 

@@ -469,7 +469,9 @@ function literalIterations(iter: SyntaxNode | null): number | null {
   if (iter.type !== 'call' || field(iter, 'function')?.text !== 'range') return null;
   const args = named(field(iter, 'arguments')!);
   if (!args.every((a) => a.type === 'integer')) return null;
-  const [start, stop, step] = args.length === 1 ? [0, Number(args[0].text), 1] : [Number(args[0].text), Number(args[1].text), args[2] ? Number(args[2].text) : 1];
+  const [start, stop, step] = args.length === 1
+    ? [0, Number(args[0].text), 1]
+    : [Number(args[0].text), Number(args[1].text), args[2] ? Number(args[2].text) : 1];
   if (step <= 0) return null;
   const n = Math.max(0, Math.ceil((stop - start) / step));
   return n <= MAX_UNROLL ? n : null;

@@ -18,7 +18,6 @@ type Parser = ParserType;
  * parse, so activating the extension does not evaluate tree-sitter's runtime.
  */
 function webTreeSitter(): { Language: typeof LanguageType; Parser: typeof ParserType } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('web-tree-sitter') as { Language: typeof LanguageType; Parser: typeof ParserType };
 }
 

@@ -13,7 +13,9 @@ import { bytesToFloat64, DataType, float64ToBytes } from '../onnx/dtypes';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL' | 'U16' | 'U32' | 'U64' | 'F8_E4M3' | 'F8_E5M2';
 
-const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1, U16: 2, U32: 4, U64: 8, F8_E4M3: 1, F8_E5M2: 1 };
+const BYTES: Record<string, number> = {
+  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1, U16: 2, U32: 4, U64: 8, F8_E4M3: 1, F8_E5M2: 1,
+};
 const TO_ONNX: Record<string, number> = {
   F64: DataType.DOUBLE, F32: DataType.FLOAT, F16: DataType.FLOAT16, BF16: DataType.BFLOAT16, I64: DataType.INT64, I32: DataType.INT32,
   I16: DataType.INT16, I8: DataType.INT8, U8: DataType.UINT8, BOOL: DataType.BOOL, U16: DataType.UINT16, U32: DataType.UINT32, U64: DataType.UINT64,

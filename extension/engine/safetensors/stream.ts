@@ -80,7 +80,9 @@ export async function writeSafetensorsStream(
 async function copyRange(from: RangeCopy, length: number, fd: number, position: number, chunk: Buffer, name: string): Promise<void> {
   for (let done = 0; done < length; ) {
     const want = Math.min(chunk.length, length - done);
-    const n = await new Promise<number>((resolve, reject) => fs.read(from.fd, chunk, 0, want, from.begin + done, (err, got) => (err ? reject(err) : resolve(got))));
+    const n = await new Promise<number>((resolve, reject) =>
+      fs.read(from.fd, chunk, 0, want, from.begin + done, (err, got) => (err ? reject(err) : resolve(got))),
+    );
     if (n === 0) throw new ModelFuseError(`${from.path}: tensor '${name}' ends past the end of the file (file truncated?)`);
     await writeAllAsync(fd, chunk.subarray(0, n), position + done);
     done += n;

@@ -57,7 +57,9 @@ export class OnnxParamSource implements ParamSource {
   readonly index: GraphIndex;
 
   constructor(readonly model: OnnxModel) {
-    for (const t of [...(model.graph.initializer ?? []), ...subgraphInitializers(model.graph)]) if (t.name && !this.tensors.has(t.name)) this.tensors.set(t.name, t);
+    for (const t of [...(model.graph.initializer ?? []), ...subgraphInitializers(model.graph)]) {
+      if (t.name && !this.tensors.has(t.name)) this.tensors.set(t.name, t);
+    }
     for (const c of constantNodeWeights(model.graph)) {
       if (this.tensors.has(c.name)) continue;
       this.tensors.set(c.name, c.tensor);

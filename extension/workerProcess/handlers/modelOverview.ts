@@ -85,7 +85,13 @@ export function onnxParameters(graph: onnx.IGraphProto): ParameterSummary {
     bytes += b;
     if (isExternal(t)) externalBytes += b;
   }
-  return { count, bytes, tensors: initializers.length + constants.length, externalBytes, ...(constants.length ? { constantNodeTensors: constants.length } : {}) };
+  return {
+    count,
+    bytes,
+    tensors: initializers.length + constants.length,
+    externalBytes,
+    ...(constants.length ? { constantNodeTensors: constants.length } : {}),
+  };
 }
 
 /** Operator counts, most frequent first, ties by name; other domains are prefixed (`com.microsoft::Gelu`). */

@@ -104,7 +104,9 @@ export async function ortFusedMerge(req: FusedMergeRequest): Promise<FusedMergeO
   const L = new Float32Array(m * k);
   for (let i = 0; i < L.length; i++) L[i] = scale * req.L[i];
   const W = dtype === DataType.FLOAT16 ? halfWords(req.base, count) : dtype === DataType.FLOAT ? float32Words(req.base, count) : widenBfloat16(req.base, count);
-  const out = dtype === DataType.FLOAT16 ? new Uint16Array(into(req.out, count * 2) ?? new ArrayBuffer(count * 2)) : new Float32Array(into(req.out, count * 4) ?? new ArrayBuffer(count * 4));
+  const out = dtype === DataType.FLOAT16
+    ? new Uint16Array(into(req.out, count * 2) ?? new ArrayBuffer(count * 2))
+    : new Float32Array(into(req.out, count * 4) ?? new ArrayBuffer(count * 4));
   const s = await session(dtype === DataType.FLOAT16 ? 'f16' : 'f32');
   const type = dtype === DataType.FLOAT16 ? 'float16' : 'float32';
   const R = new ort.Tensor('float32', req.R, [k, n]);

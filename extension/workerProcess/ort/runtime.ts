@@ -20,7 +20,6 @@ let intraOpThreads = 0;
 
 export function loadOrt(): Ort {
   if (!ort) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     ort = require('onnxruntime-node') as Ort;
     // ORT also prints every error to stderr; we report them ourselves, once, as exceptions.
     ort.env.logLevel = 'fatal';

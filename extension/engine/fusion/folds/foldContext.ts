@@ -193,13 +193,29 @@ export class FoldContext {
    * is copied to a new name (`<old>_fused`) so the other readers keep the old
    * values; a missing input gets a new tensor named `nameForNew` (made unique).
    */
-  writeTensor(node: INodeProto, slot: number, role: string, dtype: number, dims: readonly number[], values: ArrayLike<number>, nameForNew: string): ChangedTensor {
+  writeTensor(
+    node: INodeProto,
+    slot: number,
+    role: string,
+    dtype: number,
+    dims: readonly number[],
+    values: ArrayLike<number>,
+    nameForNew: string,
+  ): ChangedTensor {
     if (values.length !== dims.reduce((a, b) => a * b, 1)) makeTensor(nameForNew, dtype, dims, values); // throws, explaining the mismatch
     return this.writeBytes(node, slot, role, dtype, dims, floatBytes(values, dtype), nameForNew);
   }
 
   /** writeTensor with the values already encoded as `dtype` (little-endian); `bytes` becomes the tensor's raw_data or is copied over it. */
-  private writeBytes(node: INodeProto, slot: number, role: string, dtype: number, dims: readonly number[], bytes: Uint8Array, nameForNew: string): ChangedTensor {
+  private writeBytes(
+    node: INodeProto,
+    slot: number,
+    role: string,
+    dtype: number,
+    dims: readonly number[],
+    bytes: Uint8Array,
+    nameForNew: string,
+  ): ChangedTensor {
     const current = (node.input ?? [])[slot] || '';
     const nodeLabel = this.addressOf(node);
     const after = (name: string): TensorInfo => ({ name, dims: [...dims], dtype: dtypeName(dtype) });

@@ -46,7 +46,8 @@ function soleConsumer(ctx: LoraContext, value: string): onnx.INodeProto | undefi
 }
 
 const prod = (d: readonly number[]): number => d.reduce((a, b) => a * b, 1);
-const same = (a: readonly number[] | undefined, b: readonly number[] | undefined): boolean => !!a && !!b && a.length === b.length && a.every((v, i) => v === b[i]);
+const same = (a: readonly number[] | undefined, b: readonly number[] | undefined): boolean =>
+  !!a && !!b && a.length === b.length && a.every((v, i) => v === b[i]);
 
 /** A node of the base chain, with why it cannot be proven to do what the fold assumes (null when proven). */
 export interface ChainNode {

@@ -138,7 +138,14 @@ export function walkBranch(
               factors: rest.factors,
               scale: scale * rest.scale,
               columnScales: [...rest.columnScales, ...columnScales, factor],
-              biasTerms: [...biasTerms, ...rest.biasTerms.map((t) => ({ value: t.value, scale: t.scale * scale, columnScales: [...t.columnScales, ...columnScales, factor] }))],
+              biasTerms: [
+                ...biasTerms,
+                ...rest.biasTerms.map((t) => ({
+                  value: t.value,
+                  scale: t.scale * scale,
+                  columnScales: [...t.columnScales, ...columnScales, factor],
+                })),
+              ],
               nodes: [...rest.nodes, ...nodes],
               intermediates: [...rest.intermediates, rest.output, ...intermediatesOf(nodes, start)],
               problems: [...rest.problems, ...problems],

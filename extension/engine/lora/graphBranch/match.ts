@@ -132,7 +132,11 @@ export function matchLoraAt(ctx: LoraContext, baseNode: onnx.INodeProto): LoraMa
     const left = parse(l, sign, depth + 1);
     const right = left && parse(r, node.op_type === 'Sub' ? -sign : sign, depth + 1);
     if (!left || !right) return undefined;
-    return { branches: [...left.branches, ...right.branches], baseTerms: [...left.baseTerms, ...right.baseTerms], sumNodes: [...left.sumNodes, ...right.sumNodes, node] };
+    return {
+      branches: [...left.branches, ...right.branches],
+      baseTerms: [...left.baseTerms, ...right.baseTerms],
+      sumNodes: [...left.sumNodes, ...right.sumNodes, node],
+    };
   };
 
   const sumAt = (start: string): TermSum & { top: string } => {
