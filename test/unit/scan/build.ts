@@ -1,11 +1,12 @@
 /**
- * Small real ONNX models for scan tests, built with the generated protobuf
- * classes: a node list, initializers, typed inputs/outputs. Returned as an
+ * Small real ONNX models for scan tests, as editable specs (a node list,
+ * initializers, typed inputs/outputs) that tests change one thing in, built
+ * with the one test builder (helpers/onnxBuilder.ts). Returned as an
  * OnnxModel decoded from the encoded bytes, exactly as a file would load.
  */
-import { AttributeType, DataType, onnx } from '../../../extension/engine/onnx/proto';
+import { DataType, type onnx } from '../../../extension/engine/onnx/proto';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
-import { float64ToBytes } from '../../../extension/engine/onnx/dtypes';
+import { encodeModel as encodeModelProto, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, type AttrValue } from '../helpers/onnxBuilder';
 
 export type Attr = number | number[] | { f: number } | string;
 
@@ -37,42 +38,23 @@ export interface Spec {
 
 export function tensorProto(t: T): onnx.TensorProto {
   const n = t.dims.reduce((a, b) => a * b, 1);
-  const values = t.values ?? Array.from({ length: n }, (_, i) => 0.5 + i);
-  const dtype = t.dtype ?? DataType.FLOAT;
-  return onnx.TensorProto.create({ name: t.name, data_type: dtype, dims: t.dims, raw_data: float64ToBytes(values, dtype) });
+  return makeTensor(t.name, t.dtype ?? DataType.FLOAT, t.dims, t.values ?? Array.from({ length: n }, (_, i) => 0.5 + i));
 }
 
-function attribute(name: string, v: Attr): onnx.AttributeProto {
-  if (typeof v === 'number') return onnx.AttributeProto.create({ name, type: AttributeType.INT, i: v });
-  if (typeof v === 'string') return onnx.AttributeProto.create({ name, type: AttributeType.STRING, s: Buffer.from(v) });
-  if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: AttributeType.INTS, ints: v });
-  return onnx.AttributeProto.create({ name, type: AttributeType.FLOAT, f: v.f });
-}
-
-function valueInfo(name: string, dims?: number[]): onnx.ValueInfoProto {
-  return onnx.ValueInfoProto.create({
-    name,
-    type: { tensor_type: { elem_type: DataType.FLOAT, ...(dims ? { shape: { dim: dims.map((d) => ({ dim_value: d })) } } : {}) } },
-  });
+/** This spec's attribute forms in the one builder's: `{ f }` is a FLOAT. */
+function attrs(a: Record<string, Attr> = {}): Record<string, AttrValue> {
+  return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, typeof v === 'object' && !Array.isArray(v) ? { float: v.f } : v]));
 }
 
 export function encodeModel(spec: Spec): Buffer {
-  const graph = onnx.GraphProto.create({
-    name: 'g',
-    node: spec.nodes.map((n) =>
-      onnx.NodeProto.create({ name: n.name, op_type: n.op, input: n.in, output: n.out, attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)) }),
-    ),
-    initializer: (spec.inits ?? []).map(tensorProto),
-    input: [...spec.inputs.map((i) => valueInfo(i.name, i.dims)), ...(spec.initsAsInputs ?? []).map((n) => valueInfo(n))],
-    output: spec.outputs.map((o) => valueInfo(o)),
-  });
-  const model = onnx.ModelProto.create({
-    ir_version: 8,
-    producer_name: 'modelfuse-test',
-    opset_import: [{ domain: '', version: spec.opset ?? 17 }],
-    graph,
-  });
-  return Buffer.from(onnx.ModelProto.encode(model).finish());
+  const graph = makeGraph(
+    spec.nodes.map((n) => makeNode(n.op, n.in, n.out, n.name, attrs(n.attrs))),
+    'g',
+    [...spec.inputs.map((i) => makeValueInfo(i.name, DataType.FLOAT, i.dims)), ...(spec.initsAsInputs ?? []).map((n) => makeValueInfo(n))],
+    spec.outputs.map((o) => makeValueInfo(o)),
+    (spec.inits ?? []).map(tensorProto),
+  );
+  return Buffer.from(encodeModelProto(makeModel(graph, { opset: spec.opset ?? 17 })));
 }
 
 export function buildModel(spec: Spec, path = '/tmp/modelfuse-built.onnx'): OnnxModel {

@@ -1,18 +1,20 @@
 /**
- * Builds small, real ONNX models in tests (with the generated protobuf
- * classes) and runs them with ONNX Runtime, so fold edge cases the fixtures
- * do not cover are checked against the real runtime.
+ * Small, real ONNX models for fold tests, as editable specs built with the
+ * one test builder (helpers/onnxBuilder.ts), and ONNX Runtime to run them,
+ * so fold edge cases the fixtures do not cover are checked against the real
+ * runtime.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { AttributeType, DataType, onnx } from '../../../../extension/engine/onnx/proto';
-import { float64ToBytes, bytesToFloat64, float16FromBits, numElements } from '../../../../extension/engine/onnx/dtypes';
+import { DataType, type onnx } from '../../../../extension/engine/onnx/proto';
+import { bytesToFloat64, float16FromBits, float64ToBytes, numElements } from '../../../../extension/engine/onnx/dtypes';
+import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, type AttrValue } from '../../helpers/onnxBuilder';
 import { OnnxModel } from '../../../../extension/engine/onnx/model';
 import type { Candidate, PatternName } from '../../../../extension/engine/fusion/candidate';
 import { mulberry32 } from '../../helpers/random';
 
-export type AttrValue = number | number[] | string | { float: number } | { floats: number[] };
+export type { AttrValue };
 
 export interface NodeSpec {
   op: string;
@@ -49,58 +51,25 @@ export interface ModelSpec {
 }
 
 export function tensor(spec: TensorSpec): onnx.TensorProto {
-  const dtype = spec.dtype ?? DataType.FLOAT;
-  return onnx.TensorProto.create({ name: spec.name, data_type: dtype, dims: spec.dims, raw_data: float64ToBytes(spec.values, dtype) });
+  return makeTensor(spec.name, spec.dtype ?? DataType.FLOAT, spec.dims, spec.values);
 }
 
 function valueInfo(v: ValueSpec): onnx.ValueInfoProto {
-  return onnx.ValueInfoProto.create({
-    name: v.name,
-    type: {
-      tensor_type: {
-        elem_type: v.dtype ?? DataType.FLOAT,
-        ...(v.dims ? { shape: { dim: v.dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) } } : {}),
-      },
-    },
-  });
-}
-
-function attribute(name: string, v: AttrValue): onnx.AttributeProto {
-  if (typeof v === 'string') return onnx.AttributeProto.create({ name, type: AttributeType.STRING, s: Buffer.from(v) });
-  if (typeof v === 'number') return onnx.AttributeProto.create({ name, type: AttributeType.INT, i: v });
-  if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: AttributeType.INTS, ints: v });
-  if ('float' in v) return onnx.AttributeProto.create({ name, type: AttributeType.FLOAT, f: v.float });
-  return onnx.AttributeProto.create({ name, type: AttributeType.FLOATS, floats: v.floats });
+  return makeValueInfo(v.name, v.dtype ?? DataType.FLOAT, v.dims);
 }
 
 export function buildModel(spec: ModelSpec): Uint8Array {
-  const constantNodes = (spec.constants ?? []).map((t) =>
-    onnx.NodeProto.create({
-      name: `const_${t.name}`, op_type: 'Constant', input: [], output: [t.name],
-      attribute: [onnx.AttributeProto.create({ name: 'value', type: AttributeType.TENSOR, t: tensor(t) })],
-    }),
+  const constantNodes = (spec.constants ?? []).map((t) => makeNode('Constant', [], [t.name], `const_${t.name}`, { value: { tensor: tensor(t) } }));
+  const nodes = spec.nodes.map((n) => makeNode(n.op, n.inputs, n.outputs, n.name, n.attrs, { domain: '' }));
+  const graph = makeGraph(
+    [...constantNodes, ...nodes],
+    'g',
+    spec.inputs.map(valueInfo),
+    spec.outputs.map(valueInfo),
+    (spec.initializers ?? []).map(tensor),
+    (spec.valueInfo ?? []).map(valueInfo),
   );
-  const nodes = spec.nodes.map((n) =>
-    onnx.NodeProto.create({
-      name: n.name, op_type: n.op, domain: '', input: n.inputs, output: n.outputs,
-      attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)),
-    }),
-  );
-  const model = onnx.ModelProto.create({
-    ir_version: spec.irVersion ?? 8,
-    producer_name: 'modelfuse-test',
-    opset_import: [{ domain: '', version: spec.opset ?? 17 }],
-    metadata_props: Object.entries(spec.metadata ?? {}).map(([key, value]) => ({ key, value })),
-    graph: {
-      name: 'g',
-      node: [...constantNodes, ...nodes],
-      initializer: (spec.initializers ?? []).map(tensor),
-      input: spec.inputs.map(valueInfo),
-      output: spec.outputs.map(valueInfo),
-      value_info: (spec.valueInfo ?? []).map(valueInfo),
-    },
-  });
-  return onnx.ModelProto.encode(model).finish();
+  return encodeModel(makeModel(graph, { irVersion: spec.irVersion ?? 8, opset: spec.opset ?? 17, metadata: spec.metadata ?? {} }));
 }
 
 export function writeModel(dir: string, name: string, spec: ModelSpec): string {
