@@ -14,7 +14,12 @@ export async function layoutLevelWithElk(level: LevelGraph): Promise<LevelLayout
     edges: level.edges.map((e, k): ElkExtendedEdge => ({ id: `e${k}`, sources: [e.from], targets: [e.to] })),
   };
   const result = await new ELK().layout(graph);
-  const positions = new Map((result.children ?? []).map((c) => [c.id, { x: (c.x ?? 0) + (c.width ?? 0) / 2, y: (c.y ?? 0) + (c.height ?? 0) / 2, width: c.width ?? 0, height: c.height ?? 0 }] as const));
+  const positions = new Map((result.children ?? []).map((c) => [c.id, {
+    x: (c.x ?? 0) + (c.width ?? 0) / 2,
+    y: (c.y ?? 0) + (c.height ?? 0) / 2,
+    width: c.width ?? 0,
+    height: c.height ?? 0,
+  }] as const));
   const edges = new Map((result.edges ?? []).map((e, k) => {
     const s = e.sections?.[0];
     return [edgeKey(level.edges[k].from, level.edges[k].to), s ? [s.startPoint, ...(s.bendPoints ?? []), s.endPoint] : []] as const;

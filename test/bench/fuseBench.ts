@@ -53,7 +53,10 @@ function medianOf(runs: readonly Measurement[]): Measurement {
   const med = (f: (m: Measurement) => number): number => runs.map(f).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
   const phases: Record<string, number> = {};
   for (const k of Object.keys(runs[0].phases)) phases[k] = med((m) => m.phases[k]);
-  return { ms: med((m) => m.ms), cpuMs: med((m) => m.cpuMs), maxRss: med((m) => m.maxRss), rssBefore: med((m) => m.rssBefore), applied: runs[0].applied, phases };
+  return {
+    ms: med((m) => m.ms), cpuMs: med((m) => m.cpuMs), maxRss: med((m) => m.maxRss), rssBefore: med((m) => m.rssBefore),
+    applied: runs[0].applied, phases,
+  };
 }
 
 /**

@@ -84,7 +84,6 @@ export async function runGraphRenderBench(): Promise<void> {
   const { onnxPath, nodes } = generateTransformer(path.resolve('.bench/graph'), 200);
   const server = await serve(onnxPath);
   // playwright-core lives in the e2e tools' own node_modules, not the project's: loaded by path, untyped.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const { chromium } = require(PLAYWRIGHT) as { chromium: { launch(options: object): Promise<any> } };
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   try {

@@ -49,7 +49,12 @@ function copyAll(base: string, out: string, transform?: (name: string, bytes: Bu
     const entries = [...f.entries.values()].sort((a, b) => a.begin - b.begin);
     writeSafetensorsToFd(
       fd,
-      entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, bytes: () => (transform ? transform(e.name, f.readBytes(e.name), safetensorsDtypeToOnnx(e.dtype), e.shape) : f.readBytes(e.name)) })),
+      entries.map((e) => ({
+        name: e.name,
+        dtype: e.dtype,
+        shape: e.shape,
+        bytes: () => (transform ? transform(e.name, f.readBytes(e.name), safetensorsDtypeToOnnx(e.dtype), e.shape) : f.readBytes(e.name)),
+      })),
       f.metadata,
     );
     return entries.length;

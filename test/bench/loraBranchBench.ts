@@ -98,7 +98,10 @@ function generate(file: string): void {
     nodes.push(residual);
     x = residual.output[0];
   }
-  const io = (name: string): onnx.IValueInfoProto => ({ name, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 1 }, { dim_value: TOKENS }, { dim_value: DIM }] } } } });
+  const io = (name: string): onnx.IValueInfoProto => ({
+    name,
+    type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 1 }, { dim_value: TOKENS }, { dim_value: DIM }] } } },
+  });
   const y = node('Identity', 'output', [x]);
   y.output = ['y'];
   nodes.push(y);

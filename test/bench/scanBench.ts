@@ -51,7 +51,10 @@ function measureAll(child: string, modes: string[], file: string): Record<string
   const out: Record<string, Measurement> = {};
   for (const [mode, list] of runs) {
     const med = (f: (m: Measurement) => number): number => list.map(f).sort((a, b) => a - b)[Math.floor(list.length / 2)];
-    out[mode] = { ms: med((m) => m.ms), cpuMs: med((m) => m.cpuMs), loadMs: med((m) => m.loadMs), maxRss: med((m) => m.maxRss), rssBefore: med((m) => m.rssBefore), bytesRead: list[0].bytesRead, candidates: list[0].candidates };
+    out[mode] = {
+      ms: med((m) => m.ms), cpuMs: med((m) => m.cpuMs), loadMs: med((m) => m.loadMs), maxRss: med((m) => m.maxRss), rssBefore: med((m) => m.rssBefore),
+      bytesRead: list[0].bytesRead, candidates: list[0].candidates,
+    };
   }
   return out;
 }
@@ -60,7 +63,8 @@ function model(name: string, width: number, external: boolean): GeneratedModel &
   const stamp = path.join(BENCH_DIR, `${name}.json`);
   if (fs.existsSync(stamp)) {
     const info = JSON.parse(fs.readFileSync(stamp, 'utf8')) as GeneratedModel & { version: number };
-    if (info.version === GENERATOR_VERSION && fs.existsSync(info.onnxPath) && (!info.dataPath || fs.existsSync(info.dataPath))) return { ...info, cached: true };
+    const upToDate = info.version === GENERATOR_VERSION && fs.existsSync(info.onnxPath) && (!info.dataPath || fs.existsSync(info.dataPath));
+    if (upToDate) return { ...info, cached: true };
   }
   const info = generateResnet50(BENCH_DIR, name, width, external);
   fs.writeFileSync(stamp, JSON.stringify({ ...info, version: GENERATOR_VERSION }));

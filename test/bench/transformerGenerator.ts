@@ -26,7 +26,8 @@ export function generateTransformer(dir: string, layers: number): { onnxPath: st
   };
   const weight = (name: string, dims: number[]): string => {
     const n = dims.reduce((a, b) => a * b, 1);
-    inits.push(onnx.TensorProto.create({ name, data_type: DataType.FLOAT, dims, raw_data: float64ToBytes(Array.from({ length: n }, (_, i) => Math.sin(i + inits.length) / D), DataType.FLOAT) }));
+    const values = Array.from({ length: n }, (_, i) => Math.sin(i + inits.length) / D);
+    inits.push(onnx.TensorProto.create({ name, data_type: DataType.FLOAT, dims, raw_data: float64ToBytes(values, DataType.FLOAT) }));
     return name;
   };
   const constant = (scope: string, values: number[]): string => {

@@ -133,7 +133,8 @@ export function checkExport(entry: ZooEntry, variant: Variant, options: { python
   const groupsKnown = !!entry.truth.fusibleChains || (entry.truth.family === 'quant' && !!entry.truth.fuseModelGroups);
   const expectedVariant: Variant = options.python ? 'bn-trained' : variant;
   const result: ZooResult = {
-    key: entry.key, variant, groupsKnown, pathsChecked: 0, wrongPaths: [], offered: [], expected: groupsKnown ? expectedGroups(entry.truth, expectedVariant) : [],
+    key: entry.key, variant, groupsKnown, pathsChecked: 0, wrongPaths: [], offered: [],
+    expected: groupsKnown ? expectedGroups(entry.truth, expectedVariant) : [],
     wrongGroups: [], missingGroups: [], falseShared: [], missedShared: [],
   };
   let model: OnnxModel | undefined;

@@ -46,7 +46,10 @@ for (const c of cases) {
 
 /** Type-checks one planted file with a target's compiler options (the target's tsconfig, only its own files swapped for the plant). */
 function typeErrors(tsconfig: string, file: string, code: string): string[] {
-  const parsed = ts.getParsedCommandLineOfConfigFile(path.join(ROOT, tsconfig), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => assert.fail(String(d.messageText)) });
+  const parsed = ts.getParsedCommandLineOfConfigFile(path.join(ROOT, tsconfig), {}, {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (d) => assert.fail(String(d.messageText)),
+  });
   assert.ok(parsed);
   const planted = path.join(ROOT, file);
   const host = ts.createCompilerHost(parsed.options);

@@ -32,7 +32,10 @@ function cli(...args: string[]): { code: number; stdout: string; stderr: string 
 function tiedFixture(): { dir: string; base: string; adapter: string } {
   const dir = tempDir();
   const r = rand(7);
-  const vi = (name: string, dims: number[]) => onnx.ValueInfoProto.create({ name, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: dims.map((d) => ({ dim_value: d })) } } } });
+  const vi = (name: string, dims: number[]) => onnx.ValueInfoProto.create({
+    name,
+    type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: dims.map((d) => ({ dim_value: d })) } } },
+  });
   const transB0 = [{ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 0 }];
   const g = onnx.GraphProto.create({
     name: 'g',

@@ -57,7 +57,14 @@ export class GraphBuilder {
    * `storage` says; `typed` writes onnx.helper.make_tensor's default typed
    * fields instead of raw_data. Returns its value name.
    */
-  constant(name: string, dims: number[], opts: { values?: ArrayLike<number>; storage?: ConstantStorage; scale?: number; offset?: number; positive?: boolean; dtype?: number; nodeName?: string; typed?: boolean } = {}): string {
+  constant(
+    name: string,
+    dims: number[],
+    opts: {
+      values?: ArrayLike<number>; storage?: ConstantStorage; scale?: number; offset?: number;
+      positive?: boolean; dtype?: number; nodeName?: string; typed?: boolean;
+    } = {},
+  ): string {
     const count = dims.reduce((a, b) => a * b, 1);
     let values: ArrayLike<number> = opts.values ?? randn(count, this.seed++, opts.scale ?? 0.5, opts.offset ?? 0);
     if (opts.positive) values = Float64Array.from(values, (v) => 0.5 + Math.abs(v));

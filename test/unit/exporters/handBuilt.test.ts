@@ -24,7 +24,11 @@ import { makeGraph, makeNode, makeOpsetId, makeTensor, makeValueInfo, roundTo, w
 const dir = tempDir('modelfuse-handbuilt-');
 const HELPER = { producer: 'onnx.helper', producerVersion: '' };
 
-function convBnRelu(g: GraphBuilder, names: { conv: string; bn: string; relu: string }, o: { x: string; y: string; cin: number; C: number; k: number[]; group?: number }): void {
+function convBnRelu(
+  g: GraphBuilder,
+  names: { conv: string; bn: string; relu: string },
+  o: { x: string; y: string; cin: number; C: number; k: number[]; group?: number },
+): void {
   const w = g.constant(`w_${g.parts.initializer.length}`, [o.C, o.cin / (o.group ?? 1), ...o.k]);
   const bn = g.batchNormParams([`s_${g.parts.initializer.length}`, `b_${g.parts.initializer.length}`, `m_${g.parts.initializer.length}`, `v_${g.parts.initializer.length}`], o.C);
   g.node('Conv', names.conv, [o.x, w], [`${o.y}_c`], { pads: [...o.k, ...o.k].map((k) => (k - 1) / 2), group: o.group ?? 1 });

@@ -44,7 +44,9 @@ export async function runOrt(file: string, feeds: Record<string, Required<Feed>>
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, f] of Object.entries(feeds)) {
       const bytes = float64ToBytes(f.values, f.dtype);
-      const data = f.dtype === DataType.FLOAT ? new Float32Array(bytes.buffer) : f.dtype === DataType.DOUBLE ? new Float64Array(bytes.buffer) : new Uint16Array(bytes.buffer);
+      const data = f.dtype === DataType.FLOAT ? new Float32Array(bytes.buffer)
+        : f.dtype === DataType.DOUBLE ? new Float64Array(bytes.buffer)
+        : new Uint16Array(bytes.buffer);
       ortFeeds[name] = new ort.Tensor(ORT_TYPES[f.dtype], data, f.dims);
     }
     const results = await session.run(ortFeeds);

@@ -32,7 +32,11 @@ test('user-visible manifest strings are all localised (titles, names, descriptio
     ...c.commands.flatMap((x: { title: string; category?: string }) => [x.title, x.category ?? '%']),
     ...c.views.modelfuse.map((v: { name: string }) => v.name),
     ...Object.values(c.configuration.properties).map((p) => (p as { markdownDescription: string }).markdownDescription),
-    ...c.walkthroughs.flatMap((w: { title: string; description: string; steps: { title: string; description: string }[] }) => [w.title, w.description, ...w.steps.flatMap((s) => [s.title, s.description])]),
+    ...c.walkthroughs.flatMap((w: { title: string; description: string; steps: { title: string; description: string }[] }) => [
+      w.title,
+      w.description,
+      ...w.steps.flatMap((s) => [s.title, s.description]),
+    ]),
   ];
   for (const s of visible) assert.match(String(s), /^%[^%]+%$/, `not localised: ${s}`);
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../helpers/fixtures';
-import { ResultLedger, type ResultEntry } from '../../../extension/host/resultLedger';
+import { ResultLedger, type LedgerStorage, type ResultEntry } from '../../../extension/host/resultLedger';
 import { chooseOutputPath } from '../../../extension/host/outputNaming';
 import { readSettings } from '../../../extension/host/settings';
 import { diffTitle } from '../../../extension/views/diffRequest';
@@ -18,7 +18,8 @@ function ledgerIn(): { ledger: ResultLedger; stored: () => ResultEntry[] } {
     const s = fs.statSync(p, { throwIfNoEntry: false });
     return s ? { size: s.size, mtimeMs: s.mtimeMs } : undefined;
   };
-  return { ledger: new ResultLedger({ read: () => value, write: (e) => void (value = JSON.parse(JSON.stringify(e))) }, stat), stored: () => value as ResultEntry[] };
+  const storage: LedgerStorage = { read: () => value, write: (e) => void (value = JSON.parse(JSON.stringify(e))) };
+  return { ledger: new ResultLedger(storage, stat), stored: () => value as ResultEntry[] };
 }
 
 test('ledger: a recorded result (model + external data) is ours until someone changes, replaces or removes a file', async () => {

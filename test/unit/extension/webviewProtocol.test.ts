@@ -17,8 +17,14 @@ function pair() {
   const toHost: Envelope[] = [];
   let hostPeer!: MessagePeer<HostSpec, ViewSpec>;
   let viewPeer!: MessagePeer<ViewSpec, HostSpec>;
-  hostPeer = new MessagePeer<HostSpec, ViewSpec>((m) => { toView.push(m); queueMicrotask(() => viewPeer.receive(structuredClone(m))); }, { waitForReady: true });
-  viewPeer = new MessagePeer<ViewSpec, HostSpec>((m) => { toHost.push(m); queueMicrotask(() => hostPeer.receive(structuredClone(m))); }, { waitForReady: false });
+  hostPeer = new MessagePeer<HostSpec, ViewSpec>((m) => {
+    toView.push(m);
+    queueMicrotask(() => viewPeer.receive(structuredClone(m)));
+  }, { waitForReady: true });
+  viewPeer = new MessagePeer<ViewSpec, HostSpec>((m) => {
+    toHost.push(m);
+    queueMicrotask(() => hostPeer.receive(structuredClone(m)));
+  }, { waitForReady: false });
   return { hostPeer, viewPeer, toView, toHost };
 }
 

@@ -22,7 +22,11 @@ const dir = tempDir('modelfuse-fuse-');
 
 /** x → conv1 → bn1 → relu1 → conv2 → bn2 → y, with shapes declared in value_info. */
 function twoBlocks(): ModelSpec {
-  const t = (name: string, dims: number[], seed: number, pos = false) => ({ name, dims, values: pos ? positive(dims[0] * (dims[1] ?? 1) * (dims[2] ?? 1) * (dims[3] ?? 1), seed) : randn(dims.reduce((a, b) => a * b, 1), seed, 0.5) });
+  const t = (name: string, dims: number[], seed: number, pos = false) => ({
+    name,
+    dims,
+    values: pos ? positive(dims[0] * (dims[1] ?? 1) * (dims[2] ?? 1) * (dims[3] ?? 1), seed) : randn(dims.reduce((a, b) => a * b, 1), seed, 0.5),
+  });
   return {
     inputs: [{ name: 'x', dims: [1, 3, 6, 6] }],
     outputs: [{ name: 'y', dims: [1, 4, 6, 6] }],

@@ -114,7 +114,10 @@ function bf16Round(values: ArrayLike<number>): Float64Array {
   return out;
 }
 
-function matmulSpec(opts: { add?: boolean; bn?: boolean; inputDims?: (number | string)[]; declareInput?: boolean; biasDims?: number[] }, seed: number): ModelSpec {
+function matmulSpec(
+  opts: { add?: boolean; bn?: boolean; inputDims?: (number | string)[]; declareInput?: boolean; biasDims?: number[] },
+  seed: number,
+): ModelSpec {
   const inputDims = opts.inputDims ?? [BATCH, IN];
   const nodes: NodeSpec[] = [{ op: 'MatMul', name: 'mm', inputs: ['x', 'fc.weight'], outputs: [opts.add || opts.bn ? 'm' : 'y'] }];
   if (opts.add) nodes.push({ op: 'Add', name: 'add', inputs: ['m', 'fc.bias'], outputs: [opts.bn ? 'a' : 'y'] });

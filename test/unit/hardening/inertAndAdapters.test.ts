@@ -155,7 +155,12 @@ describe('files merged as something they are not are refused', () => {
     const base = path.join(root, 'proto-base.safetensors');
     const odd = new Float32Array([1.5, -2, 3.25]);
     try {
-      const entries = source.names().map((name) => ({ name, dtype: source.get(name).dtype, shape: source.get(name).shape, bytes: () => source.readBytes(name) }));
+      const entries = source.names().map((name) => ({
+        name,
+        dtype: source.get(name).dtype,
+        shape: source.get(name).shape,
+        bytes: () => source.readBytes(name),
+      }));
       entries.push({ name: '__proto__', dtype: 'F32', shape: [3], bytes: () => Buffer.from(odd.buffer) });
       const fd = fs.openSync(base, 'w');
       try {

@@ -98,7 +98,13 @@ export interface TensorOptions {
  * A tensor of `dtype` with `values` (float64 numbers, rounded once to the
  * type). Typed int64 storage also takes `Long`s (values beyond 2^53).
  */
-export function makeTensor(name: string, dtype: number, dims: readonly number[], values: ArrayLike<number> | readonly (number | Long)[], opts: TensorOptions = {}): onnx.TensorProto & onnx.TensorProto.$Shape {
+export function makeTensor(
+  name: string,
+  dtype: number,
+  dims: readonly number[],
+  values: ArrayLike<number> | readonly (number | Long)[],
+  opts: TensorOptions = {},
+): onnx.TensorProto & onnx.TensorProto.$Shape {
   if (opts.raw !== false) {
     return onnx.TensorProto.create({ name, data_type: dtype, dims: [...dims], raw_data: float64ToBytes(values as ArrayLike<number>, dtype) });
   }
@@ -154,7 +160,14 @@ export function makeGraph(
   initializers: readonly onnx.ITensorProto[] = [],
   valueInfo: readonly onnx.IValueInfoProto[] = [],
 ): onnx.GraphProto {
-  return onnx.GraphProto.create({ name, node: [...nodes], input: [...inputs], output: [...outputs], initializer: [...initializers], value_info: [...valueInfo] });
+  return onnx.GraphProto.create({
+    name,
+    node: [...nodes],
+    input: [...inputs],
+    output: [...outputs],
+    initializer: [...initializers],
+    value_info: [...valueInfo],
+  });
 }
 
 export function makeOpsetId(domain: string, version: number | Long): onnx.OperatorSetIdProto & onnx.OperatorSetIdProto.$Shape {

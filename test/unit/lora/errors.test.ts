@@ -11,7 +11,11 @@ import { rand, runLora, writePeftAdapter, writeSafetensors, type T } from './lor
 
 const P = 'base_model.model.';
 
-function setup(adapterTensors: (r: ReturnType<typeof rand>) => Record<string, T>, config: Record<string, unknown> = { r: 2, lora_alpha: 2 }, base?: Record<string, T>) {
+function setup(
+  adapterTensors: (r: ReturnType<typeof rand>) => Record<string, T>,
+  config: Record<string, unknown> = { r: 2, lora_alpha: 2 },
+  base?: Record<string, T>,
+) {
   const r = rand(21);
   const dir = tempDir();
   const basePath = path.join(dir, 'base.safetensors');

@@ -184,7 +184,11 @@ function doraCase(seed: number, out: number, inF: number, axis: 'out' | 'in') {
   const adapter = { [`${key}.lora_down.weight`]: down, [`${key}.lora_up.weight`]: up, [`${key}.alpha`]: alpha(1), [`${key}.dora_scale`]: dora };
   const V = plus(W.values, matmul64(up.values, down.values, out, 2, inF), 1 / 2);
   const other = axis === 'out' ? 'in' : 'out';
-  return { W, adapter, V, dora, expected: decompose(V, [out, inF], dora.values, axis), wrongAxis: out === inF ? decompose(V, [out, inF], dora.values, other) : new Float64Array(0) };
+  return {
+    W, adapter, V, dora,
+    expected: decompose(V, [out, inF], dora.values, axis),
+    wrongAxis: out === inF ? decompose(V, [out, inF], dora.values, other) : new Float64Array(0),
+  };
 }
 
 for (const [out, inF] of [[6, 5], [5, 5]] as const) {

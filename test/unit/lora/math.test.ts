@@ -14,7 +14,10 @@ import { addScaled, matmul64, rand, readAll, relErr, runLora, transpose64, write
 
 const P = 'base_model.model.';
 
-async function merge(base: Record<string, T>, adapters: string[], extra: string[] = []): Promise<{ out: Record<string, T>; report: { merged: { key: string; target: string; scale: number; delta_fro: number; rel_change: number; adapter: string }[] } }> {
+/** The `--json` report's rows these tests read. */
+interface MergedRow { key: string; target: string; scale: number; delta_fro: number; rel_change: number; adapter: string }
+
+async function merge(base: Record<string, T>, adapters: string[], extra: string[] = []): Promise<{ out: Record<string, T>; report: { merged: MergedRow[] } }> {
   const dir = tempDir();
   const basePath = path.join(dir, 'base.safetensors');
   writeSafetensors(basePath, base);

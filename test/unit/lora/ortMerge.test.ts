@@ -146,7 +146,8 @@ test('bfloat16 and float32 bases in ORT follow the same rule; float64 is left to
   // W + [[1], [1]]·[[0.5, 0]]: +0.5 vanishes next to 3e38 in float32; -1 + 0 stays -1.
   assert.deepEqual([...new Float32Array(merged!.bytes.buffer)], [3e38, 3e38, 3e38, -1].map(Math.fround));
 
-  assert.equal(await ortFusedMerge({ base: new Uint8Array(8), dtype: DataType.DOUBLE, L: new Float32Array(1), R: new Float32Array(1), m: 1, k: 1, n: 1, scale: 1 }), null);
+  const doubleRequest = { base: new Uint8Array(8), dtype: DataType.DOUBLE, L: new Float32Array(1), R: new Float32Array(1), m: 1, k: 1, n: 1, scale: 1 };
+  assert.equal(await ortFusedMerge(doubleRequest), null);
 });
 
 test('cannotOverflow: proves typical merges finite from bounds, refuses near the limit or with NaN/Inf anywhere', () => {

@@ -20,7 +20,11 @@ const P = 'base_model.model.';
 interface Row { target: string; rounding_bound?: number }
 interface Distance { tensor: string; max_abs: number; max_rel: number }
 
-async function roundTrip(base: string, adapters: string[], ext: string): Promise<{ merged: string; unmerged: string; rows: Row[]; distances: Distance[]; text: string }> {
+async function roundTrip(
+  base: string,
+  adapters: string[],
+  ext: string,
+): Promise<{ merged: string; unmerged: string; rows: Row[]; distances: Distance[]; text: string }> {
   const dir = path.dirname(base);
   const merged = path.join(dir, `merged${ext}`);
   const unmerged = path.join(dir, `unmerged${ext}`);
@@ -36,7 +40,14 @@ async function roundTrip(base: string, adapters: string[], ext: string): Promise
 }
 
 /** Every value of the unmerged tensor is within the reported bound of the original, and the reported distance is the real one. */
-function checkRestored(name: string, original: ArrayLike<number>, merged: ArrayLike<number>, unmerged: ArrayLike<number>, rows: Row[], distances: Distance[]): void {
+function checkRestored(
+  name: string,
+  original: ArrayLike<number>,
+  merged: ArrayLike<number>,
+  unmerged: ArrayLike<number>,
+  rows: Row[],
+  distances: Distance[],
+): void {
   const bound = Math.max(...rows.filter((r) => r.target === name).map((r) => r.rounding_bound ?? NaN));
   assert.ok(bound > 0, `${name}: a rounding bound is reported`);
   let worst = 0;

@@ -6,8 +6,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataType, GraphSpec, loraCandidates, opCount, randn, run, scanAndFuse } from './helpers';
 
+/** The branch's value names, as `tweak` gets them. */
+interface BranchNames { a: string; h1: string; h2: string; scaled: string; base: string }
+/** What `tweak` may add to the model: more outputs, more inputs. */
+interface BranchExtras { outputs?: string[]; inputs?: { name: string; dims: number[]; dtype?: number }[] }
+
 /** x[2,3,8] → MatMul(W)+b, plus MatMul(Aᵀ) → MatMul(Bᵀ) → Mul(2) → Add. `tweak` edits the branch before the model is built. */
-function peftLike(tweak: (g: GraphSpec, names: { a: string; h1: string; h2: string; scaled: string; base: string }) => { outputs?: string[]; inputs?: { name: string; dims: number[]; dtype?: number }[] } | void) {
+function peftLike(tweak: (g: GraphSpec, names: BranchNames) => BranchExtras | void) {
   const g = new GraphSpec();
   g.weight('q.base_layer.weight', [8, 6]);
   g.weight('q.base_layer.bias', [6]);
@@ -33,7 +38,10 @@ async function checkBlocked(built: ReturnType<typeof peftLike>, reason: RegExp):
   assert.match(report.skipped.find((s) => s.id === lora[0].id)?.reason ?? '', reason);
   assert.equal(opCount(model, 'MatMul'), 3, 'branch still there');
   // The model is untouched: same outputs.
-  const feeds = Object.fromEntries(built.inputs.map((i, k) => [i.name, { dims: i.dims, values: randn(i.dims.reduce((a, b) => a * b, 1), 11 + k), dtype: i.dtype }]));
+  const feeds = Object.fromEntries(built.inputs.map((i, k) => [
+    i.name,
+    { dims: i.dims, values: randn(i.dims.reduce((a, b) => a * b, 1), 11 + k), dtype: i.dtype },
+  ]));
   const [a, b] = [await run(built.bytes, feeds), await run(bytes, feeds)];
   for (const k of Object.keys(a)) assert.deepEqual(b[k], a[k]);
 }

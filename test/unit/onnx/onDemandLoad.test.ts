@@ -155,7 +155,10 @@ test('fuzz: on a mutated file, on-demand load gives exactly the outcome of a ful
       const pos = Math.floor(r() * src.length);
       let bytes: Buffer;
       switch (Math.floor(r() * 3)) {
-        case 0: bytes = Buffer.from(src); for (let k = 0; k < 1 + Math.floor(r() * 4); k++) bytes[Math.floor(r() * bytes.length)] ^= 1 << Math.floor(r() * 8); break;
+        case 0:
+          bytes = Buffer.from(src);
+          for (let k = 0; k < 1 + Math.floor(r() * 4); k++) bytes[Math.floor(r() * bytes.length)] ^= 1 << Math.floor(r() * 8);
+          break;
         case 1: bytes = src.subarray(0, pos); break;
         default: bytes = Buffer.concat([src.subarray(0, pos), Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]), src.subarray(Math.min(src.length, pos + 1))]);
       }

@@ -73,7 +73,9 @@ test('a conv-bn fold on a paddle2onnx-style model: kernels and biases are "chang
   model.close();
   const folds: FoldRecord[] = report.applied.map((a) => ({
     id: a.id, pattern: a.pattern, nodes: a.nodes, modules: a.modules, removedNodes: a.removedNodes,
-    changedTensors: a.changedTensors.map((t) => ({ role: t.role, node: t.node, before: t.before ? { name: t.before.name } : null, after: { name: t.after.name } })),
+    changedTensors: a.changedTensors.map((t) => ({
+      role: t.role, node: t.node, before: t.before ? { name: t.before.name } : null, after: { name: t.after.name },
+    })),
   }));
   const before = OnnxParamSource.open(src);
   const after = OnnxParamSource.open(out);

@@ -116,7 +116,9 @@ test('fused conv+bn model: conv weights changed by exactly the BN scale per chan
   const after = OnnxParamSource.open(out);
   const folds: FoldRecord[] = report.applied.map((a) => ({
     id: a.id, pattern: a.pattern, nodes: a.nodes, modules: a.modules, removedNodes: a.removedNodes,
-    changedTensors: a.changedTensors.map((t) => ({ role: t.role, node: t.node, before: t.before ? { name: t.before.name } : null, after: { name: t.after.name } })),
+    changedTensors: a.changedTensors.map((t) => ({
+      role: t.role, node: t.node, before: t.before ? { name: t.before.name } : null, after: { name: t.after.name },
+    })),
   }));
   const channels = new Map(folds.map((f) => [f.id, batchNormChannels(before, f)!]));
   const diff = computeParamDiff(before, after, { folds, foldChannels: channels, bins: 16 });
@@ -233,7 +235,12 @@ test('a fold that copied a shared weight: the copy is compared with the original
   const before = OnnxParamSource.open(src);
   const after = OnnxParamSource.open(out);
   const a = report.applied[0];
-  const fold: FoldRecord = { id: a.id, pattern: a.pattern, nodes: a.nodes, modules: a.modules, removedNodes: a.removedNodes, changedTensors: a.changedTensors.map((t) => ({ role: t.role, node: t.node, before: t.before ? { name: t.before.name } : null, after: { name: t.after.name } })) };
+  const fold: FoldRecord = {
+    id: a.id, pattern: a.pattern, nodes: a.nodes, modules: a.modules, removedNodes: a.removedNodes,
+    changedTensors: a.changedTensors.map((t) => ({
+      role: t.role, node: t.node, before: t.before ? { name: t.before.name } : null, after: { name: t.after.name },
+    })),
+  };
   const diff = computeParamDiff(before, after, { folds: [fold], foldChannels: new Map([[fold.id, batchNormChannels(before, fold)!]]) });
   assert.deepEqual(diff.changed.map((t) => [t.name, t.beforeName, t.status, t.foldId]), [
     ['conv.bias_fused', 'conv.bias', 'changed', fold.id],

@@ -116,14 +116,19 @@ const ORT_TYPES: Record<number, ort.Tensor.Type> = {
 };
 
 /** Runs a model file in ONNX Runtime (graph optimizations off) and returns every output as float64. */
-export async function runOrt(file: string, feeds: Record<string, { dims: number[]; values: ArrayLike<number>; dtype?: number }>): Promise<Record<string, Float64Array>> {
+export async function runOrt(
+  file: string,
+  feeds: Record<string, { dims: number[]; values: ArrayLike<number>; dtype?: number }>,
+): Promise<Record<string, Float64Array>> {
   const session = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'disabled' });
   try {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, f] of Object.entries(feeds)) {
       const dtype = f.dtype ?? DataType.FLOAT;
       const bytes = float64ToBytes(f.values, dtype);
-      const data = dtype === DataType.FLOAT ? new Float32Array(bytes.buffer) : dtype === DataType.DOUBLE ? new Float64Array(bytes.buffer) : new Uint16Array(bytes.buffer);
+      const data = dtype === DataType.FLOAT ? new Float32Array(bytes.buffer)
+        : dtype === DataType.DOUBLE ? new Float64Array(bytes.buffer)
+        : new Uint16Array(bytes.buffer);
       ortFeeds[name] = new ort.Tensor(ORT_TYPES[dtype], data, f.dims);
     }
     const results = await session.run(ortFeeds);
