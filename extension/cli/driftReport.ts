@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { DriftReport } from '../protocol/graphMethods';
 import type { WorkerClient, RequestOptions } from '../workerClient/client';
 import type { VerifyOptions } from '../workerClient/api';
-import { formatNumber } from './verifyCommand';
+import { formatNumber } from '../engine/stats/verifyText';
 
 /** Rows printed (all of them with --json). */
 const SHOWN = 20;

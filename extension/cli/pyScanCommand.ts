@@ -6,14 +6,13 @@
  * workspace files (`from .blocks import conv3x3`) are followed from the
  * file's folder and the current directory.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyzePythonSource, noteText, type PyClassAnalysis, type PythonAnalysis } from '../engine/python/analyzePython';
 import { fileImportReader } from '../engine/python/importFiles';
-import { ModelFuseError } from '../engine/errors';
 import type { CliCommand, CliIO } from './command';
 import { COMMON_OPTIONS, parseArgs, requirePositionals } from './args';
-import { printable } from './scanCommand';
+import { printable } from './printable';
+import { readSource } from './pythonOption';
 
 const USAGE = 'py-scan FILE.py [--json]';
 
@@ -30,19 +29,6 @@ export const pyScanCommand: CliCommand = {
   },
 };
 
-export function readSource(file: string): string {
-  let bytes: Buffer;
-  try {
-    if (fs.statSync(file).isDirectory()) throw new ModelFuseError(`${file} is a folder, not a Python file`);
-    bytes = fs.readFileSync(file);
-  } catch (err) {
-    if (err instanceof ModelFuseError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ModelFuseError(`cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(err)}`);
-  }
-  if (bytes.includes(0)) throw new ModelFuseError(`${file} is not a Python source file (it contains NUL bytes)`);
-  return bytes.toString('utf8');
-}
 
 /** 1-based lines in the output, like editors and tracebacks. */
 export function pyScanJson(file: string, a: PythonAnalysis): object {

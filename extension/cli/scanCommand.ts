@@ -8,6 +8,7 @@
 import { SUBGRAPH_NOT_SCANNED, type ScanResult } from '../engine/fusion/scan';
 import type { CliCommand, CliIO } from './command';
 import { withModelAnalysis } from './analyzeFromArgs';
+import { printable } from './printable';
 import { warningText } from '../engine/fusion/warnings';
 
 const USAGE = 'scan MODEL [--weights STATE_DICT.safetensors] [--python MODEL.py] [--json]';
@@ -39,10 +40,6 @@ export function scanJson(scan: ScanResult): object {
   };
 }
 
-/** Names come from the file: control characters are shown escaped, never sent to the terminal. */
-export function printable(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
 
 export function formatScanTable(scan: ScanResult): string {
   const m = scan.model;

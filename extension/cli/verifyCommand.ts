@@ -7,7 +7,7 @@
  */
 import { ModelFuseError } from '../engine/errors';
 import { parseIntRange, parseShapeOptions } from '../engine/stats/inputs';
-import { formatNumber, verifyReportText } from '../engine/stats/verifyText';
+import { verifyReportText } from '../engine/stats/verifyText';
 import { verifyInWorker, type VerifyOptions } from '../workerClient/api';
 import { COMMON_OPTIONS, optValue, parseArgs, requirePositionals, type OptionSpec, type ParsedArgs } from './args';
 import type { CliCommand, CliIO } from './command';
@@ -89,4 +89,3 @@ export const verifyCommand: CliCommand = {
 
 /** The text report (shared with the extension's Output channel). */
 export const formatVerifyReport = verifyReportText;
-export { formatNumber };

@@ -7,7 +7,7 @@
  * milliseconds instead of tens of seconds, and without recursion (dagre's
  * depth-first passes overflow the stack on chains that long).
  */
-import type { LevelGraph, LevelLayout } from './graphLayout';
+import type { LevelGraph, LevelLayout } from './levelLayout';
 
 const NODE_SEP = 20;
 const RANK_SEP = 36;

@@ -25,6 +25,8 @@
 import dagre from '@dagrejs/dagre';
 import type { VisibleGraph, VisibleItem } from './graphViewVisible';
 import { flatLayout } from './flatLayout';
+import type { LevelGraph, LevelLayout } from './levelLayout';
+export type { LevelGraph, LevelLayout } from './levelLayout';
 
 export interface PlacedItem {
   id: string;
@@ -49,14 +51,6 @@ export interface GraphLayout {
   height: number;
 }
 
-/** A layout of one level, in its own coordinates (origin top-left). */
-export interface LevelLayout {
-  positions: Map<string, { x: number; y: number; width: number; height: number }>;
-  edges: Map<string, { x: number; y: number }[]>;
-  width: number;
-  height: number;
-}
-
 const CHAR_WIDTH = 7;
 const BOX_HEIGHT = 40;
 const MIN_WIDTH = 110;
@@ -70,11 +64,6 @@ export const FLAT_LAYOUT_ABOVE = 1500;
 export function boxSize(item: VisibleItem): { width: number; height: number } {
   const chars = Math.max(item.label.length, Math.min(item.detail.length, 36));
   return { width: Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, chars * CHAR_WIDTH + 20)), height: item.kind === 'module' ? BOX_HEIGHT + 8 : BOX_HEIGHT };
-}
-
-export interface LevelGraph {
-  nodes: { id: string; width: number; height: number }[];
-  edges: { from: string; to: string }[];
 }
 
 export function layoutLevelWithDagre(level: LevelGraph): LevelLayout {

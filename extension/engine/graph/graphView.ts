@@ -21,12 +21,10 @@ import type { onnx } from '../onnx/proto';
 import { dtypeName } from '../onnx/dtypes';
 import { tensorDims } from '../onnx/tensors';
 import type { CandidateView } from '../fusion/candidateView';
-import { fusibility } from '../fusion/fusibility';
 import type { GraphIndex } from './graphIndex';
 import type { ModuleTree, ModuleTreeNode } from './moduleTree';
 import { nodeAddresses } from './nodeAddress';
 import { RELABELLING_OPS } from './relabelledConstant';
-import { warningText } from '../fusion/warnings';
 import { INPUT_PREFIX, OUTPUT_PREFIX, type SequenceStatus, type SequenceMark, type GraphParam, type GraphValueInfo, type GraphNode, type GraphModule, type GraphEdge, type GraphView } from './graphViewTypes';
 export * from './graphViewTypes';
 
@@ -159,11 +157,11 @@ function sequenceMark(c: CandidateView): SequenceMark {
     pattern: c.pattern,
     status,
     // Why it is not fused, as fuse, the CLI and the side panel say it (one owner: fusion/fusibility.ts).
-    reason: fusibility(c).reason,
+    reason: c.fusibility.reason,
     nodes: c.nodes,
     modules: c.modules,
     label: [c.label, ...c.loraFacts].join(' · '),
-    warnings: c.warnings.map(warningText),
+    warnings: c.warnings.map((w) => w.text),
     lora: isLora ? { module: detail('module'), rank: detail('rank'), scale: detail('scale') } : null,
   };
 }

@@ -33,13 +33,10 @@ import type { Phrase } from '../remedy';
 import { SafetensorsFile } from '../safetensors/safetensors';
 import { defaultLoraConfig, moduleScale, parseLoraConfig, type LoraConfig } from './adapterConfig';
 import { ALGORITHM_LABEL, describeLycoris, LYCORIS_PARTS, lycorisDelta, type LycorisShape } from './lycoris';
+import type { TensorRef } from './tensorRef';
+export type { TensorRef } from './tensorRef';
 
 export type AdapterFormat = 'peft' | 'peft-safetensors' | 'kohya';
-
-export interface TensorRef {
-  key: string;
-  shape: number[];
-}
 
 /** One adapted module of one adapter. */
 export interface AdapterModule {

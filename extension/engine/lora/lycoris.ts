@@ -17,7 +17,7 @@
  * Everything is float64 here; the merge rounds once to the base dtype.
  */
 import { ModelFuseError } from '../errors';
-import type { TensorRef } from './adapterFormats';
+import type { TensorRef } from './tensorRef';
 
 export type LycorisAlgorithm = 'locon-tucker' | 'loha' | 'lokr' | 'full';
 
