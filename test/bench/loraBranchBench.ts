@@ -13,7 +13,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { AttributeType, DataType, onnx } from '../../extension/engine/onnx/proto';
+import { DataType, type onnx } from '../../extension/engine/onnx/proto';
+import { encodeModel, makeGraph, makeModel, makeNode, makeRawTensor, makeValueInfo, type AttrValue } from '../unit/helpers/onnxBuilder';
 import { OnnxModel } from '../../extension/engine/onnx/model';
 import { saveModel } from '../../extension/engine/onnx/save';
 import { scanModel } from '../../extension/engine/fusion/scan';
@@ -45,12 +46,12 @@ function uniformBytes(count: number, a: number, seed: number): Uint8Array {
   return new Uint8Array(out.buffer);
 }
 
-function tensor(name: string, dims: number[], raw: Uint8Array, dtype: number = DataType.FLOAT): onnx.TensorProto {
-  return onnx.TensorProto.create({ name, dims, data_type: dtype, raw_data: raw });
+function tensor(name: string, dims: number[], raw: Uint8Array): onnx.TensorProto {
+  return makeRawTensor(name, DataType.FLOAT, dims, raw);
 }
 
-function node(op: string, name: string, inputs: string[], attrs: onnx.IAttributeProto[] = []): onnx.NodeProto {
-  return onnx.NodeProto.create({ op_type: op, name, input: inputs, output: [`${name}_output_0`], attribute: attrs });
+function node(op: string, name: string, inputs: string[], attrs: Record<string, AttrValue> = {}): onnx.NodeProto {
+  return makeNode(op, inputs, [`${name}_output_0`], name, attrs);
 }
 
 /** The model an unmerged PEFT export of LAYERS blocks gives: per projection MatMul + bias Add + A, B, Mul, Add. */
@@ -74,10 +75,8 @@ function generate(file: string): void {
     const add = node('Add', `${scope}/base_layer/Add`, [`${mod}.base_layer.bias`, mm.output[0]]);
     const a = node('MatMul', `${scope}/lora_A/default/MatMul`, [input, `${mod}.lora_A.default.weight.T`]);
     const b = node('MatMul', `${scope}/lora_B/default/MatMul`, [a.output[0], `${mod}.lora_B.default.weight.T`]);
-    const s = onnx.NodeProto.create({
-      op_type: 'Constant', name: `${scope}/Constant`, output: [`${scope}/Constant_output_0`],
-      attribute: [{ name: 'value', type: AttributeType.TENSOR, t: tensor('', [], new Uint8Array(new Float32Array([2]).buffer)) }],
-    });
+    const scale = tensor('', [], new Uint8Array(new Float32Array([2]).buffer));
+    const s = makeNode('Constant', [], [`${scope}/Constant_output_0`], `${scope}/Constant`, { value: { tensor: scale } });
     const mul = node('Mul', `${scope}/Mul`, [b.output[0], s.output[0]]);
     const sum = node('Add', `${scope}/Add`, [add.output[0], mul.output[0]]);
     nodes.push(mm, add, a, b, s, mul, sum);
@@ -86,7 +85,7 @@ function generate(file: string): void {
   let x = 'x';
   for (let l = 0; l < LAYERS; l++) {
     const norm = ln(`base_model.model.layers.${l}.norm`);
-    const n = node('LayerNormalization', `/model/layers.${l}/norm/LayerNormalization`, [x, `${norm}.weight`, `${norm}.bias`], [{ name: 'axis', type: AttributeType.INT, i: -1 }]);
+    const n = node('LayerNormalization', `/model/layers.${l}/norm/LayerNormalization`, [x, `${norm}.weight`, `${norm}.bias`], { axis: -1 });
     nodes.push(n);
     const [q, k, v] = ['q_proj', 'k_proj', 'v_proj'].map((p) => projection(l, p, n.output[0]));
     // Not real attention: the benchmark is about the projections, so q, k and v are simply summed.
@@ -98,18 +97,10 @@ function generate(file: string): void {
     nodes.push(residual);
     x = residual.output[0];
   }
-  const io = (name: string): onnx.IValueInfoProto => ({
-    name,
-    type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 1 }, { dim_value: TOKENS }, { dim_value: DIM }] } } },
-  });
-  const y = node('Identity', 'output', [x]);
-  y.output = ['y'];
-  nodes.push(y);
-  const model = onnx.ModelProto.create({
-    ir_version: 8, producer_name: 'modelfuse-bench', opset_import: [{ domain: '', version: 17 }],
-    graph: { name: 'lora_bench', node: nodes, initializer: inits, input: [io('x')], output: [io('y')] },
-  });
-  fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+  const io = (name: string): onnx.ValueInfoProto => makeValueInfo(name, DataType.FLOAT, [1, TOKENS, DIM]);
+  nodes.push(makeNode('Identity', [x], ['y'], 'output'));
+  const model = makeModel(makeGraph(nodes, 'lora_bench', [io('x')], [io('y')], inits), { producerName: 'modelfuse-bench' });
+  fs.writeFileSync(file, encodeModel(model));
 }
 
 interface Latency {

@@ -9,7 +9,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AttributeType, DataType, onnx } from '../../extension/engine/onnx/proto';
+import { DataType, onnx } from '../../extension/engine/onnx/proto';
+import { encodeModel, makeGraph, makeModel, makeNode, makeRawTensor, makeValueInfo, type AttrValue } from '../unit/helpers/onnxBuilder';
 
 export interface GeneratedModel {
   onnxPath: string;
@@ -27,10 +28,6 @@ interface Builder {
   external: { file: string; offset: number } | null;
   seed: number;
 }
-
-const ints = (name: string, v: number[]) => onnx.AttributeProto.create({ name, type: AttributeType.INTS, ints: v });
-const int = (name: string, v: number) => onnx.AttributeProto.create({ name, type: AttributeType.INT, i: v });
-const float = (name: string, v: number) => onnx.AttributeProto.create({ name, type: AttributeType.FLOAT, f: v });
 
 function param(b: Builder, name: string, dims: number[]): string {
   const count = dims.reduce((x, y) => x * y, 1);
@@ -54,13 +51,13 @@ function param(b: Builder, name: string, dims: number[]): string {
     const u = b.seed / 4294967296;
     values[i] = positive ? 0.5 + u : (u - 0.5) * 0.1;
   }
-  b.inits.push(onnx.TensorProto.create({ name, data_type: DataType.FLOAT, dims, raw_data: new Uint8Array(values.buffer) }));
+  b.inits.push(makeRawTensor(name, DataType.FLOAT, dims, new Uint8Array(values.buffer)));
   return name;
 }
 
-function node(b: Builder, op: string, name: string, inputs: string[], attrs: onnx.AttributeProto[] = []): string {
+function node(b: Builder, op: string, name: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string {
   const out = `${name}_output_0`;
-  b.nodes.push(onnx.NodeProto.create({ name, op_type: op, input: inputs, output: [out], attribute: attrs }));
+  b.nodes.push(makeNode(op, inputs, [out], name, attrs));
   return out;
 }
 
@@ -73,12 +70,12 @@ function scopeName(path: string): string {
 function convBn(b: Builder, scope: string, convPath: string, bnPath: string, x: string, cin: number, cout: number, k: number, stride: number): string {
   const w = param(b, `${convPath}.weight`, [cout, cin, k, k]);
   const pad = Math.floor(k / 2);
-  const c = node(b, 'Conv', `${scope}/${scopeName(convPath)}/Conv`, [x, w], [
-    ints('dilations', [1, 1]), int('group', 1), ints('kernel_shape', [k, k]), ints('pads', [pad, pad, pad, pad]), ints('strides', [stride, stride]),
-  ]);
+  const c = node(b, 'Conv', `${scope}/${scopeName(convPath)}/Conv`, [x, w], {
+    dilations: [1, 1], group: 1, kernel_shape: [k, k], pads: [pad, pad, pad, pad], strides: [stride, stride],
+  });
   const bnParams = ['weight', 'bias', 'running_mean', 'running_var'].map((p) => param(b, `${bnPath}.${p}`, [cout]));
   b.convBnPairs++;
-  return node(b, 'BatchNormalization', `${scope}/${scopeName(bnPath)}/BatchNormalization`, [c, ...bnParams], [float('epsilon', 1e-5), float('momentum', 0.9)]);
+  return node(b, 'BatchNormalization', `${scope}/${scopeName(bnPath)}/BatchNormalization`, [c, ...bnParams], { epsilon: { float: 1e-5 }, momentum: { float: 0.9 } });
 }
 
 export function generateResnet50(dir: string, name: string, width: number, external: boolean): GeneratedModel {
@@ -89,7 +86,7 @@ export function generateResnet50(dir: string, name: string, width: number, exter
   const C = (n: number) => n * width;
   let x = convBn(b, '', 'conv1', 'bn1', 'input', 3, C(64), 7, 2);
   x = node(b, 'Relu', '/relu/Relu', [x]);
-  x = node(b, 'MaxPool', '/maxpool/MaxPool', [x], [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1]), ints('strides', [2, 2])]);
+  x = node(b, 'MaxPool', '/maxpool/MaxPool', [x], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2] });
   let cin = C(64);
   const stages: [number, number][] = [[3, 64], [4, 128], [6, 256], [3, 512]];
   stages.forEach(([blocks, planes], li) => {
@@ -112,19 +109,14 @@ export function generateResnet50(dir: string, name: string, width: number, exter
     }
   });
   x = node(b, 'GlobalAveragePool', '/avgpool/GlobalAveragePool', [x]);
-  x = node(b, 'Flatten', '/Flatten', [x], [int('axis', 1)]);
+  x = node(b, 'Flatten', '/Flatten', [x], { axis: 1 });
   const fcW = param(b, 'fc.weight', [1000, cin]);
   const fcB = param(b, 'fc.bias', [1000]);
-  b.nodes.push(onnx.NodeProto.create({ name: '/fc/Gemm', op_type: 'Gemm', input: [x, fcW, fcB], output: ['output'], attribute: [float('alpha', 1), float('beta', 1), int('transB', 1)] }));
+  b.nodes.push(makeNode('Gemm', [x, fcW, fcB], ['output'], '/fc/Gemm', { alpha: { float: 1 }, beta: { float: 1 }, transB: 1 }));
 
-  const vi = (n: string, dims: (number | string)[]) =>
-    onnx.ValueInfoProto.create({ name: n, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) } } } });
-  const model = onnx.ModelProto.create({
-    ir_version: 8, producer_name: 'pytorch', producer_version: '2.11.0 (modelfuse bench generator)',
-    opset_import: [{ domain: '', version: 17 }],
-    graph: onnx.GraphProto.create({ name: 'main_graph', node: b.nodes, initializer: b.inits, input: [vi('input', ['batch', 3, 224, 224])], output: [vi('output', ['batch', 1000])] }),
-  });
-  fs.writeFileSync(onnxPath, onnx.ModelProto.encode(model).finish());
+  const graph = makeGraph(b.nodes, 'main_graph', [makeValueInfo('input', DataType.FLOAT, ['batch', 3, 224, 224])], [makeValueInfo('output', DataType.FLOAT, ['batch', 1000])], b.inits);
+  const model = makeModel(graph, { producerName: 'pytorch', producerVersion: '2.11.0 (modelfuse bench generator)' });
+  fs.writeFileSync(onnxPath, encodeModel(model));
   let dataPath: string | null = null;
   if (b.external) {
     dataPath = path.join(dir, dataFile);

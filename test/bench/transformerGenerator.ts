@@ -9,8 +9,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AttributeType, DataType, onnx } from '../../extension/engine/onnx/proto';
-import { float64ToBytes } from '../../extension/engine/onnx/dtypes';
+import { DataType, type onnx } from '../../extension/engine/onnx/proto';
+import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, type AttrValue } from '../unit/helpers/onnxBuilder';
 
 const D = 8;
 
@@ -19,29 +19,30 @@ export function generateTransformer(dir: string, layers: number): { onnxPath: st
   const nodes: onnx.NodeProto[] = [];
   const inits: onnx.TensorProto[] = [];
   let counter = 0;
-  const node = (op: string, scope: string, inputs: string[], attrs: onnx.AttributeProto[] = []): string => {
+  const node = (op: string, scope: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string => {
     const out = `${scope}/${op}_output_${counter++}`;
-    nodes.push(onnx.NodeProto.create({ name: `${scope}/${op}_${counter}`, op_type: op, input: inputs, output: [out], attribute: attrs }));
+    nodes.push(makeNode(op, inputs, [out], `${scope}/${op}_${counter}`, attrs));
     return out;
   };
   const weight = (name: string, dims: number[]): string => {
     const n = dims.reduce((a, b) => a * b, 1);
     const values = Array.from({ length: n }, (_, i) => Math.sin(i + inits.length) / D);
-    inits.push(onnx.TensorProto.create({ name, data_type: DataType.FLOAT, dims, raw_data: float64ToBytes(values, DataType.FLOAT) }));
+    inits.push(makeTensor(name, DataType.FLOAT, dims, values));
     return name;
   };
   const constant = (scope: string, values: number[]): string => {
     const out = `${scope}/Constant_output_${counter++}`;
-    const t = onnx.TensorProto.create({ data_type: DataType.INT64, dims: [values.length], int64_data: values });
-    nodes.push(onnx.NodeProto.create({ name: `${scope}/Constant_${counter}`, op_type: 'Constant', output: [out], attribute: [onnx.AttributeProto.create({ name: 'value', type: AttributeType.TENSOR, t })] }));
+    // The exporter writes Reshape shapes as Constant nodes with typed int64 fields.
+    const value = makeTensor('', DataType.INT64, [values.length], values, { raw: false });
+    nodes.push(makeNode('Constant', [], [out], `${scope}/Constant_${counter}`, { value: { tensor: value } }));
     return out;
   };
   const linear = (scope: string, key: string, x: string): string => node('Add', scope, [node('MatMul', scope, [x, weight(`${key}.weight`, [D, D])]), weight(`${key}.bias`, [D])]);
   const layerNorm = (scope: string, key: string, x: string): string => {
-    const mean = node('ReduceMean', scope, [x], [onnx.AttributeProto.create({ name: 'axes', type: AttributeType.INTS, ints: [-1] })]);
+    const mean = node('ReduceMean', scope, [x], { axes: [-1] });
     const centred = node('Sub', scope, [x, mean]);
     const sq = node('Pow', scope, [centred, weight(`${key}.two`, [])]);
-    const variance = node('ReduceMean', scope, [sq], [onnx.AttributeProto.create({ name: 'axes', type: AttributeType.INTS, ints: [-1] })]);
+    const variance = node('ReduceMean', scope, [sq], { axes: [-1] });
     const std = node('Sqrt', scope, [node('Add', scope, [variance, weight(`${key}.eps`, [])])]);
     return node('Add', scope, [node('Mul', scope, [node('Div', scope, [centred, std]), weight(`${key}.weight`, [D])]), weight(`${key}.bias`, [D])]);
   };
@@ -64,14 +65,11 @@ export function generateTransformer(dir: string, layers: number): { onnxPath: st
     const gelu = node('Mul', `${s}/mlp/act`, [node('Mul', `${s}/mlp/act`, [up, node('Add', `${s}/mlp/act`, [node('Erf', `${s}/mlp/act`, [node('Div', `${s}/mlp/act`, [up, weight(`${k}.mlp.act.sqrt2`, [])])]), weight(`${k}.mlp.act.one`, [])])]), weight(`${k}.mlp.act.half`, [])]);
     x = node('Add', s, [x, linear(`${s}/mlp/fc2`, `${k}.mlp.fc2`, gelu)]);
   }
-  const vi = (name: string) => onnx.ValueInfoProto.create({ name, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 1 }, { dim_param: 'seq' }, { dim_value: D }] } } } });
-  nodes.push(onnx.NodeProto.create({ name: '/norm/Identity', op_type: 'Identity', input: [x], output: ['output'] }));
-  const model = onnx.ModelProto.create({
-    ir_version: 8, producer_name: 'pytorch', producer_version: '2.11.0 (modelfuse bench generator)',
-    opset_import: [{ domain: '', version: 17 }],
-    graph: onnx.GraphProto.create({ name: 'main_graph', node: nodes, initializer: inits, input: [vi('input')], output: [vi('output')] }),
-  });
+  const vi = (name: string) => makeValueInfo(name, DataType.FLOAT, [1, 'seq', D]);
+  nodes.push(makeNode('Identity', [x], ['output'], '/norm/Identity'));
+  const graph = makeGraph(nodes, 'main_graph', [vi('input')], [vi('output')], inits);
+  const model = makeModel(graph, { producerName: 'pytorch', producerVersion: '2.11.0 (modelfuse bench generator)' });
   const onnxPath = path.join(dir, `transformer-${layers}.onnx`);
-  fs.writeFileSync(onnxPath, onnx.ModelProto.encode(model).finish());
+  fs.writeFileSync(onnxPath, encodeModel(model));
   return { onnxPath, nodes: nodes.length };
 }
