@@ -7,8 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { randn } from '../fusion/helpers/build';
-import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, type AttrValue, type Dim } from '../helpers/onnxBuilder';
+import { randn, type NodeSpec, type TensorSpec as FusionTensorSpec, type ValueSpec } from '../fusion/helpers/build';
+import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, type AttrValue } from '../helpers/onnxBuilder';
 import { DataType, onnx } from '../../../extension/engine/onnx/proto';
 import { bfloat16FromBits, float16FromBits, float64ToBytes } from '../../../extension/engine/onnx/dtypes';
 import { OnnxModel } from '../../../extension/engine/onnx/model';
@@ -19,25 +19,10 @@ import { tempDir } from '../helpers/fixtures';
 
 export { randn, DataType };
 
-export interface NodeSpec {
-  op: string;
-  name: string;
-  inputs: string[];
-  outputs: string[];
-  attrs?: Record<string, AttrValue>;
-}
-
-export interface TensorSpec {
-  name: string;
-  dims: number[];
-  values: ArrayLike<number>;
+// The fold tests' plain node, tensor and value records; a lora-branch tensor always names its dtype.
+export type { NodeSpec, ValueSpec };
+export interface TensorSpec extends FusionTensorSpec {
   dtype: number;
-}
-
-export interface ValueSpec {
-  name: string;
-  dims?: Dim[];
-  dtype?: number;
 }
 
 /**
