@@ -106,7 +106,7 @@ export function remedyOf(p: Phrase): Remedy | undefined {
   return undefined;
 }
 
-/** `phrase` followed by more parts (a prefix when `before`). */
+/** The parts in order as one phrase (plain words when no part holds a term). */
 export function joinPhrase(...parts: readonly Phrase[]): Phrase {
   const out: (string | Term)[] = [];
   for (const p of parts) {
