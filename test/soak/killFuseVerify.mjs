@@ -52,13 +52,23 @@ function run(args, killAt, signal) {
   return new Promise((resolve) => child.on('close', (code, sig) => { clearTimeout(timer); resolve({ code, sig, stderr, tag }); }));
 }
 
+// Kill moments spread over one whole run on this machine (measured, not guessed), a little past its end
+// so that "the output was just placed, the command has not ended" is hit too.
+const started = Date.now();
+const probe = await run(['fuse', MODEL, '-o', 'probe.onnx', '--verify', '--runs', '0'], null);
+if (probe.code !== 0) throw new Error(`soak: the uninterrupted run failed: ${probe.stderr}`);
+const runMs = Date.now() - started;
+// The fuse is deterministic: every output any run leaves must be byte for byte this one (never half-written).
+const complete = fs.readFileSync(path.join(dir, 'probe.onnx'));
+fs.rmSync(path.join(dir, 'probe.onnx'));
+
 const failures = [];
 const counts = { SIGINT: 0, SIGTERM: 0, SIGKILL: 0, finished: 0, leftAfterKill: 0, cleared: 0 };
 const signals = ['SIGINT', 'SIGTERM', 'SIGKILL'];
 for (let i = 0; i < runs; i++) {
   const out = `out-${i}.onnx`;
   const signal = signals[i % 3];
-  const killAt = Math.floor(random() * 4000); // from "still loading" to "verifying in ONNX Runtime"
+  const killAt = Math.floor(random() * runMs * 1.1); // from "still loading" through "verifying in ONNX Runtime" to "written"
   const r = await run(['fuse', MODEL, '-o', out, '--verify', '--runs', '0'], killAt, signal);
   const left = await settle(r.tag);
   if (left.length) failures.push(`run ${i} (${signal} at ${killAt} ms): processes left ${left.join(', ')}`);
@@ -69,6 +79,8 @@ for (let i = 0; i < runs; i++) {
   // Exit 130/143 from our handlers; or the signal's default action when it came before the CLI had started its command.
   if (!finished && r.sig !== signal && ![130, 143].includes(r.code)) failures.push(`run ${i} (${signal} at ${killAt} ms): exit ${r.code} ${r.sig ?? ''}: ${r.stderr.trim()}`);
   if (fs.existsSync(path.join(dir, out)) && !finished && r.code !== null) failures.push(`run ${i}: ${out} exists though the run did not succeed (exit ${r.code})`);
+  if (fs.existsSync(path.join(dir, out)) && !fs.readFileSync(path.join(dir, out)).equals(complete)) failures.push(`run ${i} (${signal} at ${killAt} ms): ${out} is not the complete output`);
+  if (finished && !fs.existsSync(path.join(dir, out))) failures.push(`run ${i}: exit 0 but ${out} is missing`);
   if (temps.length && signal !== 'SIGKILL') failures.push(`run ${i} (${signal} at ${killAt} ms): temporaries left: ${temps.join(', ')}`);
   if (temps.length && signal === 'SIGKILL') {
     counts.leftAfterKill++;
@@ -81,7 +93,7 @@ for (let i = 0; i < runs; i++) {
   }
 }
 fs.rmSync(dir, { recursive: true, force: true });
-console.log(`soak: ${runs} fuse --verify runs; finished ${counts.finished}, stopped by SIGINT ${counts.SIGINT}, SIGTERM ${counts.SIGTERM}, SIGKILL ${counts.SIGKILL}; ` +
+console.log(`soak: ${runs} fuse --verify runs (one takes ${runMs} ms here); finished ${counts.finished}, stopped by SIGINT ${counts.SIGINT}, SIGTERM ${counts.SIGTERM}, SIGKILL ${counts.SIGKILL}; ` +
   `temporaries after SIGKILL ${counts.leftAfterKill}, cleared by the next write ${counts.cleared}`);
 if (failures.length) {
   console.error(failures.join('\n'));

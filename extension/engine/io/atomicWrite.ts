@@ -23,6 +23,24 @@ export const STALE_TEMPORARY_MS = 60 * 60 * 1000;
 /** Temporaries this process is writing now; a signal handler removes them before the process exits. */
 const liveTemporaries = new Set<string>();
 
+/** A name a commit placed: `created` when it did not exist before (an exclusive commit), so taking it back restores the folder. */
+export interface PlacedOutput {
+  path: string;
+  created: boolean;
+}
+type CommitListener = (placed: readonly PlacedOutput[]) => void;
+const commitListeners = new Set<CommitListener>();
+
+/**
+ * Tells `listener` the names every later commit in this process places. The CLI's stop handler uses it:
+ * a signal that arrives after the commit but before the command has ended must not leave an output
+ * behind a non-zero exit. Returns the unsubscribe.
+ */
+export function onCommit(listener: CommitListener): () => void {
+  commitListeners.add(listener);
+  return () => commitListeners.delete(listener);
+}
+
 export function tempPathFor(target: string, pid: number = process.pid): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${pid}-${randomBytes(4).toString('hex')}`);
 }
@@ -223,8 +241,10 @@ export class AtomicFileSet {
 
   commit(): void {
     const placed: string[] = [];
+    const replaced = new Set<string>();
     try {
       for (const { temp, target } of this.pending) {
+        if (this.force && lstatOrNull(target)) replaced.add(target);
         moveIntoPlace(temp, target, this.force);
         placed.push(target);
       }
@@ -235,6 +255,8 @@ export class AtomicFileSet {
     }
     this.pending.length = 0;
     this.removeFolder();
+    const report = placed.map((p) => ({ path: path.resolve(p), created: !replaced.has(p) }));
+    for (const listener of commitListeners) listener(report);
   }
 
   /**
