@@ -15,6 +15,7 @@ import { disposeLog, log } from './host/log';
 import { initWorkerHost, shutDownWorker } from './host/workerHost';
 import { initResults } from './host/results';
 import { registerPythonFeatures } from './pythonEditor/registerPythonFeatures';
+import { PythonDefinitions } from './editor/pythonDefinitions';
 import { registerDiffPanel } from './views/diffPanel';
 import { registerInspectorView } from './views/inspectorView';
 import { initWebviewPaths } from './host/webviewPaths';
@@ -27,22 +28,8 @@ export function activate(context: vscode.ExtensionContext): void {
   initWebviewPaths(context);
   const registry = new ModelRegistry();
   const views = new ModelTreeViews(registry);
-  const ctx: CommandContext = { registry, views, extensionUri: context.extensionUri };
-  context.subscriptions.push(
-    registry,
-    views,
-    ModelEditorProvider.register(context, registry, overviewCommands(ctx)),
-    ...registerCommands(ctx),
-    registerVerificationInputs(ctx, context.workspaceState),
-    ...registerWalkthrough(context, ctx),
-    // Trust granted while models are open: the editors' buttons come alive.
-    vscode.workspace.onDidGrantWorkspaceTrust(() => log().info('workspace trusted: fuse and merge are enabled')),
-    { dispose: disposeLog },
-  );
-  // Parameter diff panel, module inspector (follows the Modules tree), CodeLens and view for Python model files.
-  registerDiffPanel(context);
-  registerInspectorView(context, () => registry.active?.path).followActiveModel(registry.onDidChangeActive).follow(views.modules);
-  registerPythonFeatures(context, {
+  // CodeLens and view for Python model files; their analysis cache also reads the Python definitions chosen for models.
+  const python = registerPythonFeatures(context, {
     // The ONNX model open in ModelFuse: its sequences are marked on the Python groups that make them.
     active: () => {
       const doc = registry.active;
@@ -51,6 +38,26 @@ export function activate(context: vscode.ExtensionContext): void {
     },
     onDidChange: registry.onDidChangeActive,
   });
+  const pythonDefinitions = new PythonDefinitions(context.workspaceState, python.cache);
+  const ctx: CommandContext = { registry, views, extensionUri: context.extensionUri, pythonDefinitions };
+  context.subscriptions.push(
+    registry,
+    views,
+    pythonDefinitions,
+    // A saved definition names the modules of the open models it defines again.
+    vscode.workspace.onDidSaveTextDocument((d) => d.uri.scheme === 'file' && pythonDefinitions.pythonSaved(d.uri.fsPath)),
+    pythonDefinitions.onDidChange((model) => void registry.find(vscode.Uri.file(model))?.reload()),
+    ModelEditorProvider.register(context, registry, overviewCommands(ctx), pythonDefinitions),
+    ...registerCommands(ctx),
+    registerVerificationInputs(ctx, context.workspaceState),
+    ...registerWalkthrough(context, ctx),
+    // Trust granted while models are open: the editors' buttons come alive.
+    vscode.workspace.onDidGrantWorkspaceTrust(() => log().info('workspace trusted: fuse and merge are enabled')),
+    { dispose: disposeLog },
+  );
+  // Parameter diff panel, module inspector (follows the Modules tree).
+  registerDiffPanel(context);
+  registerInspectorView(context, () => registry.active?.path).followActiveModel(registry.onDidChangeActive).follow(views.modules);
   void vscode.commands.executeCommand('setContext', 'modelfuse.hasModel', false);
 }
 

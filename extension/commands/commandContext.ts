@@ -7,11 +7,14 @@ import type { ModelDocument } from '../editor/modelDocument';
 import type { ModelTreeViews } from '../views/modelTreeViews';
 import type { OnnxOverview } from '../protocol/modelOverview';
 import type { UriLike } from './commandArgs';
+import type { PythonDefinitions } from '../editor/pythonDefinitions';
 
 export interface CommandContext {
   registry: ModelRegistry;
   views: ModelTreeViews;
   extensionUri: vscode.Uri;
+  /** The Python file the user chose for each model (names the BatchNorms its exporter folded). */
+  pythonDefinitions: PythonDefinitions;
 }
 
 /** The ONNX model a command acts on: the one it was invoked on (editor title), else the active one. */

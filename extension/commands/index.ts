@@ -13,6 +13,7 @@ import { registerMergeLora } from './mergeLora';
 import { registerRefresh } from './refresh';
 import { registerDeleteResults } from './deleteResults';
 import { registerShowLog } from './showLog';
+import { choosePythonDefinition, registerChoosePythonDefinition } from './choosePythonDefinition';
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   return [
@@ -23,6 +24,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     registerRefresh(ctx),
     registerShowLog(),
     registerDeleteResults(),
+    registerChoosePythonDefinition(ctx),
   ];
 }
 
@@ -40,6 +42,7 @@ export function overviewCommands(ctx: CommandContext): OverviewCommands {
     }),
     fuseAllSafe: guardedRethrow('fusing all safe sequences', (doc) => fuseAllSafe(doc)),
     copyFuseList: guardedRethrow('copying the PyTorch fuse list', (doc) => copyFuseList(doc)),
+    choosePythonDefinition: guardedRethrow('choosing the Python definition', (doc) => choosePythonDefinition(ctx, doc)),
     onSequenceSelection: (listener) => ctx.views.sequences.onDidChangeSelection((e) => listener(e.selection.map((c) => c.id))),
     selectInSidePanel: async (doc, candidateId) => {
       const o = doc.overview;

@@ -10,6 +10,7 @@ import type { ModelOverview, OverviewLoadProgress } from '../protocol/modelOverv
 import { workerRequest } from '../host/workerHost';
 import { errorLine, isCancellation } from '../host/notify';
 import { log } from '../host/log';
+import type { PythonDefinition } from '../engine/graph/pythonFolds';
 
 export type DocumentState =
   | { phase: 'loading'; progress: OverviewLoadProgress }
@@ -19,6 +20,7 @@ export type DocumentState =
 export class ModelDocument implements vscode.CustomDocument {
   private _state: DocumentState = { phase: 'loading', progress: { message: 'starting the worker', fraction: null } };
   private _busy: string | null = null;
+  private _namedFrom: string | null = null;
   private _graphDiff: { base: string | null; show: boolean } = { base: null, show: false };
   private loading: vscode.CancellationTokenSource | undefined;
   private readonly changed = new vscode.EventEmitter<void>();
@@ -28,7 +30,11 @@ export class ModelDocument implements vscode.CustomDocument {
   readonly onDidChange = this.changed.event;
   readonly onDidDispose = this.disposed.event;
 
-  constructor(readonly uri: vscode.Uri) {
+  /** `python`: the model's Python definition the user chose, analysed (see pythonDefinitions.ts). */
+  constructor(
+    readonly uri: vscode.Uri,
+    private readonly python: (model: string) => Promise<PythonDefinition | undefined> = async () => undefined,
+  ) {
     // A re-export or a `git checkout` must not leave a stale overview. The folder is watched and events
     // filtered by path: a file name used as a glob would misread names such as `model[1].onnx`.
     this.watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(uri.fsPath)), '*'));
@@ -88,15 +94,10 @@ export class ModelDocument implements vscode.CustomDocument {
     this.loading = cts;
     this.setState({ phase: 'loading', progress: { message: 'starting the worker', fraction: null } });
     const started = Date.now();
-    return workerRequest('model/overview', { path: this.path }, {
-      token: cts.token,
-      onProgress: (p) => {
+    return this.requestOverview(cts).then(
+      ({ overview, python }) => {
         if (this.loading !== cts) return;
-        this.setState({ phase: 'loading', progress: { message: p.message, fraction: p.total ? (p.done ?? 0) / p.total : null } });
-      },
-    }).then(
-      (overview) => {
-        if (this.loading !== cts) return;
+        this._namedFrom = python;
         log().info(`opened ${this.path} in ${Date.now() - started} ms${overview.kind === 'onnx' ? `: ${overview.nodeCount} nodes, ${overview.candidates.length} fusible sequences` : `: ${overview.tensors.length} tensors`}`);
         this.setState({ phase: 'ready', overview });
       },
@@ -110,6 +111,25 @@ export class ModelDocument implements vscode.CustomDocument {
       if (this.loading === cts) this.loading = undefined;
       cts.dispose();
     });
+  }
+
+  /** The overview, computed in the worker with the model's Python definition when one was chosen. */
+  private async requestOverview(cts: vscode.CancellationTokenSource): Promise<{ overview: ModelOverview; python: string | null }> {
+    const python = await this.python(this.path);
+    if (cts.token.isCancellationRequested) throw new vscode.CancellationError();
+    const overview = await workerRequest('model/overview', { path: this.path, python }, {
+      token: cts.token,
+      onProgress: (p) => {
+        if (this.loading !== cts) return;
+        this.setState({ phase: 'loading', progress: { message: p.message, fraction: p.total ? (p.done ?? 0) / p.total : null } });
+      },
+    });
+    return { overview, python: python?.file ?? null };
+  }
+
+  /** The Python file (its name) the current overview's module names were completed from, if any. */
+  get namedFrom(): string | null {
+    return this._namedFrom;
   }
 
   dispose(): void {

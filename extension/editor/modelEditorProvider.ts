@@ -13,6 +13,7 @@ import { showLog } from '../host/log';
 import { ModelDocument } from './modelDocument';
 import { attachGraphTab } from './graphTab';
 import type { ModelRegistry } from './modelRegistry';
+import type { PythonDefinitions } from './pythonDefinitions';
 
 export const MODEL_EDITOR_VIEW_TYPE = 'modelfuse.modelEditor';
 
@@ -21,6 +22,7 @@ export interface OverviewCommands {
   fuse(doc: ModelDocument, candidateIds: string[]): Promise<void>;
   fuseAllSafe(doc: ModelDocument): Promise<void>;
   copyFuseList(doc: ModelDocument): Promise<void>;
+  choosePythonDefinition(doc: ModelDocument): Promise<void>;
   reveal(doc: ModelDocument, candidateId: string): Promise<void>;
   /** The Fusible Sequences view's selection (the Graph tab follows it). */
   onSequenceSelection(listener: (candidateIds: string[]) => void): vscode.Disposable;
@@ -33,10 +35,11 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     private readonly extensionUri: vscode.Uri,
     private readonly registry: ModelRegistry,
     private readonly commands: OverviewCommands,
+    private readonly python: PythonDefinitions,
   ) {}
 
-  static register(context: vscode.ExtensionContext, registry: ModelRegistry, commands: OverviewCommands): vscode.Disposable {
-    return vscode.window.registerCustomEditorProvider(MODEL_EDITOR_VIEW_TYPE, new ModelEditorProvider(context.extensionUri, registry, commands), {
+  static register(context: vscode.ExtensionContext, registry: ModelRegistry, commands: OverviewCommands, python: PythonDefinitions): vscode.Disposable {
+    return vscode.window.registerCustomEditorProvider(MODEL_EDITOR_VIEW_TYPE, new ModelEditorProvider(context.extensionUri, registry, commands, python), {
       // The overview is cheap to rebuild from the document's state; no need to keep hidden pages alive.
       webviewOptions: { retainContextWhenHidden: false },
       supportsMultipleEditorsPerDocument: true,
@@ -45,7 +48,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
 
   openCustomDocument(uri: vscode.Uri): ModelDocument {
     if (uri.scheme !== 'file') throw new Error(`ModelFuse opens local files only, not ${uri.scheme}: URIs`);
-    const doc = new ModelDocument(uri);
+    const doc = new ModelDocument(uri, (model) => this.python.definitionFor(model));
     this.registry.add(doc);
     void doc.reload();
     return doc;
@@ -66,6 +69,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     peer.handle('fuse', ({ candidateIds }) => this.commands.fuse(doc, candidateIds));
     peer.handle('fuseAllSafe', () => this.commands.fuseAllSafe(doc));
     peer.handle('copyFuseList', () => this.commands.copyFuseList(doc));
+    peer.handle('choosePythonDefinition', () => this.commands.choosePythonDefinition(doc));
     peer.handle('reveal', ({ candidateId }) => this.commands.reveal(doc, candidateId));
     peer.handle('reload', () => doc.reload());
     peer.handle('showLog', () => showLog());
@@ -92,7 +96,7 @@ export function overviewState(doc: ModelDocument): OverviewState {
     case 'error':
       return { phase: 'error', fileName: doc.fileName, message: s.message };
     case 'ready': {
-      const actions: OverviewActions = { fuseDisabledReason: isTrusted() ? null : RESTRICTED_MODE_NOTE, busy: doc.busy };
+      const actions: OverviewActions = { fuseDisabledReason: isTrusted() ? null : RESTRICTED_MODE_NOTE, busy: doc.busy, namedFrom: doc.namedFrom };
       return { phase: 'ready', overview: s.overview, actions, graph: { diffBase: doc.graphDiff.base, show: doc.graphDiff.show } };
     }
   }

@@ -10,10 +10,16 @@ import type { UsableBase } from '../engine/lora/baseProbe';
 import type { MappingRow } from '../engine/lora/mappingTypes';
 import type { FuseFileResult } from '../engine/fusion/fuse';
 import type { PlanSummary } from '../engine/lora/planSummary';
+import type { PythonDefinition } from '../engine/graph/pythonFolds';
 
 export interface OverviewParams {
   /** Absolute path of a .onnx or .safetensors file. */
   path: string;
+  /**
+   * The model's Python definition as the host analysed it (the user chose the file): names the
+   * BatchNorms the exporter folded away, as `--python` does for the CLI.
+   */
+  python?: PythonDefinition;
 }
 
 export interface FuseFileParams {

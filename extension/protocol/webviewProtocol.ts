@@ -24,6 +24,8 @@ export interface OverviewActions {
   fuseDisabledReason: string | null;
   /** A running operation ("Fusing 2 sequences…"), during which the buttons are disabled. */
   busy: string | null;
+  /** The Python definition (file name) that named the BatchNorms the exporter folded, or null. */
+  namedFrom: string | null;
 }
 
 /** The Graph tab's part of the state: which model it is compared with (diff mode), if any. */
@@ -51,6 +53,8 @@ export interface OverviewHostSpec extends PeerSpec {
     fuse: { params: { candidateIds: string[] }; result: void };
     fuseAllSafe: { params: Record<string, never>; result: void };
     copyFuseList: { params: Record<string, never>; result: void };
+    /** Choose (or change, or stop using) the Python file that defines this model. */
+    choosePythonDefinition: { params: Record<string, never>; result: void };
     /** Show a sequence or module in the ModelFuse side panel. */
     reveal: { params: { candidateId: string }; result: void };
     /** Parse the file again (after an error, or after it changed on disk). */

@@ -55,7 +55,7 @@ function serve(model: string): Promise<http.Server> {
     if (url === '/') return void res.end(PAGE);
     if (url === '/state') {
       const overview = overviewOfFile(model, quiet);
-      return void res.end(JSON.stringify({ phase: 'ready', overview, actions: { fuseDisabledReason: null, busy: null }, graph: { diffBase: null, show: true } }));
+      return void res.end(JSON.stringify({ phase: 'ready', overview, actions: { fuseDisabledReason: null, busy: null, namedFrom: null }, graph: { diffBase: null, show: true } }));
     }
     if (url.startsWith('/rpc/')) {
       let body = '';

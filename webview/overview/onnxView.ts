@@ -90,11 +90,31 @@ function sequencesSection(o: OnnxOverview, state: OverviewActions, actions: Host
       h('vscode-button', { attrs: { disabled: disabled || fusible.length === 0 }, on: { click: () => actions.call('fuseAllSafe', {}) } }, `Fuse all safe (${fusible.length})`),
       h('vscode-button', { attrs: { secondary: true }, on: { click: () => actions.call('copyFuseList', {}) } }, 'Copy PyTorch fuse list'),
     ),
+    pythonDefinitionNote(o, state, actions),
     h('table', { class: 'data sequences' },
       h('thead', null, h('tr', null, h('th', { class: 'check' }, ''), h('th', null, 'Pattern'), h('th', null, 'Modules'), h('th', null, 'Status'), h('th', null, ''))),
       h('tbody', null, ...rows),
     ),
   );
+}
+
+/**
+ * The exporter folded BatchNorms into Convs and named neither: the model's Python definition names them
+ * (the rows say why each is unnamed). Once one is in use, which file it is, and a way to change it.
+ */
+function pythonDefinitionNote(o: OnnxOverview, state: OverviewActions, actions: HostActions): HTMLElement | null {
+  const folded = o.candidates.filter((c) => c.details?.foldedByExporter);
+  const unnamed = folded.filter((c) => c.details?.unnamedBatchNorm).length;
+  if (state.namedFrom === null && unnamed === 0) return null;
+  const choose = (label: string) => h('vscode-button', { attrs: { secondary: true }, on: { click: () => actions.call('choosePythonDefinition', {}) } }, label);
+  if (state.namedFrom === null) {
+    return h('div', { class: 'banner python-definition' },
+      `The exporter folded ${unnamed} BatchNorm${unnamed === 1 ? '' : 's'} into Convs without naming ${unnamed === 1 ? 'it' : 'them'}; the model's Python definition names them for fuse_modules. `,
+      choose('Name from Python definition…'),
+    );
+  }
+  const named = `${folded.length - unnamed} of ${folded.length} folded BatchNorms named`;
+  return h('div', { class: 'banner python-definition' }, `Module names from ${state.namedFrom} (${named}). `, choose('Change…'));
 }
 
 function candidateRow(c: CandidateView, disabled: boolean, actions: HostActions, onToggle: (on: boolean) => void): HTMLElement {

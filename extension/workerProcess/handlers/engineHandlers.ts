@@ -4,7 +4,8 @@
  * model never runs on the extension host — and returns plain summaries:
  * weights never cross the IPC channel.
  *
- *   model/overview { path }  → ModelOverview   (ONNX: + fusible sequences and module tree)
+ *   model/overview { path, python? }  → ModelOverview   (ONNX: + fusible sequences and module tree;
+ *                  python: the model's definition, which names BatchNorms the exporter folded away)
  *   fusion/fuse    { model, output, candidateIds } → FuseFileResult (the fused model is written atomically)
  *
  * Verification is a separate `verify/run` request from the host, so that its
@@ -16,8 +17,9 @@ import { fileError, ModelFuseError } from '../../engine/errors';
 import { fuseModelFile, type FuseFileResult } from '../../engine/fusion/fuse';
 import { registerHandler } from '../registry';
 import { overviewOfFile } from './overviewOfFile';
+import type { PythonDefinition } from '../../engine/graph/pythonFolds';
 
-registerHandler('model/overview', async (params, ctx) => overviewOfFile(requirePath(params?.path, 'model/overview'), ctx));
+registerHandler('model/overview', async (params, ctx) => overviewOfFile(requirePath(params?.path, 'model/overview'), ctx, pythonParam(params?.python)));
 
 registerHandler('fusion/fuse', async (params, ctx): Promise<FuseFileResult> => {
   const input = requirePath(params?.model, 'fusion/fuse');
@@ -40,6 +42,14 @@ registerHandler('fusion/fuse', async (params, ctx): Promise<FuseFileResult> => {
   }
   return r;
 });
+
+/** The host's analysis of a Python definition, checked for the shape the scan reads. */
+function pythonParam(value: unknown): PythonDefinition | undefined {
+  if (value === undefined) return undefined;
+  const v = value as Partial<PythonDefinition> | null;
+  if (!v || typeof v.file !== 'string' || !Array.isArray(v.classes)) throw new ModelFuseError('model/overview: python must be { file, classes } as analyzePythonSource returns it');
+  return { file: v.file, classes: v.classes };
+}
 
 export function requirePath(value: unknown, method: string): string {
   if (typeof value !== 'string' || value.length === 0) throw new ModelFuseError(`${method}: a file path is required`);

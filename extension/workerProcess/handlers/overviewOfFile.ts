@@ -19,9 +19,10 @@ import { toCandidateView } from '../../engine/fusion/candidateView';
 import { buildFuseList, formatFuseList } from '../../engine/fusion/fuseList';
 import type { ModelOverview } from '../../protocol/modelOverview';
 import type { HandlerContext } from '../registry';
+import type { PythonDefinition } from '../../engine/graph/pythonFolds';
 import { onnxOverview, safetensorsOverview, type ScanContribution } from './modelOverview';
 
-export function overviewOfFile(file: string, ctx: Pick<HandlerContext, 'progress' | 'throwIfCancelled'>): ModelOverview {
+export function overviewOfFile(file: string, ctx: Pick<HandlerContext, 'progress' | 'throwIfCancelled'>, python?: PythonDefinition): ModelOverview {
   if (path.extname(file).toLowerCase() === '.safetensors') {
     ctx.progress('reading the safetensors header');
     const st = SafetensorsFile.open(file);
@@ -36,7 +37,7 @@ export function overviewOfFile(file: string, ctx: Pick<HandlerContext, 'progress
   try {
     ctx.throwIfCancelled();
     ctx.progress('finding fusible sequences');
-    return onnxOverview(model, scanFor(model));
+    return onnxOverview(model, scanFor(model, python));
   } finally {
     model.close();
   }
@@ -47,7 +48,7 @@ export function overviewOfFile(file: string, ctx: Pick<HandlerContext, 'progress
  * the detectors trip over), the overview still opens and says why the
  * sequences are missing, instead of the whole editor failing.
  */
-export function scanFor(model: OnnxModel): ScanContribution {
+export function scanFor(model: OnnxModel, python?: PythonDefinition): ScanContribution {
   // A state dict beside the model names the BatchNorms its exporter folded away (engine/graph/exporterFolds.ts);
   // one that cannot be read only leaves them unnamed, with the reason on the sequence.
   let checkpoint: Checkpoint | undefined;
@@ -61,7 +62,7 @@ export function scanFor(model: OnnxModel): ScanContribution {
     return checkpoint;
   };
   try {
-    const analysis = analyzeModel(model, { checkpoint: besideCheckpoint });
+    const analysis = analyzeModel(model, { checkpoint: besideCheckpoint, python });
     const list = buildFuseList(analysis);
     return {
       candidates: analysis.scan.candidates.map(toCandidateView),
