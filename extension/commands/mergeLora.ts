@@ -3,7 +3,8 @@
  * an adapter folder or .safetensors): choose the adapters and the base
  * (mergePickers.ts) and the weights, confirm the key mapping the engine
  * worked out (the `lora plan`) — or, when modules are unmatched, pair them in
- * the mapping editor, which saves a mapping file — then merge in the worker
+ * the mapping editor, which saves a mapping file; a weight other nodes share
+ * is asked about first (sharedWeightChoice.ts) — then merge in the worker
  * with a cancellable progress notification, verify against the base in ONNX
  * Runtime (ONNX bases), and show the result.
  */
@@ -30,6 +31,7 @@ import { adapterLabel, parseWeight, roleOf } from './loraArgs';
 import { pickAdapters, pickBase, probeWorkspace } from './mergePickers';
 import { mergeSummary, planRows } from './summaries';
 import { progressBar, showOutcome } from './fuseWorkflow';
+import { chooseSharedPolicy } from './sharedWeightChoice';
 
 export const MERGE_LORA = 'modelfuse.mergeLora';
 
@@ -57,10 +59,18 @@ export function registerMergeLora(ctx: CommandContext): vscode.Disposable {
       }
       const adapters = await askWeights(adapterPaths);
       if (!adapters) return;
-      let plan = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: vscode.l10n.t('ModelFuse: matching adapter keys') }, () =>
-        workerRequest('lora/plan', { base, adapters }),
-      );
+      const matching = { location: vscode.ProgressLocation.Window, title: vscode.l10n.t('ModelFuse: matching adapter keys') };
+      let plan = await vscode.window.withProgress(matching, () => workerRequest('lora/plan', { base, adapters }));
       logPlan(plan);
+      // A shared base weight: the user decides what merging into it means, and the plan is made again with that.
+      const shared = await chooseSharedPolicy(plan);
+      if (shared === undefined) return;
+      const options = shared === 'untie' || shared === 'all' ? { shared } : undefined;
+      if (options) {
+        log().info(`merge LoRA: shared weights: ${shared}`);
+        plan = await vscode.window.withProgress(matching, () => workerRequest('lora/plan', { base, adapters, plan: options }));
+        logPlan(plan);
+      }
       const output = outputFor(base, currentSettings().mergedName);
       // Unmatched modules or a plan that cannot merge: the user pairs them in the mapping editor, which continues the merge.
       const needsMapping = plan.unmatched.length > 0 || plan.errors.length > 0 || plan.pairs.length === 0;
@@ -68,7 +78,7 @@ export function registerMergeLora(ctx: CommandContext): vscode.Disposable {
       if (!step) return;
       let map: string | undefined;
       if (step === 'edit') {
-        const edited = await editMapping(ctx.extensionUri, base, adapters);
+        const edited = await editMapping(ctx.extensionUri, base, adapters, options);
         if (!edited) {
           void vscode.window.showInformationMessage(`Merge LoRA: the key mapping was closed without saving, so nothing was merged into ${path.basename(base)}.`);
           return;

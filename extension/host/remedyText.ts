@@ -13,8 +13,8 @@ import { neutralTerm, wordPhrase, type Phrase, type Remedy, type Term } from '..
 export function vscodeRemedyText(r: Remedy): string {
   switch (r.kind) {
     case 'shared-initializer':
-      // The extension merges into weights no other node reads; untying or changing every reader is the command line's choice.
-      return `: the extension does not change a weight other nodes share; in the key mapping, leave '${r.module}' out to merge the other modules`;
+      // "Merge LoRA Adapter…" asks for the policy (commands/sharedWeightChoice.ts) before the key mapping.
+      return `: run “Merge LoRA Adapter…” and choose to give '${r.node}' its own merged copy or to change every reader, or leave '${r.module}' out in the key mapping to merge the other modules`;
     case 'pick-one-pairing':
       return '; in the key mapping, pair only one of these modules with it and leave the other out';
     case 'unmatched-modules':

@@ -18,6 +18,7 @@ import { workerRequest } from '../host/workerHost';
 import { errorLine } from '../host/notify';
 import { vscodeText } from '../host/remedyText';
 import type { Phrase } from '../engine/remedy';
+import type { PlanOptions } from '../engine/lora/plan';
 import { log, showLog } from '../host/log';
 import { adapterLabel } from '../commands/loraArgs';
 
@@ -31,7 +32,13 @@ export interface MappingOutcome {
 }
 
 /** Opens the editor; resolves with the saved mapping, or undefined when the user closes it. */
-export function editMapping(extensionUri: vscode.Uri, base: string, adapters: readonly LoraAdapterArg[]): Promise<MappingOutcome | undefined> {
+export function editMapping(
+  extensionUri: vscode.Uri,
+  base: string,
+  adapters: readonly LoraAdapterArg[],
+  /** Plan options chosen before the editor opened (the shared-weight policy). */
+  options?: PlanOptions,
+): Promise<MappingOutcome | undefined> {
   const title = `Key mapping: ${adapters.map((a) => adapterLabel(a.path)).join(', ')} → ${path.basename(base)}`;
   const panel = vscode.window.createWebviewPanel(VIEW_TYPE, title, vscode.ViewColumn.Active, { retainContextWhenHidden: true });
   panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icons', 'modelfuse.svg');
@@ -42,7 +49,7 @@ export function editMapping(extensionUri: vscode.Uri, base: string, adapters: re
     state = s;
     host.peer.notify('state', s);
   };
-  const table = (map?: string) => workerRequest('lora/mappingTable', { base, adapters: [...adapters], map });
+  const table = (map?: string) => workerRequest('lora/mappingTable', { base, adapters: [...adapters], map, plan: options });
   const ready = (t: LoraMappingTableResult, note: string | null, errors: readonly Phrase[]): MappingState => ({
     phase: 'ready', base, baseKind: t.plan.base_kind, adapters: adapters.map((a) => a.path), mapFile,
     rows: t.rows.map((r) => ({ ...r, evidence: r.evidence.map(vscodeText) })), errors: errors.map(vscodeText), note, busy: null,

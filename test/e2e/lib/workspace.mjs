@@ -30,6 +30,11 @@ function copyInto(dir, from, name = path.basename(from)) {
  *                            names (blocks.N.attention.query …): no adapter key matches by name
  *   dynamic/det_dynamic.onnx + det_input.npy   a paddle2onnx-style model with input [?, 3, ?, ?]
  *                            (fixtures/generate-dynamic.ts) and an image for it
+ *   folded/stem_block.onnx + folded/stem_model.py   an eval-default PyTorch export (the exporter folded
+ *                            its BatchNorms and named none) alone in its folder, and the Python file
+ *                            that defines it
+ *   tied/tied_base.onnx + tied/tied_adapter/   two Gemms reading one weight, and an adapter for one
+ *                            of them (fixtures/generate-tied.ts)
  *   torchvision/resnet.py, torchvision/mobilenetv2.py   copied at run time from the installed
  *                            python3-torchvision; `torchvision` is null when it is not installed
  */
@@ -52,11 +57,16 @@ export function makeTrustedWorkspace(baseDir) {
     renamedAdapter: path.join(root, 'renamed', 'renamed_adapter'),
     dynamicModel: copyInto(path.join(root, 'dynamic'), path.join(E2E_DIR, 'fixtures', 'det_dynamic.onnx')),
     dynamicInput: copyInto(path.join(root, 'dynamic'), path.join(E2E_DIR, 'fixtures', 'det_input.npy')),
+    foldedModel: copyInto(path.join(root, 'folded'), path.join(FIXTURES, 'exporter-folded', 'stem_block', 'model.onnx'), 'stem_block.onnx'),
+    tiedBase: copyInto(path.join(root, 'tied'), path.join(E2E_DIR, 'fixtures', 'tied', 'tied_base.onnx')),
+    tiedAdapter: path.join(root, 'tied', 'tied_adapter'),
+    foldedPython: copyInto(path.join(root, 'folded'), path.join(FIXTURES, 'exporter-folded', 'stem_block', 'model.py'), 'stem_model.py'),
   };
   files.torchvision = existsSync(path.join(TORCHVISION_MODELS, 'resnet.py'))
     ? Object.fromEntries(['resnet.py', 'mobilenetv2.py'].map((f) => [f, copyInto(path.join(root, 'torchvision'), path.join(TORCHVISION_MODELS, f))]))
     : null;
   cpSync(path.join(FIXTURES, 'lora_linear_qv', 'adapters'), files.loraAdapters, { recursive: true });
+  cpSync(path.join(E2E_DIR, 'fixtures', 'tied', 'tied_adapter'), files.tiedAdapter, { recursive: true });
   cpSync(path.join(FIXTURES, 'lora_linear_qv', 'adapters'), files.peftAdapter, { recursive: true });
   cpSync(path.join(FIXTURES, 'lora_linear_qv', 'adapters'), files.renamedAdapter, { recursive: true });
   writeRenamedSafetensors(path.join(FIXTURES, 'lora_linear_qv', 'base.safetensors'), files.renamedBase);

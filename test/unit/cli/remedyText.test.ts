@@ -2,7 +2,7 @@
  * One error, two front ends: an adapter module whose ONNX weight another node
  * reads as well (tied weights). The CLI (dist/cli.js, as a user runs it) words
  * the remedy as its flags, exactly as before; the VS Code extension words the
- * same engine error as the key-mapping action, with no flag in it — also
+ * same engine error as the choices "Merge LoRA Adapter…" offers, with no flag in it — also
  * after the error crossed the worker boundary.
  */
 import { test } from 'node:test';
@@ -10,15 +10,12 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { onnx, DataType } from '../../../extension/engine/onnx/proto';
-import { makeTensor } from '../../../extension/engine/onnx/tensors';
 import { ModelFuseError } from '../../../extension/engine/errors';
 import { assertPlanUsable, buildPlan } from '../../../extension/engine/lora/plan';
 import { errorToPayload, payloadToError } from '../../../extension/protocol/workerProtocol';
 import { cliErrorText, cliText } from '../../../extension/cli/remedyText';
 import { vscodeErrorText, vscodeText } from '../../../extension/host/remedyText';
-import { rand, writePeftAdapter } from '../lora/loraTestUtils';
-import { tempDir } from '../helpers/fixtures';
+import { tiedFixture } from '../helpers/tiedLora';
 import { testBundles } from '../worker/bundles';
 
 const FLAG = /(^|\s)--[a-z]/;
@@ -26,32 +23,6 @@ const FLAG = /(^|\s)--[a-z]/;
 function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [testBundles().cli, ...args], { encoding: 'utf8', env: { ...process.env, MODELFUSE_ORT_THREADS: '1' } });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** x → Gemm '/l1/Gemm' and Gemm '/other/Gemm', both reading initializer 'onnx::Gemm_1' [4, 6]; a PEFT adapter for module 'l1'. */
-function tiedFixture(): { dir: string; base: string; adapter: string } {
-  const dir = tempDir();
-  const r = rand(7);
-  const vi = (name: string, dims: number[]) => onnx.ValueInfoProto.create({
-    name,
-    type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: dims.map((d) => ({ dim_value: d })) } } },
-  });
-  const transB0 = [{ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 0 }];
-  const g = onnx.GraphProto.create({
-    name: 'g',
-    node: [
-      { op_type: 'Gemm', name: '/l1/Gemm', input: ['x', 'onnx::Gemm_1'], output: ['y'], attribute: transB0 },
-      { op_type: 'Gemm', name: '/other/Gemm', input: ['x', 'onnx::Gemm_1'], output: ['z'], attribute: transB0 },
-    ].map((n) => onnx.NodeProto.create(n)),
-    initializer: [makeTensor('onnx::Gemm_1', DataType.FLOAT, [4, 6], r([4, 6]).values)],
-    input: [vi('x', [2, 4])],
-    output: [vi('y', [2, 6]), vi('z', [2, 6])],
-  });
-  const base = path.join(dir, 'base.onnx');
-  fs.writeFileSync(base, onnx.ModelProto.encode(onnx.ModelProto.create({ ir_version: 8, producer_name: 'test', opset_import: [{ domain: '', version: 17 }], graph: g })).finish());
-  const P = 'base_model.model.';
-  const adapter = writePeftAdapter(path.join(dir, 'adapter'), { r: 2, lora_alpha: 2 }, { [`${P}l1.lora_A.weight`]: r([2, 4]), [`${P}l1.lora_B.weight`]: r([6, 2]) });
-  return { dir, base, adapter };
 }
 
 const PROBLEM = "initializer 'onnx::Gemm_1' (module 'l1', node '/l1/Gemm') is also read by /other/Gemm (tied weights or exporter deduplication)";
@@ -73,7 +44,7 @@ test('CLI: a tied weight is refused with the --shared flags as the remedy, in th
   assert.match(untied.stdout, /evidence: shared with \/other\/Gemm: '\/l1\/Gemm' gets its own copy '[^']+', the others keep the base \(--shared untie\)/);
 });
 
-test('VS Code: the same plan error and the refused merge are worded as the key-mapping action, without a flag, also after the worker boundary', () => {
+test("VS Code: the same plan error and the refused merge are worded as Merge LoRA's choices, without a flag, also after the worker boundary", () => {
   const f = tiedFixture();
   const plan = buildPlan(f.base, [{ path: f.adapter, weight: 1 }]);
   let err: unknown;
@@ -81,7 +52,7 @@ test('VS Code: the same plan error and the refused merge are worded as the key-m
     assert.equal(plan.errors.length, 1);
     const [problem] = plan.errors;
     const shown = vscodeText(problem);
-    assert.equal(shown, `${PROBLEM}: the extension does not change a weight other nodes share; in the key mapping, leave 'l1' out to merge the other modules`);
+    assert.equal(shown, `${PROBLEM}: run “Merge LoRA Adapter…” and choose to give '/l1/Gemm' its own merged copy or to change every reader, or leave 'l1' out in the key mapping to merge the other modules`);
     assert.doesNotMatch(shown, FLAG);
     assert.match(cliText(problem), /: pass --shared untie to merge only into '\/l1\/Gemm', or --shared all/);
     try {
@@ -97,7 +68,7 @@ test('VS Code: the same plan error and the refused merge are worded as the key-m
   assert.deepEqual(err.remedy, { kind: 'shared-initializer', module: 'l1', node: '/l1/Gemm', options: ['untie', 'all'] });
   assert.equal(err.message, `${f.base}: cannot merge: ${PROBLEM}`, 'the message is the problem alone');
   assert.doesNotMatch(vscodeErrorText(err), FLAG);
-  assert.match(vscodeErrorText(err), /in the key mapping, leave 'l1' out/);
+  assert.match(vscodeErrorText(err), /its own merged copy or to change every reader, or leave 'l1' out in the key mapping/);
 
   // The worker sends it to the host (or to the CLI) as JSON: code, data, remedy and both wordings survive.
   const back = payloadToError(JSON.parse(JSON.stringify(errorToPayload(err))), 'lora/merge');

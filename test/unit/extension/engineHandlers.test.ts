@@ -17,6 +17,9 @@ import { WorkerClient } from '../../../extension/workerClient/client';
 import { SafetensorsFile } from '../../../extension/engine/safetensors/safetensors';
 import { fixture, maxRelDiff, tempDir } from '../helpers/fixtures';
 import { testBundles } from '../worker/bundles';
+import { analyzePythonSource } from '../../../extension/engine/python/analyzePython';
+import { remedyOf } from '../../../extension/engine/remedy';
+import { tiedFixture } from '../helpers/tiedLora';
 
 const client = new WorkerClient({ workerPath: testBundles().worker, threads: 1 });
 after(() => client.dispose());
@@ -168,5 +171,68 @@ test('lora/merge into a safetensors base matches PEFT’s merge_and_unload()', a
   } finally {
     ours.close();
     peft.close();
+  }
+});
+
+test("model/overview with the model's Python definition (the extension's --python): the folded BatchNorms get names, the same groups as fuse-list --python", async () => {
+  // The model alone in its folder: no state dict beside it names the BatchNorms the exporter folded.
+  const dir = tempDir();
+  const model = path.join(dir, 'exported.onnx');
+  fs.copyFileSync(fixture('exporter-folded', 'stem_block', 'model.onnx'), model);
+  const pyFile = fixture('exporter-folded', 'stem_block', 'model.py');
+
+  const bare = await client.request('model/overview', { path: model });
+  assert.ok(bare.kind === 'onnx' && bare.fuseList);
+  const unnamedBefore = bare.candidates.filter((c) => c.details?.unnamedBatchNorm);
+  assert.ok(unnamedBefore.length >= 2, 'without a definition the folded BatchNorms are unnamed, each saying why');
+  assert.ok(!bare.fuseList.groups.some((g) => g.includes('bn')), "no group names 'bn' without a definition");
+
+  const analysis = await analyzePythonSource(fs.readFileSync(pyFile, 'utf8'));
+  const named = await client.request('model/overview', { path: model, python: { file: 'model.py', classes: analysis.classes } });
+  assert.ok(named.kind === 'onnx' && named.fuseList);
+  assert.deepEqual(named.candidates.map((c) => c.id), bare.candidates.map((c) => c.id), 'the same sequences (ids stay valid for fusion/fuse)');
+  assert.ok(named.candidates.filter((c) => c.details?.unnamedBatchNorm).length < unnamedBefore.length, 'the definition named folded BatchNorms');
+
+  const cli = spawnSync(process.execPath, [path.resolve(__dirname, '../../../dist/cli.js'), 'fuse-list', model, '--python', pyFile], { encoding: 'utf8' });
+  assert.equal(cli.status, 0, cli.stderr);
+  const cliGroups = [...cli.stdout.matchAll(/^ {4}\[(.*)\],/gm)].map((m) => [...m[1].matchAll(/'([^']*)'/g)].map((q) => q[1]));
+  assert.ok(cliGroups.some((g) => g.join() === 'conv,bn,act'), cli.stdout);
+  assert.deepEqual(named.fuseList.groups, cliGroups, 'the extension offers exactly the groups the CLI prints with --python');
+
+  await assert.rejects(client.request('model/overview', { path: model, python: { file: 'model.py' } as never }), /python must be \{ file, classes \}/);
+});
+
+test('a shared base weight, as "Merge LoRA Adapter…" handles it: lora/plan refuses with the remedy, the chosen policy plans and merges', async () => {
+  const f = tiedFixture();
+  const adapters = [{ path: f.adapter, weight: 1 }];
+  const refused = await client.request('lora/plan', { base: f.base, adapters });
+  const remedies = refused.errors.map(remedyOf);
+  assert.deepEqual(remedies, [{ kind: 'shared-initializer', module: 'l1', node: '/l1/Gemm', options: ['untie', 'all'] }], 'the host finds the shared weight by its remedy, not by its words');
+
+  for (const shared of ['untie', 'all'] as const) {
+    const plan = await client.request('lora/plan', { base: f.base, adapters, plan: { shared } });
+    assert.deepEqual(plan.errors, [], `${shared}: the plan merges`);
+    const output = path.join(f.dir, `merged-${shared}.onnx`);
+    await client.request('lora/merge', { base: f.base, adapters, output, planned: plan.planned });
+    const merged = OnnxModel.load(output);
+    const original = OnnxModel.load(f.base);
+    try {
+      const inputOf = (node: string) => merged.graph.node!.find((n) => n.name === node)!.input![1];
+      const values = (m: OnnxModel, name: string) => m.tensorValues(m.graph.initializer!.find((t) => t.name === name)!);
+      const base = values(original, 'onnx::Gemm_1');
+      if (shared === 'untie') {
+        assert.notEqual(inputOf('/l1/Gemm'), 'onnx::Gemm_1', 'the adapted node reads its own copy');
+        assert.equal(inputOf('/other/Gemm'), 'onnx::Gemm_1');
+        assert.deepEqual(values(merged, 'onnx::Gemm_1'), base, 'the other reader keeps the base weight');
+        assert.ok(maxRelDiff(values(merged, inputOf('/l1/Gemm')), base) > 1e-3, 'the copy is merged');
+      } else {
+        assert.equal(inputOf('/l1/Gemm'), 'onnx::Gemm_1');
+        assert.equal(inputOf('/other/Gemm'), 'onnx::Gemm_1');
+        assert.ok(maxRelDiff(values(merged, 'onnx::Gemm_1'), base) > 1e-3, 'the shared weight is merged for every reader');
+      }
+    } finally {
+      merged.close();
+      original.close();
+    }
   }
 });
