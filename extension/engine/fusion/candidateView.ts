@@ -33,9 +33,15 @@ export function toCandidateView(c: Candidate): CandidateView {
   return { ...c, label: candidateLabel(c), fusibility: fusibility(c), loraFacts: loraBranchFacts(c), warnings };
 }
 
-/** How a candidate is named to users: its modules when known, else its node names. */
-export function candidateLabel(c: Pick<Candidate, 'modules' | 'nodes'>): string {
-  return c.modules.map((m, i) => m ?? c.nodes[i] ?? '?').join(' → ');
+/**
+ * How a candidate is named to users: its modules when known, else its node names. A Conv the exporter
+ * folded a BatchNorm into is one node for two modules: the BatchNorm has no node to name it by, and
+ * the activation after it is the Conv's next node, not the BatchNorm's.
+ */
+export function candidateLabel(c: Pick<Candidate, 'modules' | 'nodes' | 'details'>): string {
+  const folded = c.details?.foldedByExporter === true;
+  const nodeAt = (i: number): string | undefined => (!folded ? c.nodes[i] : i === 0 ? c.nodes[0] : i === 1 ? undefined : c.nodes[i - 1]);
+  return c.modules.map((m, i) => m ?? nodeAt(i) ?? (folded && i === 1 ? '(BatchNorm folded by the exporter)' : '?')).join(' → ');
 }
 
 /**

@@ -18,6 +18,7 @@ import { fixture, tempDir } from '../helpers/fixtures';
 import { analyzePythonSource } from '../../../extension/engine/python/analyzePython';
 import { fileImportReader } from '../../../extension/engine/python/importFiles';
 import type { PythonDefinition } from '../../../extension/engine/graph/pythonFolds';
+import { toCandidateView } from '../../../extension/engine/fusion/candidateView';
 
 const CASES = ['mobilenet_v2_w01', 'mnasnet_a01', 'stem_block'];
 const CLI = path.resolve(__dirname, '../../../dist/cli.js');
@@ -201,4 +202,17 @@ test('CLI: fuse-list --python names the folded BatchNorms of a model alone in it
   const missing = spawnSync(process.execPath, [CLI, 'fuse-list', path.join(dir, 'exported.onnx'), '--python', path.join(dir, 'nope.py')], { encoding: 'utf8' });
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /nope\.py: no such file/);
+});
+
+test('the views name an unnamed folded BatchNorm as such, never by the activation node after it', () => {
+  const model = OnnxModel.load(fixture('exporter-folded', 'stem_block', 'model.onnx'));
+  try {
+    const views = analyzeModel(model).scan.candidates.map(toCandidateView);
+    const labels = views.filter((v) => v.details?.unnamedBatchNorm).map((v) => v.label);
+    assert.ok(labels.includes('conv → (BatchNorm folded by the exporter) → act'), labels.join('\n'));
+    assert.ok(labels.includes('block.conv2 → (BatchNorm folded by the exporter)'), labels.join('\n'));
+    assert.ok(labels.every((l) => !/Relu/.test(l)), `an activation node stands in for a BatchNorm:\n${labels.join('\n')}`);
+  } finally {
+    model.close();
+  }
 });
