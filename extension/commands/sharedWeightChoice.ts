@@ -27,12 +27,12 @@ export async function chooseSharedPolicy(plan: LoraPlanResult): Promise<SharedCh
   const rows: Row[] = [
     {
       label: vscode.l10n.t('$(split-horizontal) Give each its own merged copy'),
-      detail: vscode.l10n.t('{0}: the node of the adapted module reads a new merged tensor; every other reader keeps the base weight (the output grows by the copies)', shared.map((s) => `'${s.node}'`).join(', ')),
+      detail: vscode.l10n.t('{0} reads a new merged tensor; the other readers keep the base weight', shared.map((s) => `'${s.node}'`).join(', ')),
       choice: 'untie',
     },
     {
       label: vscode.l10n.t('$(link) Merge into the shared weight: every reader changes'),
-      detail: vscode.l10n.t('Right for weights the model ties on purpose (e.g. an embedding shared with the output layer)'),
+      detail: vscode.l10n.t('For weights the model ties on purpose (an embedding shared with the output layer)'),
       choice: 'all',
     },
     {
@@ -42,7 +42,9 @@ export async function chooseSharedPolicy(plan: LoraPlanResult): Promise<SharedCh
     },
   ];
   const pick = await vscode.window.showQuickPick(rows, {
-    title: vscode.l10n.t('Merge LoRA: {0} read a weight other nodes also read (tied weights, or identical tensors the exporter stored once)', names),
+    title: shared.length === 1
+      ? vscode.l10n.t('Merge LoRA: {0} changes a base tensor other nodes read too (tied, or identical tensors the exporter stored once)', names)
+      : vscode.l10n.t('Merge LoRA: {0} change base tensors other nodes read too (tied, or identical tensors the exporter stored once)', names),
     placeHolder: vscode.l10n.t('Merging into a shared weight changes every node that reads it'),
     ignoreFocusOut: true, // a step of the merge
   });

@@ -28,7 +28,7 @@ export default {
     await waitFor('the weight prompt to default to 1', async () => (await input.inputValue()) === '1', { timeoutMs: UI_TIMEOUT });
     await acceptInputBox(page, 'weight of');
 
-    await waitFor('the shared-weight question', async () => /'l1' read a weight other nodes also read/.test(await page.locator('.quick-input-widget').innerText()), { timeoutMs: WORK_TIMEOUT });
+    await waitFor('the shared-weight question', async () => /'l1' changes a base tensor other nodes read too/.test(await page.locator('.quick-input-widget').innerText()), { timeoutMs: WORK_TIMEOUT });
     const choices = (await page.locator('.quick-input-widget .monaco-list-row').allInnerTexts()).join('\n');
     check(/Give each its own merged copy/.test(choices) && /every reader changes/.test(choices) && /key mapping/.test(choices), `the three choices are not offered:\n${choices}`);
     await screenshotOf('shared-weight-question');
