@@ -13,14 +13,13 @@ import * as path from 'node:path';
 import { ModelFuseError } from '../../engine/errors';
 import { OnnxModel } from '../../engine/onnx/model';
 import { SafetensorsFile } from '../../engine/safetensors/safetensors';
-import { analyzeModel } from '../../engine/fusion/scan';
-import { checkpointBeside, openCheckpoint, type Checkpoint } from '../../engine/fusion/checkpoint';
 import { toCandidateView } from '../../engine/fusion/candidateView';
 import { buildFuseList, formatFuseList } from '../../engine/fusion/fuseList';
 import type { ModelOverview } from '../../protocol/modelOverview';
 import type { HandlerContext } from '../registry';
 import type { PythonDefinition } from '../../engine/graph/pythonFolds';
 import { onnxOverview, safetensorsOverview, type ScanContribution } from './modelOverview';
+import { analyzeAsShown, rememberDefinition } from './modelAnalysis';
 
 export function overviewOfFile(file: string, ctx: Pick<HandlerContext, 'progress' | 'throwIfCancelled'>, python?: PythonDefinition): ModelOverview {
   if (path.extname(file).toLowerCase() === '.safetensors') {
@@ -37,6 +36,7 @@ export function overviewOfFile(file: string, ctx: Pick<HandlerContext, 'progress
   try {
     ctx.throwIfCancelled();
     ctx.progress('finding fusible sequences');
+    rememberDefinition(file, python);
     return onnxOverview(model, scanFor(model, python));
   } finally {
     model.close();
@@ -49,20 +49,8 @@ export function overviewOfFile(file: string, ctx: Pick<HandlerContext, 'progress
  * sequences are missing, instead of the whole editor failing.
  */
 export function scanFor(model: OnnxModel, python?: PythonDefinition): ScanContribution {
-  // A state dict beside the model names the BatchNorms its exporter folded away (engine/graph/exporterFolds.ts);
-  // one that cannot be read only leaves them unnamed, with the reason on the sequence.
-  let checkpoint: Checkpoint | undefined;
-  const besideCheckpoint = (): Checkpoint | undefined => {
-    const file = checkpointBeside(model.path);
-    try {
-      checkpoint = file ? openCheckpoint(file) : undefined;
-    } catch {
-      checkpoint = undefined;
-    }
-    return checkpoint;
-  };
   try {
-    const analysis = analyzeModel(model, { checkpoint: besideCheckpoint, python });
+    const analysis = analyzeAsShown(model, python);
     const list = buildFuseList(analysis);
     return {
       candidates: analysis.scan.candidates.map(toCandidateView),
@@ -77,7 +65,5 @@ export function scanFor(model: OnnxModel, python?: PythonDefinition): ScanContri
   } catch (err) {
     const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
     return { candidates: [], modules: null, fuseList: null, problem: err instanceof ModelFuseError ? message : `internal error in the scan: ${message}` };
-  } finally {
-    checkpoint?.close();
   }
 }

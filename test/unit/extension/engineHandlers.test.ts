@@ -199,6 +199,16 @@ test("model/overview with the model's Python definition (the extension's --pytho
   assert.ok(cliGroups.some((g) => g.join() === 'conv,bn,act'), cli.stdout);
   assert.deepEqual(named.fuseList.groups, cliGroups, 'the extension offers exactly the groups the CLI prints with --python');
 
+  // The Graph tab of the same model (requested after the overview, as the editor does) names what the overview names.
+  const graph = await client.request('graph/open', { path: model });
+  const labelsOf = (marks: { label: string }[]) => marks.map((m) => m.label).sort();
+  assert.deepEqual(labelsOf(graph.sequences), labelsOf(named.candidates), 'the graph labels the sequences as the overview does');
+  assert.ok(graph.sequences.some((m) => m.modules.includes('bn')), 'the graph names the folded BatchNorm too');
+  // Back without the definition: both forget it.
+  const again = await client.request('model/overview', { path: model });
+  assert.ok(again.kind === 'onnx' && again.candidates.some((c) => c.details?.unnamedBatchNorm));
+  assert.ok(!(await client.request('graph/open', { path: model })).sequences.some((m) => m.modules.includes('bn')), 'the graph dropped the names with the definition');
+
   await assert.rejects(client.request('model/overview', { path: model, python: { file: 'model.py' } as never }), /python must be \{ file, classes \}/);
 });
 
