@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { waitFor } from './poll.mjs';
-import { activeTabTitle, clickActivity, findWebview, revealInExplorer, UI_TIMEOUT, WORK_TIMEOUT } from './workbench.mjs';
+import { acceptInputBox, activeTabTitle, clickActivity, findWebview, revealInExplorer, UI_TIMEOUT, WORK_TIMEOUT } from './workbench.mjs';
 
 /** Visible text of a webview's document (light DOM; vscode-elements slot their text there). */
 export async function webviewText(frame, timeoutMs = UI_TIMEOUT) {
@@ -77,4 +77,13 @@ export function workersWithOnnxRuntime(server) {
 /** Waits until `file` exists on disk (written atomically by the extension). */
 export async function waitForFile(file, timeoutMs = WORK_TIMEOUT) {
   await waitFor(`${file} to be written`, () => existsSync(file), { timeoutMs });
+}
+
+/** The merge's weight prompt for an adapter: it must offer 1 (as trained), which is accepted. */
+export async function acceptAdapterWeightOne(page) {
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await waitFor('the adapter weight prompt', async () => /weight of/i.test(await page.locator('.quick-input-widget').innerText()));
+  // The box shows its title a moment before its value.
+  await waitFor('the weight prompt to default to 1', async () => (await input.inputValue()) === '1', { timeoutMs: UI_TIMEOUT });
+  await acceptInputBox(page, 'weight of');
 }

@@ -222,3 +222,19 @@ export async function acceptInputBox(page, prompt, timeoutMs = WORK_TIMEOUT) {
     return !(await widget.isVisible()) || !new RegExp(prompt, 'i').test(await widget.innerText());
   }, { timeoutMs: UI_TIMEOUT });
 }
+
+/**
+ * Picks `file` in VS Code's simple file dialog (what showOpenDialog is in code-server): waits for
+ * the dialog to open at a folder matching `startsIn`, types the path and presses Enter until it
+ * closes (the first Enter can land while the dialog still lists the folder).
+ */
+export async function chooseInFileDialog(page, file, startsIn) {
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await waitFor('the file dialog', async () => (await input.isVisible()) && startsIn.test(await input.inputValue()));
+  await input.fill(file);
+  await waitFor(`the file dialog to accept ${file.split(/[\\/]/).at(-1)}`, async () => {
+    if (!(await input.isVisible())) return true;
+    await input.press('Enter');
+    return !(await input.isVisible({ timeout: 1_000 }).catch(() => false));
+  }, { timeoutMs: UI_TIMEOUT });
+}

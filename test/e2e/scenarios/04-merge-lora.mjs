@@ -3,11 +3,10 @@
 // merged model is written beside the base and compared with it in ONNX Runtime.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { openModelFromExplorer, waitForFile } from '../lib/modelfuse.mjs';
+import { acceptAdapterWeightOne, openModelFromExplorer, waitForFile } from '../lib/modelfuse.mjs';
 import { check, waitFor } from '../lib/poll.mjs';
 import { compare, FIXTURES, readSafetensors, runModel } from '../lib/reference.mjs';
 import {
-  acceptInputBox,
   contextMenu,
   pickQuickItem,
   recordedNotifications,
@@ -32,11 +31,7 @@ export default {
     // Base: the open model is offered first.
     await pickQuickItem(page, /base\.onnx/);
     // Weight of the adapter: 1, as trained.
-    const input = page.locator('.quick-input-widget .quick-input-box input');
-    await waitFor('the adapter weight prompt', async () => /weight of/i.test(await page.locator('.quick-input-widget').innerText()));
-    // The box shows its title a moment before its value.
-    await waitFor('the weight prompt to default to 1', async () => (await input.inputValue()) === '1', { timeoutMs: UI_TIMEOUT });
-    await acceptInputBox(page, 'weight of');
+    await acceptAdapterWeightOne(page);
     // The key mapping: PEFT targeted q_proj and v_proj (r=4, alpha=8).
     const confirm = page.locator('.quick-input-widget .monaco-list-row', { hasText: /Merge \d+ modules? → base\.merged\.onnx/ }).first();
     await confirm.waitFor({ timeout: WORK_TIMEOUT });

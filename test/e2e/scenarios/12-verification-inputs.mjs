@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { openModelFromExplorer, webviewText, webviewTextNow } from '../lib/modelfuse.mjs';
 import { check, waitFor } from '../lib/poll.mjs';
-import { clickNotificationAction, findWebview, pickQuickItem, runCommand, UI_TIMEOUT, waitForNotification, WORK_TIMEOUT } from '../lib/workbench.mjs';
+import { chooseInFileDialog, clickNotificationAction, findWebview, pickQuickItem, runCommand, waitForNotification, WORK_TIMEOUT } from '../lib/workbench.mjs';
 
 export default {
   id: 12,
@@ -41,13 +41,7 @@ export default {
     // Re-verify with an inputs file, chosen in the (simple) file dialog.
     await panel.locator('vscode-button', { hasText: /Re-verify with/ }).click();
     await pickQuickItem(page, /Inputs File…/);
-    await waitFor('the file dialog', async () => (await input.isVisible()) && /det_dynamic|dynamic/.test(await input.inputValue()));
-    await input.fill(workspace.dynamicInput);
-    await waitFor('the file dialog to accept det_input.npy', async () => {
-      if (!(await input.isVisible())) return true;
-      await input.press('Enter');
-      return !(await input.isVisible({ timeout: 1_000 }).catch(() => false));
-    }, { timeoutMs: UI_TIMEOUT });
+    await chooseInFileDialog(page, workspace.dynamicInput, /det_dynamic|dynamic/);
     await waitFor('the panel to verify with det_input.npy', async () => {
       const t = await webviewTextNow(panel);
       return /Verification\s*PASSED/.test(t) && /x float32\[1, 3, 64, 48\] \(from dynamic\/det_input\.npy\)/.test(t);

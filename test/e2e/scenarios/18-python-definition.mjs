@@ -5,7 +5,7 @@
 // with `fuse-list --python`.
 import { openModelFromExplorer, webviewText, webviewTextNow } from '../lib/modelfuse.mjs';
 import { check, waitFor } from '../lib/poll.mjs';
-import { runCommand, UI_TIMEOUT, waitForNotification, WORK_TIMEOUT } from '../lib/workbench.mjs';
+import { chooseInFileDialog, runCommand, UI_TIMEOUT, waitForNotification, WORK_TIMEOUT } from '../lib/workbench.mjs';
 
 export default {
   id: 18,
@@ -20,14 +20,7 @@ export default {
     await screenshotOf('unnamed');
 
     await editor.locator('vscode-button', { hasText: 'Name from Python definition…' }).click({ timeout: UI_TIMEOUT });
-    const input = page.locator('.quick-input-widget .quick-input-box input');
-    await waitFor('the file dialog', async () => (await input.isVisible()) && /folded/.test(await input.inputValue()));
-    await input.fill(workspace.foldedPython);
-    await waitFor('the file dialog to accept stem_model.py', async () => {
-      if (!(await input.isVisible())) return true;
-      await input.press('Enter');
-      return !(await input.isVisible({ timeout: 1_000 }).catch(() => false));
-    }, { timeoutMs: UI_TIMEOUT });
+    await chooseInFileDialog(page, workspace.foldedPython, /folded/);
 
     const toast = await waitForNotification(page, /stem_model\.py named \d+ of the \d+ BatchNorms/, WORK_TIMEOUT);
     const said = (await toast.innerText()).replace(/\s+/g, ' ');

@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { openModelFromExplorer, waitForFile } from '../lib/modelfuse.mjs';
+import { acceptAdapterWeightOne, openModelFromExplorer, waitForFile } from '../lib/modelfuse.mjs';
 import { check, waitFor } from '../lib/poll.mjs';
 import { compare, runModel } from '../lib/reference.mjs';
 import { E2E_DIR } from '../lib/deps.mjs';
-import { acceptInputBox, contextMenu, pickQuickItem, revealInExplorer, UI_TIMEOUT, waitForNotification, WORK_TIMEOUT } from '../lib/workbench.mjs';
+import { contextMenu, pickQuickItem, revealInExplorer, UI_TIMEOUT, waitForNotification, WORK_TIMEOUT } from '../lib/workbench.mjs';
 
 const onnx = createRequire(path.join(E2E_DIR, '..', '..', 'package.json'))('./extension/engine/onnx/generated/onnx.js').onnx;
 
@@ -23,10 +23,7 @@ export default {
     await openModelFromExplorer(page, 'tied/tied_base.onnx', /Parameters/);
     await contextMenu(page, await revealInExplorer(page, 'tied/tied_adapter'), /Merge LoRA Adapter/i);
     await pickQuickItem(page, /tied_base\.onnx/);
-    const input = page.locator('.quick-input-widget .quick-input-box input');
-    await waitFor('the adapter weight prompt', async () => /weight of/i.test(await page.locator('.quick-input-widget').innerText()));
-    await waitFor('the weight prompt to default to 1', async () => (await input.inputValue()) === '1', { timeoutMs: UI_TIMEOUT });
-    await acceptInputBox(page, 'weight of');
+    await acceptAdapterWeightOne(page);
 
     await waitFor('the shared-weight question', async () => /'l1' changes a base tensor other nodes read too/.test(await page.locator('.quick-input-widget').innerText()), { timeoutMs: WORK_TIMEOUT });
     const choices = (await page.locator('.quick-input-widget .monaco-list-row').allInnerTexts()).join('\n');
