@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { throwIfCancelled, ModelFuseError, type CancelToken } from '../errors';
 import { checkOutputPath, forgetTemporary, tempPathFor, trackTemporary, writeAtomically } from '../io/atomicWrite';
-import { isFloatType } from '../onnx/dtypes';
+import { dtypeSize, isFloatType } from '../onnx/dtypes';
 import { onnx, type ITensorProto } from '../onnx/proto';
 import { isExternal, tensorDims } from '../onnx/tensors';
 import { saveModel } from '../onnx/save';
@@ -28,13 +28,14 @@ import { safetensorsDtypeToOnnx } from '../safetensors/safetensors';
 import { writeAll, writeSafetensorsStream } from '../safetensors/stream';
 import type { LoadedAdapter, TensorRef } from './adapterFormats';
 import { decodeFloatTensor } from './halfFloat';
-import { loraProduct, mergeBias, mergeTerms, NonFiniteError, norm, encodeChecked, type LoraTerm, type MergedTensor } from './delta';
+import { loraProduct, mergeBias, mergeTerms, NonFiniteError, norm, encodeChecked, productOperands, type LoraTerm, type MergedTensor } from './delta';
 import { JsMatmulBackend, type MatmulBackend } from './matmulBackend';
 import type { LoraPlan, PlanPair } from './plan';
 import { initializerBehind } from './planBase';
 import type { SafetensorsBase } from './safetensorsTargets';
 import { BufferPool } from './bufferPool';
 import { unmergeRoundingBound } from './unmerge';
+import { mergeInRowBlocks, type BlockwiseOperands, type BlockwiseSource } from './blockwiseMerge';
 import type { FileRange } from '../io/fileRange';
 
 export interface MergeOptions {
@@ -205,14 +206,42 @@ class Merger {
       }
       return current;
     } catch (err) {
-      if (err instanceof NonFiniteError) {
-        const from = w.replace ? [w.replace.pair] : [...w.lora, ...w.biasOf];
-        throw new ModelFuseError(
-          `${this.plan.basePath}: merged tensor '${name}' ${err.message} (from ${[...new Set(from.map((p) => `${p.adapter} '${p.module}'`))].join(', ')}); nothing was written`,
-        );
-      }
-      throw err;
+      throw this.named(err, name, w);
     }
+  }
+
+  /**
+   * The operands of a tensor that merges one block of rows at a time (blockwiseMerge.ts): one plain LoRA
+   * term and nothing else on it, merged by the JavaScript kernel or a backend's fused merge. Null for
+   * everything else (DoRA, LyCORIS, several adapters, a bias, unmerge), which is merged whole.
+   */
+  blockwise(w: TensorWork, dtype: number): BlockwiseOperands | null {
+    if (w.replace || w.biasOf.length || w.lora.length !== 1 || this.plan.subtract || !isFloatType(dtype) || !dtypeSize(dtype)) return null;
+    if (this.backend.name !== 'js' && !this.backend.mergeSingle) return null; // a remote product is computed whole, ahead
+    const p = w.lora[0];
+    const t = this.term(p);
+    if (t.magnitude || t.dense || t.doraScale) return null;
+    return { ...productOperands(t, p.transposed), scale: t.scale };
+  }
+
+  /** The blocks of a blockwise tensor, merged as they are read; the report row once the last is merged. */
+  async *mergeBlocks(name: string, w: TensorWork, op: BlockwiseOperands, dtype: number, readRows: BlockwiseSource['readRows'], cancel?: CancelToken): AsyncGenerator<Uint8Array> {
+    const p = w.lora[0];
+    const done = (baseNorm: number, deltaNorm: number) => this.row(p, name, p.scale, deltaNorm, baseNorm);
+    try {
+      yield* mergeInRowBlocks(op, dtype, dtypeSize(dtype)!, { readRows, done }, this.backend, this.pool!, cancel);
+    } catch (err) {
+      throw this.named(err, name, w);
+    }
+  }
+
+  /** A NaN or overflow as the user reads it: which tensor, from which adapter modules, and that nothing was written. */
+  private named(err: unknown, name: string, w: TensorWork): unknown {
+    if (!(err instanceof NonFiniteError)) return err;
+    const from = w.replace ? [w.replace.pair] : [...w.lora, ...w.biasOf];
+    return new ModelFuseError(
+      `${this.plan.basePath}: merged tensor '${name}' ${err.message} (from ${[...new Set(from.map((p) => `${p.adapter} '${p.module}'`))].join(', ')}); nothing was written`,
+    );
   }
 
   /** The rounding bound of an unmerged tensor, on every row that wrote it. */
@@ -284,12 +313,23 @@ async function mergeSafetensors(
           }
           return r;
         };
+        // Plain single-term tensors stream in blocks of rows (read, merge and write a few MB at a time); the others are held whole.
+        const blockwise = entries.map((e) => {
+          const w = work.get(e.name);
+          const dtype = safetensorsDtypeToOnnx(e.dtype);
+          const op = w ? merger.blockwise(w, dtype) : null;
+          // The product's [m, n] must be the stored tensor's layout; anything else is merged whole (and checked there).
+          return op && op.m * op.n * dtypeSize(dtype)! === e.end - e.begin ? op : null;
+        });
         const nextWork = entries.map((_, i) => entries.findIndex((e, j) => j > i && work.has(e.name)));
         const firstWork = entries.findIndex((e) => work.has(e.name));
-        if (firstWork >= 0) {
-          readAt(firstWork);
-          merger.prefetch(entries[firstWork].name, work.get(entries[firstWork].name));
-        }
+        // The next whole tensor is read ahead; a blockwise one reads its own next block.
+        const readAhead = (i: number): void => {
+          if (i < 0) return;
+          if (!blockwise[i]) readAt(i);
+          merger.prefetch(entries[i].name, work.get(entries[i].name));
+        };
+        readAhead(firstWork);
         await writeSafetensorsStream(
           fd,
           entries.map((e, i) => {
@@ -299,6 +339,19 @@ async function mergeSafetensors(
               const copy = { fd: reader, begin: e.begin, path: shard.path, before: () => throwIfCancelled(options.cancel) };
               return { name: e.name, dtype: e.dtype, shape: e.shape, copy };
             }
+            const op = blockwise[i];
+            if (op) {
+              const rowBytes = (e.end - e.begin) / op.m;
+              const readRows = (r0: number, r1: number, into: Uint8Array) =>
+                readRange(reader, e.begin + r0 * rowBytes, e.begin + r1 * rowBytes, shard.path, e.name, into);
+              const dtype = safetensorsDtypeToOnnx(e.dtype);
+              const blocks = async function* (): AsyncGenerator<Uint8Array> {
+                yield* merger.mergeBlocks(e.name, w, op, dtype, readRows, options.cancel);
+                options.onProgress?.(++done, total, e.name);
+                readAhead(nextWork[i]);
+              };
+              return { name: e.name, dtype: e.dtype, shape: e.shape, blocks };
+            }
             return {
               name: e.name,
               dtype: e.dtype,
@@ -307,11 +360,7 @@ async function mergeSafetensors(
                 throwIfCancelled(options.cancel);
                 const raw = await readAt(i);
                 reads[i] = undefined;
-                const nw = nextWork[i];
-                if (nw >= 0) {
-                  readAt(nw);
-                  merger.prefetch(entries[nw].name, work.get(entries[nw].name));
-                }
+                readAhead(nextWork[i]);
                 const merged = await merger.merge(e.name, w, raw, safetensorsDtypeToOnnx(e.dtype), e.shape);
                 if (merged !== raw) pool.give(raw); // read by the merge only, which is over
                 options.onProgress?.(++done, total, e.name);

@@ -7,12 +7,15 @@ import * as fs from 'node:fs';
 import { ModelFuseError } from '../errors';
 import { safetensorsByteLength, safetensorsHead, type SafetensorsDtype } from './safetensors';
 
-/** A tensor to write: produced as a whole (`bytes`), or copied unchanged from another file's byte range in small chunks. */
+/**
+ * A tensor to write: produced as a whole (`bytes`), produced in consecutive pieces (`blocks`: a
+ * merge that streams rows), or copied unchanged from another file's byte range in small chunks.
+ */
 export type StreamEntry = {
   name: string;
   dtype: SafetensorsDtype;
   shape: number[];
-} & ({ bytes: () => Promise<Uint8Array> } | { copy: RangeCopy });
+} & ({ bytes: () => Promise<Uint8Array> } | { blocks: () => AsyncIterable<Uint8Array> } | { copy: RangeCopy });
 
 /**
  * Bytes [begin, begin + length) of an open file, written as they are. A tensor nobody changes need
@@ -61,6 +64,20 @@ export async function writeSafetensorsStream(
         chunk ??= Buffer.allocUnsafe(COPY_CHUNK);
         await copyRange(e.copy, expected, fd, pos, chunk, e.name);
         pos += expected;
+        continue;
+      }
+      if ('blocks' in e) {
+        // Each piece is written behind while the next is produced, like whole tensors.
+        let length = 0;
+        for await (const b of e.blocks()) {
+          length += b.length;
+          if (length > expected) throw new RangeError(`tensor '${e.name}': more than ${expected} bytes`);
+          await written();
+          pending = writeAllAsync(fd, b, pos);
+          inWrite = b;
+          pos += b.length;
+        }
+        if (length !== expected) throw new RangeError(`tensor '${e.name}': ${length} bytes, expected ${expected}`);
         continue;
       }
       const b = await e.bytes();
