@@ -31,6 +31,7 @@ import { peakRss, processCpuMs, streamingCopy } from './floor';
 function streamCopySafetensors(base: string, out: string): number {
   if (!base.endsWith('.json')) {
     streamingCopy([[base, out]]);
+    if (!base.endsWith('.safetensors')) return 0; // an .onnx or its .data file: bytes only
     const f = SafetensorsFile.open(base);
     f.close();
     return f.entries.size;

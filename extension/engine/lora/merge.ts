@@ -9,11 +9,14 @@
  * - safetensors: the output has the base's tensors in the base's order and
  *   metadata; a sharded base gives sharded output (same shard file names,
  *   beside the output index) and a new index. The header is known from shapes
- *   alone, so tensors stream through: memory holds one tensor and its product.
+ *   alone, so tensors stream through: a plain LoRA tensor in blocks of rows
+ *   (blockwiseMerge.ts), anything else (DoRA, LyCORIS, stacked adapters) one
+ *   whole tensor at a time.
  * - ONNX: changed initializers are replaced by new TensorProto objects (the
  *   loaded file's raw_data views are never written into); tensors that were
  *   external stay external — their merged bytes wait in a scratch file beside
- *   the output until `saveModel` copies them, so memory stays bounded too.
+ *   the output until `saveModel` copies them (plain LoRA tensors stream there
+ *   in blocks of rows), so memory stays bounded too.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -225,11 +228,19 @@ class Merger {
   }
 
   /** The blocks of a blockwise tensor, merged as they are read; the report row once the last is merged. */
-  async *mergeBlocks(name: string, w: TensorWork, op: BlockwiseOperands, dtype: number, readRows: BlockwiseSource['readRows'], cancel?: CancelToken): AsyncGenerator<Uint8Array> {
+  async *mergeBlocks(
+    name: string,
+    w: TensorWork,
+    op: BlockwiseOperands,
+    dtype: number,
+    readRows: BlockwiseSource['readRows'],
+    pool: BufferPool,
+    cancel?: CancelToken,
+  ): AsyncGenerator<Uint8Array> {
     const p = w.lora[0];
     const done = (baseNorm: number, deltaNorm: number) => this.row(p, name, p.scale, deltaNorm, baseNorm);
     try {
-      yield* mergeInRowBlocks(op, dtype, dtypeSize(dtype)!, { readRows, done }, this.backend, this.pool!, cancel);
+      yield* mergeInRowBlocks(op, dtype, dtypeSize(dtype)!, { readRows, done }, this.backend, pool, cancel);
     } catch (err) {
       throw this.named(err, name, w);
     }
@@ -290,7 +301,7 @@ async function mergeSafetensors(
   const total = work.size;
   let done = 0;
   let written = 0;
-  // Buffers in flight: the read ahead, the tensor being merged and its result, the write behind.
+  // Buffers in flight: the read ahead, the tensor (or block) being merged and its result, the write behind.
   const pool = new BufferPool(4);
   merger.pool = pool;
   return writeAtomically(async (files) => {
@@ -346,7 +357,7 @@ async function mergeSafetensors(
                 readRange(reader, e.begin + r0 * rowBytes, e.begin + r1 * rowBytes, shard.path, e.name, into);
               const dtype = safetensorsDtypeToOnnx(e.dtype);
               const blocks = async function* (): AsyncGenerator<Uint8Array> {
-                yield* merger.mergeBlocks(e.name, w, op, dtype, readRows, options.cancel);
+                yield* merger.mergeBlocks(e.name, w, op, dtype, readRows, pool, options.cancel);
                 options.onProgress?.(++done, total, e.name);
                 readAhead(nextWork[i]);
               };
@@ -425,6 +436,18 @@ async function mergeOnnx(
   const removedIdentities = new Set<string>();
   let done = 0;
   const order = [...work.keys()];
+  const blocks = new BufferPool(4);
+  const place = (name: string, t: onnx.TensorProto): void => {
+    const at = indexOf.get(name);
+    if (at !== undefined) {
+      initializers[at] = t;
+    } else {
+      // A new initializer: an untied copy, or a value that an Identity produced from a shared initializer.
+      indexOf.set(name, initializers.length);
+      initializers.push(t);
+      removedIdentities.add(name);
+    }
+  };
   try {
     for (const [i, [name, w]] of [...work].entries()) {
       throwIfCancelled(options.cancel);
@@ -433,11 +456,37 @@ async function mergeOnnx(
       if (!src) throw new ModelFuseError(`${model.path}: '${w.source}' is not backed by an initializer`);
       const dtype = src.data_type ?? 0;
       const dims = tensorDims(src);
+      // An external plain LoRA tensor streams from the base's data file to the scratch file in blocks of rows.
+      const range = isExternal(src) ? model.tensorRange(src) : undefined;
+      const op = range ? merger.blockwise(w, dtype) : null;
+      if (range && !range.edits?.length && op && op.m * op.n * dtypeSize(dtype)! === range.length) {
+        scratchFd ??= fs.openSync(scratchPath, 'w+');
+        const rowBytes = range.length / op.m;
+        const readRows = (r0: number, r1: number, into: Uint8Array) =>
+          readRange(range.fd, range.offset + r0 * rowBytes, range.offset + r1 * rowBytes, range.file, name, into);
+        let at = scratchEnd;
+        for await (const block of merger.mergeBlocks(name, w, op, dtype, readRows, blocks, options.cancel)) {
+          at += writeAll(scratchFd, block, at);
+          blocks.give(block);
+        }
+        const t = onnx.TensorProto.create({
+          name,
+          data_type: dtype,
+          dims: [...dims],
+          data_location: onnx.TensorProto.DataLocation.EXTERNAL,
+          external_data: src.external_data ?? [],
+        });
+        scratch.set(t, { offset: scratchEnd, length: range.length });
+        scratchEnd += range.length;
+        place(name, t);
+        options.onProgress?.(++done, work.size, name);
+        continue;
+      }
       const merged = await merger.merge(name, w, model.tensorBytes(src), dtype, dims);
       let t: onnx.TensorProto;
       if (isExternal(src)) {
         // Keep it external: park the bytes in the scratch file; the save reads them back one at a time.
-        if (scratchFd === undefined) scratchFd = fs.openSync(scratchPath, 'w+');
+        scratchFd ??= fs.openSync(scratchPath, 'w+');
         writeAll(scratchFd, merged, scratchEnd);
         t = onnx.TensorProto.create({
           name,
@@ -451,15 +500,7 @@ async function mergeOnnx(
       } else {
         t = onnx.TensorProto.create({ name, data_type: dtype, dims: [...dims], raw_data: merged });
       }
-      const at = indexOf.get(name);
-      if (at !== undefined) {
-        initializers[at] = t;
-      } else {
-        // A new initializer: an untied copy, or a value that an Identity produced from a shared initializer.
-        indexOf.set(name, initializers.length);
-        initializers.push(t);
-        removedIdentities.add(name);
-      }
+      place(name, t);
       options.onProgress?.(++done, work.size, name);
     }
     for (const p of plan.pairs) if (p.untie) rewire(model, p.untie.node, p.untie.from, p.target);

@@ -23,6 +23,8 @@ import { mergeLora } from '../../../extension/engine/lora/merge';
 import { ortFusedMerge } from '../../../extension/workerProcess/ort/loraMergeGraph';
 import { matmulF32 } from '../../../extension/workerProcess/ort/ortMatmul';
 import { tempDir } from '../helpers/fixtures';
+import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, writeModel } from '../helpers/onnxBuilder';
+import { OnnxModel } from '../../../extension/engine/onnx/model';
 import { rand, writePeftAdapter, writeSafetensors } from './loraTestUtils';
 
 const ort = (): MatmulBackend => new FusedMergeBackend(matmulF32, ortFusedMerge);
@@ -169,4 +171,44 @@ test('mergeLora streams a tensor of several blocks to the same file as a whole-t
     bad.close();
   }
   assert.ok(!fs.existsSync(path.join(dir, 'bad.safetensors')));
+});
+
+test('mergeLora into an ONNX base with external data streams the tensor in blocks: the same bytes as the embedded (whole-tensor) merge', async () => {
+  const dir = tempDir();
+  const r = rand(9);
+  const out = 3000; // [in, out] float16 = 12 MB: two blocks of rows and a part
+  const values = r([2048, out], 1).values;
+  const model = (name: string) =>
+    makeModel(makeGraph(
+      [makeNode('Gemm', ['x', 'onnx::Gemm_1'], ['y'], '/fc/Gemm', { transB: 0 })],
+      'g',
+      [makeValueInfo('x', DataType.FLOAT16, [1, 2048])],
+      [makeValueInfo('y', DataType.FLOAT16, [1, out])],
+      [makeTensor('onnx::Gemm_1', DataType.FLOAT16, [2048, out], values)],
+    ), { producerName: name });
+  const external = writeModel(path.join(dir, 'ext', 'base.onnx'), model('external'), { location: 'base.onnx.data', names: ['onnx::Gemm_1'] });
+  const embedded = writeModel(path.join(dir, 'emb', 'base.onnx'), model('embedded'));
+  const adapter = writePeftAdapter(path.join(dir, 'adapter'), { r: 4, lora_alpha: 4, target_modules: ['fc'] }, {
+    'base_model.model.fc.lora_A.weight': r([4, 2048], 0.05),
+    'base_model.model.fc.lora_B.weight': r([out, 4], 0.05),
+  });
+  const merged: Uint8Array[] = [];
+  for (const base of [external, embedded]) {
+    const plan = buildPlan(base, [{ path: adapter, weight: 1 }]);
+    const target = path.join(path.dirname(base), 'merged.onnx');
+    try {
+      assert.deepEqual(plan.errors, []);
+      await mergeLora(plan, target, { backend: new JsMatmulBackend() });
+    } finally {
+      plan.close();
+    }
+    const m = OnnxModel.load(target);
+    try {
+      merged.push(Uint8Array.from(m.tensorBytes(m.graph.initializer!.find((t) => t.name === 'onnx::Gemm_1')!)));
+    } finally {
+      m.close();
+    }
+  }
+  assert.ok(Buffer.from(merged[0]).equals(merged[1]), 'the streamed external tensor equals the whole-tensor merge');
+  assert.ok(!Buffer.from(merged[0]).equals(Buffer.from(Uint16Array.from(values, float64ToHalfBits).buffer)), 'the tensor changed');
 });
