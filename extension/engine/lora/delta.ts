@@ -81,17 +81,32 @@ export interface MergedTensor {
 
 /** The product to add, as L[m,k]·R[k,n] in the stored layout of the target (unscaled). */
 export function productOperands(term: LoraTerm, transposed: boolean): { L: Float32Array; R: Float32Array; m: number; k: number; n: number } {
-  const r = term.aShape[0];
-  if (term.kind === 'conv') {
-    if (term.bShape.slice(2).some((d) => d !== 1)) throw new RangeError(`conv lora_B must be 1×1, got [${term.bShape.join(', ')}]`);
-    return { L: term.B, R: term.A, m: term.bShape[0], k: r, n: term.A.length / r };
+  const shape = productShape(term.kind, term.aShape, term.bShape, transposed);
+  const { k } = shape;
+  if (shape.ba) return { L: term.B, R: term.A, m: shape.m, k, n: shape.n };
+  return { L: transpose2d(term.A, k, shape.m), R: transpose2d(term.B, shape.n, k), m: shape.m, k, n: shape.n };
+}
+
+/**
+ * The [m, k]·[k, n] of a term's product in the target's stored layout, from the factors' shapes alone
+ * (nothing read): `ba` when it is B·A, else Aᵀ·Bᵀ.
+ */
+export function productShape(
+  kind: DeltaKind,
+  aShape: readonly number[],
+  bShape: readonly number[],
+  transposed: boolean,
+): { m: number; k: number; n: number; ba: boolean } {
+  const r = aShape[0];
+  if (kind === 'conv') {
+    if (bShape.slice(2).some((d) => d !== 1)) throw new RangeError(`conv lora_B must be 1×1, got [${bShape.join(', ')}]`);
+    return { m: bShape[0], k: r, n: aShape.reduce((a, b) => a * b, 1) / r, ba: true };
   }
   // Linear [out,in] = B·A; embedding [num,dim] = (B·A)ᵀ = Aᵀ·Bᵀ. Transposed storage flips which one is needed.
-  const wantBA = term.kind === 'embedding' ? transposed : !transposed;
-  const m = term.bShape[0];
-  const n = term.aShape[1];
-  if (wantBA) return { L: term.B, R: term.A, m, k: r, n };
-  return { L: transpose2d(term.A, r, n), R: transpose2d(term.B, m, r), m: n, k: r, n: m };
+  const wantBA = kind === 'embedding' ? transposed : !transposed;
+  const m = bShape[0];
+  const n = aShape[1];
+  return wantBA ? { m, k: r, n, ba: true } : { m: n, k: r, n: m, ba: false };
 }
 
 /** The product B·A (or what stands for it) in the stored layout of the target, unscaled, float32. */

@@ -31,7 +31,7 @@ import { safetensorsDtypeToOnnx } from '../safetensors/safetensors';
 import { writeAll, writeSafetensorsStream } from '../safetensors/stream';
 import type { LoadedAdapter, TensorRef } from './adapterFormats';
 import { decodeFloatTensor } from './halfFloat';
-import { loraProduct, mergeBias, mergeTerms, NonFiniteError, norm, encodeChecked, productOperands, type LoraTerm, type MergedTensor } from './delta';
+import { loraProduct, mergeBias, mergeTerms, NonFiniteError, norm, encodeChecked, productOperands, productShape, type LoraTerm, type MergedTensor } from './delta';
 import { JsMatmulBackend, type MatmulBackend } from './matmulBackend';
 import type { LoraPlan, PlanPair } from './plan';
 import { initializerBehind } from './planBase';
@@ -214,30 +214,39 @@ class Merger {
   }
 
   /**
-   * The operands of a tensor that merges one block of rows at a time (blockwiseMerge.ts): one plain LoRA
-   * term and nothing else on it, merged by the JavaScript kernel or a backend's fused merge. Null for
-   * everything else (DoRA, LyCORIS, several adapters, a bias, unmerge), which is merged whole.
+   * The product's [m, k]·[k, n] of a tensor that merges one block of rows at a time (blockwiseMerge.ts):
+   * one plain LoRA term and nothing else on it, merged by the JavaScript kernel or a backend's fused
+   * merge. Decided from the adapter's metadata, nothing read. Null for everything else (DoRA, LyCORIS,
+   * several adapters, a bias, unmerge), which is merged whole.
    */
-  blockwise(w: TensorWork, dtype: number): BlockwiseOperands | null {
+  blockwise(w: TensorWork, dtype: number): { m: number; k: number; n: number } | null {
     if (w.replace || w.biasOf.length || w.lora.length !== 1 || this.plan.subtract || !isFloatType(dtype) || !dtypeSize(dtype)) return null;
     if (this.backend.name !== 'js' && !this.backend.mergeSingle) return null; // a remote product is computed whole, ahead
     const p = w.lora[0];
-    const t = this.term(p);
-    if (t.magnitude || t.dense || t.doraScale) return null;
-    return { ...productOperands(t, p.transposed), scale: t.scale };
+    const m = this.plan.adapters[p.adapterIndex].modules.find((x) => x.module === p.module)!;
+    if (!m.A || !m.B || m.magnitude || m.lycoris || m.doraScale) return null;
+    try {
+      return productShape(p.deltaKind, m.A.shape, m.B.shape, p.transposed);
+    } catch {
+      return null; // a shape the whole merge explains
+    }
   }
 
-  /** The blocks of a blockwise tensor, merged as they are read; the report row once the last is merged. */
+  /**
+   * The blocks of a blockwise tensor, merged as they are read; the report row once the last is merged.
+   * The adapter's factors are read now, for this tensor only.
+   */
   async *mergeBlocks(
     name: string,
     w: TensorWork,
-    op: BlockwiseOperands,
     dtype: number,
     readRows: BlockwiseSource['readRows'],
     pool: BufferPool,
     cancel?: CancelToken,
   ): AsyncGenerator<Uint8Array> {
     const p = w.lora[0];
+    const t = this.term(p);
+    const op: BlockwiseOperands = { ...productOperands(t, p.transposed), scale: t.scale };
     const done = (baseNorm: number, deltaNorm: number) => this.row(p, name, p.scale, deltaNorm, baseNorm);
     try {
       yield* mergeInRowBlocks(op, dtype, dtypeSize(dtype)!, { readRows, done }, this.backend, pool, cancel);
@@ -357,7 +366,7 @@ async function mergeSafetensors(
                 readRange(reader, e.begin + r0 * rowBytes, e.begin + r1 * rowBytes, shard.path, e.name, into);
               const dtype = safetensorsDtypeToOnnx(e.dtype);
               const blocks = async function* (): AsyncGenerator<Uint8Array> {
-                yield* merger.mergeBlocks(e.name, w, op, dtype, readRows, pool, options.cancel);
+                yield* merger.mergeBlocks(e.name, w, dtype, readRows, pool, options.cancel);
                 options.onProgress?.(++done, total, e.name);
                 readAhead(nextWork[i]);
               };
@@ -465,7 +474,7 @@ async function mergeOnnx(
         const readRows = (r0: number, r1: number, into: Uint8Array) =>
           readRange(range.fd, range.offset + r0 * rowBytes, range.offset + r1 * rowBytes, range.file, name, into);
         let at = scratchEnd;
-        for await (const block of merger.mergeBlocks(name, w, op, dtype, readRows, blocks, options.cancel)) {
+        for await (const block of merger.mergeBlocks(name, w, dtype, readRows, blocks, options.cancel)) {
           at += writeAll(scratchFd, block, at);
           blocks.give(block);
         }
