@@ -446,6 +446,19 @@ async function mergeOnnx(
   let done = 0;
   const order = [...work.keys()];
   const blocks = new BufferPool(4);
+  // A merged tensor kept external: its bytes were just written at scratchEnd of the scratch file, where the save copies them from.
+  const parked = (name: string, src: ITensorProto, dtype: number, dims: number[], length: number): onnx.TensorProto => {
+    const t = onnx.TensorProto.create({
+      name,
+      data_type: dtype,
+      dims: [...dims],
+      data_location: onnx.TensorProto.DataLocation.EXTERNAL,
+      external_data: src.external_data ?? [],
+    });
+    scratch.set(t, { offset: scratchEnd, length });
+    scratchEnd += length;
+    return t;
+  };
   const place = (name: string, t: onnx.TensorProto): void => {
     const at = indexOf.get(name);
     if (at !== undefined) {
@@ -478,16 +491,7 @@ async function mergeOnnx(
           at += writeAll(scratchFd, block, at);
           blocks.give(block);
         }
-        const t = onnx.TensorProto.create({
-          name,
-          data_type: dtype,
-          dims: [...dims],
-          data_location: onnx.TensorProto.DataLocation.EXTERNAL,
-          external_data: src.external_data ?? [],
-        });
-        scratch.set(t, { offset: scratchEnd, length: range.length });
-        scratchEnd += range.length;
-        place(name, t);
+        place(name, parked(name, src, dtype, dims, range.length));
         options.onProgress?.(++done, work.size, name);
         continue;
       }
@@ -497,15 +501,7 @@ async function mergeOnnx(
         // Keep it external: park the bytes in the scratch file; the save reads them back one at a time.
         scratchFd ??= fs.openSync(scratchPath, 'w+');
         writeAll(scratchFd, merged, scratchEnd);
-        t = onnx.TensorProto.create({
-          name,
-          data_type: dtype,
-          dims: [...dims],
-          data_location: onnx.TensorProto.DataLocation.EXTERNAL,
-          external_data: src.external_data ?? [],
-        });
-        scratch.set(t, { offset: scratchEnd, length: merged.length });
-        scratchEnd += merged.length;
+        t = parked(name, src, dtype, dims, merged.length);
       } else {
         t = onnx.TensorProto.create({ name, data_type: dtype, dims: [...dims], raw_data: merged });
       }
