@@ -39,6 +39,8 @@ export async function mergeSingleByBackend(
   scale: number,
   /** Where the result may go (recycled buffers of the streaming merge). */
   pool?: BufferPool,
+  /** False when the caller computes ‖ΔW‖ itself (a blockwise merge, once per tensor): `deltaNorm` is then NaN. */
+  withDeltaNorm = true,
 ): Promise<BackendMergeResult | null> {
   if (!backend.mergeSingle) return null;
   const dest = pool && dtype !== DataType.DOUBLE ? pool.take(m * n * bytesPer(dtype)) : undefined;
@@ -54,7 +56,7 @@ export async function mergeSingleByBackend(
     const w = decodeFloatTensor(baseBytes.subarray(bad * bytesPer(dtype)), dtype, 1)[0];
     throw new NonFiniteError(bad, w + scale * p, dtype);
   }
-  return { bytes: out.bytes, baseNorm: Math.sqrt(out.squares.total), deltaNorm: Math.abs(scale) * productNorm(L, R, m, k, n) };
+  return { bytes: out.bytes, baseNorm: Math.sqrt(out.squares.total), deltaNorm: withDeltaNorm ? Math.abs(scale) * productNorm(L, R, m, k, n) : NaN };
 }
 
 /**

@@ -12,23 +12,16 @@
  * index in the whole tensor.
  */
 import { throwIfCancelled, type CancelToken } from '../errors';
-import { mergeSingleByBackend } from './backendMerge';
+import { mergeSingleByBackend, productNorm } from './backendMerge';
 import type { BufferPool } from './bufferPool';
 import { fusedMergeSingle, NonFiniteError } from './fusedMerge';
-import type { MatmulBackend } from './matmulBackend';
+import type { FusedMergeRequest, MatmulBackend } from './matmulBackend';
 
 /** Bytes of base rows merged per step. */
 export const BLOCK_BYTES = 8 * 2 ** 20;
 
-export interface BlockwiseOperands {
-  /** [m, k], [k, n], unscaled; the stored tensor is [m, n]. */
-  L: Float32Array;
-  R: Float32Array;
-  m: number;
-  k: number;
-  n: number;
-  scale: number;
-}
+/** The fused merge's operands without the base: L [m, k] and R [k, n] unscaled, the stored tensor [m, n]. */
+export type BlockwiseOperands = Pick<FusedMergeRequest, 'L' | 'R' | 'm' | 'k' | 'n' | 'scale'>;
 
 export interface BlockwiseSource {
   /** Reads base rows [r0, r1) into `into` (exactly their bytes) and returns it. */
@@ -60,7 +53,6 @@ export async function* mergeInRowBlocks(
     return p;
   };
   let baseSq = 0;
-  let deltaSq = 0;
   let next = read(0);
   for (let r0 = 0; r0 < m; r0 += rows) {
     throwIfCancelled(cancel);
@@ -71,7 +63,7 @@ export async function* mergeInRowBlocks(
     let merged;
     try {
       merged =
-        (backend.mergeSingle ? await mergeSingleByBackend(backend, raw, dtype, Lrows, R, r1 - r0, k, n, scale, pool) : null) ??
+        (backend.mergeSingle ? await mergeSingleByBackend(backend, raw, dtype, Lrows, R, r1 - r0, k, n, scale, pool, false) : null) ??
         fusedMergeSingle(raw, dtype, Lrows, R, r1 - r0, k, n, scale);
     } catch (err) {
       // The block's index, as an index of the whole tensor.
@@ -80,8 +72,8 @@ export async function* mergeInRowBlocks(
     }
     if (merged.bytes !== raw) pool.give(raw);
     baseSq += merged.baseNorm ** 2;
-    deltaSq += merged.deltaNorm ** 2;
     yield merged.bytes;
   }
-  source.done(Math.sqrt(baseSq), Math.sqrt(deltaSq));
+  // ‖ΔW‖ once for the whole tensor (two k×k Gram matrices), not per block: R's Gram would be recomputed for each.
+  source.done(Math.sqrt(baseSq), Math.abs(scale) * productNorm(L, R, m, k, n));
 }

@@ -216,17 +216,19 @@ class Merger {
   /**
    * The product's [m, k]·[k, n] of a tensor that merges one block of rows at a time (blockwiseMerge.ts):
    * one plain LoRA term and nothing else on it, merged by the JavaScript kernel or a backend's fused
-   * merge. Decided from the adapter's metadata, nothing read. Null for everything else (DoRA, LyCORIS,
-   * several adapters, a bias, unmerge), which is merged whole.
+   * merge, and whose product has the stored tensor's layout (`byteLength` its bytes). Decided from the
+   * adapter's metadata, nothing read. Null for everything else (DoRA, LyCORIS, several adapters, a bias,
+   * unmerge, an unexpected shape), which is merged whole (and checked there).
    */
-  blockwise(w: TensorWork, dtype: number): { m: number; k: number; n: number } | null {
+  blockwise(w: TensorWork, dtype: number, byteLength: number): { m: number; k: number; n: number } | null {
     if (w.replace || w.biasOf.length || w.lora.length !== 1 || this.plan.subtract || !isFloatType(dtype) || !dtypeSize(dtype)) return null;
     if (this.backend.name !== 'js' && !this.backend.mergeSingle) return null; // a remote product is computed whole, ahead
     const p = w.lora[0];
     const m = this.plan.adapters[p.adapterIndex].modules.find((x) => x.module === p.module)!;
     if (!m.A || !m.B || m.magnitude || m.lycoris || m.doraScale) return null;
     try {
-      return productShape(p.deltaKind, m.A.shape, m.B.shape, p.transposed);
+      const shape = productShape(p.deltaKind, m.A.shape, m.B.shape, p.transposed);
+      return shape.m * shape.n * dtypeSize(dtype)! === byteLength ? shape : null;
     } catch {
       return null; // a shape the whole merge explains
     }
@@ -336,10 +338,7 @@ async function mergeSafetensors(
         // Plain single-term tensors stream in blocks of rows (read, merge and write a few MB at a time); the others are held whole.
         const blockwise = entries.map((e) => {
           const w = work.get(e.name);
-          const dtype = safetensorsDtypeToOnnx(e.dtype);
-          const op = w ? merger.blockwise(w, dtype) : null;
-          // The product's [m, n] must be the stored tensor's layout; anything else is merged whole (and checked there).
-          return op && op.m * op.n * dtypeSize(dtype)! === e.end - e.begin ? op : null;
+          return w ? merger.blockwise(w, safetensorsDtypeToOnnx(e.dtype), e.end - e.begin) : null;
         });
         const nextWork = entries.map((_, i) => entries.findIndex((e, j) => j > i && work.has(e.name)));
         const firstWork = entries.findIndex((e) => work.has(e.name));
@@ -480,8 +479,8 @@ async function mergeOnnx(
       const dims = tensorDims(src);
       // An external plain LoRA tensor streams from the base's data file to the scratch file in blocks of rows.
       const range = isExternal(src) ? model.tensorRange(src) : undefined;
-      const op = range ? merger.blockwise(w, dtype) : null;
-      if (range && !range.edits?.length && op && op.m * op.n * dtypeSize(dtype)! === range.length) {
+      const op = range && !range.edits?.length ? merger.blockwise(w, dtype, range.length) : null;
+      if (range && op) {
         scratchFd ??= fs.openSync(scratchPath, 'w+');
         const rowBytes = range.length / op.m;
         const readRows = (r0: number, r1: number, into: Uint8Array) =>
