@@ -43,18 +43,26 @@ export async function choosePythonDefinition(ctx: CommandContext, doc: ModelDocu
     title: vscode.l10n.t('The Python file that defines {0}', doc.fileName),
   });
   if (!picked?.[0]) return;
+  const unnamedBefore = unnamedBatchNorms(doc);
   await definitions.choose(doc.path, picked[0].fsPath);
   await doc.reload();
-  void vscode.window.showInformationMessage(namingOutcome(doc, path.basename(picked[0].fsPath)));
+  void vscode.window.showInformationMessage(namingOutcome(doc, path.basename(picked[0].fsPath), unnamedBefore));
 }
 
-/** What the definition named: the BatchNorms the exporter folded, how many of them it named. */
-function namingOutcome(doc: ModelDocument, file: string): string {
+/** How many Convs carry a BatchNorm the exporter folded without a name (undefined until the overview is there). */
+function unnamedBatchNorms(doc: ModelDocument): number | undefined {
   const o = doc.overview;
-  if (!o || o.kind !== 'onnx') return vscode.l10n.t('{0} will name the modules of {1} once it opens', file, doc.fileName);
-  const folded = o.candidates.filter((c) => c.details?.foldedByExporter);
-  if (folded.length === 0) return vscode.l10n.t('{0}: its exporter folded no BatchNorm away, so there was nothing for {1} to name', doc.fileName, file);
-  const unnamed = folded.filter((c) => c.details?.unnamedBatchNorm).length;
-  const named = vscode.l10n.t('{0} named {1} of the {2} BatchNorms the exporter folded into Convs of {3}.', file, folded.length - unnamed, folded.length, doc.fileName);
-  return unnamed ? `${named} ${vscode.l10n.t('The others say why in their status.')}` : named;
+  return o?.kind === 'onnx' ? o.candidates.filter((c) => c.details?.unnamedBatchNorm).length : undefined;
+}
+
+/**
+ * What the definition named: of the folded BatchNorms that had no name before, how many have one now
+ * (a dynamo export names its folded BatchNorms itself: those are not the file's doing).
+ */
+function namingOutcome(doc: ModelDocument, file: string, before: number | undefined): string {
+  const after = unnamedBatchNorms(doc);
+  if (before === undefined || after === undefined) return vscode.l10n.t('{0} will name the modules of {1} once it opens', file, doc.fileName);
+  if (before === 0) return vscode.l10n.t('{0}: no BatchNorm the exporter folded was without a name, so there was nothing for {1} to name', doc.fileName, file);
+  const named = vscode.l10n.t('{0} named {1} of the {2} BatchNorms the exporter folded without names in {3}.', file, Math.max(0, before - after), before, doc.fileName);
+  return after ? `${named} ${vscode.l10n.t('The others say why in their status.')}` : named;
 }
