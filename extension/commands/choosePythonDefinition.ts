@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { guarded } from '../host/notify';
+import { ModelFuseError } from '../engine/errors';
 import type { ModelDocument } from '../editor/modelDocument';
 import type { UriLike } from './commandArgs';
 import { targetOnnx, type CommandContext } from './commandContext';
@@ -43,6 +44,9 @@ export async function choosePythonDefinition(ctx: CommandContext, doc: ModelDocu
     title: vscode.l10n.t('The Python file that defines {0}', doc.fileName),
   });
   if (!picked?.[0]) return;
+  // A file that is not Python (binary, unreadable) is refused here, with its name, and not remembered.
+  const definition = await definitions.analyse(picked[0].fsPath);
+  if (definition.classes.length === 0) throw new ModelFuseError(vscode.l10n.t('{0}: defines no class, so it cannot name the modules of {1}', picked[0].fsPath, doc.fileName));
   const unnamedBefore = unnamedBatchNorms(doc);
   await definitions.choose(doc.path, picked[0].fsPath);
   await doc.reload();

@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import type { PythonDefinition } from '../engine/graph/pythonFolds';
 import type { PythonAnalysisCache } from '../pythonEditor/pythonAnalysisCache';
 import { log } from '../host/log';
+import { ModelFuseError } from '../engine/errors';
 
 const STATE_KEY = 'modelfuse.pythonDefinitions';
 
@@ -41,23 +42,37 @@ export class PythonDefinitions {
   }
 
   /**
-   * The chosen definition, analysed (with unsaved edits, and the workspace modules it imports). A file
-   * that is gone or cannot be analysed leaves the BatchNorms unnamed and says so in the log: the model
-   * still opens.
+   * The chosen definition, analysed. A file that is gone or cannot be analysed since it was chosen leaves
+   * the BatchNorms unnamed and says so in the log: the model still opens.
    */
   async definitionFor(model: string): Promise<PythonDefinition | undefined> {
     const file = this.chosenFor(model);
     if (!file) return undefined;
     try {
-      const analysis = await this.cache.analysis(await vscode.workspace.openTextDocument(vscode.Uri.file(file)));
-      if (!analysis) return undefined;
-      if (analysis.hasSyntaxErrors) log().warn(`${file} has syntax errors; classes near them may be missed when naming the modules of ${model}`);
-      log().info(`naming the modules of ${path.basename(model)} from ${file} (${analysis.classes.length} classes)`);
-      return { file: path.basename(file), classes: analysis.classes };
+      const definition = await this.analyse(file);
+      log().info(`naming the modules of ${path.basename(model)} from ${file} (${definition.classes.length} classes)`);
+      return definition;
     } catch (err) {
-      log().warn(`${file}: cannot read the Python definition of ${model}: ${err instanceof Error ? err.message : String(err)}`);
+      log().warn(`cannot use the Python definition of ${model}: ${err instanceof Error ? err.message : String(err)}`);
       return undefined;
     }
+  }
+
+  /**
+   * A Python file's classes (with unsaved edits, and the workspace modules it imports), or one error
+   * naming the file: the command checks a file this way before it remembers it.
+   */
+  async analyse(file: string): Promise<PythonDefinition> {
+    let document: vscode.TextDocument;
+    try {
+      document = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
+    } catch (err) {
+      throw new ModelFuseError(vscode.l10n.t('{0}: cannot be read as a Python file ({1})', file, err instanceof Error ? err.message : String(err)));
+    }
+    const analysis = await this.cache.analysis(document);
+    if (!analysis) throw new ModelFuseError(vscode.l10n.t('{0}: the Python analysis failed (the log says why)', file));
+    if (analysis.hasSyntaxErrors) log().warn(`${file} has syntax errors; classes near them may be missed`);
+    return { file: path.basename(file), classes: analysis.classes };
   }
 
   dispose(): void {

@@ -32,7 +32,7 @@ function copyInto(dir, from, name = path.basename(from)) {
  *                            (fixtures/generate-dynamic.ts) and an image for it
  *   folded/stem_block.onnx + folded/stem_model.py   an eval-default PyTorch export (the exporter folded
  *                            its BatchNorms and named none) alone in its folder, and the Python file
- *                            that defines it
+ *                            that defines it; folded/helpers.py defines no class
  *   tied/tied_base.onnx + tied/tied_adapter/   two Gemms reading one weight, and an adapter for one
  *                            of them (fixtures/generate-tied.ts)
  *   torchvision/resnet.py, torchvision/mobilenetv2.py   copied at run time from the installed
@@ -61,7 +61,9 @@ export function makeTrustedWorkspace(baseDir) {
     tiedBase: copyInto(path.join(root, 'tied'), path.join(E2E_DIR, 'fixtures', 'tied', 'tied_base.onnx')),
     tiedAdapter: path.join(root, 'tied', 'tied_adapter'),
     foldedPython: copyInto(path.join(root, 'folded'), path.join(FIXTURES, 'exporter-folded', 'stem_block', 'model.py'), 'stem_model.py'),
+    foldedHelpers: path.join(root, 'folded', 'helpers.py'),
   };
+  writeFileSync(files.foldedHelpers, 'import torch\n\n\ndef seed(n):\n    torch.manual_seed(n)\n');
   files.torchvision = existsSync(path.join(TORCHVISION_MODELS, 'resnet.py'))
     ? Object.fromEntries(['resnet.py', 'mobilenetv2.py'].map((f) => [f, copyInto(path.join(root, 'torchvision'), path.join(TORCHVISION_MODELS, f))]))
     : null;

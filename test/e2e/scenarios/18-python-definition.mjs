@@ -1,6 +1,7 @@
 // An eval-default PyTorch export, alone in its folder: the exporter folded the BatchNorms into the
 // Convs and named none, so the overview cannot give [conv, bn, act] for fuse_modules and says so. The
-// user clicks "Name from Python definition…", picks the model's .py in the file dialog, and the
+// user clicks "Name from Python definition…"; a .py with no class is refused with one message; then
+// the user picks the model's .py in the file dialog, and the
 // overview, the notification and the copied fuse list name the BatchNorms — the groups the CLI prints
 // with `fuse-list --python`.
 import { openModelFromExplorer, webviewText, webviewTextNow } from '../lib/modelfuse.mjs';
@@ -18,6 +19,12 @@ export default {
     const banner = /The exporter folded (\d+) BatchNorms? into Convs without naming/.exec(before);
     check(banner, `the overview does not say the exporter folded BatchNorms without names:\n${before.slice(0, 2000)}`);
     await screenshotOf('unnamed');
+
+    // A file that defines no class is refused with its name, and not remembered.
+    await editor.locator('vscode-button', { hasText: 'Name from Python definition…' }).click({ timeout: UI_TIMEOUT });
+    await chooseInFileDialog(page, workspace.foldedHelpers, /folded/);
+    await waitForNotification(page, /helpers\.py: defines no class, so it cannot name the modules of stem_block\.onnx/, WORK_TIMEOUT);
+    check(/without naming/.test(await webviewText(editor)), 'the overview changed after a refused file');
 
     await editor.locator('vscode-button', { hasText: 'Name from Python definition…' }).click({ timeout: UI_TIMEOUT });
     await chooseInFileDialog(page, workspace.foldedPython, /folded/);
